@@ -1,0 +1,24 @@
+"""k3s-platform: load the stack config, build the platform, export what operators need."""
+
+import pulumi
+
+from components.config import ConfigError, read_stack_config
+from components.stack import Platform
+
+
+def main() -> None:
+    try:
+        config, secrets = read_stack_config()
+    except ConfigError as err:
+        # RunError: the CLI prints the message alone, without a Python traceback.
+        raise pulumi.RunError(err.report(pulumi.get_stack())) from None
+
+    platform = Platform("k3s", config, secrets)
+
+    pulumi.export("apiUrl", platform.cluster.api_url)
+    pulumi.export("kubeconfig", platform.cluster.kubeconfig)  # secret
+    pulumi.export("ingressHosts", list(config.ingress_hosts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,519 @@
+"""Typed, validated stack configuration — the only module that reads `pulumi.Config`.
+
+`parse_stack_config(raw)` is pure: a mapping of config keys (without the project prefix) to
+plain values in, a frozen `StackConfig` out, or a `ConfigError` that lists every problem at
+once as `dotted.key: what is wrong — how to fix`. `read_stack_config()` is the thin edge that
+collects the raw values (and the secrets, as secret Outputs) from the Pulumi runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from components.network.settings import RouterSettings
+from components.quantity import parse_quantity
+
+PROJECT = "k3s-platform"
+
+# Secret keys: read with require_secret, never part of the typed model.
+SECRET_KEYS = ("sshPrivateKey", "pfsenseApiKey", "dashboardPassword")
+# Keys whose raw value is a plain string (everything else is structured YAML/JSON).
+STRING_KEYS = ("domain",)
+
+
+class ConfigError(Exception):
+    """Every problem found in the stack config, one `dotted.key: message` line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+    def report(self, stack: str | None = None) -> str:
+        where = f"Pulumi.{stack}.yaml" if stack else "the stack config"
+        lines = [f"invalid configuration in {where} ({len(self.problems)} problem(s)):"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+# --- reusable field types -------------------------------------------------------------
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+_K3S_VERSION = re.compile(r"^v1\.(\d+)\.(\d+)\+k3s(\d+)$")
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS label — use lowercase letters, digits and '-', at most 63 characters"
+        )
+    return value
+
+
+def _hostname(value: str) -> str:
+    if not _HOSTNAME.match(value):
+        raise ValueError(f"{value!r} is not a fully qualified hostname — write it like app.home.example.org")
+    return value
+
+
+def _mac(value: str) -> str:
+    normalized = value.strip().lower().replace("-", ":")
+    if not _MAC.match(normalized):
+        raise ValueError(f"{value!r} is not a MAC address — write six hex pairs, e.g. aa:bb:cc:00:11:22")
+    return normalized
+
+
+def _quantity(value: str | int) -> str:
+    text = str(value)
+    try:
+        amount = parse_quantity(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a Kubernetes quantity — write e.g. 500m, 2, 512Mi or 4Gi"
+        ) from None
+    if amount <= 0:
+        raise ValueError(f"{text!r} must be positive — give a quantity above zero")
+    return text
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Hostname = Annotated[str, AfterValidator(_hostname)]
+MacAddress = Annotated[str, AfterValidator(_mac)]
+Quantity = Annotated[str, AfterValidator(_quantity)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Model(BaseModel):
+    """Frozen, strict about unknown keys, camelCase in YAML, snake_case in Python."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+# --- network ----------------------------------------------------------------------------
+
+
+class DhcpRange(Model):
+    start: IPv4Address
+    end: IPv4Address
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "DhcpRange":
+        if self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end} — swap them")
+        return self
+
+    def __contains__(self, ip: IPv4Address) -> bool:
+        return self.start <= ip <= self.end
+
+
+class Lan(Model):
+    """The LAN the nodes live on. `gateway` is the router's LAN address."""
+
+    cidr: IPv4Network
+    gateway: IPv4Address
+    dhcp_range: DhcpRange
+
+
+class Network(Model):
+    """`adminCidrs`: where admins come from (LAN/VLAN/VPN); they may reach 6443 and the dashboard."""
+
+    lan: Lan
+    admin_cidrs: tuple[IPv4Network, ...] = Field(min_length=1)
+
+
+# --- cluster ----------------------------------------------------------------------------
+
+
+class Node(Model):
+    """One k3s host. `labels`/`taints` go to its k3s config (default: none)."""
+
+    name: DnsLabel
+    ip: IPv4Address
+    mac: MacAddress
+    labels: dict[str, str] = {}
+    taints: tuple[str, ...] = ()
+
+
+class Ssh(Model):
+    """How the program reaches the nodes. The key is the secret `sshPrivateKey`."""
+
+    user: str = Field(min_length=1)
+    port: Port = 22
+
+
+class EtcdSnapshots(Model):
+    """k3s embedded-etcd snapshots (HA only). Default: every 6 hours, keep 12."""
+
+    enabled: bool = True
+    schedule: str = "0 */6 * * *"
+    retention: int = Field(default=12, ge=1)
+
+
+class Cluster(Model):
+    k3s_version: str = Field(alias="k3sVersion")
+    api_hostname: Hostname
+    pod_cidr: IPv4Network = IPv4Network("10.42.0.0/16")
+    service_cidr: IPv4Network = IPv4Network("10.43.0.0/16")
+    ssh: Ssh
+    servers: tuple[Node, ...]
+    agents: tuple[Node, ...] = ()
+    secrets_encryption: bool = True
+    etcd_snapshots: EtcdSnapshots = EtcdSnapshots()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_format(cls, data: Any) -> Any:
+        version = data.get("k3sVersion") if isinstance(data, dict) else None
+        if isinstance(version, str) and not _K3S_VERSION.match(version):
+            raise ValueError(
+                f"k3sVersion {version!r} is not a pinned k3s release — write e.g. v1.34.2+k3s1"
+            )
+        return data
+
+    @property
+    def kubernetes_minor(self) -> str:
+        """`v1.34` for k3s `v1.34.2+k3s1`: the Pod Security version and schema version."""
+        match = _K3S_VERSION.match(self.k3s_version)
+        return f"v1.{match.group(1)}" if match else "latest"
+
+    @property
+    def ha(self) -> bool:
+        """Embedded etcd with several servers behind the router's HAProxy."""
+        return len(self.servers) > 1
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return self.servers + self.agents
+
+
+# --- system -----------------------------------------------------------------------------
+
+
+class Ingress(Model):
+    """Traefik. The dashboard user's password is the secret `dashboardPassword`."""
+
+    dashboard_host: Hostname
+    replicas: int = Field(default=1, ge=1, le=10)
+    dashboard_user: str = "admin"
+
+
+class Certificates(Model):
+    """`ca`: a private CA made by the program (dev). `acme`: Let's Encrypt HTTP-01."""
+
+    issuer: Literal["ca", "acme"]
+    acme_server: Literal["staging", "production"] = "staging"
+    email: str | None = None
+
+    @model_validator(mode="after")
+    def _acme_needs_email(self) -> "Certificates":
+        if self.issuer == "acme" and not (self.email and "@" in self.email):
+            raise ValueError("issuer acme needs an account e-mail — set certificates.email")
+        return self
+
+
+# --- platform ---------------------------------------------------------------------------
+
+
+class Quota(Model):
+    """ResourceQuota hard limits. Defaults suit a small app."""
+
+    requests_cpu: Quantity = "2"
+    requests_memory: Quantity = "4Gi"
+    limits_cpu: Quantity = "4"
+    limits_memory: Quantity = "8Gi"
+    pods: int = Field(default=20, ge=1)
+    persistent_volume_claims: int = Field(default=5, ge=0)
+    requests_storage: Quantity = "20Gi"
+
+
+class Limits(Model):
+    """LimitRange per container: defaults and maxima."""
+
+    default_cpu: Quantity = "500m"
+    default_memory: Quantity = "512Mi"
+    default_request_cpu: Quantity = "100m"
+    default_request_memory: Quantity = "128Mi"
+    max_cpu: Quantity = "2"
+    max_memory: Quantity = "2Gi"
+
+
+class EgressAllow(Model):
+    cidr: IPv4Network
+    ports: tuple[Port, ...] = Field(min_length=1)
+    protocol: Literal["TCP", "UDP"] = "TCP"
+
+
+class SampleApp(Model):
+    """The whoami-style demo workload that proves the path end to end."""
+
+    image: str = "traefik/whoami:v1.11.0"
+    port: Port = 8080
+    replicas: int = Field(default=1, ge=1)
+
+
+class Tenant(Model):
+    name: DnsLabel
+    hosts: tuple[Hostname, ...] = Field(min_length=1)
+    group: str | None = None
+    app_ports: tuple[Port, ...] = (8080,)
+    quota: Quota = Quota()
+    limits: Limits = Limits()
+    egress: tuple[EgressAllow, ...] = ()
+    sample_app: SampleApp | None = None
+
+    @property
+    def appops_group(self) -> str:
+        """The AppOps group of this tenant (default `<name>-appops`)."""
+        return self.group or f"{self.name}-appops"
+
+
+class PlatOps(Model):
+    group: str = "platops"
+
+
+class StackConfig(Model):
+    domain: Hostname
+    network: Network
+    cluster: Cluster
+    ingress: Ingress
+    certificates: Certificates
+    platops: PlatOps = PlatOps()
+    tenants: tuple[Tenant, ...] = ()
+    router: RouterSettings
+
+    @property
+    def ingress_hosts(self) -> tuple[str, ...]:
+        """Every hostname routed by Traefik: tenant hosts then the dashboard."""
+        hosts = [h for t in self.tenants for h in t.hosts]
+        return tuple(dict.fromkeys(hosts + [self.ingress.dashboard_host]))
+
+
+# --- cross-field checks (run once every field parsed) ----------------------------------
+
+
+def _under(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
+
+
+def cross_check(cfg: StackConfig) -> list[str]:
+    """Rules that span several keys. Returns `dotted.key: message` lines."""
+    problems: list[str] = []
+    lan = cfg.network.lan
+    cluster = cfg.cluster
+
+    if lan.gateway not in lan.cidr:
+        problems.append(f"network.lan.gateway: {lan.gateway} is outside {lan.cidr} — pick an address in the LAN")
+    for end in ("start", "end"):
+        ip = getattr(lan.dhcp_range, end)
+        if ip not in lan.cidr:
+            problems.append(f"network.lan.dhcpRange.{end}: {ip} is outside {lan.cidr} — pick an address in the LAN")
+
+    cidrs = {"network.lan.cidr": lan.cidr, "cluster.podCidr": cluster.pod_cidr,
+             "cluster.serviceCidr": cluster.service_cidr}
+    keys = list(cidrs)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            if cidrs[a].overlaps(cidrs[b]):
+                problems.append(f"{b}: {cidrs[b]} overlaps {a} {cidrs[a]} — choose disjoint ranges")
+
+    if not cluster.servers:
+        problems.append("cluster.servers: no servers — declare at least one k3s server")
+    elif len(cluster.servers) % 2 == 0:
+        problems.append(
+            f"cluster.servers: {len(cluster.servers)} servers give embedded etcd no quorum after one "
+            "failure — use 1 or 3 (an odd number)"
+        )
+
+    seen: dict[str, dict[Any, str]] = {"name": {}, "ip": {}, "mac": {}}
+    for group in ("servers", "agents"):
+        for i, node in enumerate(getattr(cluster, group)):
+            key = f"cluster.{group}[{i}]"
+            for attr, known in seen.items():
+                value = getattr(node, attr)
+                if value in known:
+                    problems.append(f"{key}.{attr}: {value} is already used by {known[value]} — make it unique")
+                else:
+                    known[value] = key
+            if node.ip not in lan.cidr:
+                problems.append(f"{key}.ip: {node.ip} is outside the LAN {lan.cidr} — give the node an address in it")
+            elif node.ip == lan.gateway:
+                problems.append(f"{key}.ip: {node.ip} is the router's address — give the node its own address")
+            elif node.ip in lan.dhcp_range:
+                problems.append(
+                    f"{key}.ip: {node.ip} is inside the DHCP range {lan.dhcp_range.start}-{lan.dhcp_range.end}"
+                    " — pick an address outside it (static leases must not collide with the pool)"
+                )
+
+    if not _under(cluster.api_hostname, cfg.domain):
+        problems.append(f"cluster.apiHostname: {cluster.api_hostname} is not under {cfg.domain} — use a name in the domain")
+    if not _under(cfg.ingress.dashboard_host, cfg.domain):
+        problems.append(f"ingress.dashboardHost: {cfg.ingress.dashboard_host} is not under {cfg.domain} — use a name in the domain")
+
+    owners: dict[str, str] = {cluster.api_hostname: "cluster.apiHostname",
+                              cfg.ingress.dashboard_host: "ingress.dashboardHost"}
+    tenant_names: dict[str, int] = {}
+    for i, tenant in enumerate(cfg.tenants):
+        key = f"tenants[{i}]"
+        if tenant.name in tenant_names:
+            problems.append(f"{key}.name: {tenant.name} is already used by tenants[{tenant_names[tenant.name]}] — make it unique")
+        tenant_names.setdefault(tenant.name, i)
+        if tenant.name in RESERVED_NAMESPACES:
+            problems.append(f"{key}.name: {tenant.name} is a system namespace — pick another tenant name")
+        for j, host in enumerate(tenant.hosts):
+            if not _under(host, cfg.domain):
+                problems.append(f"{key}.hosts[{j}]: {host} is not under {cfg.domain} — use a name in the domain")
+            if host in owners:
+                problems.append(f"{key}.hosts[{j}]: {host} is already used by {owners[host]} — each host belongs to one place")
+            owners.setdefault(host, f"{key}.hosts[{j}]")
+        problems += _limits_within_quota(key, tenant)
+        if tenant.sample_app and tenant.sample_app.port not in tenant.app_ports:
+            problems.append(
+                f"{key}.sampleApp.port: {tenant.sample_app.port} is not in appPorts — add it to "
+                f"{key}.appPorts so Traefik may reach it"
+            )
+
+    return problems
+
+
+RESERVED_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease", "traefik", "cert-manager"}
+)
+
+
+def _limits_within_quota(key: str, tenant: Tenant) -> list[str]:
+    """A LimitRange default or maximum above the namespace quota could never be scheduled."""
+    q, lim = tenant.quota, tenant.limits
+    pairs = [
+        ("defaultRequestCpu", lim.default_request_cpu, "requestsCpu", q.requests_cpu),
+        ("defaultRequestMemory", lim.default_request_memory, "requestsMemory", q.requests_memory),
+        ("defaultCpu", lim.default_cpu, "limitsCpu", q.limits_cpu),
+        ("defaultMemory", lim.default_memory, "limitsMemory", q.limits_memory),
+        ("maxCpu", lim.max_cpu, "limitsCpu", q.limits_cpu),
+        ("maxMemory", lim.max_memory, "limitsMemory", q.limits_memory),
+    ]
+    out = []
+    for lkey, lval, qkey, qval in pairs:
+        if parse_quantity(lval) > parse_quantity(qval):
+            out.append(f"{key}.limits.{lkey}: {lval} is above {key}.quota.{qkey} {qval} — lower it or raise the quota")
+    for lkey, dval, mval in (("defaultCpu", lim.default_cpu, lim.max_cpu),
+                             ("defaultMemory", lim.default_memory, lim.max_memory)):
+        if parse_quantity(dval) > parse_quantity(mval):
+            out.append(f"{key}.limits.{lkey}: {dval} is above the maximum {mval} — lower it or raise the max")
+    return out
+
+
+# --- pydantic errors -> dotted keys ------------------------------------------------------
+
+_HINTS = {
+    "missing": "is required — add it to the stack config",
+    "extra_forbidden": "is not a known key — remove it or check its spelling",
+    "ip_v4_address": "is not a valid IPv4 address — write four dotted numbers, e.g. 192.168.10.11",
+    "ip_v4_network": "is not a valid IPv4 network — write it as address/prefix with host bits zero, e.g. 192.168.10.0/24",
+    "literal_error": None,
+    "too_short": None,
+}
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _message(err: dict) -> str:
+    hint = _HINTS.get(err["type"])
+    if hint:
+        if err["type"] in ("ip_v4_address", "ip_v4_network"):
+            return f"{err.get('input')!r} {hint}"
+        return hint
+    msg = err["msg"]
+    # pydantic prefixes our own ValueErrors; keep only our words.
+    msg = msg.removeprefix("Value error, ")
+    if "—" not in msg:
+        msg += " — fix the value"
+    return msg
+
+
+def _format_validation_error(exc: ValidationError, prefix: str = "") -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and "]" in p))
+        key = _dotted(loc)
+        if prefix:
+            key = f"{prefix}.{key}" if key else prefix
+        problems.append(f"{key or '(root)'}: {_message(err)}")
+    return problems
+
+
+# --- entry points ------------------------------------------------------------------------
+
+
+def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
+    """Validate raw stack config (keys without the `k3s-platform:` prefix)."""
+    problems: list[str] = []
+    data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
+    try:
+        cfg = StackConfig.model_validate(data)
+    except ValidationError as exc:
+        problems += _format_validation_error(exc)
+        raise ConfigError(sorted(dict.fromkeys(problems))) from None
+    problems += cross_check(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret config values as secret Outputs; they never enter the typed model."""
+
+    ssh_private_key: Any
+    pfsense_api_key: Any
+    dashboard_password: Any
+
+
+def _raw_value(key: str, text: Any) -> Any:
+    if key in STRING_KEYS or not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def read_stack_config() -> tuple[StackConfig, Secrets]:
+    """Read and validate this stack's config from the Pulumi runtime."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    prefix = f"{PROJECT}:"
+    present = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    raw = {}
+    for full_key in sorted(present):
+        if full_key.startswith(prefix):
+            key = full_key[len(prefix):]
+            raw[key] = _raw_value(key, runtime_config.get_config(full_key))
+    cfg = parse_stack_config(raw)
+    conf = pulumi.Config(PROJECT)
+    secrets = Secrets(
+        ssh_private_key=conf.require_secret("sshPrivateKey"),
+        pfsense_api_key=conf.require_secret("pfsenseApiKey"),
+        dashboard_password=conf.require_secret("dashboardPassword"),
+    )
+    return cfg, secrets
+
+

@@ -1,0 +1,233 @@
+"""Run the Pulumi program offline, under Pulumi's mocks, and capture what the engine would see.
+
+`run_stack(stack)` loads `Pulumi.<stack>.yaml` (or any file of that format) the way the CLI
+does — project defaults from `Pulumi.yaml`, then the stack's values — runs `__main__.py`'s
+`main()` under `pulumi.runtime.set_mocks`, and returns every resource registration as the
+engine receives it: type, name, parent, explicit and implied dependencies, provider and the
+wire-form inputs (camelCase for Kubernetes objects), with secrets still marked.
+
+Secrets that are absent or encrypted (`secure:`) become placeholders, so the plan works on a
+fresh clone with no passphrase. Each run uses a fresh `contextvars.Context`, so several
+stacks can run in one process (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = "k3s-platform"
+SECRET = "[secret]"
+
+# A kubeconfig shaped like the one k3s writes; the mock returns it for the read-back step.
+FAKE_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- cluster:
+    certificate-authority-data: ZmFrZS1jYQ==
+    server: https://127.0.0.1:6443
+  name: default
+contexts:
+- context:
+    cluster: default
+    user: default
+  name: default
+current-context: default
+users:
+- name: default
+  user:
+    client-certificate-data: ZmFrZS1jZXJ0
+    client-key-data: ZmFrZS1rZXk=
+"""
+
+
+class ConfigFileError(Exception):
+    """The stack file cannot be read (missing, not YAML, no `config:` map)."""
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+def project_declarations() -> dict[str, dict]:
+    doc = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    return doc.get("config") or {}
+
+
+def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple[dict[str, Any], set[str]]:
+    """Config as the CLI would hand it to the program: (values by full key, secret keys)."""
+    path = Path(config_file) if config_file else ROOT / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise ConfigFileError(f"{path}: no such stack config file — create it or pass --config-file")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(f"{path}: not valid YAML ({exc.__class__.__name__}) — fix the syntax") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+        raise ConfigFileError(f"{path}: expected a top-level `config:` map")
+
+    values: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    for key, decl in project_declarations().items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(decl, dict):
+            if decl.get("secret"):
+                secret_keys.add(full)
+            if "default" in decl:
+                values[full] = decl["default"]
+        else:
+            values[full] = decl
+    for key, value in (doc.get("config") or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret_keys.add(full)
+            continue  # encrypted: no passphrase offline, a placeholder stands in
+        values[full] = value
+    for full in secret_keys:
+        # Placeholders only; the real values live encrypted in the stack file.
+        values.setdefault(full, f"placeholder-{full.split(':', 1)[1]}")
+    return values, secret_keys
+
+
+def _wire(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# --- mocks --------------------------------------------------------------------------------
+
+
+def _fake(seed: str, n: int = 32) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:n]
+
+
+def _fake_pem(kind: str, seed: str) -> str:
+    return f"-----BEGIN {kind}-----\nMOCK{_fake(seed, 48)}\n-----END {kind}-----\n"
+
+
+def mock_outputs(type_: str, name: str, inputs: dict) -> dict:
+    """Deterministic stand-ins for what real providers compute."""
+    out = dict(inputs)
+    if type_ == "random:index/randomPassword:RandomPassword":
+        out["result"] = _fake(name, int(inputs.get("length", 32)))
+        out["bcryptHash"] = "$2a$10$" + _fake(name + "bcrypt", 53)
+    elif type_ == "tls:index/privateKey:PrivateKey":
+        out["privateKeyPem"] = _fake_pem("PRIVATE KEY", name)
+        out["privateKeyOpenssh"] = _fake_pem("OPENSSH PRIVATE KEY", name)
+        out["publicKeyPem"] = _fake_pem("PUBLIC KEY", name)
+        out["publicKeyOpenssh"] = f"ssh-ed25519 MOCK{_fake(name)}"
+    elif type_ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+        out["certPem"] = _fake_pem("CERTIFICATE", name)
+    elif type_ == "tls:index/certRequest:CertRequest":
+        out["certRequestPem"] = _fake_pem("CERTIFICATE REQUEST", name)
+    elif type_ == "command:remote:Command":
+        out["stdout"] = FAKE_KUBECONFIG if name.endswith("-kubeconfig") else ""
+        out["stderr"] = ""
+    return out
+
+
+def _mocks_class():
+    import pulumi
+
+    class PlanMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            return f"{args.name}-id", mock_outputs(args.typ, args.name, args.inputs)
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            return {}, None
+
+    return PlanMocks
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    provider: str | None
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    inputs: dict  # wire form; secret values wrapped in Pulumi's secret signature
+    protect: bool = False
+
+
+def _capturing_monitor(mocks, sink: list[Registration]):
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockMonitor
+
+    class CapturingMonitor(MockMonitor):
+        """Sees each RegisterResource request exactly as the engine would."""
+
+        def RegisterResource(self, request):
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                sink.append(Registration(
+                    urn=response.urn, type=request.type, name=request.name,
+                    parent=request.parent or None, custom=bool(request.custom),
+                    provider=request.provider.split("::")[0] if request.provider else None,
+                    dependencies=list(request.dependencies),
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                    inputs=rpc.deserialize_properties(request.object),
+                    protect=bool(request.protect),
+                ))
+            return response
+
+    return CapturingMonitor(mocks)
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+@dataclass
+class StackRun:
+    stack: str
+    registrations: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def by_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+
+def _run_in_fresh_context(stack: str, values: dict, secret_keys: set[str], program) -> StackRun:
+    import pulumi
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    result = StackRun(stack)
+    monitor = _capturing_monitor(_mocks_class()(), result.registrations)
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config({k: _wire(v) for k, v in values.items()}, sorted(secret_keys))
+    _sync_await(run_pulumi_func(program))
+    return result
+
+
+def run_stack(stack: str, config_file: str | Path | None = None, program=None) -> StackRun:
+    """Run the program (default: `__main__.py`'s `main`) for `stack` under mocks."""
+    values, secret_keys = load_config_file(stack, config_file)
+    if program is None:
+        program = runpy.run_path(str(ROOT / "__main__.py"), run_name="k3s_platform_plan")["main"]
+    return contextvars.Context().run(_run_in_fresh_context, stack, values, secret_keys, program)
+
+
+# --- secret-aware helpers -------------------------------------------------------------------
+
+
+def redact(value: Any) -> Any:
+    """Replace every secret (and unknown) by `[secret]`; unwrap nothing else."""
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value

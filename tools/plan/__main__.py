@@ -1,0 +1,39 @@
+"""`python -m tools.plan <stack> [--out DIR] [--config-file FILE]` — what `pulumi up` would create.
+
+Runs the program offline under Pulumi's mocks with the stack's own config and writes the
+plan files (see tools/plan/render.py). Exit codes: 0 plan written; 1 a schema or mandatory
+policy violation; 2 invalid config or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from tools.plan.build import PlanFailure, build_plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.splitlines()[0])
+    parser.add_argument("stack", help="stack name: dev or prod (reads Pulumi.<stack>.yaml)")
+    parser.add_argument("--out", type=Path, help="output directory (default: plan-out/<stack>)")
+    parser.add_argument("--config-file", type=Path, help="a stack config file in Pulumi.<stack>.yaml format")
+    args = parser.parse_args(argv)
+    out = args.out or Path("plan-out") / args.stack
+    try:
+        plan = build_plan(args.stack, args.config_file)
+    except PlanFailure as failure:
+        print(failure, file=sys.stderr)
+        return 2
+    if out.exists():
+        shutil.rmtree(out)  # stale files from an earlier plan would mislead reviewers
+    plan.write(out)
+    print(plan.summary_text)
+    print(f"plan written to {out}")
+    return 1 if plan.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

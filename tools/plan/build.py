@@ -1,0 +1,53 @@
+"""Build the offline plan of one stack: run, validate, check policies, render files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import schemas
+from tools.harness import ConfigFileError, StackRun, run_stack
+from tools.plan import render
+
+
+class PlanFailure(Exception):
+    """The plan could not be built (invalid config, unreadable file); the message says why."""
+
+
+@dataclass
+class Plan:
+    run: StackRun
+    files: dict[str, str]
+    summary_text: str
+    schema_errors: list[str] = field(default_factory=list)
+    violations: list[dict] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.schema_errors) or any(v["enforcement"] == "mandatory" for v in self.violations)
+
+    def write(self, out: Path) -> None:
+        render.write_files(out, self.files)
+
+
+def run_program(stack: str, config_file: Path | None) -> StackRun:
+    import pulumi
+
+    try:
+        return run_stack(stack, config_file)
+    except ConfigFileError as err:
+        raise PlanFailure(str(err)) from None
+    except pulumi.RunError as err:
+        raise PlanFailure(str(err)) from None
+
+
+def build_plan(stack: str, config_file: Path | None = None) -> Plan:
+    run = run_program(stack, config_file)
+    objects = render.k8s_objects(run)
+    schema_errors = schemas.validate_all(objects)
+    violations: list[dict] = []
+    files = render.plan_files(run, violations)
+    text = render.human_summary(run, violations)
+    if schema_errors:
+        text += "\nschema errors:\n" + "\n".join(f"  {e}" for e in schema_errors)
+    return Plan(run, files, text, schema_errors, violations)
