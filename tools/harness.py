@@ -205,7 +205,15 @@ def _run_in_fresh_context(stack: str, values: dict, secret_keys: set[str], progr
     monitor = _capturing_monitor(_mocks_class()(), result.registrations)
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config({k: _wire(v) for k, v in values.items()}, sorted(secret_keys))
-    _sync_await(run_pulumi_func(program))
+
+    def body():
+        # A program may return an Output (tests assert inside apply): wait for it, as
+        # pulumi.runtime.test does, so a failed assertion fails the run.
+        returned = program()
+        if returned is not None:
+            result.outputs["returned"] = _sync_await(pulumi.Output.from_input(returned).future())
+
+    _sync_await(run_pulumi_func(body))
     return result
 
 

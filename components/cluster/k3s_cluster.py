@@ -88,6 +88,9 @@ class K3sCluster(pulumi.ComponentResource):
         token = random.RandomPassword(
             f"{name}-token", length=64, special=False,
             opts=pulumi.ResourceOptions(parent=self))
+        # The engine marks `result` secret (additional_secret_outputs); say it here too so
+        # no path — mocks, previews, a future SDK — can carry it in clear.
+        token_value = pulumi.Output.secret(token.result)
 
         installs: dict[str, remote.Command] = {}
         upgrades: list[remote.Command] = []
@@ -129,7 +132,7 @@ class K3sCluster(pulumi.ComponentResource):
                 create=script,
                 update=script,
                 delete=render.uninstall_script(node),
-                stdin=token.result,
+                stdin=token_value,
                 # The token only travels on stdin; output holds no secret but stays quiet.
                 logging=remote.Logging.STDERR,
                 triggers=[render.sha256(config_text)],

@@ -1,0 +1,50 @@
+#!/bin/sh
+# Install or reconfigure k3s agent on w1. Rendered by k3s-platform.
+# config sha256: 1706e5c1ae3b9a4178f96e2109449e9e6580c6ced488d72285c8185451d44249
+# The cluster token arrives on standard input; it is never echoed or logged.
+set -eu
+
+fetch_and_run_installer() {
+  # $1: the k3s version. The installer is taken from that release's own tag (not get.k3s.io's
+  # moving copy); it downloads and checksums the binary and (re)starts the service.
+  installer=$(mktemp)
+  curl -sfL --retry 3 -o "$installer" "https://raw.githubusercontent.com/k3s-io/k3s/$(printf '%s' "$1" | sed 's/+/%2B/')/install.sh"
+  sudo env INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC="agent" sh "$installer"
+  rm -f "$installer"
+}
+
+wait_until_ready() {
+  i=0
+  until systemctl is-active --quiet k3s-agent; do
+    i=$((i + 1))
+    if [ "$i" -ge 60 ]; then
+      echo "k3s-agent on w1 did not become ready within 5 minutes" >&2
+      exit 1
+    fi
+    sleep 5
+  done
+}
+
+sudo install -d -m 0755 /etc/rancher/k3s
+sudo sh -c 'umask 077; cat > /etc/rancher/k3s/cluster-token.new'
+
+if command -v k3s >/dev/null 2>&1 \
+  && sudo cmp -s /var/lib/k3s-platform/config.yaml /etc/rancher/k3s/config.yaml \
+  && sudo cmp -s /etc/rancher/k3s/cluster-token.new /etc/rancher/k3s/cluster-token; then
+  sudo rm -f /etc/rancher/k3s/cluster-token.new
+  echo "k3s on w1: config unchanged"
+  exit 0
+fi
+
+sudo install -m 0600 -o root -g root /var/lib/k3s-platform/config.yaml /etc/rancher/k3s/config.yaml
+sudo mv /etc/rancher/k3s/cluster-token.new /etc/rancher/k3s/cluster-token
+
+if command -v k3s >/dev/null 2>&1; then
+  # Installed already: keep its version, restart with the new config.
+  version=$(k3s --version | awk 'NR == 1 { print $3 }')
+else
+  version='v1.34.2+k3s1'
+fi
+fetch_and_run_installer "$version"
+wait_until_ready
+echo "k3s agent on w1: ready at $version"

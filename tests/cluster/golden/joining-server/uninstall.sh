@@ -1,0 +1,9 @@
+#!/bin/sh
+# Uninstall k3s server from cp2. Rendered by k3s-platform.
+set -eu
+if [ -x /usr/local/bin/k3s-uninstall.sh ]; then
+  sudo /usr/local/bin/k3s-uninstall.sh
+else
+  echo "k3s is not installed on cp2; nothing to remove"
+fi
+sudo rm -rf /etc/rancher/k3s/cluster-token /etc/rancher/k3s/config.yaml /var/lib/k3s-platform

@@ -1,0 +1,97 @@
+"""`python -m tools.plan` as users run it: files, exit codes, determinism, redaction."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+INVALID = ROOT / "tests" / "config" / "invalid"
+
+
+def plan(*args, cwd=ROOT):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "tools.plan", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def dev_plan(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dev")
+    result = plan("dev", "--out", out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def prod_plan(tmp_path_factory):
+    out = tmp_path_factory.mktemp("prod")
+    result = plan("prod", "--out", out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out, result
+
+
+def test_plan_writes_summary_nodes_and_manifests(dev_plan, prod_plan):
+    for (out, result), nodes in ((dev_plan, {"lab1"}), (prod_plan, {"cp1", "cp2", "cp3", "w1", "w2"})):
+        summary = json.loads((out / "summary.json").read_text())
+        assert set(summary) == {"stack", "resources", "violations"}
+        assert summary["violations"] == []
+        for r in summary["resources"]:
+            assert set(r) >= {"urn", "type", "name", "parent", "dependsOn", "inputs"}
+        assert {p.name for p in (out / "nodes").iterdir()} == nodes
+        for node in nodes:
+            names = {p.name for p in (out / "nodes" / node).iterdir()}
+            assert {"config.yaml", "install.sh", "upgrade.sh", "uninstall.sh"} <= names
+        assert "resources" in result.stdout and "cluster:" in result.stdout
+
+
+def test_plan_is_deterministic(dev_plan, tmp_path):
+    first, _ = dev_plan
+    again = plan("dev", "--out", tmp_path)
+    assert again.returncode == 0
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    for rel in files:
+        assert (first / rel).read_text() == (tmp_path / rel).read_text(), rel
+
+
+def test_no_secret_in_plan(prod_plan):
+    out, _ = prod_plan
+    text = "\n".join(p.read_text() for p in out.rglob("*") if p.is_file() and p.suffix != ".png")
+    for placeholder in ("placeholder-sshPrivateKey", "placeholder-pfsenseApiKey", "placeholder-dashboardPassword",
+                        "PRIVATE KEY-----\nMOCK", "client-key-data"):
+        assert placeholder not in text
+    assert "[secret]" in text
+
+
+@pytest.mark.parametrize("fixture,key", [
+    ("two-servers", "cluster.servers:"),
+    ("agent-outside-lan", "cluster.agents[0].ip:"),
+    ("duplicate-mac", "cluster.agents[1].mac:"),
+])
+def test_invalid_config_exits_nonzero_naming_the_key(fixture, key, tmp_path):
+    result = plan("prod", "--out", tmp_path / "o", "--config-file", INVALID / f"{fixture}.yaml")
+    assert result.returncode == 2
+    assert key in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path):
+    result = plan("prod", "--config-file", tmp_path / "nope.yaml")
+    assert result.returncode == 2 and "no such stack config file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_encrypted_secrets_become_placeholders(tmp_path):
+    doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    doc["config"]["k3s-platform:sshPrivateKey"] = {"secure": "v1:AAAA"}
+    cfg = tmp_path / "Pulumi.dev.yaml"
+    cfg.write_text(yaml.safe_dump(doc))
+    result = plan("dev", "--out", tmp_path / "o", "--config-file", cfg)
+    assert result.returncode == 0, result.stderr
+    assert "v1:AAAA" not in (tmp_path / "o" / "summary.json").read_text()

@@ -1,0 +1,106 @@
+"""Both stacks under Pulumi's mocks: the k3s part of the resource graph as the engine sees it."""
+
+import pulumi
+import pytest
+from pulumi.runtime import rpc
+
+from tools.harness import run_stack
+
+CMD = "command:remote:Command"
+
+
+def reg(run, name):
+    [found] = [r for r in run.registrations if r.name == name]
+    return found
+
+
+def deps(run, name):
+    return {d.split("::")[-1] for d in reg(run, name).dependencies}
+
+
+def installs(run):
+    return sorted(r.name for r in run.by_type(CMD) if r.name.endswith("-install"))
+
+
+def test_node_counts(dev_run, prod_run):
+    assert installs(dev_run) == ["k3s-cluster-lab1-install"]
+    assert len(installs(prod_run)) == 5
+    assert len(prod_run.by_type("command:remote:CopyToRemote")) == 5
+
+
+def test_servers_join_one_at_a_time(prod_run):
+    assert "k3s-cluster-cp1-install" in deps(prod_run, "k3s-cluster-cp2-install")
+    assert "k3s-cluster-cp2-install" in deps(prod_run, "k3s-cluster-cp3-install")
+    assert not any(d.endswith("-install") for d in deps(prod_run, "k3s-cluster-cp1-install"))
+
+
+def test_agents_need_only_the_first_server(prod_run):
+    for agent in ("w1", "w2"):
+        d = deps(prod_run, f"k3s-cluster-{agent}-install")
+        assert "k3s-cluster-cp1-install" in d
+        assert not {"k3s-cluster-cp2-install", "k3s-cluster-cp3-install"} & d
+
+
+def test_upgrades_run_servers_in_order_then_agents(prod_run):
+    assert "k3s-cluster-cp1-upgrade" in deps(prod_run, "k3s-cluster-cp2-upgrade")
+    assert "k3s-cluster-cp2-upgrade" in deps(prod_run, "k3s-cluster-cp3-upgrade")
+    for agent in ("w1", "w2"):
+        assert "k3s-cluster-cp3-upgrade" in deps(prod_run, f"k3s-cluster-{agent}-upgrade")
+    for server in ("cp1", "cp2", "cp3"):
+        assert not any(d.startswith("k3s-cluster-w") for d in deps(prod_run, f"k3s-cluster-{server}-upgrade"))
+
+
+def test_version_change_triggers_only_upgrade_steps(prod_run):
+    upgrade = reg(prod_run, "k3s-cluster-cp1-upgrade").inputs
+    assert upgrade["triggers"] == ["v1.34.2+k3s1"]
+    assert upgrade["update"] == upgrade["create"]
+    install = reg(prod_run, "k3s-cluster-cp1-install").inputs
+    assert install["update"] == install["create"] and install["delete"].startswith("#!/bin/sh")
+
+
+def test_install_steps_are_protected_in_prod_only(dev_run, prod_run):
+    assert all(r.protect for r in prod_run.by_type(CMD) if r.name.endswith("-install"))
+    assert not any(r.protect for r in dev_run.by_type(CMD))
+
+
+def test_token_and_connection_are_secret(prod_run):
+    for r in prod_run.by_type(CMD):
+        assert rpc.is_rpc_secret(r.inputs["connection"]), r.name
+        if r.name.endswith("-install"):
+            assert rpc.is_rpc_secret(r.inputs["stdin"]), r.name
+            assert r.inputs["logging"] != "stdoutAndStderr"
+    kubeconfig = reg(prod_run, "k3s-cluster-kubeconfig").inputs
+    assert kubeconfig["logging"] == "none"
+
+
+def test_provider_built_from_secret_kubeconfig(prod_run):
+    [provider] = prod_run.by_type("pulumi:providers:kubernetes")
+    assert rpc.is_rpc_secret(provider.inputs["kubeconfig"])
+    assert "k3s-cluster-kubeconfig" in {d.split("::")[-1] for d in provider.property_dependencies["kubeconfig"]}
+
+
+def test_every_kubernetes_resource_uses_the_cluster_provider(dev_run, prod_run):
+    for run in (dev_run, prod_run):
+        [provider] = run.by_type("pulumi:providers:kubernetes")
+        k8s = [r for r in run.registrations if r.custom and r.type.startswith("kubernetes:")]
+        for r in k8s:
+            assert r.provider == provider.urn, f"{r.name} does not use the cluster provider"
+
+
+def test_kubeconfig_output_secret_and_rewritten():
+    from components.config import read_stack_config
+    from components.stack import Platform
+
+    def program():
+        cfg, secrets = read_stack_config()
+        platform = Platform("k3s", cfg, secrets)
+        out = platform.cluster.kubeconfig
+
+        async def check():
+            assert await out.is_secret()
+            return await out.future()
+
+        return pulumi.Output.from_input(check())
+
+    run = run_stack("prod", program=program)
+    assert "server: https://k8s.home.example.org:6443" in run.outputs["returned"]
