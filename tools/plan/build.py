@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.platform import personas as persona_specs
+from components.platform.whocan import Subject, rbac_matrix_markdown
 from tools import schemas
 from tools.harness import ConfigFileError, StackRun, run_stack
 from tools.plan import render
@@ -41,12 +43,28 @@ def run_program(stack: str, config_file: Path | None) -> StackRun:
         raise PlanFailure(str(err)) from None
 
 
+def rbac_report(objects: list[dict]) -> str:
+    """The who-can matrix of both personas, read off the objects the program emits."""
+    subjects: dict[str, Subject] = {}
+    namespaces: list[str] = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") == "ClusterRoleBinding" and meta.get("name") == persona_specs.PLATOPS_BINDING:
+            for s in obj.get("subjects") or []:
+                subjects[f"PlatOps ({s['name']})"] = Subject(s["kind"], s["name"])
+        if obj.get("kind") == "RoleBinding" and meta.get("name") == persona_specs.APPOPS_BINDING:
+            namespaces.append(meta["namespace"])
+            for s in obj.get("subjects") or []:
+                subjects[f"AppOps ({s['name']})"] = Subject(s["kind"], s["name"])
+    return rbac_matrix_markdown(objects, personas=subjects, namespaces=sorted(namespaces))
+
+
 def build_plan(stack: str, config_file: Path | None = None) -> Plan:
     run = run_program(stack, config_file)
     objects = render.k8s_objects(run)
     schema_errors = schemas.validate_all(objects)
     violations: list[dict] = []
-    files = render.plan_files(run, violations)
+    files = render.plan_files(run, violations, {"rbac.md": rbac_report(objects)})
     text = render.human_summary(run, violations)
     if schema_errors:
         text += "\nschema errors:\n" + "\n".join(f"  {e}" for e in schema_errors)

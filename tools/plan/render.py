@@ -39,6 +39,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if hasattr(value, "text") and value.__class__.__name__ == "StringAsset":
         return {"asset": "string", "text": value.text}
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire carries every number as a double
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)

@@ -1,0 +1,23 @@
+"""Personas: the cluster-wide half of the RBAC split.
+
+Creates `<name>-appops-role` (the AppOps ClusterRole that each Tenant binds in its own
+namespace) and `<name>-platops-binding` (the PlatOps group bound to `cluster-admin`).
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components import kube
+from components.platform import personas
+
+
+class Personas(pulumi.ComponentResource):
+    def __init__(self, name: str, platops_group: str, provider: pulumi.ProviderResource,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("k3s-platform:platform:Personas", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.appops_role = kube.apply(f"{name}-appops-role", personas.appops_cluster_role(), child)
+        self.platops_binding = kube.apply(
+            f"{name}-platops-binding", personas.platops_cluster_role_binding(platops_group), child)
+        self.register_outputs({})

@@ -1,0 +1,41 @@
+"""All Kubernetes objects of one tenant, from its validated config (pure)."""
+
+from __future__ import annotations
+
+from components.config import Tenant
+from components.platform import personas, sample_app, specs
+
+
+def quota_hard(tenant: Tenant) -> dict[str, str]:
+    q = tenant.quota
+    return {
+        "requests.cpu": q.requests_cpu, "requests.memory": q.requests_memory,
+        "limits.cpu": q.limits_cpu, "limits.memory": q.limits_memory,
+        "pods": str(q.pods), "persistentvolumeclaims": str(q.persistent_volume_claims),
+        "requests.storage": q.requests_storage,
+    }
+
+
+def tenant_objects(tenant: Tenant, *, psa_version: str, traefik_namespace: str) -> dict[str, dict]:
+    """role -> object, for the namespace-scoped basics every tenant gets (no certificates)."""
+    ns = tenant.name
+    lim = tenant.limits
+    objects = {
+        "namespace": specs.namespace(ns, psa_version=psa_version),
+        "quota": specs.resource_quota(ns, quota_hard(tenant)),
+        "limits": specs.limit_range(
+            ns,
+            default={"cpu": lim.default_cpu, "memory": lim.default_memory},
+            default_request={"cpu": lim.default_request_cpu, "memory": lim.default_request_memory},
+            max={"cpu": lim.max_cpu, "memory": lim.max_memory}),
+        "appops": personas.appops_role_binding(ns, tenant.appops_group),
+    }
+    egress = [specs.EgressRule(str(e.cidr), tuple(e.ports), e.protocol) for e in tenant.egress]
+    for policy in specs.network_policies(ns, app_ports=tenant.app_ports,
+                                         traefik_namespace=traefik_namespace, egress=egress):
+        objects[f"netpol-{policy['metadata']['name']}"] = policy
+    if tenant.sample_app:
+        app = tenant.sample_app
+        objects["app-deployment"] = sample_app.deployment(ns, image=app.image, port=app.port, replicas=app.replicas)
+        objects["app-service"] = sample_app.service(ns, port=app.port)
+    return objects
