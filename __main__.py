@@ -18,6 +18,8 @@ def main() -> None:
     pulumi.export("apiUrl", platform.cluster.api_url)
     pulumi.export("kubeconfig", platform.cluster.kubeconfig)  # secret
     pulumi.export("ingressHosts", list(config.ingress_hosts))
+    pulumi.export("vpnCaCertificate", platform.router.vpn_ca_cert_pem)
+    pulumi.export("vpnClientConfigs", platform.router.vpn_client_configs)  # secret
 
 
 if __name__ == "__main__":

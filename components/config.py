@@ -309,6 +309,9 @@ def cross_check(cfg: StackConfig) -> list[str]:
     """Rules that span several keys. Returns `dotted.key: message` lines."""
     problems: list[str] = []
     lan = cfg.network.lan
+    if cfg.router.admin_cidrs:
+        problems.append("router.adminCidrs: set network.adminCidrs instead — one list serves the "
+                        "firewall and the dashboard allow-list")
     cluster = cfg.cluster
 
     if lan.gateway not in lan.cidr:

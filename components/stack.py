@@ -10,10 +10,24 @@ import pulumi
 
 from components.cluster.k3s_cluster import K3sCluster
 from components.config import Secrets, StackConfig
+from components.network import Router, RouterInventory, RouterNode
 from components.platform.rbac import Personas
 from components.platform.tenant import Tenant
 
 TRAEFIK_NAMESPACE = "traefik"
+
+
+def router_inventory(config: StackConfig) -> RouterInventory:
+    """One node list and one host list drive leases, DNS, NAT and HAProxy backends."""
+    cluster, lan = config.cluster, config.network.lan
+    nodes = tuple(RouterNode(n.name, str(n.ip), n.mac, "server") for n in cluster.servers) + tuple(
+        RouterNode(n.name, str(n.ip), n.mac, "agent") for n in cluster.agents)
+    # prod: HAProxy on the router fronts the API and ingress; dev: the single node serves both.
+    front = str(lan.gateway) if cluster.ha else str(cluster.servers[0].ip)
+    return RouterInventory(
+        domain=config.domain, nodes=nodes, ingress_hosts=config.ingress_hosts,
+        api_hostname=cluster.api_hostname, ingress_address=front, api_address=front,
+        lan_cidr=str(lan.cidr), lan_address=str(lan.gateway), ha=cluster.ha, proxy_protocol=cluster.ha)
 
 
 class Platform(pulumi.ComponentResource):
@@ -22,9 +36,14 @@ class Platform(pulumi.ComponentResource):
         super().__init__("k3s-platform:index:Platform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
+        router_settings = config.router.model_copy(update={"admin_cidrs": config.network.admin_cidrs})
+        self.router = Router(f"{name}-router", router_settings, router_inventory(config),
+                             secrets.pfsense_api_key, opts=child)
+
+        # Joiners register through apiHostname: its DNS override (and HAProxy in prod) first.
         self.cluster = K3sCluster(
             f"{name}-cluster", config.cluster, secrets.ssh_private_key,
-            protect=config.cluster.ha, opts=child)
+            endpoint_ready=self.router.ready, protect=config.cluster.ha, opts=child)
         provider = self.cluster.provider
 
         self.personas = Personas(f"{name}-personas", config.platops.group, provider, opts=child)

@@ -117,6 +117,10 @@ def mock_outputs(type_: str, name: str, inputs: dict) -> dict:
     if type_ == "random:index/randomPassword:RandomPassword":
         out["result"] = _fake(name, int(inputs.get("length", 32)))
         out["bcryptHash"] = "$2a$10$" + _fake(name + "bcrypt", 53)
+    elif type_ == "random:index/randomBytes:RandomBytes":
+        raw = (_fake(name, 64) * (int(inputs.get("length", 32)) // 32 + 1))[: 2 * int(inputs.get("length", 32))]
+        out["hex"] = raw
+        out["base64"] = _fake(name + "b64", 44)
     elif type_ == "tls:index/privateKey:PrivateKey":
         out["privateKeyPem"] = _fake_pem("PRIVATE KEY", name)
         out["privateKeyOpenssh"] = _fake_pem("OPENSSH PRIVATE KEY", name)
@@ -172,7 +176,7 @@ def _capturing_monitor(mocks, sink: list[Registration]):
                 sink.append(Registration(
                     urn=response.urn, type=request.type, name=request.name,
                     parent=request.parent or None, custom=bool(request.custom),
-                    provider=request.provider.split("::")[0] if request.provider else None,
+                    provider=request.provider.rpartition("::")[0] if request.provider else None,
                     dependencies=list(request.dependencies),
                     property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                     inputs=rpc.deserialize_properties(request.object),

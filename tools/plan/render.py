@@ -20,7 +20,7 @@ import yaml
 from tools.harness import SECRET, Registration, StackRun, redact
 
 HELM_CHART = "kubernetes:helm.sh/v4:Chart"
-DYNAMIC = "pulumi-python:dynamic:Resource"
+DYNAMIC_PREFIX = "pulumi-python:dynamic"
 NODE_STEPS = ("prepare", "config", "install", "upgrade")
 
 
@@ -124,7 +124,9 @@ def chart_files(run: StackRun) -> dict[str, str]:
 
 def router_files(run: StackRun) -> dict[str, str]:
     out = {}
-    for reg in run.by_type(DYNAMIC):
+    for reg in sorted(run.registrations, key=lambda r: r.name):
+        if not reg.type.startswith(DYNAMIC_PREFIX):
+            continue
         inputs = _clean_inputs(reg)
         inputs.pop("__provider", None)
         out[f"router/{reg.name}.json"] = json.dumps(inputs, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,191 @@
+"""The pfSense object kinds the Router manages, as plain data (no I/O).
+
+For each kind: the pfrest v2 singular and plural endpoints, the fields that form its
+stable natural key, and the subsystem whose "apply" makes it live. The driver finds objects
+by natural key — never by pfSense's array `id`, which renumbers after a delete.
+
+# Ref: https://pfrest.org/api-docs/ (endpoint list) and the model classes in
+#      github.com/pfrest/pfSense-pkg-RESTAPI pfSense-pkg-RESTAPI/files/usr/local/pkg/RESTAPI/Models/
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+# Payload strings of this form are replaced by the `refid` of another object (found by its
+# natural key) at deploy time: pfSense assigns refids, so a pure renderer cannot know them.
+REFID_PREFIX = "$refid:"
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    path: str  # singular endpoint: GET/POST/PATCH/DELETE one object
+    plural: str  # plural endpoint: GET the list
+    key_fields: tuple[str, ...]
+    subsystem: str | None  # which apply makes it live; None = pfrest applies on write
+    parent_id: bool = False  # nested model: requests carry `parent_id`
+    secret: bool = False  # payload carries private keys
+
+
+# Ref: Models/InterfaceVLAN.inc (unique together: if, tag; applied on write)
+VLAN = Kind("vlan", "/api/v2/interface/vlan", "/api/v2/interface/vlans", ("if", "tag"), None)
+# Ref: Models/DHCPServerStaticMapping.inc (parent DHCPServer = interface id; `mac` unique)
+STATIC_MAPPING = Kind(
+    "static_mapping",
+    "/api/v2/services/dhcp_server/static_mapping",
+    "/api/v2/services/dhcp_server/static_mappings",
+    ("mac",),
+    "dhcp",
+    parent_id=True,
+)
+# Ref: Models/DNSResolverHostOverride.inc (unique together: host, domain; subsystem unbound)
+HOST_OVERRIDE = Kind(
+    "host_override",
+    "/api/v2/services/dns_resolver/host_override",
+    "/api/v2/services/dns_resolver/host_overrides",
+    ("host", "domain"),
+    "dns",
+)
+# Ref: Models/PortForward.inc (subsystem natconf, applied by /api/v2/firewall/apply)
+PORT_FORWARD = Kind(
+    "port_forward",
+    "/api/v2/firewall/nat/port_forward",
+    "/api/v2/firewall/nat/port_forwards",
+    ("descr",),
+    "nat",
+)
+# Ref: Models/FirewallRule.inc
+FIREWALL_RULE = Kind(
+    "firewall_rule", "/api/v2/firewall/rule", "/api/v2/firewall/rules", ("descr",), "firewall"
+)
+# Ref: Models/HAProxyBackend.inc (`servers` nested), Models/HAProxyBackendServer.inc
+HAPROXY_BACKEND = Kind(
+    "haproxy_backend",
+    "/api/v2/services/haproxy/backend",
+    "/api/v2/services/haproxy/backends",
+    ("name",),
+    "haproxy",
+)
+# Ref: Models/HAProxyFrontend.inc (`a_extaddr` nested), Models/HAProxyFrontendAddress.inc
+HAPROXY_FRONTEND = Kind(
+    "haproxy_frontend",
+    "/api/v2/services/haproxy/frontend",
+    "/api/v2/services/haproxy/frontends",
+    ("name",),
+    "haproxy",
+)
+# Ref: Models/CertificateAuthority.inc (crt required, prv optional; applied on write)
+CERTIFICATE_AUTHORITY = Kind(
+    "certificate_authority",
+    "/api/v2/system/certificate_authority",
+    "/api/v2/system/certificate_authorities",
+    ("descr",),
+    "openvpn",
+)
+# Ref: Models/Certificate.inc (crt and prv required)
+CERTIFICATE = Kind(
+    "certificate",
+    "/api/v2/system/certificate",
+    "/api/v2/system/certificates",
+    ("descr",),
+    "openvpn",
+    secret=True,
+)
+# Ref: Models/OpenVPNServer.inc (always_apply: the server is (re)started on write)
+OPENVPN_SERVER = Kind(
+    "openvpn_server",
+    "/api/v2/vpn/openvpn/server",
+    "/api/v2/vpn/openvpn/servers",
+    ("description",),
+    "openvpn",
+    secret=True,
+)
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        VLAN,
+        STATIC_MAPPING,
+        HOST_OVERRIDE,
+        PORT_FORWARD,
+        FIREWALL_RULE,
+        HAPROXY_BACKEND,
+        HAPROXY_FRONTEND,
+        CERTIFICATE_AUTHORITY,
+        CERTIFICATE,
+        OPENVPN_SERVER,
+    )
+}
+
+# Apply endpoints; GET returns {"applied": bool}, POST starts the apply.
+# NAT has no endpoint of its own: port forwards mark the `natconf` subsystem dirty and
+# /api/v2/firewall/apply applies aliases, natconf, filter and shaper together
+# (Ref: Models/FirewallApply.inc FIREWALL_SUBSYSTEMS).
+# OpenVPN objects are applied by pfrest on write (always_apply), so its "apply" only
+# verifies that every object is present (None here).
+APPLY_PATHS: dict[str, str | None] = {
+    "firewall": "/api/v2/firewall/apply",  # Ref: Models/FirewallApply.inc
+    "nat": "/api/v2/firewall/apply",
+    "dhcp": "/api/v2/services/dhcp_server/apply",  # Ref: Models/DHCPServerApply.inc
+    "dns": "/api/v2/services/dns_resolver/apply",  # Ref: Models/DNSResolverApply.inc
+    "haproxy": "/api/v2/services/haproxy/apply",  # Ref: Models/HAProxyApply.inc
+    "openvpn": None,
+}
+
+_CASE_FOLDED = {"mac", "host", "domain"}
+
+
+def get_kind(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown pfSense object kind {name!r} — use one of {sorted(KINDS)}") from None
+
+
+def natural_key(kind: Kind, obj: Mapping[str, Any]) -> str:
+    """The stable identity of an object: its key fields, case-folded where pfSense is."""
+    parts = []
+    for field in kind.key_fields:
+        value = obj.get(field)
+        if value is None:
+            raise ValueError(f"{kind.name} object has no {field!r} — it is part of the natural key")
+        text = str(value)
+        parts.append(text.lower() if field in _CASE_FOLDED else text)
+    prefix = f"{obj.get('parent_id')}/" if kind.parent_id and obj.get("parent_id") else ""
+    return f"{kind.name}:{prefix}{'|'.join(parts)}"
+
+
+def normalize(value: Any) -> Any:
+    """Canonical form of a desired payload for diffing: None dropped, keys sorted, MACs and
+    hostnames lower-cased, numbers that pfSense stores as strings left as rendered."""
+    if isinstance(value, Mapping):
+        out = {}
+        for k in sorted(value):
+            v = value[k]
+            if v is None:
+                continue
+            v = normalize(v)
+            if k in _CASE_FOLDED and isinstance(v, str):
+                v = v.lower()
+            out[k] = v
+        return out
+    if isinstance(value, (list, tuple)):
+        return [normalize(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(normalize(value), sort_keys=True, separators=(",", ":"))
+
+
+def payload_hash(*payloads: Any) -> str:
+    """Hash of desired payloads: an apply re-runs when the hash of its objects changes."""
+    digest = hashlib.sha256()
+    for p in payloads:
+        digest.update(canonical_json(p).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()

@@ -1,0 +1,369 @@
+"""Pure rendering of every pfSense object the Router owns: settings + inventory -> payloads.
+
+Creates nothing and does no I/O. Each `DesiredObject` is one pfrest v2 request body plus
+its kind and natural key; the Router turns each into one dynamic resource, and the offline
+plan shows exactly these bodies. Field names follow the pfrest model classes
+(# Ref: github.com/pfrest/pfSense-pkg-RESTAPI .../RESTAPI/Models/<Model>.inc).
+
+Every description written here starts with TAG, so an operator can tell managed objects
+from hand-made ones, and rules/NAT entries are found again by that description.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .inventory import RouterInventory
+from .kinds import (
+    FIREWALL_RULE,
+    HAPROXY_BACKEND,
+    HAPROXY_FRONTEND,
+    HOST_OVERRIDE,
+    OPENVPN_SERVER,
+    PORT_FORWARD,
+    REFID_PREFIX,
+    STATIC_MAPPING,
+    VLAN,
+    Kind,
+    natural_key,
+)
+from .settings import RouterSettings
+
+TAG = "k3s-platform"
+VPN_CA_DESCR = f"{TAG}-vpn-ca"
+VPN_SERVER_CERT_DESCR = f"{TAG}-vpn-server"
+VPN_SERVER_DESCR = f"{TAG}: openvpn admin access"
+# pfSense's interface group that holds every OpenVPN instance.
+OPENVPN_IFACE = "openvpn"
+# The data-channel ciphers offered to clients, strongest first.
+VPN_CIPHERS = ("AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305")
+VPN_DIGEST = "SHA256"
+HEALTH_CHECK_INTERVAL_MS = 2000
+
+
+@dataclass(frozen=True)
+class DesiredObject:
+    """One pfSense object: `role` names the child resource, `payload` is the request body."""
+
+    role: str
+    kind: Kind
+    payload: dict[str, Any]
+
+    @property
+    def natural_key(self) -> str:
+        return natural_key(self.kind, self.payload)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def _split_host(fqdn: str) -> tuple[str, str]:
+    host, _, domain = fqdn.partition(".")
+    return host, domain
+
+
+# --- VLANs ---------------------------------------------------------------------------------
+
+
+def render_vlans(settings: RouterSettings) -> list[DesiredObject]:
+    # Ref: Models/InterfaceVLAN.inc — fields if, tag, pcp, descr
+    out = []
+    for vlan in settings.vlans:
+        descr = f"{TAG}: {vlan.description}".strip() if vlan.description else f"{TAG}: vlan {vlan.tag}"
+        if vlan.cidr is not None:
+            descr = f"{descr} ({vlan.cidr})"
+        out.append(
+            DesiredObject(
+                f"vlan-{vlan.parent}-{vlan.tag}",
+                VLAN,
+                {"if": vlan.parent, "tag": vlan.tag, "descr": descr},
+            )
+        )
+    return out
+
+
+# --- DHCP static mappings: one per node --------------------------------------------------
+
+
+def render_static_mappings(settings: RouterSettings, inv: RouterInventory) -> list[DesiredObject]:
+    # Ref: Models/DHCPServerStaticMapping.inc — parent_id is the DHCP server's interface id
+    return [
+        DesiredObject(
+            f"dhcp-{node.name}",
+            STATIC_MAPPING,
+            {
+                "parent_id": settings.lan_interface,
+                "mac": node.mac,
+                "ipaddr": node.ip,
+                "hostname": node.name,
+                "domain": inv.domain,
+                "descr": f"{TAG}: k3s {node.role} {node.name}",
+            },
+        )
+        for node in sorted(inv.nodes, key=lambda n: n.name)
+    ]
+
+
+# --- DNS resolver host overrides: split horizon -------------------------------------------
+
+
+def render_host_overrides(inv: RouterInventory) -> list[DesiredObject]:
+    """Every ingress host -> ingress address and the API name -> API address, so names that
+    resolve to the public IP outside resolve to the internal address inside (ACME
+    self-checks and in-cluster clients never hairpin through NAT)."""
+    # Ref: Models/DNSResolverHostOverride.inc — host, domain, ip (list), descr, aliases
+    targets = {host: (inv.ingress_address, "ingress") for host in inv.ingress_hosts}
+    targets[inv.api_hostname] = (inv.api_address, "kubernetes api")
+    out = []
+    for fqdn in sorted(targets):
+        address, what = targets[fqdn]
+        host, domain = _split_host(fqdn)
+        out.append(
+            DesiredObject(
+                f"dns-{_slug(fqdn)}",
+                HOST_OVERRIDE,
+                {
+                    "host": host,
+                    "domain": domain,
+                    "ip": [address],
+                    "descr": f"{TAG}: {what}",
+                    "aliases": [],
+                },
+            )
+        )
+    return out
+
+
+# --- NAT port forwards 80/443 -------------------------------------------------------------
+
+
+def render_port_forwards(settings: RouterSettings, inv: RouterInventory) -> list[DesiredObject]:
+    """WAN 80/443 -> the ingress address: HAProxy on the router LAN IP in prod, the single
+    node in dev. Filter rules are separate (see render_firewall_rules), not auto-created."""
+    # Ref: Models/PortForward.inc — associated_rule_id "" = no auto-created filter rule
+    out = []
+    for port, name in ((80, "http"), (443, "https")):
+        out.append(
+            DesiredObject(
+                f"nat-{name}",
+                PORT_FORWARD,
+                {
+                    "interface": settings.wan_interface,
+                    "ipprotocol": "inet",
+                    "protocol": "tcp",
+                    "source": "any",
+                    "destination": f"{settings.wan_interface}:ip",
+                    "destination_port": str(port),
+                    "target": inv.ingress_address,
+                    "local_port": str(port),
+                    "descr": f"{TAG}: nat {name} to ingress",
+                    "associated_rule_id": "",
+                },
+            )
+        )
+    return out
+
+
+# --- Firewall rules -----------------------------------------------------------------------
+
+
+def _rule(role: str, descr: str, iface: str, proto: str, src: str, dst: str, port: int) -> DesiredObject:
+    # Ref: Models/FirewallRule.inc — type, interface (list), ipprotocol, protocol,
+    #      source, destination, destination_port, descr
+    return DesiredObject(
+        role,
+        FIREWALL_RULE,
+        {
+            "type": "pass",
+            "interface": [iface],
+            "ipprotocol": "inet",
+            "protocol": proto,
+            "source": src,
+            "destination": dst,
+            "destination_port": str(port),
+            "descr": f"{TAG}: {descr}",
+        },
+    )
+
+
+def render_firewall_rules(settings: RouterSettings, inv: RouterInventory) -> list[DesiredObject]:
+    """WAN: pass only 80/443 (to the NAT target; pfSense filters after translation) and the
+    VPN port. Admin networks (LAN side) and the VPN tunnel: pass to 6443 on the API address
+    and to 443 on the ingress address (the dashboard). Everything else stays on pfSense's
+    default deny for WAN."""
+    wan, lan = settings.wan_interface, settings.lan_interface
+    rules = [
+        _rule("fw-wan-http", "wan http to ingress", wan, "tcp", "any", inv.ingress_address, 80),
+        _rule("fw-wan-https", "wan https to ingress", wan, "tcp", "any", inv.ingress_address, 443),
+    ]
+    vpn = settings.vpn
+    if vpn.enabled:
+        rules.append(_rule("fw-wan-vpn", "wan openvpn", wan, vpn.protocol, "any", f"{wan}:ip", vpn.port))
+    for cidr in settings.admin_cidrs:
+        slug = _slug(str(cidr))
+        rules.append(
+            _rule(f"fw-admin-{slug}-api", f"admin {cidr} to kubernetes api", lan, "tcp", str(cidr), inv.api_address, 6443)
+        )
+        rules.append(
+            _rule(f"fw-admin-{slug}-dashboard", f"admin {cidr} to dashboard", lan, "tcp", str(cidr), inv.ingress_address, 443)
+        )
+    if vpn.enabled:
+        tunnel = str(vpn.tunnel_cidr)
+        rules.append(_rule("fw-vpn-api", "vpn to kubernetes api", OPENVPN_IFACE, "tcp", tunnel, inv.api_address, 6443))
+        rules.append(_rule("fw-vpn-dashboard", "vpn to dashboard", OPENVPN_IFACE, "tcp", tunnel, inv.ingress_address, 443))
+        # VPN clients resolve through the router so split horizon works for them too.
+        rules.append(_rule("fw-vpn-dns", "vpn to dns resolver", OPENVPN_IFACE, "tcp/udp", tunnel, inv.lan_address, 53))
+    return rules
+
+
+# --- HAProxy (prod only) ------------------------------------------------------------------
+
+
+def _backend(name: str, nodes, port: int, proxy_protocol: bool) -> DesiredObject:
+    # Ref: Models/HAProxyBackend.inc — name, servers (nested HAProxyBackendServer: name,
+    #      address, port, weight, status, advanced), balance, check_type, checkinter
+    servers = [
+        {
+            "name": f"{node.name}-{port}",
+            "address": node.ip,
+            "port": str(port),
+            "weight": 1,
+            "status": "active",
+            # HAProxy's per-server option; Traefik trusts PROXY v2 from the router only.
+            "advanced": "send-proxy-v2" if proxy_protocol else "",
+        }
+        for node in sorted(nodes, key=lambda n: n.name)
+    ]
+    return DesiredObject(
+        f"haproxy-backend-{name}",
+        HAPROXY_BACKEND,
+        {
+            "name": name,
+            "servers": servers,
+            "balance": "roundrobin" if port == 6443 else "source",
+            # "Basic" = TCP connect check, fine for both the API and Traefik's entrypoints.
+            "check_type": "Basic",
+            "checkinter": HEALTH_CHECK_INTERVAL_MS,
+            "log_health_checks": True,
+            "connection_timeout": 5000,
+            "server_timeout": 3600000 if port == 6443 else 60000,  # long-lived kubectl watches
+            "retries": 3,
+        },
+    )
+
+
+def _frontend(name: str, address: str, port: int, backend: str, descr: str) -> DesiredObject:
+    # Ref: Models/HAProxyFrontend.inc — name, descr, status, type, backend_serverpool,
+    #      a_extaddr (nested HAProxyFrontendAddress: extaddr, extaddr_custom, extaddr_port)
+    return DesiredObject(
+        f"haproxy-frontend-{name}",
+        HAPROXY_FRONTEND,
+        {
+            "name": name,
+            "descr": f"{TAG}: {descr}",
+            "status": "active",
+            "type": "tcp",
+            "backend_serverpool": backend,
+            "a_extaddr": [
+                {"extaddr": "custom", "extaddr_custom": address, "extaddr_port": str(port), "extaddr_ssl": False}
+            ],
+            "client_timeout": 3600000 if port == 6443 else 60000,
+        },
+    )
+
+
+def render_haproxy(inv: RouterInventory) -> list[DesiredObject]:
+    """TCP 6443 -> every server; TCP 80/443 -> every node (Traefik answers on each via
+    k3s ServiceLB), health-checked, PROXY v2 to Traefik when enabled. Empty in dev."""
+    if not inv.ha:
+        return []
+    api, lan = inv.api_address, inv.ingress_address
+    objs = [
+        _backend("k3s-api", inv.servers, 6443, False),
+        _backend("ingress-http", inv.nodes, 80, inv.proxy_protocol),
+        _backend("ingress-https", inv.nodes, 443, inv.proxy_protocol),
+    ]
+    objs += [
+        _frontend("k3s-api", api, 6443, "k3s-api", "kubernetes api"),
+        _frontend("ingress-http", lan, 80, "ingress-http", "ingress http"),
+        _frontend("ingress-https", lan, 443, "ingress-https", "ingress https"),
+    ]
+    return objs
+
+
+# --- OpenVPN server -----------------------------------------------------------------------
+
+
+def vpn_endpoint(settings: RouterSettings, inv: RouterInventory) -> str:
+    """The public name VPN clients dial: vpn.endpoint, default vpn.<domain>."""
+    return settings.vpn.endpoint or f"vpn.{inv.domain}"
+
+
+def render_openvpn_server(settings: RouterSettings, inv: RouterInventory, tls_key: str) -> DesiredObject:
+    """The OpenVPN server (certificate-only, tun, tls-crypt). `tls_key` is the static key
+    text (secret); CA and certificate are referenced by description and resolved to pfSense
+    refids at deploy time."""
+    vpn = settings.vpn
+    # Ref: Models/OpenVPNServer.inc. dh_length "none" (ECDH only, we use ECDSA certs) and
+    # ecdh_curve "prime256v1" come from choice callables we could not read; they match the
+    # pfSense GUI's option values (openvpn.inc) — verify on first deploy.
+    return DesiredObject(
+        "vpn-server",
+        OPENVPN_SERVER,
+        {
+            "description": VPN_SERVER_DESCR,
+            "mode": "server_tls",
+            "dev_mode": "tun",
+            "protocol": "UDP4" if vpn.protocol == "udp" else "TCP4",
+            "interface": settings.wan_interface,
+            "local_port": str(vpn.port),
+            "use_tls": True,
+            "tls": tls_key,
+            "tls_type": "crypt",
+            "caref": f"{REFID_PREFIX}certificate_authority:{VPN_CA_DESCR}",
+            "certref": f"{REFID_PREFIX}certificate:{VPN_SERVER_CERT_DESCR}",
+            "cert_depth": 1,
+            "dh_length": "none",
+            "ecdh_curve": "prime256v1",
+            "data_ciphers": list(VPN_CIPHERS),
+            "data_ciphers_fallback": VPN_CIPHERS[0],
+            "digest": VPN_DIGEST,
+            "remote_cert_tls": True,
+            "tunnel_network": str(vpn.tunnel_cidr),
+            "local_network": inv.lan_cidr,
+            "topology": "subnet",
+            "dns_domain": inv.domain,
+            "dns_server1": inv.lan_address,
+            "gwredir": False,
+        },
+    )
+
+
+# --- the whole plan -----------------------------------------------------------------------
+
+
+def render_objects(settings: RouterSettings, inv: RouterInventory) -> list[DesiredObject]:
+    """Every object whose payload is known without secrets (everything but the OpenVPN
+    server and certificates), in a stable order."""
+    return (
+        render_vlans(settings)
+        + render_static_mappings(settings, inv)
+        + render_host_overrides(inv)
+        + render_port_forwards(settings, inv)
+        + render_firewall_rules(settings, inv)
+        + render_haproxy(inv)
+    )
+
+
+def plan_document(settings: RouterSettings, inv: RouterInventory) -> dict[str, Any]:
+    """A JSON-ready view of the plan (used by golden tests and the offline plan). The
+    OpenVPN server appears with its secret key redacted."""
+    objs = render_objects(settings, inv)
+    if settings.vpn.enabled:
+        objs.append(render_openvpn_server(settings, inv, "[secret]"))
+    roles = [o.role for o in objs]
+    if len(set(roles)) != len(roles):  # two objects must never share a Pulumi name
+        raise ValueError(f"duplicate router object roles: {sorted({r for r in roles if roles.count(r) > 1})}")
+    return {o.role: {"kind": o.kind.name, "naturalKey": o.natural_key, "payload": o.payload} for o in objs}

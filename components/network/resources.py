@@ -1,0 +1,139 @@
+"""Pulumi dynamic resources for pfSense: one `PfSenseObject` per pfSense object and one
+`PfSenseApply` per subsystem.
+
+At deploy time the pickled providers below call the router through `PfRestDriver`; under
+mocks they never run, and the plan shows their inputs: `kind`, `naturalKey` and the exact
+`payload` that would be sent. The API key is an input (the provider needs it at deploy
+time) and is kept secret in inputs, outputs and state.
+
+- PfSenseObject: id = natural key. create/update = upsert by natural key; delete tolerates
+  an object already gone and applies its subsystem at once (no apply resource runs after a
+  delete); diff compares normalized desired payloads, and a new natural key replaces.
+- PfSenseApply: depends on every object of its subsystem (set by the Router); re-applies
+  when the hash of those objects' payloads changes; polls until pfSense reports applied.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from .driver import PfRestDriver
+from .kinds import canonical_json, get_kind
+
+# Connection inputs shared by every router resource (camelCase: they are resource properties).
+CONNECTION_KEYS = ("apiUrl", "verifyTls", "caBundle", "timeoutSeconds", "retries", "applyTimeoutSeconds", "apiKey")
+
+
+def driver_from_props(props: Mapping[str, Any]) -> PfRestDriver:
+    """Build the driver from resource properties (inputs or stored outputs)."""
+    return PfRestDriver(
+        props["apiUrl"],
+        props["apiKey"],
+        verify_tls=bool(props.get("verifyTls", True)),
+        ca_bundle=props.get("caBundle") or None,
+        timeout=float(props.get("timeoutSeconds", 15.0)),
+        retries=int(props.get("retries", 3)),
+        apply_timeout=float(props.get("applyTimeoutSeconds", 120.0)),
+    )
+
+
+def _public(props: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in props.items() if k != "__provider"}
+
+
+def _connection_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    return any(olds.get(k) != news.get(k) for k in CONNECTION_KEYS if k != "apiUrl")
+
+
+class PfSenseObjectProvider(ResourceProvider):
+    """CRUD for one pfSense object, addressed by its natural key."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        kind = get_kind(props["kind"])
+        driver_from_props(props).upsert(kind, props["payload"])
+        return CreateResult(id_=props["naturalKey"], outs=_public(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # A different kind, key or router is a different object: replace it.
+        replaces = [k for k in ("kind", "naturalKey", "apiUrl") if olds.get(k) != news.get(k)]
+        payload_changed = canonical_json(olds.get("payload")) != canonical_json(news.get("payload"))
+        changes = bool(replaces) or payload_changed or _connection_changed(olds, news)
+        return DiffResult(changes=changes, replaces=replaces, delete_before_replace=bool(replaces))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        kind = get_kind(news["kind"])
+        driver_from_props(news).upsert(kind, news["payload"])
+        return UpdateResult(outs=_public(news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        kind = get_kind(props["kind"])
+        driver = driver_from_props(props)
+        if driver.delete(kind, props["payload"]) and kind.subsystem:
+            driver.apply(kind.subsystem)
+
+
+class PfSenseApplyProvider(ResourceProvider):
+    """Applies one subsystem's pending changes and waits until they are live."""
+
+    def _apply(self, props: Mapping[str, Any]) -> None:
+        expected = [(o["kind"], o["payload"]) for o in props.get("objects", [])]
+        driver_from_props(props).apply(props["subsystem"], expected)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._apply(props)
+        return CreateResult(id_=f"apply:{props['subsystem']}", outs=_public(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in ("subsystem", "apiUrl") if olds.get(k) != news.get(k)]
+        changes = bool(replaces) or olds.get("objectsHash") != news.get("objectsHash") or _connection_changed(olds, news)
+        return DiffResult(changes=changes, replaces=replaces)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._apply(news)
+        return UpdateResult(outs=_public(news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        # Nothing to undo: object deletes apply their own subsystem.
+        return None
+
+
+class PfSenseObject(Resource, module="network", name="PfSenseObject"):
+    """One pfSense object. Inputs: connection (with secret apiKey), kind, naturalKey, payload."""
+
+    def __init__(
+        self,
+        name: str,
+        connection: Mapping[str, Any],
+        kind: str,
+        natural_key: str,
+        payload: pulumi.Input[Mapping[str, Any]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        secret_outs = ["apiKey"] + (["payload"] if get_kind(kind).secret else [])
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outs))
+        props = {**connection, "kind": kind, "naturalKey": natural_key, "payload": payload}
+        super().__init__(PfSenseObjectProvider(), name, props, opts)
+
+
+class PfSenseApply(Resource, module="network", name="PfSenseApply"):
+    """Applies `subsystem` once all its objects exist; re-applies when `objectsHash` changes.
+    `objects` lists each object's kind and key fields (no secrets), so the apply can verify
+    they are all present before applying (never half-applied)."""
+
+    def __init__(
+        self,
+        name: str,
+        connection: Mapping[str, Any],
+        subsystem: str,
+        objects: pulumi.Input[list[Mapping[str, Any]]],
+        objects_hash: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["apiKey"])
+        )
+        props = {**connection, "subsystem": subsystem, "objects": objects, "objectsHash": objects_hash}
+        super().__init__(PfSenseApplyProvider(), name, props, opts)

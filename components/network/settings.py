@@ -1,0 +1,190 @@
+"""Typed settings for the `k3s-platform:router` stack config value.
+
+Creates nothing: these frozen pydantic models describe how to reach the pfSense REST API
+(pfrest v2) and what the router owns besides the node/host data (VLANs, admin networks, the
+OpenVPN server). Only `components/config.py` reads `pulumi.Config`; it builds a
+`RouterSettings` from the YAML mapping and turns validation errors into
+`router.<field>: message` lines. The API key is not here: it is the separate secret
+`k3s-platform:pfsenseApiKey`.
+
+Validator messages read "what is wrong — how to fix it".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+# pfSense interface identifiers ("wan", "lan", "opt1") and physical NIC names ("igc0").
+_IFACE_RE = re.compile(r"^[a-z][a-z0-9_.]{0,31}$")
+# Names that end up in certificate CNs and pfSense descriptions (no quotes, slashes, spaces).
+_CLIENT_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, alias_generator=to_camel
+    )
+
+
+def _check_iface(value: str, field: str) -> str:
+    if not _IFACE_RE.match(value):
+        raise ValueError(
+            f"{field} {value!r} is not a pfSense interface name — use the interface id "
+            "shown by pfSense, e.g. 'wan', 'lan', 'opt1' or a NIC such as 'igc1'"
+        )
+    return value
+
+
+class VlanSettings(_Model):
+    """One 802.1Q VLAN on a parent NIC. `cidr` documents the network (optional)."""
+
+    tag: int = Field(ge=1, le=4094)
+    parent: str
+    description: str = ""
+    cidr: ipaddress.IPv4Network | None = None
+
+    @field_validator("parent")
+    @classmethod
+    def _parent(cls, v: str) -> str:
+        return _check_iface(v, "parent")
+
+    @field_validator("description")
+    @classmethod
+    def _descr(cls, v: str) -> str:
+        if len(v) > 200:
+            raise ValueError("description is longer than 200 characters — shorten it")
+        return v
+
+
+class VpnSettings(_Model):
+    """OpenVPN remote access for admins. Default: disabled, UDP 1194."""
+
+    enabled: bool = False
+    port: int = Field(default=1194, ge=1, le=65535)
+    protocol: Literal["udp", "tcp"] = "udp"
+    tunnel_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.8.0.0/24")
+    clients: tuple[str, ...] = ()
+    # Public name or address the clients dial; default `vpn.<domain>` (set by the Router).
+    endpoint: str | None = None
+    cert_validity_days: int = Field(default=825, ge=1, le=3650)
+
+    @field_validator("clients")
+    @classmethod
+    def _clients(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for name in v:
+            if not _CLIENT_RE.match(name):
+                raise ValueError(
+                    f"client name {name!r} is invalid — use lowercase letters, digits, '.', '_' or '-'"
+                )
+        dupes = sorted({n for n in v if v.count(n) > 1})
+        if dupes:
+            raise ValueError(f"client names {dupes} appear more than once — list each admin once")
+        return v
+
+    @field_validator("tunnel_cidr")
+    @classmethod
+    def _tunnel(cls, v: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if v.prefixlen > 29:
+            raise ValueError(f"tunnelCidr {v} is too small — use a /29 or larger network")
+        return v
+
+    @model_validator(mode="after")
+    def _enabled_needs_clients(self) -> "VpnSettings":
+        if self.enabled and not self.clients:
+            raise ValueError(
+                "vpn is enabled but has no clients — list at least one admin name in vpn.clients"
+            )
+        return self
+
+
+class RouterSettings(_Model):
+    """How to reach pfSense and what the router owns. Defaults noted per field.
+
+    - apiUrl: https URL of the pfSense web GUI that serves pfrest (required).
+    - verifyTls: verify the router's certificate (default true).
+    - caBundle: PEM CA bundle to trust for the router (default: system trust store).
+    - timeoutSeconds: per-request timeout (default 15).
+    - retries: extra attempts on connection errors and 5xx (default 3).
+    - wanInterface / lanInterface: pfSense interface ids (default "wan" / "lan").
+    - vlans: VLANs to create (default none).
+    - adminCidrs: networks allowed to reach 6443 and the dashboard (default none).
+    - vpn: OpenVPN settings (default disabled).
+    - applyTimeoutSeconds: how long to wait for an apply to finish (default 120).
+    """
+
+    api_url: str
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+    timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    retries: int = Field(default=3, ge=0, le=10)
+    apply_timeout_seconds: float = Field(default=120.0, gt=0, le=1800)
+    wan_interface: str = "wan"
+    lan_interface: str = "lan"
+    vlans: tuple[VlanSettings, ...] = ()
+    admin_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
+    vpn: VpnSettings = VpnSettings()
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme != "https":
+            raise ValueError(
+                f"apiUrl {v!r} must use https — the API key travels in a header; "
+                "enable HTTPS on the pfSense web GUI and use https://<router>"
+            )
+        if not parts.hostname:
+            raise ValueError(f"apiUrl {v!r} has no host — write it as https://<router>[:port]")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(
+                f"apiUrl {v!r} must be the router base URL only — drop the path "
+                "(the driver adds /api/v2/...)"
+            )
+        return v.rstrip("/")
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, v: str | None) -> str | None:
+        if v is not None and "-----BEGIN CERTIFICATE-----" not in v:
+            raise ValueError(
+                "caBundle is not a PEM certificate — paste the PEM text starting with "
+                "-----BEGIN CERTIFICATE-----"
+            )
+        return v
+
+    @field_validator("wan_interface", "lan_interface")
+    @classmethod
+    def _ifaces(cls, v: str) -> str:
+        return _check_iface(v, "interface")
+
+    @field_validator("vlans")
+    @classmethod
+    def _vlans_unique(cls, v: tuple[VlanSettings, ...]) -> tuple[VlanSettings, ...]:
+        seen: set[tuple[str, int]] = set()
+        for vlan in v:
+            key = (vlan.parent, vlan.tag)
+            if key in seen:
+                raise ValueError(
+                    f"VLAN {vlan.tag} on {vlan.parent} is listed twice — keep one entry per parent/tag"
+                )
+            seen.add(key)
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> "RouterSettings":
+        if self.wan_interface == self.lan_interface:
+            raise ValueError(
+                f"wanInterface and lanInterface are both {self.wan_interface!r} — "
+                "they must be different interfaces"
+            )
+        if not self.verify_tls and self.ca_bundle:
+            raise ValueError(
+                "caBundle is set but verifyTls is false — keep verifyTls true to use the bundle"
+            )
+        return self

@@ -1,0 +1,79 @@
+"""Shared fixtures for the Router tests: example settings/inventories (dev: one node, no HA;
+prod: 3 servers + 2 agents behind HAProxy) and a fake pfrest server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.network.driver import PfRestDriver
+from components.network.inventory import RouterInventory, RouterNode
+from components.network.settings import RouterSettings
+
+from .fake_pfrest import API_KEY, FakePfRest
+
+DOMAIN = "home.example.org"
+HOSTS = ("traefik.home.example.org", "blog.home.example.org", "whoami.home.example.org")
+
+
+def make_settings(**overrides) -> RouterSettings:
+    raw = {
+        "apiUrl": "https://192.168.10.1",
+        "adminCidrs": ["192.168.10.0/24"],
+        "vlans": [{"tag": 20, "parent": "igc1", "description": "iot", "cidr": "192.168.20.0/24"}],
+        "vpn": {"enabled": True, "clients": ["alice", "bob"], "tunnelCidr": "10.8.0.0/24"},
+    }
+    raw.update(overrides)
+    return RouterSettings.model_validate(raw)
+
+
+def dev_inventory() -> RouterInventory:
+    node = RouterNode("cp1", "192.168.10.11", "52:54:00:00:10:11", "server")
+    return RouterInventory(
+        domain=DOMAIN,
+        nodes=(node,),
+        ingress_hosts=HOSTS,
+        api_hostname=f"k8s.{DOMAIN}",
+        ingress_address="192.168.10.11",
+        api_address="192.168.10.11",
+        lan_cidr="192.168.10.0/24",
+        lan_address="192.168.10.1",
+        ha=False,
+        proxy_protocol=False,
+    )
+
+
+def prod_inventory() -> RouterInventory:
+    servers = tuple(RouterNode(f"cp{i}", f"192.168.10.1{i}", f"52:54:00:00:10:1{i}", "server") for i in (1, 2, 3))
+    agents = tuple(RouterNode(f"w{i}", f"192.168.10.2{i}", f"52:54:00:00:10:2{i}", "agent") for i in (1, 2))
+    return RouterInventory(
+        domain=DOMAIN,
+        nodes=servers + agents,
+        ingress_hosts=HOSTS,
+        api_hostname=f"k8s.{DOMAIN}",
+        ingress_address="192.168.10.1",
+        api_address="192.168.10.1",
+        lan_cidr="192.168.10.0/24",
+        lan_address="192.168.10.1",
+        ha=True,
+        proxy_protocol=True,
+    )
+
+
+@pytest.fixture
+def fake():
+    server = FakePfRest().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make_driver(url: str, key: str = API_KEY, **kw) -> PfRestDriver:
+    opts = {"timeout": 5.0, "retries": 2, "backoff": 0.0, "poll_interval": 0.0, "apply_timeout": 5.0, "sleep": lambda s: None}
+    opts.update(kw)
+    return PfRestDriver(url, key, **opts)
+
+
+@pytest.fixture
+def driver(fake):
+    return make_driver(fake.url)

@@ -1,0 +1,160 @@
+"""A small in-memory stand-in for pfSense + pfrest v2, served on 127.0.0.1 only.
+
+Behaves like the real API where the driver depends on it:
+- `X-API-Key` checked: a wrong key gets 401;
+- plural GET lists objects with their array `id`; ids are renumbered after a delete;
+- singular POST/PATCH/DELETE; an unknown id gets 404; a duplicate natural key gets 409;
+- writes mark their subsystem dirty; `GET .../apply` reports `applied: false` until a
+  `POST .../apply`, which completes only after `apply_polls` further GETs (asynchronous);
+- `faults[(method, path)]` is a list of HTTP statuses to return before answering normally
+  (e.g. one 503 then success).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from components.network.kinds import APPLY_PATHS, KINDS, natural_key
+
+API_KEY = "test-key-0123456789"
+_BY_SINGULAR = {k.path: k for k in KINDS.values()}
+_BY_PLURAL = {k.plural: k for k in KINDS.values()}
+# Firewall apply covers the NAT subsystem too (pfrest FirewallApply).
+_APPLY_SUBSYSTEMS = {
+    "/api/v2/firewall/apply": {"firewall", "nat"},
+    "/api/v2/services/dhcp_server/apply": {"dhcp"},
+    "/api/v2/services/dns_resolver/apply": {"dns"},
+    "/api/v2/services/haproxy/apply": {"haproxy"},
+}
+
+
+class FakePfRest:
+    def __init__(self, apply_polls: int = 2) -> None:
+        self.objects: dict[str, list[dict]] = {k: [] for k in KINDS}
+        self.dirty: set[str] = set()
+        self.applying: dict[str, int] = {}
+        self.apply_polls = apply_polls
+        self.faults: dict[tuple[str, str], list[int]] = {}
+        self.log: list[tuple[str, str, dict, object]] = []
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> "FakePfRest":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    # -- helpers for tests ------------------------------------------------------------
+    def listing(self, kind: str) -> list[dict]:
+        return [dict(o, id=i) for i, o in enumerate(self.objects[kind])]
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p, _, _ in self.log if m in ("POST", "PATCH", "DELETE")]
+
+    # -- request handling -------------------------------------------------------------
+    def _handle(self, method: str, raw_path: str, headers, body_bytes: bytes) -> tuple[int, dict]:
+        parts = urllib.parse.urlsplit(raw_path)
+        path, query = parts.path, dict(urllib.parse.parse_qsl(parts.query))
+        body = json.loads(body_bytes) if body_bytes else None
+        with self.lock:
+            self.log.append((method, path, query, body))
+            queued = self.faults.get((method, path))
+            if queued:
+                return queued.pop(0), {"code": 503, "message": "Service temporarily unavailable"}
+            if headers.get("X-API-Key") != API_KEY:
+                return 401, {"code": 401, "status": "unauthorized", "message": "Authentication failed"}
+            if path in _APPLY_SUBSYSTEMS:
+                return self._apply(method, path)
+            if path in _BY_PLURAL and method == "GET":
+                kind = _BY_PLURAL[path]
+                rows = self.listing(kind.name)
+                if kind.parent_id and "parent_id" in query:
+                    rows = [r for r in rows if r.get("parent_id") == query["parent_id"]]
+                return 200, {"code": 200, "data": rows}
+            if path in _BY_SINGULAR:
+                return self._singular(method, _BY_SINGULAR[path], query, body or {})
+            return 404, {"code": 404, "message": "Endpoint not found"}
+
+    def _apply(self, method: str, path: str) -> tuple[int, dict]:
+        subs = _APPLY_SUBSYSTEMS[path]
+        if method == "POST":
+            for s in subs:
+                if s in self.dirty:
+                    self.applying[s] = self.apply_polls
+            return 200, {"code": 200, "data": {"applied": False}}
+        for s in subs:
+            if s in self.applying:
+                self.applying[s] -= 1
+                if self.applying[s] <= 0:
+                    del self.applying[s]
+                    self.dirty.discard(s)
+        return 200, {"code": 200, "data": {"applied": not (subs & self.dirty)}}
+
+    def _singular(self, method: str, kind, query: dict, body: dict) -> tuple[int, dict]:
+        rows = self.objects[kind.name]
+        if method == "POST":
+            key = natural_key(kind, body)
+            if any(natural_key(kind, r) == key for r in rows):
+                return 409, {"code": 409, "message": f"Field `{kind.key_fields[0]}` must be unique"}
+            obj = dict(body)
+            if kind.name in ("certificate", "certificate_authority"):
+                obj["refid"] = secrets.token_hex(6)
+            rows.append(obj)
+            self._touch(kind)
+            return 200, {"code": 200, "data": dict(obj, id=len(rows) - 1)}
+        ident = body.get("id", query.get("id"))
+        try:
+            index = int(ident)
+            rows[index]
+        except (TypeError, ValueError, IndexError):
+            return 404, {"code": 404, "message": f"Object with ID `{ident}` does not exist"}
+        if method == "PATCH":
+            update = {k: v for k, v in body.items() if k != "id"}
+            rows[index].update(update)
+            self._touch(kind)
+            return 200, {"code": 200, "data": dict(rows[index], id=index)}
+        if method == "DELETE":
+            gone = rows.pop(index)  # later ids shift down, like pfSense's config arrays
+            self._touch(kind)
+            return 200, {"code": 200, "data": gone}
+        if method == "GET":
+            return 200, {"code": 200, "data": dict(rows[index], id=index)}
+        return 405, {"code": 405, "message": "Method not allowed"}
+
+    def _touch(self, kind) -> None:
+        if kind.subsystem and APPLY_PATHS.get(kind.subsystem):
+            self.dirty.add(kind.subsystem)
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                status, payload = fake._handle(self.command, self.path, self.headers, self.rfile.read(length))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+        return Handler

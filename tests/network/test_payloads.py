@@ -1,0 +1,107 @@
+"""Golden tests for the pure router payload rendering.
+
+Regenerate the golden files after an intended change with:
+    UPDATE_GOLDEN=1 /work/venv/bin/python -m pytest tests/network/test_payloads.py
+and review the diff in tests/network/golden/ before committing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from components.network.openvpn import render_client_config, render_static_key
+from components.network.payloads import plan_document, render_haproxy, render_port_forwards
+
+from .conftest import dev_inventory, make_settings, prod_inventory
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def _check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text)
+    assert path.exists(), f"golden file {path} missing — run with UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} differs from golden — if intended, regenerate with UPDATE_GOLDEN=1"
+
+
+@pytest.mark.parametrize("stack,inventory", [("dev", dev_inventory), ("prod", prod_inventory)])
+def test_plan_matches_golden(stack, inventory):
+    doc = plan_document(make_settings(), inventory())
+    _check_golden(f"{stack}.json", json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def test_prod_shape():
+    doc = plan_document(make_settings(), prod_inventory())
+    kinds = [v["kind"] for v in doc.values()]
+    assert kinds.count("static_mapping") == 5
+    overrides = {f"{v['payload']['host']}.{v['payload']['domain']}": v["payload"]["ip"] for v in doc.values() if v["kind"] == "host_override"}
+    assert overrides == {
+        "traefik.home.example.org": ["192.168.10.1"],
+        "blog.home.example.org": ["192.168.10.1"],
+        "whoami.home.example.org": ["192.168.10.1"],
+        "k8s.home.example.org": ["192.168.10.1"],
+    }
+    nat = {v["payload"]["destination_port"]: v["payload"]["target"] for v in doc.values() if v["kind"] == "port_forward"}
+    assert nat == {"80": "192.168.10.1", "443": "192.168.10.1"}
+    assert "vpn-server" in doc
+
+
+def test_prod_haproxy_backends_cover_every_node():
+    objs = {o.payload["name"]: o.payload for o in render_haproxy(prod_inventory()) if o.kind.name == "haproxy_backend"}
+    assert sorted(s["address"] for s in objs["k3s-api"]["servers"]) == ["192.168.10.11", "192.168.10.12", "192.168.10.13"]
+    for name in ("ingress-http", "ingress-https"):
+        servers = objs[name]["servers"]
+        assert len(servers) == 5 and all(s["advanced"] == "send-proxy-v2" for s in servers)
+    assert all(s["advanced"] == "" for s in objs["k3s-api"]["servers"])  # the API speaks plain TLS
+    assert all(b["check_type"] == "Basic" for b in objs.values())
+    frontends = [o.payload for o in render_haproxy(prod_inventory()) if o.kind.name == "haproxy_frontend"]
+    assert sorted(f["a_extaddr"][0]["extaddr_port"] for f in frontends) == ["443", "6443", "80"]
+
+
+def test_dev_has_no_haproxy_and_nat_goes_to_the_node():
+    assert render_haproxy(dev_inventory()) == []
+    targets = {o.payload["target"] for o in render_port_forwards(make_settings(), dev_inventory())}
+    assert targets == {"192.168.10.11"}
+
+
+def test_wan_rules_open_only_web_and_vpn_ports():
+    doc = plan_document(make_settings(), prod_inventory())
+    wan = [v["payload"] for v in doc.values() if v["kind"] == "firewall_rule" and v["payload"]["interface"] == ["wan"]]
+    assert sorted((r["protocol"], r["destination_port"]) for r in wan) == [("tcp", "443"), ("tcp", "80"), ("udp", "1194")]
+    assert all(r["type"] == "pass" for r in wan)
+
+
+def test_vpn_disabled_renders_no_vpn_objects():
+    settings = make_settings(vpn={"enabled": False})
+    doc = plan_document(settings, dev_inventory())
+    assert not [r for r in doc if r.startswith("vpn") or r.startswith("fw-vpn") or r == "fw-wan-vpn"]
+
+
+def test_openvpn_server_secret_key_redacted_in_plan_document():
+    doc = plan_document(make_settings(), prod_inventory())
+    assert doc["vpn-server"]["payload"]["tls"] == "[secret]"
+    assert doc["vpn-server"]["payload"]["caref"] == "$refid:certificate_authority:k3s-platform-vpn-ca"
+
+
+FAKE_PEM = "-----BEGIN {0}-----\nMIIfake{1}\n-----END {0}-----\n"
+
+
+def test_client_config_matches_golden():
+    key = render_static_key("0123456789abcdef" * 32)
+    text = render_client_config(
+        endpoint="vpn.home.example.org", port=1194, protocol="udp", server_cn="k3s-platform-vpn-server",
+        ca_pem=FAKE_PEM.format("CERTIFICATE", "ca"), cert_pem=FAKE_PEM.format("CERTIFICATE", "alice"),
+        key_pem=FAKE_PEM.format("EC PRIVATE KEY", "alice"), tls_key=key,
+    )
+    _check_golden("alice.ovpn", text)
+
+
+def test_static_key_rejects_wrong_length():
+    with pytest.raises(ValueError, match="512 hex"):
+        render_static_key("abcd")
