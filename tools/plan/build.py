@@ -7,7 +7,7 @@ from pathlib import Path
 
 from components.platform import personas as persona_specs
 from components.platform.whocan import Subject, rbac_matrix_markdown
-from tools import schemas
+from tools import policy_runner, schemas
 from tools.harness import ConfigFileError, StackRun, run_stack
 from tools.plan import render
 
@@ -32,11 +32,11 @@ class Plan:
         render.write_files(out, self.files)
 
 
-def run_program(stack: str, config_file: Path | None) -> StackRun:
+def run_program(stack: str, config_file: Path | None, program=None) -> StackRun:
     import pulumi
 
     try:
-        return run_stack(stack, config_file)
+        return run_stack(stack, config_file, program=program)
     except ConfigFileError as err:
         raise PlanFailure(str(err)) from None
     except pulumi.RunError as err:
@@ -56,14 +56,29 @@ def rbac_report(objects: list[dict]) -> str:
             namespaces.append(meta["namespace"])
             for s in obj.get("subjects") or []:
                 subjects[f"AppOps ({s['name']})"] = Subject(s["kind"], s["name"])
+    if not subjects:
+        return "# RBAC who-can matrix\n\nThis stack binds no persona.\n"
     return rbac_matrix_markdown(objects, personas=subjects, namespaces=sorted(namespaces))
 
 
-def build_plan(stack: str, config_file: Path | None = None) -> Plan:
-    run = run_program(stack, config_file)
+def check_policies(run: StackRun) -> list[dict]:
+    """Feed every resource to the policy pack's analyzer, as `pulumi preview --policy-pack` does."""
+    resources = [
+        {"urn": r["urn"], "type": r["type"], "name": r["name"], "properties": r["inputs"],
+         "parent": r["parent"], "dependencies": r["dependsOn"], "provider": r["provider"]}
+        for r in render.resources(run) if not r["type"].startswith("k3s-platform:")
+    ]
+    stack_config = policy_runner.PACK_DIR / "config" / f"{run.stack}.json"
+    found = policy_runner.check_resources(resources, stack=run.stack if stack_config.is_file() else None)
+    return [{"policy": v.policy, "enforcement": v.enforcement, "resource": v.kind_ref(),
+             "urn": v.urn, "message": v.message} for v in found]
+
+
+def build_plan(stack: str, config_file: Path | None = None, program=None) -> Plan:
+    run = run_program(stack, config_file, program)
     objects = render.k8s_objects(run)
     schema_errors = schemas.validate_all(objects)
-    violations: list[dict] = []
+    violations = check_policies(run)
     files = render.plan_files(run, violations, {"rbac.md": rbac_report(objects)})
     text = render.human_summary(run, violations)
     if schema_errors:

@@ -1,0 +1,248 @@
+"""Shared helpers for reading Kubernetes objects as the policy engine passes them.
+
+Properties arrive in their wire form (camelCase, `apiVersion`/`kind`/`metadata`/`spec`),
+wrapped by pulumi-policy in read-only Mapping/Sequence proxies that raise
+`UnknownValueError` on values not known during preview. Everything here therefore
+tests for `Mapping`/`Sequence`, never `dict`/`list`, and lets unknown values that
+could hide a pod template propagate (the engine then reports "can't run policy").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from pulumi_policy.proxy import (
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UnknownValueError,
+)
+
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+# Kinds that may contain the word "containers" in a schema but never run pods.
+_NOT_WORKLOADS = {"CustomResourceDefinition"}
+
+# Subtrees that never hold a pod template; skipping them also avoids tripping over
+# unknown annotation or data values during preview.
+_SKIP_KEYS = {"metadata", "status", "data", "stringData", "binaryData"}
+
+
+def is_map(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def get(obj: Any, *path: Any, default: Any = None) -> Any:
+    """Walk `path` (keys or list indexes) through nested maps/lists; `default` if absent."""
+    cur = obj
+    for key in path:
+        if is_map(cur):
+            if key not in cur:
+                return default
+            cur = cur[key]
+        elif is_list(cur) and isinstance(key, int):
+            if key >= len(cur):
+                return default
+            cur = cur[key]
+        else:
+            return default
+        if cur is None:
+            return default
+    return cur
+
+
+def as_list(value: Any) -> list:
+    return list(value) if is_list(value) else []
+
+
+def kind_of(resource_type: str, props: Any) -> str:
+    """The object's kind: from `kind` when present, else the last part of the type token."""
+    kind = get(props, "kind")
+    if isinstance(kind, str) and kind:
+        return kind
+    return resource_type.rsplit(":", 1)[-1]
+
+
+def is_kubernetes(resource_type: str) -> bool:
+    # Helm Chart / ConfigFile components are not objects the API server receives.
+    return resource_type.startswith("kubernetes:") and not resource_type.startswith(
+        ("kubernetes:helm.sh/", "kubernetes:yaml/", "kubernetes:kustomize/")
+    ) and resource_type != "pulumi:providers:kubernetes"
+
+
+def object_ref(props: Any) -> str:
+    """`namespace/name` (or just `name`) for messages."""
+    name = get(props, "metadata", "name", default="?")
+    namespace = get(props, "metadata", "namespace")
+    return f"{namespace}/{name}" if namespace else str(name)
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    """A pod spec found inside an object: where it is, its metadata and spec."""
+
+    path: str          # e.g. "spec.jobTemplate.spec.template.spec"
+    metadata: Any      # the pod (template) metadata, possibly None
+    spec: Any          # the pod spec mapping
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of a pod spec, with its location for messages."""
+
+    list_name: str     # containers | initContainers | ephemeralContainers
+    index: int
+    body: Any
+
+    @property
+    def name(self) -> str:
+        return str(get(self.body, "name", default=f"#{self.index}"))
+
+    def label(self, pod: PodSpec) -> str:
+        return f"{pod.path}.{self.list_name}[{self.index}] ({self.name!r})"
+
+
+def pod_specs(resource_type: str, props: Any) -> Iterator[PodSpec]:
+    """Every pod spec in the object, at any depth.
+
+    A pod spec is a mapping with a `containers` list. That covers Pod (`spec`),
+    Deployment/StatefulSet/DaemonSet/ReplicaSet/Job (`spec.template.spec`), CronJob
+    (`spec.jobTemplate.spec.template.spec`), PodTemplate (`template.spec`) and custom
+    resources that embed a pod template, without a per-kind table.
+    """
+    if not is_kubernetes(resource_type) or kind_of(resource_type, props) in _NOT_WORKLOADS:
+        return
+    if not is_map(props):
+        return
+    yield from _walk(props, "", get(props, "metadata"))
+
+
+def _walk(node: Any, path: str, meta: Any) -> Iterator[PodSpec]:
+    if is_map(node):
+        if "containers" in node and is_list(node["containers"]):
+            yield PodSpec(path.lstrip("."), meta, node)
+            return
+        for key in list(node.keys()):
+            if key in _SKIP_KEYS:
+                continue
+            child = _child(node, key)
+            if child is None:
+                continue
+            # The metadata that belongs to a pod spec is the sibling of its `spec` key.
+            child_meta = get(node, "metadata") if key == "spec" else None
+            yield from _walk(child, f"{path}.{key}", child_meta)
+    elif is_list(node):
+        for i in range(len(node)):
+            child = _child(node, i)
+            if child is not None:
+                yield from _walk(child, f"{path}[{i}]", None)
+
+
+def _child(node: Any, key: Any) -> Any:
+    try:
+        value = node[key]
+    except UnknownValueError as err:
+        # An unknown scalar cannot hide a pod; an unknown object or array could.
+        if err.unknown_type_sentinel in (UNKNOWN_OBJECT_VALUE, UNKNOWN_ARRAY_VALUE):
+            raise
+        return None
+    return value if (is_map(value) or is_list(value)) else None
+
+
+def containers(pod: PodSpec, lists: tuple[str, ...] = CONTAINER_LISTS) -> Iterator[Container]:
+    for list_name in lists:
+        for i, body in enumerate(as_list(get(pod.spec, list_name))):
+            if is_map(body):
+                yield Container(list_name, i, body)
+
+
+def is_windows(pod: PodSpec) -> bool:
+    return get(pod.spec, "os", "name") == "windows"
+
+
+def settings(args: Any, defaults: Mapping[str, Any]) -> dict:
+    """Policy config merged over the module's defaults.
+
+    The CLI already fills schema defaults before `Configure`; merging again here keeps
+    validators correct when called directly (unit tests) or without any config.
+    """
+    merged = dict(defaults)
+    config = args.get_config() if args is not None else None
+    if config:
+        merged.update({k: v for k, v in dict(config).items() if v is not None})
+    return merged
+
+
+def schema_from(defaults: Mapping[str, Any], descriptions: Mapping[str, str],
+                types: Mapping[str, dict]) -> dict:
+    """Build `config_schema` properties with each default written once (in `defaults`)."""
+    props = {}
+    for key, default in defaults.items():
+        props[key] = {**types[key], "default": default, "description": descriptions[key]}
+    return props
+
+
+def fmt_num(value: Any) -> str:
+    """Numbers come back from protobuf Struct as floats; print 0.0 as 0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class StackObject:
+    """A stack resource reduced to what stack policies need (pure-function input)."""
+
+    urn: str
+    type: str
+    props: Any
+    dependencies: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.type, self.props)
+
+    def namespace(self) -> Any:
+        return known(lambda: get(self.props, "metadata", "namespace"))
+
+    def name(self) -> Any:
+        return known(lambda: get(self.props, "metadata", "name"))
+
+
+UNKNOWN = object()
+"""Stands for a value not known during preview (e.g. an auto-generated name)."""
+
+
+def known(read: Any) -> Any:
+    try:
+        return read()
+    except UnknownValueError:
+        return UNKNOWN
+
+
+def stack_objects(args: Any) -> list[StackObject]:
+    """Kubernetes objects of a StackValidationArgs, with their dependency URNs."""
+    out = []
+    for r in args.resources:
+        if is_kubernetes(r.resource_type) and is_map(r.props):
+            deps = tuple(d.urn for d in (r.dependencies or []))
+            out.append(StackObject(r.urn, r.resource_type, r.props, deps))
+    return out
+
+
+def in_namespace(obj: StackObject, ns: StackObject) -> bool:
+    """Whether `obj` lives in namespace object `ns`.
+
+    By name when both are known; when the namespace name is only known after
+    creation (auto-naming), an object that depends on the Namespace resource and whose
+    own namespace is unknown is taken to be in it.
+    """
+    ns_name, obj_ns = ns.name(), obj.namespace()
+    if ns_name is not UNKNOWN and obj_ns is not UNKNOWN:
+        return ns_name is not None and obj_ns == ns_name
+    return ns.urn in obj.dependencies

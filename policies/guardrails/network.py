@@ -1,0 +1,62 @@
+"""Policy `tenant-default-deny`: every tenant namespace starts closed.
+
+Creates one StackValidationPolicy: each Namespace labelled `tenantLabel`
+(default `k3s-platform/tenant`) must have, in the same stack, a NetworkPolicy that
+selects every pod (`podSelector: {}`), lists both `Ingress` and `Egress` in
+`policyTypes` and has no ingress/egress rules — i.e. denies all traffic until named
+allow policies open it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
+
+from ._k8s import UNKNOWN, StackObject, as_list, get, in_namespace, is_map, schema_from, settings, stack_objects
+
+NAME = "tenant-default-deny"
+
+DEFAULTS: dict[str, Any] = {"tenantLabel": "k3s-platform/tenant"}
+_DESCRIPTIONS = {"tenantLabel": "Namespace label that marks a tenant namespace. Default: k3s-platform/tenant."}
+_TYPES = {"tenantLabel": {"type": "string", "minLength": 1}}
+
+
+def is_default_deny(props: Any) -> bool:
+    spec = get(props, "spec", default={})
+    selector = get(spec, "podSelector")
+    if not is_map(selector) or get(selector, "matchLabels") or get(selector, "matchExpressions"):
+        return False
+    types = {str(t) for t in as_list(get(spec, "policyTypes"))}
+    if not {"Ingress", "Egress"} <= types:
+        return False
+    return not as_list(get(spec, "ingress")) and not as_list(get(spec, "egress"))
+
+
+def check_default_deny(objects: list[StackObject], cfg: dict | None = None) -> list[tuple[str, str]]:
+    cfg = {**DEFAULTS, **(cfg or {})}
+    policies = [o for o in objects if o.kind == "NetworkPolicy"]
+    problems = []
+    for ns in (o for o in objects if o.kind == "Namespace"):
+        labels = get(ns.props, "metadata", "labels", default={})
+        if not is_map(labels) or cfg["tenantLabel"] not in labels:
+            continue
+        if not any(in_namespace(p, ns) and is_default_deny(p.props) for p in policies):
+            name = ns.name()
+            label = "(name known after create)" if name is UNKNOWN else repr(name)
+            problems.append((ns.urn, f"tenant namespace {label} has no default-deny NetworkPolicy "
+                                     "(podSelector: {}, policyTypes [Ingress, Egress], no rules)"))
+    return problems
+
+
+def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for urn, message in check_default_deny(stack_objects(args), settings(args, DEFAULTS)):
+        report_violation(message, urn)
+
+
+POLICY = StackValidationPolicy(
+    name=NAME,
+    description="Every tenant namespace must have a default-deny (ingress and egress) NetworkPolicy.",
+    validate=_validate,
+    config_schema=PolicyConfigSchema(schema_from(DEFAULTS, _DESCRIPTIONS, _TYPES)),
+)

@@ -1,0 +1,75 @@
+"""Policy `namespace-quota-and-limits`: every Namespace the stack creates is bounded.
+
+Creates one StackValidationPolicy: each Namespace object in the stack (except the
+`exemptNamespaces`) must have, in the same stack, a ResourceQuota whose `spec.hard`
+covers `requiredQuotaKeys` and a LimitRange (defaults for containers that omit them).
+Namespaces the stack does not create (k3s's own) are never seen and never checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
+
+from ._k8s import UNKNOWN, StackObject, get, in_namespace, is_map, schema_from, settings, stack_objects
+
+NAME = "namespace-quota-and-limits"
+
+DEFAULTS: dict[str, Any] = {
+    "exemptNamespaces": ["kube-system", "kube-public", "kube-node-lease", "default"],
+    "requiredQuotaKeys": ["requests.cpu", "requests.memory", "limits.memory", "pods"],
+}
+_DESCRIPTIONS = {
+    "exemptNamespaces": "Namespaces that need no quota (k3s's own by default). Add system namespaces "
+                        "here only if they are not given a quota.",
+    "requiredQuotaKeys": "Keys the namespace's ResourceQuota spec.hard must set "
+                         "(\"cpu\"/\"memory\" count as requests.cpu/requests.memory).",
+}
+_TYPES = {
+    "exemptNamespaces": {"type": "array", "items": {"type": "string"}},
+    "requiredQuotaKeys": {"type": "array", "items": {"type": "string"}},
+}
+_ALIASES = {"cpu": "requests.cpu", "memory": "requests.memory"}
+
+
+def check_quotas(objects: list[StackObject], cfg: dict | None = None) -> list[tuple[str, str]]:
+    """(namespace URN, message) for each namespace lacking a quota or limit range."""
+    cfg = {**DEFAULTS, **(cfg or {})}
+    quotas = [o for o in objects if o.kind == "ResourceQuota"]
+    limits = [o for o in objects if o.kind == "LimitRange"]
+    problems = []
+    for ns in (o for o in objects if o.kind == "Namespace"):
+        name = ns.name()
+        if name in cfg["exemptNamespaces"]:
+            continue
+        label = "(name known after create)" if name is UNKNOWN else repr(name)
+        own_quotas = [q for q in quotas if in_namespace(q, ns)]
+        if not own_quotas:
+            problems.append((ns.urn, f"namespace {label} has no ResourceQuota in this stack"))
+        else:
+            hard: set[str] = set()
+            for q in own_quotas:
+                spec_hard = get(q.props, "spec", "hard", default={})
+                if is_map(spec_hard):
+                    hard |= {_ALIASES.get(k, k) for k in spec_hard.keys()}
+            missing = [k for k in cfg["requiredQuotaKeys"] if _ALIASES.get(k, k) not in hard]
+            if missing:
+                problems.append((ns.urn, f"namespace {label}: ResourceQuota does not set "
+                                         f"{', '.join(missing)}"))
+        if not any(in_namespace(lr, ns) for lr in limits):
+            problems.append((ns.urn, f"namespace {label} has no LimitRange in this stack"))
+    return problems
+
+
+def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for urn, message in check_quotas(stack_objects(args), settings(args, DEFAULTS)):
+        report_violation(message, urn)
+
+
+POLICY = StackValidationPolicy(
+    name=NAME,
+    description="Every namespace the stack creates must have a ResourceQuota and a LimitRange.",
+    validate=_validate,
+    config_schema=PolicyConfigSchema(schema_from(DEFAULTS, _DESCRIPTIONS, _TYPES)),
+)
