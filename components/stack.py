@@ -13,8 +13,8 @@ from components.config import Secrets, StackConfig
 from components.network import Router, RouterInventory, RouterNode
 from components.platform.rbac import Personas
 from components.platform.tenant import Tenant
-
-TRAEFIK_NAMESPACE = "traefik"
+from components.system.cert_manager import CertManager
+from components.system.traefik import TraefikStack
 
 
 def router_inventory(config: StackConfig) -> RouterInventory:
@@ -45,12 +45,24 @@ class Platform(pulumi.ComponentResource):
             f"{name}-cluster", config.cluster, secrets.ssh_private_key,
             endpoint_ready=self.router.ready, protect=config.cluster.ha, opts=child)
         provider = self.cluster.provider
+        psa = config.cluster.kubernetes_minor
+
+        self.cert_manager = CertManager(
+            f"{name}-cert-manager", certificates=config.certificates, psa_version=psa,
+            provider=provider, opts=child)
+        self.traefik = TraefikStack(
+            f"{name}-traefik", ingress=config.ingress,
+            admin_cidrs=[str(c) for c in config.network.admin_cidrs],
+            # PROXY protocol and forwarded headers only from the router's HAProxy (prod).
+            trusted_proxies=[f"{config.network.lan.gateway}/32"] if config.cluster.ha else [],
+            ha=config.cluster.ha, dashboard_password=secrets.dashboard_password,
+            cert_manager=self.cert_manager, psa_version=psa, provider=provider, opts=child)
 
         self.personas = Personas(f"{name}-personas", config.platops.group, provider, opts=child)
         self.tenants = [
-            Tenant(f"{name}-{tenant.name}", tenant, psa_version=config.cluster.kubernetes_minor,
-                   traefik_namespace=TRAEFIK_NAMESPACE, appops_role=self.personas.appops_role,
-                   provider=provider, opts=child)
+            Tenant(f"{name}-{tenant.name}", tenant, psa_version=psa,
+                   appops_role=self.personas.appops_role, cert_manager=self.cert_manager,
+                   traefik=self.traefik, provider=provider, opts=child)
             for tenant in config.tenants
         ]
 

@@ -42,7 +42,9 @@ def _unredact(value):
     if value == SECRET:
         return "cmVkYWN0ZWQ="  # base64, valid for Secret.data too
     if isinstance(value, dict):
-        return {k: _unredact(v) for k, v in value.items()}
+        # A Secret's whole data map may be one secret value: stand in a one-key map.
+        return {k: ({"redacted": "cmVkYWN0ZWQ="} if k in ("data", "stringData") and v == SECRET
+                    else _unredact(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [_unredact(v) for v in value]
     return value

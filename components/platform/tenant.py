@@ -16,25 +16,28 @@ import pulumi
 
 from components import kube
 from components.config import Tenant as TenantConfig
+from components.platform.sample_app import APP
 from components.platform.tenant_objects import tenant_objects
+from components.system.cert_manager import CertManager
+from components.system.namespace_issuer import NamespaceIssuer
+from components.system.tls_route import TlsRoute
+from components.system.traefik import TraefikStack
 
 
 class Tenant(pulumi.ComponentResource):
     """Args:
         tenant: the tenant's validated config.
         psa_version: Pod Security version label, the cluster's minor (e.g. "v1.34").
-        traefik_namespace: where Traefik runs (its pods may reach the app ports).
         appops_role: the AppOps ClusterRole resource the RoleBinding refers to.
-        tls: a callable (namespace, hosts, depends_on) -> (tls_secret_name, resources) that
-            makes the namespace Issuer and Certificate; None to skip certificates.
-        routes: a callable making the IngressRoute for the sample app; None to skip.
+        cert_manager / traefik: the system layer (Issuer and routes depend on their charts).
+        provider: the cluster's Kubernetes provider.
     """
 
-    def __init__(self, name: str, tenant: TenantConfig, *, psa_version: str, traefik_namespace: str,
-                 appops_role: pulumi.Resource, provider: pulumi.ProviderResource,
-                 tls=None, routes=None, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, tenant: TenantConfig, *, psa_version: str,
+                 appops_role: pulumi.Resource, cert_manager: CertManager, traefik: TraefikStack,
+                 provider: pulumi.ProviderResource, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("k3s-platform:platform:Tenant", name, None, opts)
-        objects = tenant_objects(tenant, psa_version=psa_version, traefik_namespace=traefik_namespace)
+        objects = tenant_objects(tenant, psa_version=psa_version, traefik_namespace=traefik.namespace)
 
         def child(depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
@@ -47,9 +50,14 @@ class Tenant(pulumi.ComponentResource):
             self.resources[role] = kube.apply(f"{name}-{role}", obj, child([namespace]))
         self.resources["appops"] = kube.apply(f"{name}-appops", appops, child([namespace, appops_role]))
 
-        if tls is not None:
-            self.tls_secret = tls(self, tenant.name, list(tenant.hosts), [namespace])
-            if routes is not None and tenant.sample_app:
-                routes(self, tenant, self.tls_secret, [self.resources["app-service"]])
+        # One Issuer per namespace: Traefik reads TLS secrets from the route's own namespace.
+        self.issuer = NamespaceIssuer(
+            f"{name}-issuer", namespace=tenant.name, cert_manager=cert_manager, provider=provider,
+            depends_on=[namespace], opts=pulumi.ResourceOptions(parent=self))
+        if tenant.sample_app:
+            self.route = TlsRoute(
+                f"{name}-route", hosts=list(tenant.hosts), service=APP, port=tenant.sample_app.port,
+                issuer=self.issuer, traefik_chart=traefik.chart, provider=provider,
+                depends_on=[self.resources["app-service"]], opts=pulumi.ResourceOptions(parent=self))
 
         self.register_outputs({"namespace": self.namespace})

@@ -1,0 +1,88 @@
+"""CertManager: cert-manager v1.21.1 from its official chart, in its own bounded namespace.
+
+Creates, as children (all Kubernetes objects through the cluster's provider):
+- `<name>-namespace`: Namespace `cert-manager`, Pod Security `restricted`;
+- `<name>-quota`, `<name>-limits`: its ResourceQuota and LimitRange (sized for the chart);
+- `<name>-chart`: `kubernetes.helm.v4.Chart` cert-manager v1.21.1 from
+  https://charts.jetstack.io with its CRDs (`crds.enabled`), values from
+  `cert_manager_values()`;
+- in `ca` mode only: `<name>-ca-key` (ECDSA P-256, `tls.PrivateKey`) and `<name>-ca-cert`
+  (`tls.SelfSignedCert`, a CA valid 5 years) — one private CA for the whole stack, copied
+  into each namespace by `NamespaceIssuer` (docs/adr/0003 says why one and not one each).
+
+`chart` is what every Issuer and Certificate must depend on: the chart's readiness wait
+covers the CRDs and the webhook Deployment (docs/adr/0003).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_tls as tls
+
+from components.config import Certificates
+from components.system._wiring import bounded_namespace, chart
+from components.system.cert_manager_values import CERT_MANAGER_CHART, cert_manager_budget, cert_manager_values
+
+NAMESPACE = "cert-manager"
+CA_VALIDITY_HOURS = 5 * 365 * 24
+
+
+@dataclass
+class PrivateCa:
+    """The stack's private CA (ca mode). Both PEMs are secret Outputs."""
+
+    cert_pem: pulumi.Output[str]
+    key_pem: pulumi.Output[str]
+
+
+class CertManager(pulumi.ComponentResource):
+    """cert-manager and, in `ca` mode, the stack's private CA.
+
+    Args:
+        certificates: validated `certificates` config (issuer mode, ACME server, e-mail).
+        psa_version: Pod Security version label, the cluster minor (e.g. `v1.34`).
+        provider: the cluster's `kubernetes.Provider` (the only one used).
+        ca_common_name: subject CN of the private CA (default `k3s-platform <stack> CA`).
+    """
+
+    namespace: str
+    chart: k8s.helm.v4.Chart
+    ca: PrivateCa | None
+    certificates: Certificates
+
+    def __init__(self, name: str, *, certificates: Certificates, psa_version: str,
+                 provider: k8s.Provider, ca_common_name: str | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("k3s-platform:system:CertManager", name, None, opts)
+        self.namespace = NAMESPACE
+        self.certificates = certificates
+
+        ns = bounded_namespace(name, NAMESPACE, psa_version=psa_version, budget=cert_manager_budget(),
+                               provider=provider, parent=self)
+        self.chart = chart(f"{name}-chart", CERT_MANAGER_CHART, namespace=ns,
+                           values=cert_manager_values(namespace=NAMESPACE), provider=provider, parent=self)
+
+        self.ca = None
+        if certificates.issuer == "ca":
+            key = tls.PrivateKey(f"{name}-ca-key", algorithm="ECDSA", ecdsa_curve="P256",
+                                 opts=pulumi.ResourceOptions(parent=self))
+            cert = tls.SelfSignedCert(
+                f"{name}-ca-cert",
+                private_key_pem=key.private_key_pem,
+                is_ca_certificate=True,
+                validity_period_hours=CA_VALIDITY_HOURS,
+                early_renewal_hours=30 * 24,
+                allowed_uses=["cert_signing", "crl_signing", "digital_signature"],
+                subject=tls.SelfSignedCertSubjectArgs(
+                    common_name=ca_common_name or f"k3s-platform {pulumi.get_stack()} CA",
+                    organization="k3s-platform"),
+                opts=pulumi.ResourceOptions(parent=self))
+            self.ca = PrivateCa(cert_pem=cert.cert_pem, key_pem=pulumi.Output.secret(key.private_key_pem))
+
+        outputs = {"namespace": self.namespace, "chartVersion": CERT_MANAGER_CHART.version}
+        if self.ca:
+            outputs["caCertPem"] = self.ca.cert_pem  # public; operators add it to their trust store
+        self.register_outputs(outputs)

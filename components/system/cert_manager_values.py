@@ -1,0 +1,91 @@
+"""Helm values for the official cert-manager chart (pinned v1.21.1).
+
+`cert_manager_values()` returns the values dict given to `kubernetes.helm.v4.Chart`:
+- `crds.enabled: true` — the chart installs (and, with `crds.keep`, never deletes) the
+  Issuer/Certificate CRDs, so every Issuer in the stack can depend on this one chart;
+- leader election inside the `cert-manager` namespace rather than `kube-system`, so that
+  everything the chart needs stays in the namespace the stack bounds with a quota;
+- for each of the four components (controller, webhook, cainjector, startupapicheck):
+  pinned image tag, non-root, seccomp RuntimeDefault, no privilege escalation, all
+  capabilities dropped, read-only root filesystem, cpu/memory requests and limits;
+- the ACME solver image pinned to the same release.
+
+`startupapicheck` is a Helm post-install hook; `helm.v4.Chart` leaves hooks out, so it is
+configured (the policy pack would see it if hooks were ever rendered) but does not run.
+The stack relies on Pulumi's readiness wait for the webhook instead (docs/adr/0003).
+
+Pure: no pulumi import.
+"""
+
+from __future__ import annotations
+
+from components.system.budget import Budget, sum_quantities
+from components.system.traefik_values import ChartPin
+
+# Ref: https://github.com/cert-manager/cert-manager/releases/tag/v1.21.1
+CERT_MANAGER_CHART = ChartPin(chart="cert-manager", version="v1.21.1", repo="https://charts.jetstack.io",
+                              app_version="v1.21.1")
+
+# Sized for a small cluster; the controller is the only one that grows with the number of
+# certificates.
+RESOURCES = {
+    "controller": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+    "webhook": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+    "cainjector": {"requests": {"cpu": "20m", "memory": "128Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
+    "startupapicheck": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+}
+COMPONENTS = tuple(RESOURCES)
+
+
+def _pod_security() -> dict:
+    return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _container_security() -> dict:
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _component(name: str, tag: str) -> dict:
+    return {
+        "image": {"tag": tag},
+        "resources": {k: dict(v) for k, v in RESOURCES[name].items()},
+        "securityContext": _pod_security(),
+        "containerSecurityContext": _container_security(),
+    }
+
+
+def cert_manager_values(*, namespace: str = "cert-manager", image_tag: str = CERT_MANAGER_CHART.app_version) -> dict:
+    """Values for the cert-manager chart; see the module docstring."""
+    values: dict = {
+        "crds": {"enabled": True, "keep": True},
+        "global": {"leaderElection": {"namespace": namespace}},
+        **_component("controller", image_tag),
+        "webhook": _component("webhook", image_tag),
+        "cainjector": _component("cainjector", image_tag),
+        "startupapicheck": _component("startupapicheck", image_tag),
+        "acmesolver": {"image": {"tag": image_tag}},
+    }
+    return values
+
+
+def cert_manager_budget() -> Budget:
+    """Quota for the `cert-manager` namespace: each Deployment twice (rollout surge) plus the
+    startupapicheck Job's pod."""
+    running = ["controller", "webhook", "cainjector"] * 2 + ["startupapicheck"]
+
+    def total(kind: str, resource: str, unit: str) -> str:
+        return sum_quantities([RESOURCES[c][kind][resource] for c in running], unit=unit)
+
+    return Budget(
+        requests_cpu=total("requests", "cpu", "m"),
+        requests_memory=total("requests", "memory", "Mi"),
+        limits_cpu=total("limits", "cpu", "m"),
+        limits_memory=total("limits", "memory", "Mi"),
+        pods=len(running) + 1,
+    )

@@ -1,0 +1,88 @@
+"""TlsRoute: one HTTPS route for one host set — Certificate, headers Middleware, IngressRoute.
+
+Creates, as children, all in `issuer.namespace`:
+- `<name>-certificate`: a cert-manager `Certificate` `<route>` for `hosts` from the
+  namespace's Issuer, stored in the Secret `<route>-tls`;
+- `<name>-headers`: a security-headers `Middleware` `<route>-headers` (a copy per
+  namespace, because Traefik's cross-namespace references are off);
+- `<name>-route`: an `IngressRoute` `<route>` on `websecure` whose `tls.secretName` is the
+  Certificate's secret, with the headers Middleware first, then `middlewares`.
+
+Ordering: everything after the namespace (`issuer.ready`); the Certificate after the
+cert-manager chart and the Issuer; the Middleware and IngressRoute after the Traefik chart;
+the IngressRoute also after the Certificate and the Middlewares it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.system import crds
+from components.system._wiring import custom_resource
+from components.system.namespace_issuer import NamespaceIssuer
+
+
+def route_objects(namespace: str, route: str, *, hosts: Sequence[str], issuer_name: str, service: str,
+                  port: int | None = None, service_kind: str = "Service", middlewares: Sequence[str] = (),
+                  path_prefixes: Sequence[str] = ()) -> dict[str, dict]:
+    """The three objects of a route (pure): `certificate`, `headers`, `route`."""
+    secret = f"{route}-tls"
+    headers = crds.security_headers_middleware(namespace, f"{route}-headers")
+    return {
+        "certificate": crds.certificate(namespace, route, hosts=hosts, issuer=issuer_name, secret_name=secret),
+        "headers": headers,
+        "route": crds.ingress_route(
+            namespace, route, hosts=hosts, service=service, port=port, service_kind=service_kind,
+            tls_secret=secret, middlewares=[headers["metadata"]["name"], *middlewares],
+            path_prefixes=path_prefixes),
+    }
+
+
+class TlsRoute(pulumi.ComponentResource):
+    """HTTPS for one host set in one namespace.
+
+    Args:
+        hosts: the hostnames (one Certificate covers them all).
+        service, port: the backend Service and port; or `service_kind="TraefikService"` and
+            no port (e.g. `api@internal`).
+        issuer: the namespace's `NamespaceIssuer` (gives namespace, Issuer and cert-manager chart).
+        traefik_chart: the Traefik chart (installs the IngressRoute/Middleware CRDs).
+        route_name: object name in the namespace (default: the namespace name).
+        middlewares: extra Middleware names in the same namespace, after the headers one.
+        path_prefixes: restrict the route to these path prefixes (default: every path).
+        provider: the cluster's `kubernetes.Provider`.
+        depends_on: what the IngressRoute alone waits for, e.g. the Middlewares it names.
+            Every child also waits for `issuer.ready` (the namespace).
+    """
+
+    secret_name: str
+    route_name: str
+    certificate: k8s.apiextensions.CustomResource
+    route: k8s.apiextensions.CustomResource
+
+    def __init__(self, name: str, *, hosts: Sequence[str], service: str, issuer: NamespaceIssuer,
+                 traefik_chart: pulumi.Resource, provider: k8s.Provider, port: int | None = None,
+                 service_kind: str = "Service", route_name: str | None = None,
+                 middlewares: Sequence[str] = (), path_prefixes: Sequence[str] = (),
+                 depends_on: Sequence[pulumi.Resource] = (),
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("k3s-platform:system:TlsRoute", name, None, opts)
+        namespace = issuer.namespace
+        self.route_name = route_name or namespace
+        objs = route_objects(namespace, self.route_name, hosts=hosts, issuer_name=issuer.issuer_name,
+                             service=service, port=port, service_kind=service_kind,
+                             middlewares=middlewares, path_prefixes=path_prefixes)
+        self.secret_name = objs["certificate"]["spec"]["secretName"]
+
+        def child(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*deps, *issuer.ready])
+
+        self.certificate = custom_resource(f"{name}-certificate", objs["certificate"],
+                                           child(issuer.cert_manager.chart, issuer.issuer))
+        headers = custom_resource(f"{name}-headers", objs["headers"], child(traefik_chart))
+        self.route = custom_resource(f"{name}-route", objs["route"],
+                                     child(traefik_chart, headers, self.certificate, *depends_on))
+        self.register_outputs({"hosts": list(hosts), "secretName": self.secret_name})

@@ -1,0 +1,138 @@
+"""TraefikStack: Traefik v3 from its official chart, with its TLS defaults and a protected dashboard.
+
+Creates, as children (all Kubernetes objects through the cluster's provider):
+- `<name>-namespace`, `<name>-quota`, `<name>-limits`: Namespace `traefik` (Pod Security
+  `restricted`; the chart's pods comply with the values below) and its quota and limits;
+- `<name>-chart`: `kubernetes.helm.v4.Chart` traefik 41.3.0 from
+  https://traefik.github.io/charts, values from `traefik_values()` (k3s's bundled Traefik
+  stays disabled by the cluster layer);
+- `<name>-tls-default`: the `TLSOption` `default` (TLS 1.2+, sniStrict, modern ciphers),
+  which Traefik applies to every router without its own option;
+- `<name>-dashboard-users`: Secret with the dashboard user's bcrypt htpasswd line (the
+  password is hashed here, deterministically; the value is a secret Output);
+- `<name>-dashboard-auth`, `<name>-dashboard-allow`: BasicAuth and IP allow-list
+  Middlewares (admin LAN/VPN ranges);
+- `<name>-issuer`: a `NamespaceIssuer` for the `traefik` namespace;
+- `<name>-dashboard`: a `TlsRoute` for `ingress.dashboardHost` -> `api@internal`, behind
+  headers + BasicAuth + allow-list, TLS from its own Certificate.
+
+Every custom resource depends on the chart that installs its CRD (docs/adr/0003).
+Tenant routes: cross-namespace references are off, so a tenant cannot use this namespace's
+Middlewares; `TlsRoute` gives every route its own headers Middleware in its own namespace,
+and HTTP -> HTTPS is done once for all at the `web` entry point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import Ingress
+from components.system import crds
+from components.system._wiring import bounded_namespace, chart, custom_resource
+from components.system.cert_manager import CertManager
+from components.system.htpasswd import HtpasswdError, htpasswd_line
+from components.system.namespace_issuer import NamespaceIssuer
+from components.system.tls_route import TlsRoute
+from components.system.traefik_values import (
+    INGRESS_CLASS, TRAEFIK_CHART, TraefikValuesError, traefik_budget, traefik_values,
+)
+
+NAMESPACE = "traefik"
+DASHBOARD_ROUTE = "dashboard"
+DASHBOARD_USERS_SECRET = "dashboard-users"
+DASHBOARD_AUTH = "dashboard-auth"
+DASHBOARD_ALLOW = "dashboard-allow"
+
+
+def dashboard_users(user: str, password: str, *, context: str) -> str:
+    """The `users` value of the BasicAuth secret; bad input becomes a RunError naming the key."""
+    try:
+        return htpasswd_line(user, password, context=context) + "\n"
+    except HtpasswdError as err:
+        field = "ingress.dashboardUser" if str(err).startswith("user") else "dashboardPassword"
+        raise pulumi.RunError(f"{field}: {str(err).split(': ', 1)[1]}") from None
+
+
+class TraefikStack(pulumi.ComponentResource):
+    """Traefik v3, its default TLS options and its dashboard.
+
+    Args:
+        ingress: validated `ingress` config (dashboard host and user, replicas).
+        admin_cidrs: LAN/VPN ranges allowed to reach the dashboard.
+        trusted_proxies: where PROXY protocol / X-Forwarded-* are trusted from (prod: the
+            router's LAN address as /32; dev: empty).
+        ha: production topology — PodDisruptionBudget and anti-affinity, replicas >= 2.
+        dashboard_password: the secret `dashboardPassword` (hashed here, never stored plain).
+        cert_manager: the `CertManager` component (Issuer + Certificate for the dashboard).
+        psa_version: Pod Security version label, the cluster minor (e.g. `v1.34`).
+        provider: the cluster's `kubernetes.Provider`.
+    """
+
+    namespace: str
+    ingress_class: str
+    chart: k8s.helm.v4.Chart
+    tls_option: k8s.apiextensions.CustomResource
+    issuer: NamespaceIssuer
+    dashboard: TlsRoute
+
+    def __init__(self, name: str, *, ingress: Ingress, admin_cidrs: Sequence[str],
+                 trusted_proxies: Sequence[str], ha: bool, dashboard_password: pulumi.Input[str],
+                 cert_manager: CertManager, psa_version: str, provider: k8s.Provider,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("k3s-platform:system:TraefikStack", name, None, opts)
+        self.namespace = NAMESPACE
+        self.ingress_class = INGRESS_CLASS
+        try:
+            values = traefik_values(replicas=ingress.replicas, ha=ha,
+                                    trusted_proxies=[str(p) for p in trusted_proxies])
+            allow = crds.ip_allow_list_middleware(NAMESPACE, DASHBOARD_ALLOW,
+                                                  source_ranges=[str(c) for c in admin_cidrs])
+        except (TraefikValuesError, crds.CrdSpecError) as err:
+            raise pulumi.RunError(str(err)) from None
+
+        ns = bounded_namespace(name, NAMESPACE, psa_version=psa_version,
+                               budget=traefik_budget(ingress.replicas), provider=provider, parent=self)
+        self.chart = chart(f"{name}-chart", TRAEFIK_CHART, namespace=ns, values=values,
+                           provider=provider, parent=self)
+        after_chart = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.chart])
+
+        self.tls_option = custom_resource(f"{name}-tls-default", crds.tls_option(NAMESPACE, "default"), after_chart)
+
+        # The password only ever flows inside a secret Output; the hash is secret too.
+        context = f"{pulumi.get_project()}/{pulumi.get_stack()}/traefik-dashboard"
+        user = ingress.dashboard_user
+        users = pulumi.Output.secret(pulumi.Output.from_input(dashboard_password).apply(
+            lambda pw: dashboard_users(user, pw, context=context)))
+        secret_meta = crds.basic_auth_secret(NAMESPACE, DASHBOARD_USERS_SECRET, "")
+        users_secret = k8s.core.v1.Secret(
+            f"{name}-dashboard-users", metadata=secret_meta["metadata"], type=secret_meta["type"],
+            string_data={"users": users},
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns.namespace]))
+        auth = custom_resource(
+            f"{name}-dashboard-auth",
+            crds.basic_auth_middleware(NAMESPACE, DASHBOARD_AUTH, secret_name=DASHBOARD_USERS_SECRET,
+                                       realm="traefik-dashboard"),
+            pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.chart, users_secret]))
+        allow_mw = custom_resource(f"{name}-dashboard-allow", allow, after_chart)
+
+        self.issuer = NamespaceIssuer(f"{name}-issuer", namespace=NAMESPACE, cert_manager=cert_manager,
+                                      provider=provider, depends_on=[ns.namespace],
+                                      opts=pulumi.ResourceOptions(parent=self))
+        self.dashboard = TlsRoute(
+            f"{name}-dashboard", hosts=[ingress.dashboard_host], service="api@internal",
+            service_kind="TraefikService", route_name=DASHBOARD_ROUTE, issuer=self.issuer,
+            traefik_chart=self.chart, provider=provider,
+            # Order matters: reject strangers before asking them for a password.
+            middlewares=[DASHBOARD_ALLOW, DASHBOARD_AUTH],
+            path_prefixes=["/dashboard", "/api"],
+            depends_on=[auth, allow_mw],
+            opts=pulumi.ResourceOptions(parent=self))
+
+        self.register_outputs({
+            "namespace": self.namespace,
+            "chartVersion": TRAEFIK_CHART.version,
+            "dashboardUrl": f"https://{ingress.dashboard_host}/dashboard/",
+        })

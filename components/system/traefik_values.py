@@ -1,0 +1,175 @@
+"""Helm values for the official Traefik chart (pinned 41.3.0, Traefik v3.7.11).
+
+`traefik_values(replicas=..., ha=..., trusted_proxies=...)` returns the values dict given to
+`kubernetes.helm.v4.Chart`. Every value is set on purpose; the chart enforces its values
+schema since v39, so only keys of the v41 schema appear here (v41 renamed `logs.*` to
+`log`/`accessLog`; v39 moved entry-point HTTP options under `ports.<name>.http`).
+
+What the values say:
+- providers: `kubernetesCRD` (IngressRoute, Middleware, TLSOption) and `kubernetesIngress`
+  (cert-manager's HTTP-01 solver publishes a plain Ingress); no cross-namespace references,
+  no ExternalName services;
+- `web` (80) redirects permanently to `websecure` (443) with the lowest router priority, so
+  that the ACME solver's own router on `web` still answers `/.well-known/acme-challenge/`;
+- PROXY protocol and X-Forwarded-* headers trusted only from `trusted_proxies` (prod: the
+  router's LAN address, whose HAProxy speaks PROXY v2; dev: nobody);
+- non-root (65532), read-only root filesystem, no privilege escalation, all capabilities
+  dropped, seccomp RuntimeDefault; requests and limits on the container;
+- JSON access logs and Prometheus metrics on the internal `metrics` entry point;
+- the chart's own dashboard IngressRoute is off (the stack builds a protected one);
+- in HA: replicas >= 2, a PodDisruptionBudget (minAvailable 1) and pod anti-affinity.
+
+Pure: no pulumi import. Bad input raises `TraefikValuesError` naming the field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from components.system.budget import Budget, sum_quantities
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """Where a chart comes from and which version; `app_version` is the image tag it ships."""
+
+    chart: str
+    version: str
+    repo: str
+    app_version: str
+
+
+# Ref: https://github.com/traefik/traefik-helm-chart/releases/tag/v41.3.0 (appVersion v3.7.11);
+# the CRD schemas in ../shared/schemas were taken from this tag.
+TRAEFIK_CHART = ChartPin(chart="traefik", version="41.3.0", repo="https://traefik.github.io/charts",
+                         app_version="v3.7.11")
+
+INGRESS_CLASS = "traefik"
+# Labels the chart puts on Traefik's pods (the tenant NetworkPolicies select them too).
+POD_LABELS = {"app.kubernetes.io/name": "traefik"}
+RUN_AS_ID = 65532  # the chart's default non-root user/group
+
+RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "1", "memory": "256Mi"},
+}
+
+
+class TraefikValuesError(ValueError):
+    """Invalid input; the message starts with the offending field."""
+
+
+def _cidrs(field: str, values: Sequence[str]) -> list[str]:
+    out = []
+    for i, value in enumerate(values):
+        try:
+            out.append(str(ipaddress.ip_network(str(value), strict=True)))
+        except ValueError:
+            raise TraefikValuesError(
+                f"{field}[{i}]: {value!r} is not a network in CIDR form (e.g. 192.168.10.1/32)") from None
+    return out
+
+
+def _entry_point_trust(trusted: list[str]) -> dict:
+    # An empty list means "trust nobody": Traefik then ignores PROXY headers and strips
+    # X-Forwarded-* from clients.
+    return {
+        "proxyProtocol": {"trustedIPs": list(trusted), "insecure": False},
+        "forwardedHeaders": {"trustedIPs": list(trusted), "insecure": False},
+    }
+
+
+def traefik_values(*, replicas: int, ha: bool, trusted_proxies: Sequence[str] = (),
+                   image_tag: str = TRAEFIK_CHART.app_version) -> dict:
+    """Values for the Traefik chart; see the module docstring for what each part means."""
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= 10:
+        raise TraefikValuesError(f"ingress.replicas: {replicas!r} must be an integer from 1 to 10")
+    if ha and replicas < 2:
+        raise TraefikValuesError(
+            f"ingress.replicas: {replicas} leaves no spare Traefik in an HA stack — set it to 2 or more")
+    trusted = _cidrs("trusted_proxies", trusted_proxies)
+
+    values: dict = {
+        "image": {"tag": image_tag},
+        "deployment": {"replicas": replicas},
+        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+        "ingressClass": {"enabled": True, "isDefaultClass": True, "name": INGRESS_CLASS},
+        "providers": {
+            "kubernetesCRD": {
+                "enabled": True,
+                "allowCrossNamespace": False,
+                "allowExternalNameServices": False,
+            },
+            # Needed by cert-manager's HTTP-01 solver, which publishes a plain Ingress.
+            "kubernetesIngress": {"enabled": True, "allowExternalNameServices": False},
+        },
+        "api": {"dashboard": True},
+        # The stack builds its own dashboard route (BasicAuth + allow-list + TLS).
+        "ingressRoute": {"dashboard": {"enabled": False}},
+        "ports": {
+            "web": {
+                "http": {"redirections": {"entryPoint": {
+                    "to": "websecure", "scheme": "https", "permanent": True,
+                    # Lowest priority: any router on `web` (only the ACME solver's) wins.
+                    # Ref: https://doc.traefik.io/traefik/reference/install-configuration/entrypoints/
+                    "priority": 1,
+                }}},
+                **_entry_point_trust(trusted),
+            },
+            "websecure": _entry_point_trust(trusted),
+        },
+        "log": {"level": "INFO", "format": "json"},
+        "accessLog": {"enabled": True, "format": "json"},
+        "metrics": {"prometheus": {
+            "entryPoint": "metrics",
+            "addEntryPointsLabels": True,
+            "addRoutersLabels": True,
+            "addServicesLabels": True,
+        }},
+        "podSecurityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_ID,
+            "runAsGroup": RUN_AS_ID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "resources": {k: dict(v) for k, v in RESOURCES.items()},
+        "podDisruptionBudget": {"enabled": False},
+    }
+    if ha:
+        values["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}
+        # Preferred, not required: with more replicas than nodes a hard rule would leave a
+        # pod Pending and the chart's readiness wait (hence `pulumi up`) would fail.
+        values["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 100,
+            "podAffinityTerm": {
+                "labelSelector": {"matchLabels": dict(POD_LABELS)},
+                "topologyKey": "kubernetes.io/hostname",
+            },
+        }]}}
+    return values
+
+
+def traefik_budget(replicas: int) -> Budget:
+    """Quota for the `traefik` namespace: replicas + one rollout surge + two ACME solver pods.
+
+    Solver pods (for the dashboard certificate) get the namespace's LimitRange defaults
+    (10m/32Mi requested, 100m/64Mi limit).
+    """
+    pods = replicas + 1
+    solvers = 2
+    return Budget(
+        requests_cpu=sum_quantities([RESOURCES["requests"]["cpu"]] * pods + ["10m"] * solvers, unit="m"),
+        requests_memory=sum_quantities([RESOURCES["requests"]["memory"]] * pods + ["32Mi"] * solvers, unit="Mi"),
+        limits_cpu=sum_quantities([RESOURCES["limits"]["cpu"]] * pods + ["100m"] * solvers, unit="m"),
+        limits_memory=sum_quantities([RESOURCES["limits"]["memory"]] * pods + ["64Mi"] * solvers, unit="Mi"),
+        pods=pods + solvers,
+    )

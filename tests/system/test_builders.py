@@ -1,0 +1,148 @@
+"""Pure builders of the system layer: golden files, schema validation, clear errors.
+
+Golden files: tests/system/golden/ — regenerate with UPDATE_GOLDEN=1 (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from components.system import crds
+from components.system.budget import (
+    BudgetError, ContainerDefaults, limit_range, resource_quota, system_namespace,
+)
+from components.system.cert_manager_values import cert_manager_budget
+from components.system.htpasswd import htpasswd_line
+from components.system.namespace_issuer import issuer_object
+from components.system.tls_route import route_objects
+from components.system.traefik_values import traefik_budget
+from components.config import Certificates
+from tests.system.conftest import to_yaml
+from tools.schemas import validate
+
+HOSTS = ["blog.home.example.org", "www.home.example.org"]
+
+
+def sample_objects() -> list[dict]:
+    """One of everything the system builders emit, with realistic inputs."""
+    users = htpasswd_line("admin", "correct horse battery staple", context="k3s-platform/test/traefik-dashboard")
+    acme = Certificates(issuer="acme", acme_server="production", email="ops@home.example.org")
+    ca = Certificates(issuer="ca")
+    return [
+        system_namespace("traefik", psa_version="v1.34"),
+        resource_quota("traefik", traefik_budget(2)),
+        limit_range("traefik"),
+        system_namespace("cert-manager", psa_version="v1.34"),
+        resource_quota("cert-manager", cert_manager_budget()),
+        limit_range("cert-manager"),
+        crds.tls_option("traefik"),
+        crds.security_headers_middleware("traefik"),
+        crds.basic_auth_secret("traefik", "dashboard-users", users),
+        crds.basic_auth_middleware("traefik", "dashboard-auth", secret_name="dashboard-users"),
+        crds.ip_allow_list_middleware("traefik", "dashboard-allow", source_ranges=["192.168.10.0/24", "10.8.0.0/24"]),
+        crds.redirect_https_middleware("blog"),
+        issuer_object("blog", acme),
+        issuer_object("blog", ca),
+        crds.ca_secret("blog", "platform-ca", cert_pem="-----BEGIN CERTIFICATE-----\n...", key_pem="[secret]"),
+        *route_objects("blog", "blog", hosts=HOSTS, issuer_name="letsencrypt-production",
+                       service="blog", port=8080).values(),
+        *route_objects("traefik", "dashboard", hosts=["traefik.home.example.org"], issuer_name="platform-ca",
+                       service="api@internal", service_kind="TraefikService",
+                       middlewares=["dashboard-allow", "dashboard-auth"],
+                       path_prefixes=["/dashboard", "/api"]).values(),
+    ]
+
+
+def test_builders_match_golden(golden):
+    golden("objects.yaml", to_yaml(sample_objects()))
+
+
+@pytest.mark.parametrize("obj", sample_objects(), ids=lambda o: f"{o['kind']}-{o['metadata']['name']}")
+def test_every_builder_output_validates(obj):
+    assert validate(obj) == []
+
+
+def test_schema_check_catches_a_misspelt_field():
+    # Guards the test above: the validator must reject what the API server would reject.
+    obj = crds.tls_option("traefik")
+    obj["spec"]["sniStrickt"] = True
+    assert any("sniStrickt" in p for p in validate(obj))
+
+
+def test_tls_option_is_the_default_with_tls12_and_strict_sni():
+    spec = crds.tls_option("traefik")
+    assert spec["metadata"]["name"] == "default"
+    assert spec["spec"]["minVersion"] == "VersionTLS12"
+    assert spec["spec"]["sniStrict"] is True
+    assert all("ECDHE" in c and ("GCM" in c or "CHACHA20" in c) for c in spec["spec"]["cipherSuites"])
+
+
+def test_headers_middleware_sets_hsts_for_a_year():
+    headers = crds.security_headers_middleware("blog")["spec"]["headers"]
+    assert headers["stsSeconds"] >= 31536000 and headers["stsIncludeSubdomains"] is True
+    assert headers["contentTypeNosniff"] is True and headers["frameDeny"] is True
+
+
+def test_acme_issuer_has_per_namespace_account_key_and_traefik_http01():
+    prod = issuer_object("shop", Certificates(issuer="acme", acme_server="production", email="a@b.org"))
+    acme = prod["spec"]["acme"]
+    assert acme["server"] == "https://acme-v02.api.letsencrypt.org/directory"
+    assert acme["privateKeySecretRef"]["name"] == "acme-account-production-shop"
+    assert acme["solvers"][0]["http01"]["ingress"]["ingressClassName"] == "traefik"
+    staging = issuer_object("shop", Certificates(issuer="acme", email="a@b.org"))
+    assert staging["spec"]["acme"]["server"] == "https://acme-staging-v02.api.letsencrypt.org/directory"
+    assert staging["metadata"]["name"] == "letsencrypt-staging"
+
+
+def test_ca_issuer_uses_the_namespace_ca_secret():
+    obj = issuer_object("blog", Certificates(issuer="ca"))
+    assert obj["spec"] == {"ca": {"secretName": "platform-ca"}}
+
+
+def test_route_names_the_certificates_secret_and_only_websecure():
+    objs = route_objects("blog", "blog", hosts=HOSTS, issuer_name="platform-ca", service="blog", port=8080)
+    assert objs["route"]["spec"]["tls"]["secretName"] == objs["certificate"]["spec"]["secretName"] == "blog-tls"
+    assert objs["route"]["spec"]["entryPoints"] == ["websecure"]
+    assert objs["certificate"]["spec"]["dnsNames"] == HOSTS
+    assert objs["route"]["spec"]["routes"][0]["match"] == "(Host(`blog.home.example.org`) || Host(`www.home.example.org`))"
+    assert objs["route"]["spec"]["routes"][0]["middlewares"] == [{"name": "blog-headers"}]
+
+
+@pytest.mark.parametrize("call, field", [
+    (lambda: crds.ingress_route("blog", "r", hosts=["blog.example.org"], service="blog", tls_secret="t"), "port"),
+    (lambda: crds.ingress_route("blog", "r", hosts=[], service="blog", port=80, tls_secret="t"), "hosts"),
+    (lambda: crds.ingress_route("blog", "r", hosts=["not a host"], service="b", port=80, tls_secret="t"), "hosts[0]"),
+    (lambda: crds.ingress_route("Blog", "r", hosts=["a.example.org"], service="b", port=80, tls_secret="t"), "namespace"),
+    (lambda: crds.ip_allow_list_middleware("traefik", "a", source_ranges=[]), "source_ranges"),
+    (lambda: crds.ip_allow_list_middleware("traefik", "a", source_ranges=["10.0.0.1/8"]), "source_ranges[0]"),
+    (lambda: crds.acme_issuer("blog", server_url="https://example.org/acme", email="a@b.org",
+                              account_key_secret_name="k"), "server_url"),
+    (lambda: crds.acme_issuer("blog", server_url=crds.ACME_SERVERS["staging"], email="nobody",
+                              account_key_secret_name="k"), "certificates.email"),
+    (lambda: crds.basic_auth_secret("traefik", "users", "admin:plaintext"), "users[0]"),
+    (lambda: crds.issuer_name("selfsigned"), "certificates.issuer"),
+    (lambda: crds.certificate("blog", "c", hosts=["a.example.org", "a.example.org"], issuer="i",
+                              secret_name="s"), "hosts[1]"),
+])
+def test_bad_input_names_the_field(call, field):
+    with pytest.raises(crds.CrdSpecError) as err:
+        call()
+    assert str(err.value).startswith(f"{field}:")
+
+
+@pytest.mark.parametrize("call, field", [
+    (lambda: system_namespace("traefik", psa_version="1.34"), "psa_version"),
+    (lambda: limit_range("traefik", ContainerDefaults(default_cpu="2", max_cpu="1")), "defaults.default_cpu"),
+    (lambda: limit_range("traefik", ContainerDefaults(default_request_memory="1Gi")), "defaults.default_request_memory"),
+])
+def test_budget_bad_input_names_the_field(call, field):
+    with pytest.raises(BudgetError) as err:
+        call()
+    assert str(err.value).startswith(f"{field}:")
+
+
+def test_system_namespaces_are_restricted_and_quota_sets_required_keys():
+    ns = system_namespace("cert-manager", psa_version="v1.34")
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    hard = resource_quota("cert-manager", cert_manager_budget())["spec"]["hard"]
+    assert {"requests.cpu", "requests.memory", "limits.memory", "pods"} <= set(hard)
