@@ -56,7 +56,7 @@ def test_plan_is_deterministic(dev_plan, tmp_path):
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     for rel in files:
-        assert (first / rel).read_text() == (tmp_path / rel).read_text(), rel
+        assert (first / rel).read_bytes() == (tmp_path / rel).read_bytes(), rel
 
 
 def test_no_secret_in_plan(prod_plan):

@@ -10,6 +10,7 @@ from components.platform.whocan import Subject, rbac_matrix_markdown
 from tools import policy_runner, schemas
 from tools.harness import ConfigFileError, StackRun, run_stack
 from tools.plan import render
+from tools.plan.diagram import architecture_dot, render_svg_png
 
 
 class PlanFailure(Exception):
@@ -30,6 +31,7 @@ class Plan:
 
     def write(self, out: Path) -> None:
         render.write_files(out, self.files)
+        render_svg_png(self.files["architecture.dot"], out)  # architecture.svg + .png
 
 
 def run_program(stack: str, config_file: Path | None, program=None) -> StackRun:
@@ -79,7 +81,8 @@ def build_plan(stack: str, config_file: Path | None = None, program=None) -> Pla
     objects = render.k8s_objects(run)
     schema_errors = schemas.validate_all(objects)
     violations = check_policies(run)
-    files = render.plan_files(run, violations, {"rbac.md": rbac_report(objects)})
+    files = render.plan_files(run, violations, {"rbac.md": rbac_report(objects),
+                                                "architecture.dot": architecture_dot(run)})
     text = render.human_summary(run, violations)
     if schema_errors:
         text += "\nschema errors:\n" + "\n".join(f"  {e}" for e in schema_errors)

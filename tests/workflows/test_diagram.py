@@ -1,0 +1,63 @@
+"""The architecture picture names every node and tenant, is deterministic, and renders."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tools.harness import Registration, StackRun, run_stack
+from tools.plan.diagram import GraphvizMissing, architecture_dot, render_svg_png
+
+
+@pytest.fixture(scope="module")
+def prod_run() -> StackRun:
+    return run_stack("prod")
+
+
+def test_prod_dot_names_every_node_tenant_and_persona(prod_run):
+    dot = architecture_dot(prod_run)
+    for node in ("cp1", "cp2", "cp3", "w1", "w2"):
+        assert f'"node:{node}"' in dot
+    assert dot.count("k3s server") == 3 and dot.count("k3s agent") == 2
+    for tenant in ("blog", "shop"):
+        assert f'"tenant:{tenant}"' in dot and f"tenant {tenant}" in dot
+    assert "blog.home.example.org" in dot and "www.home.example.org" in dot
+    assert "shop.home.example.org" in dot
+    assert "pfSense router" in dot and "HAProxy" in dot
+    assert "PlatOps" in dot and "Group blog-appops" in dot and "Group shop-appops" in dot
+    assert '"system:traefik"' in dot and '"system:cert-manager"' in dot
+
+
+def test_dot_is_deterministic(prod_run):
+    assert architecture_dot(prod_run) == architecture_dot(run_stack("prod"))
+
+
+def test_fallbacks_without_charts_or_routes():
+    ns = Registration(urn="urn:ns", type="kubernetes:core/v1:Namespace", name="t-ns", parent=None,
+                      custom=True, provider=None, dependencies=[], property_dependencies={},
+                      inputs={"metadata": {"name": "apps", "labels": {"k3s-platform/tenant": "apps"}}})
+    sys_ns = Registration(urn="urn:traefik", type="kubernetes:core/v1:Namespace", name="traefik",
+                          parent=None, custom=True, provider=None, dependencies=[],
+                          property_dependencies={}, inputs={"metadata": {"name": "traefik"}})
+    dot = architecture_dot(StackRun("x", [ns, sys_ns]))
+    assert '"tenant:apps"' in dot
+    assert "namespace traefik" in dot and "(no Chart registration in this run)" in dot
+    assert "cert-manager\\n(not registered in this run)" in dot
+    assert "no k3s nodes in this run" in dot
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz `dot` not installed")
+def test_svg_and_png_render(prod_run, tmp_path):
+    svg, png = render_svg_png(architecture_dot(prod_run), tmp_path)
+    text = svg.read_text()
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+    for name in ("cp1", "w2", "tenant blog", "tenant shop"):
+        assert name in text
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_missing_dot_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.raises(GraphvizMissing, match="install graphviz"):
+        render_svg_png("digraph {}", tmp_path)
