@@ -9,10 +9,18 @@ could hide a pod template propagate (the engine then reports "can't run policy")
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from pulumi_policy import (
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 from pulumi_policy.proxy import (
     UNKNOWN_ARRAY_VALUE,
     UNKNOWN_OBJECT_VALUE,
@@ -185,6 +193,35 @@ def schema_from(defaults: Mapping[str, Any], descriptions: Mapping[str, str],
     for key, default in defaults.items():
         props[key] = {**types[key], "default": default, "description": descriptions[key]}
     return props
+
+
+def resource_policy(name: str, description: str, check: Callable[[str, Any, dict], Iterable[str]],
+                    defaults: Mapping[str, Any], descriptions: Mapping[str, str],
+                    types: Mapping[str, dict]) -> ResourceValidationPolicy:
+    """A per-resource policy around a pure `check(resource_type, props, settings) -> messages`."""
+
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        for message in check(args.resource_type, args.props, settings(args, defaults)):
+            report_violation(message, None)
+
+    return ResourceValidationPolicy(
+        name=name, description=description, validate=validate,
+        config_schema=PolicyConfigSchema(schema_from(defaults, descriptions, types)))
+
+
+def stack_policy(name: str, description: str,
+                 check: Callable[[list["StackObject"], dict], Iterable[tuple[str, str]]],
+                 defaults: Mapping[str, Any], descriptions: Mapping[str, str],
+                 types: Mapping[str, dict]) -> StackValidationPolicy:
+    """A whole-stack policy around a pure `check(objects, settings) -> (urn, message)` pairs."""
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        for urn, message in check(stack_objects(args), settings(args, defaults)):
+            report_violation(message, urn)
+
+    return StackValidationPolicy(
+        name=name, description=description, validate=validate,
+        config_schema=PolicyConfigSchema(schema_from(defaults, descriptions, types)))
 
 
 def fmt_num(value: Any) -> str:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
-
-from ._k8s import containers, get, pod_specs, schema_from, settings
+from ._k8s import containers, get, pod_specs, resource_policy
 
 NAME = "image-tag-pinned"
 
@@ -63,14 +61,7 @@ def check_images(resource_type: str, props: Any, cfg: dict | None = None) -> lis
     return problems
 
 
-def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    for message in check_images(args.resource_type, args.props, settings(args, DEFAULTS)):
-        report_violation(message, None)
-
-
-POLICY = ResourceValidationPolicy(
-    name=NAME,
-    description="Container images must be pinned to a version tag or digest (no :latest, no untagged).",
-    validate=_validate,
-    config_schema=PolicyConfigSchema(schema_from(DEFAULTS, _DESCRIPTIONS, _TYPES)),
-)
+POLICY = resource_policy(
+    NAME,
+    "Container images must be pinned to a version tag or digest (no :latest, no untagged).",
+    check_images, DEFAULTS, _DESCRIPTIONS, _TYPES)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
-
-from ._k8s import UNKNOWN, StackObject, as_list, get, in_namespace, is_map, schema_from, settings, stack_objects
+from ._k8s import UNKNOWN, StackObject, as_list, get, in_namespace, is_map, stack_policy
 
 NAME = "tenant-default-deny"
 
@@ -49,14 +47,7 @@ def check_default_deny(objects: list[StackObject], cfg: dict | None = None) -> l
     return problems
 
 
-def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    for urn, message in check_default_deny(stack_objects(args), settings(args, DEFAULTS)):
-        report_violation(message, urn)
-
-
-POLICY = StackValidationPolicy(
-    name=NAME,
-    description="Every tenant namespace must have a default-deny (ingress and egress) NetworkPolicy.",
-    validate=_validate,
-    config_schema=PolicyConfigSchema(schema_from(DEFAULTS, _DESCRIPTIONS, _TYPES)),
-)
+POLICY = stack_policy(
+    NAME,
+    "Every tenant namespace must have a default-deny (ingress and egress) NetworkPolicy.",
+    check_default_deny, DEFAULTS, _DESCRIPTIONS, _TYPES)

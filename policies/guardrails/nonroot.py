@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
-
-from ._k8s import containers, fmt_num, get, pod_specs, schema_from, settings
+from ._k8s import containers, fmt_num, get, pod_specs, resource_policy
 
 NAME = "pods-run-as-non-root"
 
@@ -52,14 +50,7 @@ def check_non_root(resource_type: str, props: Any, cfg: dict | None = None) -> l
     return problems
 
 
-def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    for message in check_non_root(args.resource_type, args.props, settings(args, DEFAULTS)):
-        report_violation(message, None)
-
-
-POLICY = ResourceValidationPolicy(
-    name=NAME,
-    description="Workload containers must run as non-root (runAsNonRoot: true, never runAsUser: 0).",
-    validate=_validate,
-    config_schema=PolicyConfigSchema(schema_from(DEFAULTS, _DESCRIPTIONS, _TYPES)),
-)
+POLICY = resource_policy(
+    NAME,
+    "Workload containers must run as non-root (runAsNonRoot: true, never runAsUser: 0).",
+    check_non_root, DEFAULTS, _DESCRIPTIONS, _TYPES)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
-
-from ._k8s import UNKNOWN, StackObject, get, in_namespace, is_map, schema_from, settings, stack_objects
+from ._k8s import UNKNOWN, StackObject, get, in_namespace, is_map, stack_policy
 
 NAME = "namespace-quota-and-limits"
 
@@ -62,14 +60,7 @@ def check_quotas(objects: list[StackObject], cfg: dict | None = None) -> list[tu
     return problems
 
 
-def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    for urn, message in check_quotas(stack_objects(args), settings(args, DEFAULTS)):
-        report_violation(message, urn)
-
-
-POLICY = StackValidationPolicy(
-    name=NAME,
-    description="Every namespace the stack creates must have a ResourceQuota and a LimitRange.",
-    validate=_validate,
-    config_schema=PolicyConfigSchema(schema_from(DEFAULTS, _DESCRIPTIONS, _TYPES)),
-)
+POLICY = stack_policy(
+    NAME,
+    "Every namespace the stack creates must have a ResourceQuota and a LimitRange.",
+    check_quotas, DEFAULTS, _DESCRIPTIONS, _TYPES)

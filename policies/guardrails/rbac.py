@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
-
-from ._k8s import StackObject, as_list, get, schema_from, settings, stack_objects
+from ._k8s import StackObject, as_list, get, stack_policy
 
 NAME = "rbac-least-privilege"
 
@@ -90,14 +88,7 @@ def check_rbac(objects: list[StackObject], cfg: dict | None = None) -> list[tupl
     return problems
 
 
-def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    for urn, message in check_rbac(stack_objects(args), settings(args, DEFAULTS)):
-        report_violation(message, urn)
-
-
-POLICY = StackValidationPolicy(
-    name=NAME,
-    description="Only PlatOps (and system service accounts, by config) hold cluster-wide or wildcard roles.",
-    validate=_validate,
-    config_schema=PolicyConfigSchema(schema_from(DEFAULTS, _DESCRIPTIONS, _TYPES)),
-)
+POLICY = stack_policy(
+    NAME,
+    "Only PlatOps (and system service accounts, by config) hold cluster-wide or wildcard roles.",
+    check_rbac, DEFAULTS, _DESCRIPTIONS, _TYPES)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
-
-from ._k8s import containers, get, pod_specs, schema_from, settings
+from ._k8s import containers, get, pod_specs, resource_policy
 
 NAME = "container-resources"
 
@@ -46,14 +44,7 @@ def check_resources(resource_type: str, props: Any, cfg: dict | None = None) -> 
     return problems
 
 
-def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    for message in check_resources(args.resource_type, args.props, settings(args, DEFAULTS)):
-        report_violation(message, None)
-
-
-POLICY = ResourceValidationPolicy(
-    name=NAME,
-    description="Containers must set cpu/memory requests and a memory limit.",
-    validate=_validate,
-    config_schema=PolicyConfigSchema(schema_from(DEFAULTS, _DESCRIPTIONS, _TYPES)),
-)
+POLICY = resource_policy(
+    NAME,
+    "Containers must set cpu/memory requests and a memory limit.",
+    check_resources, DEFAULTS, _DESCRIPTIONS, _TYPES)

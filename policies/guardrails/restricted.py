@@ -21,10 +21,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
-
 from ._k8s import (
-    PodSpec, as_list, containers, fmt_num, get, is_map, is_windows, pod_specs, schema_from, settings,
+    PodSpec, as_list, containers, fmt_num, get, is_map, is_windows, pod_specs, resource_policy,
 )
 
 NAME = "pod-security-restricted"
@@ -233,15 +231,8 @@ def _host_in_handlers(container: Any, where: str, version: tuple[int, int]) -> l
     return out
 
 
-def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    for message in check_restricted(args.resource_type, args.props, settings(args, DEFAULTS)):
-        report_violation(message, None)
-
-
-POLICY = ResourceValidationPolicy(
-    name=NAME,
-    description="Workloads must meet Pod Security \"restricted\" (no privilege, host access, "
+POLICY = resource_policy(
+    NAME,
+    "Workloads must meet Pod Security \"restricted\" (no privilege, host access, "
                 "extra capabilities or unconfined profiles).",
-    validate=_validate,
-    config_schema=PolicyConfigSchema(schema_from(DEFAULTS, _DESCRIPTIONS, _TYPES)),
-)
+    check_restricted, DEFAULTS, _DESCRIPTIONS, _TYPES)
