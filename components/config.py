@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from components.network.settings import RouterSettings
@@ -305,38 +305,46 @@ def _under(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
-def cross_check(cfg: StackConfig) -> list[str]:
-    """Rules that span several keys. Returns `dotted.key: message` lines."""
-    problems: list[str] = []
-    lan = cfg.network.lan
-    if cfg.router.admin_cidrs:
-        problems.append("router.adminCidrs: set network.adminCidrs instead — one list serves the "
-                        "firewall and the dashboard allow-list")
-    cluster = cfg.cluster
+def _router_rules(router: RouterSettings) -> list[str]:
+    if router.admin_cidrs:
+        return ["router.adminCidrs: set network.adminCidrs instead — one list serves the "
+                "firewall and the dashboard allow-list"]
+    return []
 
+
+def _lan_rules(network: Network) -> list[str]:
+    lan, problems = network.lan, []
     if lan.gateway not in lan.cidr:
         problems.append(f"network.lan.gateway: {lan.gateway} is outside {lan.cidr} — pick an address in the LAN")
     for end in ("start", "end"):
         ip = getattr(lan.dhcp_range, end)
         if ip not in lan.cidr:
             problems.append(f"network.lan.dhcpRange.{end}: {ip} is outside {lan.cidr} — pick an address in the LAN")
+    return problems
 
-    cidrs = {"network.lan.cidr": lan.cidr, "cluster.podCidr": cluster.pod_cidr,
+
+def _cidr_rules(network: Network, cluster: Cluster) -> list[str]:
+    cidrs = {"network.lan.cidr": network.lan.cidr, "cluster.podCidr": cluster.pod_cidr,
              "cluster.serviceCidr": cluster.service_cidr}
-    keys = list(cidrs)
+    keys, problems = list(cidrs), []
     for i, a in enumerate(keys):
         for b in keys[i + 1:]:
             if cidrs[a].overlaps(cidrs[b]):
                 problems.append(f"{b}: {cidrs[b]} overlaps {a} {cidrs[a]} — choose disjoint ranges")
+    return problems
 
+
+def _server_count_rules(cluster: Cluster) -> list[str]:
     if not cluster.servers:
-        problems.append("cluster.servers: no servers — declare at least one k3s server")
-    elif len(cluster.servers) % 2 == 0:
-        problems.append(
-            f"cluster.servers: {len(cluster.servers)} servers give embedded etcd no quorum after one "
-            "failure — use 1 or 3 (an odd number)"
-        )
+        return ["cluster.servers: no servers — declare at least one k3s server"]
+    if len(cluster.servers) % 2 == 0:
+        return [f"cluster.servers: {len(cluster.servers)} servers give embedded etcd no quorum after one "
+                "failure — use 1 or 3 (an odd number)"]
+    return []
 
+
+def _node_rules(network: Network, cluster: Cluster) -> list[str]:
+    lan, problems = network.lan, []
     seen: dict[str, dict[Any, str]] = {"name": {}, "ip": {}, "mac": {}}
     for group in ("servers", "agents"):
         for i, node in enumerate(getattr(cluster, group)):
@@ -356,35 +364,69 @@ def cross_check(cfg: StackConfig) -> list[str]:
                     f"{key}.ip: {node.ip} is inside the DHCP range {lan.dhcp_range.start}-{lan.dhcp_range.end}"
                     " — pick an address outside it (static leases must not collide with the pool)"
                 )
+    return problems
 
-    if not _under(cluster.api_hostname, cfg.domain):
-        problems.append(f"cluster.apiHostname: {cluster.api_hostname} is not under {cfg.domain} — use a name in the domain")
-    if not _under(cfg.ingress.dashboard_host, cfg.domain):
-        problems.append(f"ingress.dashboardHost: {cfg.ingress.dashboard_host} is not under {cfg.domain} — use a name in the domain")
 
-    owners: dict[str, str] = {cluster.api_hostname: "cluster.apiHostname",
-                              cfg.ingress.dashboard_host: "ingress.dashboardHost"}
-    tenant_names: dict[str, int] = {}
-    for i, tenant in enumerate(cfg.tenants):
+def _tenant_rules(tenants: tuple[Tenant, ...]) -> list[str]:
+    problems: list[str] = []
+    first_use: dict[str, int] = {}
+    for i, tenant in enumerate(tenants):
         key = f"tenants[{i}]"
-        if tenant.name in tenant_names:
-            problems.append(f"{key}.name: {tenant.name} is already used by tenants[{tenant_names[tenant.name]}] — make it unique")
-        tenant_names.setdefault(tenant.name, i)
+        if tenant.name in first_use:
+            problems.append(f"{key}.name: {tenant.name} is already used by tenants[{first_use[tenant.name]}] — make it unique")
+        first_use.setdefault(tenant.name, i)
         if tenant.name in RESERVED_NAMESPACES:
             problems.append(f"{key}.name: {tenant.name} is a system namespace — pick another tenant name")
-        for j, host in enumerate(tenant.hosts):
-            if not _under(host, cfg.domain):
-                problems.append(f"{key}.hosts[{j}]: {host} is not under {cfg.domain} — use a name in the domain")
-            if host in owners:
-                problems.append(f"{key}.hosts[{j}]: {host} is already used by {owners[host]} — each host belongs to one place")
-            owners.setdefault(host, f"{key}.hosts[{j}]")
         problems += _limits_within_quota(key, tenant)
         if tenant.sample_app and tenant.sample_app.port not in tenant.app_ports:
             problems.append(
                 f"{key}.sampleApp.port: {tenant.sample_app.port} is not in appPorts — add it to "
                 f"{key}.appPorts so Traefik may reach it"
             )
+    return problems
 
+
+def _host_rules(sections: Mapping[str, Any]) -> list[str]:
+    """Every hostname under `domain`, and each used once (API, dashboard, tenant hosts)."""
+    domain = sections["domain"]
+    named: list[tuple[str, str]] = []  # (dotted key, host), in config order
+    if "cluster" in sections:
+        named.append(("cluster.apiHostname", sections["cluster"].api_hostname))
+    if "ingress" in sections:
+        named.append(("ingress.dashboardHost", sections["ingress"].dashboard_host))
+    for i, tenant in enumerate(sections.get("tenants", ())):
+        named += [(f"tenants[{i}].hosts[{j}]", host) for j, host in enumerate(tenant.hosts)]
+    problems: list[str] = []
+    owners: dict[str, str] = {}
+    for key, host in named:
+        if not _under(host, domain):
+            problems.append(f"{key}: {host} is not under {domain} — use a name in the domain")
+        if host in owners:
+            problems.append(f"{key}: {host} is already used by {owners[host]} — each host belongs to one place")
+        owners.setdefault(host, key)
+    return problems
+
+
+# Each cross-field rule and the top-level sections it reads: a rule runs whenever its
+# sections parsed, so a typo in one section never hides a mistake in another.
+CROSS_RULES = (
+    (("router",), _router_rules),
+    (("network",), _lan_rules),
+    (("network", "cluster"), _cidr_rules),
+    (("cluster",), _server_count_rules),
+    (("network", "cluster"), _node_rules),
+    (("tenants",), _tenant_rules),
+)
+
+
+def cross_check(sections: Mapping[str, Any]) -> list[str]:
+    """Rules that span several keys, over the parsed sections. `dotted.key: message` lines."""
+    problems: list[str] = []
+    for needs, rule in CROSS_RULES:
+        if all(n in sections for n in needs):
+            problems += rule(*(sections[n] for n in needs))
+    if "domain" in sections:
+        problems += _host_rules(sections)
     return problems
 
 
@@ -457,7 +499,7 @@ def _format_validation_error(exc: ValidationError, prefix: str = "") -> list[str
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and "]" in p))
         key = _dotted(loc)
         if prefix:
-            key = f"{prefix}.{key}" if key else prefix
+            key = prefix + ("" if not key else key if key.startswith("[") else f".{key}")
         problems.append(f"{key or '(root)'}: {_message(err)}")
     return problems
 
@@ -465,19 +507,40 @@ def _format_validation_error(exc: ValidationError, prefix: str = "") -> list[str
 # --- entry points ------------------------------------------------------------------------
 
 
-def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
-    """Validate raw stack config (keys without the `k3s-platform:` prefix)."""
+def _parse_sections(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Validate each top-level section on its own; return those that parsed, and the errors."""
+    sections: dict[str, Any] = {}
     problems: list[str] = []
+    fields = {to_camel(name): (name, info) for name, info in StackConfig.model_fields.items()}
+    for key in data:
+        if key not in fields:
+            problems.append(f"{key}: {_HINTS['extra_forbidden']}")
+    for key, (name, info) in fields.items():
+        if key not in data:
+            if info.is_required():
+                problems.append(f"{key}: {_HINTS['missing']}")
+            else:
+                sections[name] = info.get_default(call_default_factory=True)
+            continue
+        try:
+            sections[name] = TypeAdapter(info.annotation).validate_python(data[key])
+        except ValidationError as exc:
+            problems += _format_validation_error(exc, prefix=key)
+    return sections, problems
+
+
+def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
+    """Validate raw stack config (keys without the `k3s-platform:` prefix).
+
+    Every problem is reported at once: field errors of every section, then every cross-field
+    rule whose sections parsed.
+    """
     data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
-    try:
-        cfg = StackConfig.model_validate(data)
-    except ValidationError as exc:
-        problems += _format_validation_error(exc)
-        raise ConfigError(sorted(dict.fromkeys(problems))) from None
-    problems += cross_check(cfg)
+    sections, problems = _parse_sections(data)
+    problems += cross_check(sections)
     if problems:
-        raise ConfigError(problems)
-    return cfg
+        raise ConfigError(list(dict.fromkeys(problems)))
+    return StackConfig.model_validate(data)
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,15 @@ def test_all_problems_reported_at_once():
     report = err.value.report("prod")
     assert report.startswith("invalid configuration in Pulumi.prod.yaml (3 problem(s)):")
     assert "Traceback" not in report
+
+
+def test_a_field_error_does_not_hide_cross_field_errors_elsewhere():
+    raw = raw_config(HERE / "valid" / "prod-ha.yaml")
+    raw["clusterr"] = {}                                   # unknown top-level key
+    raw["ingress"]["replicas"] = 0                         # field error in another section
+    raw["cluster"]["agents"][1]["mac"] = raw["cluster"]["servers"][0]["mac"]  # cross-field
+    raw["tenants"][0]["hosts"] = ["blog.elsewhere.net"]    # cross-field (needs domain only)
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    keys = [p.split(":")[0] for p in err.value.problems]
+    assert keys == ["clusterr", "ingress.replicas", "cluster.agents[1].mac", "tenants[0].hosts[0]"]
