@@ -172,6 +172,8 @@ def _capturing_monitor(mocks, sink: list[Registration]):
 
         def RegisterResource(self, request):
             response = super().RegisterResource(request)
+            if request.additionalSecretOutputs and response.object:
+                response = self._mark_secret_outputs(request, response)
             if request.type != "pulumi:pulumi:Stack":
                 sink.append(Registration(
                     urn=response.urn, type=request.type, name=request.name,
@@ -183,6 +185,21 @@ def _capturing_monitor(mocks, sink: list[Registration]):
                     protect=bool(request.protect),
                 ))
             return response
+
+        @staticmethod
+        def _mark_secret_outputs(request, response):
+            """What the engine does and the stock mock monitor does not: outputs named in
+            `additionalSecretOutputs` come back secret."""
+            from pulumi.runtime.proto import resource_pb2
+            from pulumi.runtime.sync_await import _sync_await
+
+            state = rpc.deserialize_properties(response.object, keep_unknowns=True)
+            for key in request.additionalSecretOutputs:
+                if key in state and not rpc.is_rpc_secret(state[key]):
+                    state[key] = rpc.wrap_rpc_secret(state[key])
+            return resource_pb2.RegisterResourceResponse(
+                urn=response.urn, id=response.id,
+                object=_sync_await(rpc.serialize_properties(state, {})))
 
     return CapturingMonitor(mocks)
 
