@@ -164,11 +164,13 @@ def write_files(out_dir: Path, files: dict[str, str]) -> None:
 def human_summary(run: StackRun, violations: list[dict]) -> str:
     by_urn = {r.urn: r for r in run.registrations}
     per_layer: dict[str, Counter] = defaultdict(Counter)
-    for reg in run.registrations:
-        if reg.custom:
-            per_layer[layer_of(reg, by_urn)][reg.type] += 1
-    lines = [f"stack {run.stack}: {sum(1 for r in run.registrations if r.custom)} resources "
-             f"({len(run.registrations)} with components)"]
+    # Custom resources, plus the charts: a helm.v4 Chart is a component whose objects the
+    # provider renders only in a real run, but it is what the plan can show of them.
+    shown = [r for r in run.registrations if r.custom or r.type == HELM_CHART]
+    for reg in shown:
+        per_layer[layer_of(reg, by_urn)][reg.type] += 1
+    lines = [f"stack {run.stack}: {len(shown)} resources and charts "
+             f"({len(run.registrations)} registrations with components)"]
     for layer in sorted(per_layer):
         lines.append(f"  {layer}: {sum(per_layer[layer].values())}")
         for type_, count in sorted(per_layer[layer].items()):
