@@ -567,6 +567,9 @@ def read_stack_config() -> tuple[StackConfig, Secrets]:
     from pulumi.runtime import config as runtime_config
 
     prefix = f"{PROJECT}:"
+    # pulumi.Config can only look keys up, not list them; the runtime's config map (set by
+    # the language host) and PULUMI_CONFIG (older hosts) hold every key, so unknown
+    # top-level keys are caught like unknown nested ones.
     present = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     raw = {}
     for full_key in sorted(present):
