@@ -13,6 +13,11 @@ What the values say:
   that the ACME solver's own router on `web` still answers `/.well-known/acme-challenge/`;
 - PROXY protocol and X-Forwarded-* headers trusted only from `trusted_proxies` (prod: the
   router's LAN address, whose HAProxy speaks PROXY v2; dev: nobody);
+- the Service keeps the client's source address (`externalTrafficPolicy: Local`): with
+  k3s ServiceLB and the default `Cluster` policy the connection reaches Traefik SNATed to a
+  node/pod address, so in prod the router's PROXY header would come from an untrusted
+  address (and be ignored) and in both stacks the dashboard's IP allow-list would see the
+  node instead of the admin;
 - non-root (65532), read-only root filesystem, no privilege escalation, all capabilities
   dropped, seccomp RuntimeDefault; requests and limits on the container;
 - JSON access logs and Prometheus metrics on the internal `metrics` entry point;
@@ -143,6 +148,13 @@ def traefik_values(*, replicas: int, ha: bool, trusted_proxies: Sequence[str] = 
         },
         "resources": {k: dict(v) for k, v in RESOURCES.items()},
         "podDisruptionBudget": {"enabled": False},
+        # Source IP preserved: Traefik must see the router (prod, PROXY v2 trusted from it
+        # only) or the client itself (dev) — not a SNATed node address.
+        # Ref: https://github.com/k3s-io/k3s/issues/7798 (k3s maintainer: with ServiceLB, set
+        #      the Service's external traffic policy to Local so the source address is not
+        #      hidden by SNAT); the chart copies `service.spec` into the Service's spec
+        #      (traefik-helm-chart traefik/tests/service-new_test.yaml).
+        "service": {"spec": {"externalTrafficPolicy": "Local"}},
     }
     if ha:
         values["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}
