@@ -1,7 +1,7 @@
-"""Small helpers shared by the system components: turn builder dicts into Pulumi resources.
+"""Small helpers shared by the system components: system namespaces and pinned charts.
 
-- `custom_resource(resource_name, obj, opts)`: a `kubernetes.apiextensions.CustomResource`
-  from a wire-form dict (apiVersion, kind, metadata, spec);
+(Builder dicts become resources through `components.kube.apply`.)
+
 - `bounded_namespace(...)`: a system Namespace plus its ResourceQuota and LimitRange;
 - `chart(...)`: a pinned `kubernetes.helm.v4.Chart` installed into an existing namespace.
 """
@@ -14,14 +14,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.system.budget import Budget, limit_range, resource_quota, system_namespace
+from components import kube
+from components.system.budget import (
+    Budget,
+    limit_range,
+    resource_quota,
+    system_namespace,
+)
 from components.system.traefik_values import ChartPin
-
-
-def custom_resource(resource_name: str, obj: dict, opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    return k8s.apiextensions.CustomResource(
-        resource_name, api_version=obj["apiVersion"], kind=obj["kind"],
-        metadata=obj["metadata"], spec=obj["spec"], opts=opts)
 
 
 @dataclass
@@ -38,14 +38,11 @@ class BoundedNamespace:
 
 def bounded_namespace(prefix: str, name: str, *, psa_version: str, budget: Budget,
                       provider: k8s.Provider, parent: pulumi.Resource) -> BoundedNamespace:
-    ns_obj = system_namespace(name, psa_version=psa_version)
-    ns = k8s.core.v1.Namespace(f"{prefix}-namespace", metadata=ns_obj["metadata"],
-                               opts=pulumi.ResourceOptions(parent=parent, provider=provider))
+    ns = kube.apply(f"{prefix}-namespace", system_namespace(name, psa_version=psa_version),
+                    pulumi.ResourceOptions(parent=parent, provider=provider))
     in_ns = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[ns])
-    q = resource_quota(name, budget)
-    quota = k8s.core.v1.ResourceQuota(f"{prefix}-quota", metadata=q["metadata"], spec=q["spec"], opts=in_ns)
-    lr = limit_range(name)
-    limits = k8s.core.v1.LimitRange(f"{prefix}-limits", metadata=lr["metadata"], spec=lr["spec"], opts=in_ns)
+    quota = kube.apply(f"{prefix}-quota", resource_quota(name, budget), in_ns)
+    limits = kube.apply(f"{prefix}-limits", limit_range(name), in_ns)
     return BoundedNamespace(ns, quota, limits)
 
 

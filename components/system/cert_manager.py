@@ -24,7 +24,11 @@ import pulumi_tls as tls
 
 from components.config import Certificates
 from components.system._wiring import bounded_namespace, chart
-from components.system.cert_manager_values import CERT_MANAGER_CHART, cert_manager_budget, cert_manager_values
+from components.system.cert_manager_values import (
+    CERT_MANAGER_CHART,
+    cert_manager_budget,
+    cert_manager_values,
+)
 
 NAMESPACE = "cert-manager"
 CA_VALIDITY_HOURS = 5 * 365 * 24

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.config import Certificates
 from components.system import crds
-from components.system._wiring import custom_resource
 from components.system.cert_manager import CertManager
 
 CA_SECRET = "platform-ca"
@@ -83,6 +83,6 @@ class NamespaceIssuer(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)))
             waits.append(secret)
 
-        self.issuer = custom_resource(f"{name}-issuer", obj, pulumi.ResourceOptions(
+        self.issuer = kube.apply(f"{name}-issuer", obj, pulumi.ResourceOptions(
             parent=self, provider=provider, depends_on=waits))
         self.register_outputs({"namespace": namespace, "issuerName": self.issuer_name})

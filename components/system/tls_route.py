@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.system import crds
-from components.system._wiring import custom_resource
 from components.system.namespace_issuer import NamespaceIssuer
 
 
@@ -80,9 +80,9 @@ class TlsRoute(pulumi.ComponentResource):
         def child(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*deps, *issuer.ready])
 
-        self.certificate = custom_resource(f"{name}-certificate", objs["certificate"],
+        self.certificate = kube.apply(f"{name}-certificate", objs["certificate"],
                                            child(issuer.cert_manager.chart, issuer.issuer))
-        headers = custom_resource(f"{name}-headers", objs["headers"], child(traefik_chart))
-        self.route = custom_resource(f"{name}-route", objs["route"],
+        headers = kube.apply(f"{name}-headers", objs["headers"], child(traefik_chart))
+        self.route = kube.apply(f"{name}-route", objs["route"],
                                      child(traefik_chart, headers, self.certificate, *depends_on))
         self.register_outputs({"hosts": list(hosts), "secretName": self.secret_name})

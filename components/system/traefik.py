@@ -29,15 +29,20 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.config import Ingress
 from components.system import crds
-from components.system._wiring import bounded_namespace, chart, custom_resource
+from components.system._wiring import bounded_namespace, chart
 from components.system.cert_manager import CertManager
 from components.system.htpasswd import HtpasswdError, htpasswd_line
 from components.system.namespace_issuer import NamespaceIssuer
 from components.system.tls_route import TlsRoute
 from components.system.traefik_values import (
-    INGRESS_CLASS, TRAEFIK_CHART, TraefikValuesError, traefik_budget, traefik_values,
+    INGRESS_CLASS,
+    TRAEFIK_CHART,
+    TraefikValuesError,
+    traefik_budget,
+    traefik_values,
 )
 
 NAMESPACE = "traefik"
@@ -99,7 +104,7 @@ class TraefikStack(pulumi.ComponentResource):
                            provider=provider, parent=self)
         after_chart = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.chart])
 
-        self.tls_option = custom_resource(f"{name}-tls-default", crds.tls_option(NAMESPACE, "default"), after_chart)
+        self.tls_option = kube.apply(f"{name}-tls-default", crds.tls_option(NAMESPACE, "default"), after_chart)
 
         # The password only ever flows inside a secret Output; the hash is secret too.
         context = f"{pulumi.get_project()}/{pulumi.get_stack()}/traefik-dashboard"
@@ -111,12 +116,12 @@ class TraefikStack(pulumi.ComponentResource):
             f"{name}-dashboard-users", metadata=secret_meta["metadata"], type=secret_meta["type"],
             string_data={"users": users},
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns.namespace]))
-        auth = custom_resource(
+        auth = kube.apply(
             f"{name}-dashboard-auth",
             crds.basic_auth_middleware(NAMESPACE, DASHBOARD_AUTH, secret_name=DASHBOARD_USERS_SECRET,
                                        realm="traefik-dashboard"),
             pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.chart, users_secret]))
-        allow_mw = custom_resource(f"{name}-dashboard-allow", allow, after_chart)
+        allow_mw = kube.apply(f"{name}-dashboard-allow", allow, after_chart)
 
         self.issuer = NamespaceIssuer(f"{name}-issuer", namespace=NAMESPACE, cert_manager=cert_manager,
                                       provider=provider, depends_on=[ns.namespace],
