@@ -6,8 +6,11 @@ Creates nothing by itself; at deploy time it reads, writes and applies pfSense o
 - Auth: `X-API-Key` header (pfrest "KeyAuth").
   # Ref: https://pfrest.org/AUTHENTICATION_AND_AUTHORIZATION/
 - Responses are an envelope {"code", "status", "response_id", "message", "data"}.
-- Objects are found by natural key (kinds.natural_key) in the plural listing, and the
-  array `id` is used only inside the same locked step: pfSense renumbers ids after a delete.
+- Objects are found by natural key (kinds.natural_key) in the plural listing (GET returns
+  every object: pfrest's `limit` defaults to 0 = no limit; child kinds are filtered with the
+  `parent_id` query parameter), and the array `id` is used only inside the same locked step:
+  pfSense renumbers ids after a delete. Singular DELETE takes `id` (and `parent_id`) as
+  query parameters; POST/PATCH take a JSON body.
 - Writes to one router are serialized by a process-wide lock (pfSense writes config.xml as a
   whole; parallel writes race).
 - TLS is verified by default (optionally against a CA bundle); requests have a timeout;
@@ -199,6 +202,10 @@ class PfRestDriver:
         for obj in self.list(kind, parent):
             candidate = dict(obj)
             if parent is not None:
+                # pfrest returns `parent_id` on child objects; should a router ignore the
+                # `parent_id` query filter, never adopt a twin under another interface.
+                if candidate.get("parent_id") not in (None, parent):
+                    continue
                 candidate["parent_id"] = parent
             try:
                 if natural_key(kind, candidate) == want:
@@ -237,6 +244,8 @@ class PfRestDriver:
             try:
                 if existing is None:
                     return self.request("POST", kind.path, body=body) or {}
+                for field in kind.immutable:  # `editable: false`: identical by key, never re-sent
+                    body.pop(field, None)
                 body["id"] = existing["id"]
                 return self.request("PATCH", kind.path, body=body) or {}
             except RouterHttpError as err:

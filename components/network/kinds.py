@@ -6,6 +6,10 @@ by natural key — never by pfSense's array `id`, which renumbers after a delete
 
 # Ref: https://pfrest.org/api-docs/ (endpoint list) and the model classes in
 #      github.com/pfrest/pfSense-pkg-RESTAPI pfSense-pkg-RESTAPI/files/usr/local/pkg/RESTAPI/Models/
+#      Every path below was checked against its Endpoints/<Name>Endpoint.inc class (`$url`,
+#      `request_method_options`): singular endpoints take GET/POST/PATCH/DELETE, plural ones
+#      GET (limit defaults to 0 = every object, Core/Endpoint.inc), apply ones GET/POST.
+#      docs/router.md lists what was verified and at which upstream commit.
 """
 
 from __future__ import annotations
@@ -29,11 +33,14 @@ class Kind:
     subsystem: str | None  # which apply makes it live; None = pfrest applies on write
     parent_id: bool = False  # nested model: requests carry `parent_id`
     secret: bool = False  # payload carries private keys
+    immutable: tuple[str, ...] = ()  # `editable: false` fields: sent on POST, never on PATCH
 
 
-# Ref: Models/InterfaceVLAN.inc (unique together: if, tag; applied on write)
-VLAN = Kind("vlan", "/api/v2/interface/vlan", "/api/v2/interface/vlans", ("if", "tag"), None)
-# Ref: Models/DHCPServerStaticMapping.inc (parent DHCPServer = interface id; `mac` unique)
+# Ref: Models/InterfaceVLAN.inc (unique together: if, tag; always_apply; `if` editable: false)
+VLAN = Kind("vlan", "/api/v2/interface/vlan", "/api/v2/interface/vlans", ("if", "tag"), None, immutable=("if",))
+# Ref: Models/DHCPServerStaticMapping.inc (parent_model_class DHCPServer, whose id is the
+# interface, e.g. "lan"; `mac` unique; subsystem dhcpd — since pfrest v2.1.0 DHCP writes are
+# no longer applied on write, so /api/v2/services/dhcp_server/apply is required)
 STATIC_MAPPING = Kind(
     "static_mapping",
     "/api/v2/services/dhcp_server/static_mapping",
@@ -42,7 +49,8 @@ STATIC_MAPPING = Kind(
     "dhcp",
     parent_id=True,
 )
-# Ref: Models/DNSResolverHostOverride.inc (unique together: host, domain; subsystem unbound)
+# Ref: Models/DNSResolverHostOverride.inc (unique together: host, domain; subsystem unbound;
+# `ip` and `aliases` are lists)
 HOST_OVERRIDE = Kind(
     "host_override",
     "/api/v2/services/dns_resolver/host_override",
@@ -58,11 +66,12 @@ PORT_FORWARD = Kind(
     ("descr",),
     "nat",
 )
-# Ref: Models/FirewallRule.inc
+# Ref: Models/FirewallRule.inc (`interface` is a list of one unless floating)
 FIREWALL_RULE = Kind(
     "firewall_rule", "/api/v2/firewall/rule", "/api/v2/firewall/rules", ("descr",), "firewall"
 )
-# Ref: Models/HAProxyBackend.inc (`servers` nested), Models/HAProxyBackendServer.inc
+# Ref: Models/HAProxyBackend.inc (`servers` nested), Models/HAProxyBackendServer.inc (not
+# always_apply: /api/v2/services/haproxy/apply, whose `applied` = no haproxy.conf.dirty)
 HAPROXY_BACKEND = Kind(
     "haproxy_backend",
     "/api/v2/services/haproxy/backend",
@@ -78,7 +87,7 @@ HAPROXY_FRONTEND = Kind(
     ("name",),
     "haproxy",
 )
-# Ref: Models/CertificateAuthority.inc (crt required, prv optional; applied on write)
+# Ref: Models/CertificateAuthority.inc (crt required, prv optional; always_apply = trust store)
 CERTIFICATE_AUTHORITY = Kind(
     "certificate_authority",
     "/api/v2/system/certificate_authority",
@@ -86,7 +95,7 @@ CERTIFICATE_AUTHORITY = Kind(
     ("descr",),
     "openvpn",
 )
-# Ref: Models/Certificate.inc (crt and prv required)
+# Ref: Models/Certificate.inc (crt and prv required; prv `sensitive`; no subsystem)
 CERTIFICATE = Kind(
     "certificate",
     "/api/v2/system/certificate",
@@ -189,3 +198,41 @@ def payload_hash(*payloads: Any) -> str:
         digest.update(canonical_json(p).encode())
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+# Fields whose live value cannot be compared with the desired one: pfSense masks or
+# re-encodes private keys (`sensitive` Base64Fields) and assigns refids itself.
+_UNREADABLE = {"prv", "tls"}
+
+
+def _same_scalar(field: str | None, desired: Any, live: Any) -> bool:
+    if isinstance(desired, bool) or isinstance(live, bool):
+        return bool(desired) == bool(live) if live in (True, False, "", None, "yes", "enabled") else False
+    if isinstance(desired, str) and isinstance(live, str):
+        if field in _CASE_FOLDED:
+            return desired.lower() == live.lower()
+        return desired.strip() == live.strip()  # PEM text may come back without its final newline
+    if isinstance(desired, (int, float, str)) and isinstance(live, (int, float, str)):
+        return str(desired) == str(live)  # pfSense stores numbers as strings: 80 == "80"
+    return desired == live
+
+
+def project_live(desired: Any, live: Any, field: str | None = None) -> Any:
+    """The live object seen through the desired payload, for refresh (`read`) and drift.
+
+    Only fields we set are looked at; where live and desired agree (after the light
+    normalization pfSense forces: numbers as strings, case-folded MACs, PEM newlines) the
+    desired value is kept so an untouched object shows no diff; where they differ the live
+    value is returned. Fields pfSense cannot show back (private keys, `$refid:` references,
+    fields absent from the live object) keep their desired value."""
+    if field in _UNREADABLE or (isinstance(desired, str) and desired.startswith(REFID_PREFIX)):
+        return desired
+    if isinstance(desired, Mapping):
+        if not isinstance(live, Mapping):
+            return live if live is not None else desired
+        return {k: (project_live(v, live[k], k) if k in live else v) for k, v in desired.items()}
+    if isinstance(desired, (list, tuple)):
+        if not isinstance(live, (list, tuple)) or len(live) != len(desired):
+            return live if live is not None else desired
+        return [project_live(d, lv, field) for d, lv in zip(desired, live)]
+    return desired if _same_scalar(field, desired, live) else live

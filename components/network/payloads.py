@@ -306,9 +306,17 @@ def render_openvpn_server(settings: RouterSettings, inv: RouterInventory, tls_ke
     text (secret); CA and certificate are referenced by description and resolved to pfSense
     refids at deploy time."""
     vpn = settings.vpn
-    # Ref: Models/OpenVPNServer.inc. dh_length "none" (ECDH only, we use ECDSA certs) and
-    # ecdh_curve "prime256v1" come from choice callables we could not read; they match the
-    # pfSense GUI's option values (openvpn.inc) — verify on first deploy.
+    # Ref: Models/OpenVPNServer.inc (pfrest/pfSense-pkg-RESTAPI, read at 96aaf176):
+    # - dh_length choices are the keys of pfSense's $openvpn_dh_lengths, which always holds
+    #   "none" => "ECDH Only" (pfsense/pfsense src/etc/inc/openvpn.inc); our certs are ECDSA.
+    # - ecdh_curve choices are openvpn_get_curvelist(): "none" ("Use Default") plus the
+    #   OpenVPN-compatible curves. "none" makes OpenVPN use the server certificate's own curve
+    #   (P-256 here), so no curve name has to match the router's list.
+    # - use_tls (representation only) must be true for tls/tls_type to be taken at all.
+    # - dns_domain/dns_server1 only apply in the *_user modes (their `conditions`); in
+    #   server_tls they are dropped silently, so the resolver is pushed with custom_options
+    #   (many, stored ';'-delimited) — split horizon for VPN clients depends on it.
+    push = [f'push "dhcp-option DNS {inv.lan_address}"', f'push "dhcp-option DOMAIN {inv.domain}"']
     return DesiredObject(
         "vpn-server",
         OPENVPN_SERVER,
@@ -326,16 +334,15 @@ def render_openvpn_server(settings: RouterSettings, inv: RouterInventory, tls_ke
             "certref": f"{REFID_PREFIX}certificate:{VPN_SERVER_CERT_DESCR}",
             "cert_depth": 1,
             "dh_length": "none",
-            "ecdh_curve": "prime256v1",
+            "ecdh_curve": "none",
             "data_ciphers": list(VPN_CIPHERS),
             "data_ciphers_fallback": VPN_CIPHERS[0],
             "digest": VPN_DIGEST,
             "remote_cert_tls": True,
             "tunnel_network": str(vpn.tunnel_cidr),
-            "local_network": inv.lan_cidr,
+            "local_network": [inv.lan_cidr],
             "topology": "subnet",
-            "dns_domain": inv.domain,
-            "dns_server1": inv.lan_address,
+            "custom_options": push,
             "gwredir": False,
         },
     )

@@ -11,6 +11,21 @@ time) and is kept secret in inputs, outputs and state.
   delete); diff compares normalized desired payloads, and a new natural key replaces.
 - PfSenseApply: depends on every object of its subsystem (set by the Router); re-applies
   when the hash of those objects' payloads changes; polls until pfSense reports applied.
+
+`pulumi refresh` (provider `read`): an object gone from the router leaves the state (empty
+id, the engine's "deleted" signal); one that drifted comes back with its live values in
+`payload` (seen through the desired fields, kinds.project_live), so the next `pulumi up`
+diffs desired against live and puts it back. An apply whose subsystem still has pending
+changes comes back with `objectsHash` = "pending", so the next `up` applies again.
+
+Contract (pulumi/dynamic/dynamic.py, SDK 3.272): create -> CreateResult(id_, outs),
+update -> UpdateResult(outs), diff -> DiffResult(changes, replaces, delete_before_replace)
+(the SDK forwards only those three to the engine; `stables` is not sent), read ->
+ReadResult(id_, outs). Providers hold no state: they pickle (dill, by reference to this
+importable module) without locks or sockets; the driver, its lock and its HTTPS context are
+built per call. The engine runs this provider with acceptSecrets=false and re-marks outputs
+whose inputs were secret; `additional_secret_outputs` makes that explicit for `apiKey` and
+for payloads that carry private keys.
 """
 
 from __future__ import annotations
@@ -18,12 +33,13 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from .driver import PfRestDriver
-from .kinds import canonical_json, get_kind
+from .driver import PfRestDriver, RouterError
+from .kinds import canonical_json, get_kind, project_live
 
 # Connection inputs shared by every router resource (camelCase: they are resource properties).
+PENDING = "pending"  # objectsHash after a refresh found the subsystem not applied
 CONNECTION_KEYS = ("apiUrl", "verifyTls", "caBundle", "timeoutSeconds", "retries", "applyTimeoutSeconds", "apiKey")
 
 
@@ -68,6 +84,20 @@ class PfSenseObjectProvider(ResourceProvider):
         driver_from_props(news).upsert(kind, news["payload"])
         return UpdateResult(outs=_public(news))
 
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        if "kind" not in props or "payload" not in props or "apiKey" not in props:
+            raise RouterError(
+                f"cannot read pfSense object {id_!r}: no stored kind/payload/connection — PfSenseObject "
+                "cannot be imported with `get`; declare it and let `pulumi up` adopt it by natural key"
+            )
+        kind = get_kind(props["kind"])
+        live = driver_from_props(props).find(kind, props["payload"])
+        if live is None:
+            return ReadResult(id_="", outs={})  # gone from the router: drop it from the state
+        outs = _public(props)
+        outs["payload"] = project_live(props["payload"], live)
+        return ReadResult(id_=id_, outs=outs)
+
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         kind = get_kind(props["kind"])
         driver = driver_from_props(props)
@@ -94,6 +124,12 @@ class PfSenseApplyProvider(ResourceProvider):
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self._apply(news)
         return UpdateResult(outs=_public(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        outs = _public(props)
+        if not driver_from_props(props).is_applied(props["subsystem"]):
+            outs["objectsHash"] = PENDING  # differs from any real hash: the next `up` applies
+        return ReadResult(id_=id_, outs=outs)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         # Nothing to undo: object deletes apply their own subsystem.

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from components.network.driver import PfRestDriver, RouterAuthError, RouterError
-from components.network.kinds import FIREWALL_RULE, HOST_OVERRIDE, STATIC_MAPPING
+from components.network.kinds import FIREWALL_RULE, HOST_OVERRIDE, STATIC_MAPPING, VLAN
 
 from .conftest import make_driver
 from .fake_pfrest import API_KEY
@@ -177,3 +177,25 @@ def test_tls_verification_is_on_by_default():
 
     ctx = PfRestDriver._ssl_context(True, None)
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+
+
+def test_child_lookup_never_adopts_a_twin_under_another_parent(fake, driver):
+    """Static mappings are children of a DHCP server (pfrest `parent_id` = interface): the
+    same MAC under `opt1` is another object, even if a router ignored the query filter."""
+    mapping = {"parent_id": "lan", "mac": "52:54:00:00:10:11", "ipaddr": "192.168.10.11", "hostname": "cp1"}
+    fake.objects["static_mapping"].append({**mapping, "parent_id": "opt1", "ipaddr": "192.168.30.11"})
+    assert driver.find(STATIC_MAPPING, mapping) is None
+    driver.upsert(STATIC_MAPPING, mapping)
+    assert [m for m, _ in fake.writes()] == ["POST"]
+    assert sorted(r["parent_id"] for r in fake.listing("static_mapping")) == ["lan", "opt1"]
+
+
+def test_update_does_not_resend_fields_pfrest_marks_not_editable(fake, driver):
+    """InterfaceVLAN.if is `editable: false`: a PATCH carries the id and the changed fields."""
+    vlan = {"if": "igc1", "tag": 20, "descr": "k3s-platform: iot"}
+    driver.upsert(VLAN, vlan)
+    driver.upsert(VLAN, {**vlan, "descr": "k3s-platform: iot (192.168.20.0/24)"})
+    method, path, _, body = fake.log[-1]
+    assert (method, path) == ("PATCH", VLAN.path)
+    assert "if" not in body and body["tag"] == 20 and body["id"] == 0
+    assert fake.listing("vlan")[0]["if"] == "igc1"

@@ -105,3 +105,18 @@ def test_client_config_matches_golden():
 def test_static_key_rejects_wrong_length():
     with pytest.raises(ValueError, match="512 hex"):
         render_static_key("abcd")
+
+
+def test_openvpn_server_fields_pfrest_accepts_in_server_tls_mode():
+    """OpenVPNServer.dns_* only apply in the *_user modes (pfrest drops them otherwise), so
+    the resolver is pushed through custom_options; list fields are lists; ECDH only."""
+    payload = plan_document(make_settings(), prod_inventory())["vpn-server"]["payload"]
+    assert payload["mode"] == "server_tls" and payload["use_tls"] is True and payload["tls_type"] == "crypt"
+    assert not {"dns_domain", "dns_server1"} & set(payload)
+    assert payload["custom_options"] == [
+        'push "dhcp-option DNS 192.168.10.1"',
+        'push "dhcp-option DOMAIN home.example.org"',
+    ]
+    assert payload["local_network"] == ["192.168.10.0/24"]
+    assert (payload["dh_length"], payload["ecdh_curve"]) == ("none", "none")
+    assert payload["data_ciphers_fallback"] in payload["data_ciphers"]

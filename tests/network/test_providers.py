@@ -100,3 +100,69 @@ def test_apply_provider_does_not_apply_a_half_created_subsystem(fake):
     with pytest.raises(RouterError, match="objects missing"):
         apply.create(props)
     assert not any(p.endswith("/apply") for m, p in fake.writes())
+
+
+def test_read_reports_drift_and_the_next_diff_repairs_it(fake):
+    provider = _roundtrip(PfSenseObjectProvider())
+    props = _props(fake.url, _mapping())
+    created = provider.create(props)
+    state = {**created.outs}
+    # Untouched on the router (pfSense answers with extra fields and ids): no drift.
+    fresh = provider.read(created.id, state)
+    assert fresh.id == created.id and fresh.outs["payload"] == props["payload"]
+    assert provider.diff(created.id, fresh.outs, props).changes is False
+    # Someone edits the mapping by hand: refresh shows the live value, `up` puts it back.
+    fake.objects["static_mapping"][0]["ipaddr"] = "192.168.10.99"
+    drifted = provider.read(created.id, state)
+    assert drifted.outs["payload"]["ipaddr"] == "192.168.10.99"
+    assert drifted.outs["apiKey"] == API_KEY and drifted.outs["kind"] == "static_mapping"
+    assert provider.diff(created.id, drifted.outs, props).changes is True
+    provider.update(created.id, drifted.outs, props)
+    assert fake.listing("static_mapping")[0]["ipaddr"] == "192.168.10.11"
+
+
+def test_read_of_an_object_deleted_by_hand_drops_it_from_state(fake):
+    provider = PfSenseObjectProvider()
+    props = _props(fake.url, _mapping())
+    created = provider.create(props)
+    fake.objects["static_mapping"].clear()
+    gone = provider.read(created.id, created.outs)
+    assert gone.id == "" and gone.outs == {}
+
+
+def test_read_keeps_fields_pfsense_cannot_show_back(fake):
+    """Private keys (`sensitive`) and `$refid:` references are never reported as drift."""
+    provider = PfSenseObjectProvider()
+    payload = {"descr": "k3s-platform-vpn-server", "type": "server", "crt": "-----BEGIN CERTIFICATE-----\nX\n"
+               "-----END CERTIFICATE-----\n", "prv": "-----BEGIN EC PRIVATE KEY-----\nY\n-----END EC PRIVATE KEY-----\n"}
+    props = {**_conn(fake.url), "kind": "certificate", "naturalKey": "certificate:k3s-platform-vpn-server",
+             "payload": payload}
+    provider.create(props)
+    row = fake.objects["certificate"][0]
+    row["prv"], row["crt"] = "********", row["crt"].rstrip("\n")  # masked key, PEM without final newline
+    assert provider.read("x", props).outs["payload"] == payload
+
+
+def test_apply_read_marks_pending_changes_for_the_next_up(fake):
+    objects = PfSenseObjectProvider()
+    objects.create(_props(fake.url, _mapping()))
+    apply = _roundtrip(PfSenseApplyProvider())
+    key = {"parent_id": "lan", "mac": "52:54:00:00:10:11"}
+    props = {**_conn(fake.url), "subsystem": "dhcp", "objects": [{"kind": "static_mapping", "payload": key}],
+             "objectsHash": payload_hash(_mapping())}
+    created = apply.create(props)
+    assert apply.read(created.id, created.outs).outs["objectsHash"] == props["objectsHash"]
+    fake.dirty.add("dhcp")  # a change made elsewhere, not applied yet
+    pending = apply.read(created.id, created.outs)
+    assert pending.outs["objectsHash"] == "pending"
+    assert apply.diff(created.id, pending.outs, props).changes is True
+
+
+def test_providers_hold_no_unpicklable_state():
+    """No lock, socket or SSL context on the provider objects or captured by value."""
+    import pickle
+
+    for provider in (PfSenseObjectProvider(), PfSenseApplyProvider()):
+        assert vars(provider) == {}
+        pickle.dumps(provider)
+        assert serialize_provider(provider)
