@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from components.network.settings import RouterSettings
@@ -107,7 +116,7 @@ class DhcpRange(Model):
     end: IPv4Address
 
     @model_validator(mode="after")
-    def _ordered(self) -> "DhcpRange":
+    def _ordered(self) -> DhcpRange:
         if self.start > self.end:
             raise ValueError(f"start {self.start} is after end {self.end} — swap them")
         return self
@@ -215,7 +224,7 @@ class Certificates(Model):
     email: str | None = None
 
     @model_validator(mode="after")
-    def _acme_needs_email(self) -> "Certificates":
+    def _acme_needs_email(self) -> Certificates:
         if self.issuer == "acme" and not (self.email and "@" in self.email):
             raise ValueError("issuer acme needs an account e-mail — set certificates.email")
         return self

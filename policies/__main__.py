@@ -6,9 +6,8 @@ Every policy defaults to mandatory; stacks relax them with --policy-pack-config
 (see policies/config/ and README.md).
 """
 
-from pulumi_policy import EnforcementLevel, PolicyPack
-
 from guardrails import ALL_POLICIES, PACK_NAME
+from pulumi_policy import EnforcementLevel, PolicyPack
 
 PolicyPack(
     name=PACK_NAME,

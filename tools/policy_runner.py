@@ -27,9 +27,10 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK_DIR = ROOT / "policies"
@@ -164,7 +165,10 @@ def expand_only(only: Iterable[str] | None) -> set[str] | None:
         return None
     if str(PACK_DIR) not in sys.path:
         sys.path.insert(0, str(PACK_DIR))
-    from guardrails import POLICY_GROUPS, POLICY_NAMES  # the pack's own list, one source
+    from guardrails import (  # the pack's own list, one source
+        POLICY_GROUPS,
+        POLICY_NAMES,
+    )
 
     selected: set[str] = set()
     unknown = []
@@ -198,7 +202,7 @@ class AnalyzerProcess:
         self.stub = None
         self._stderr = tempfile.TemporaryFile()
 
-    def __enter__(self) -> "AnalyzerProcess":
+    def __enter__(self) -> AnalyzerProcess:
         try:
             self._start()
         except BaseException:

@@ -25,7 +25,12 @@ from pathlib import Path
 
 import yaml
 
-from tools.policy_runner import PolicyRunError, Violation, check_resources, manifest_resources
+from tools.policy_runner import (
+    PolicyRunError,
+    Violation,
+    check_resources,
+    manifest_resources,
+)
 
 SUFFIXES = (".yaml", ".yml", ".json")
 

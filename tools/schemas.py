@@ -6,7 +6,7 @@ in `../shared/schemas/json/<group>/<kind>-<version>.json`. Unknown kinds are err
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jsonschema
@@ -22,7 +22,7 @@ KUBERNETES_VERSION = "1.34.0"
 CRD_GROUPS = ("traefik.io", "cert-manager.io", "helm.cattle.io", "acme.cert-manager.io")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _crd_validator(group: str, kind: str, version: str):
     path = CRD_SCHEMAS / group / f"{kind.lower()}-{version}.json"
     if not path.is_file():

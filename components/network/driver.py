@@ -21,14 +21,14 @@ Creates nothing by itself; at deploy time it reads, writes and applies pfSense o
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from .kinds import APPLY_PATHS, REFID_PREFIX, Kind, get_kind, natural_key
 
@@ -171,7 +171,7 @@ class PfRestDriver:
                     f"router {self.api_url}: TLS verification failed ({err.verify_message}) — give the router's "
                     "CA as router.caBundle"
                 ) from None
-            except (urllib.error.URLError, socket.timeout, ConnectionError, TimeoutError) as err:
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
                 reason = getattr(err, "reason", err)
                 if isinstance(reason, ssl.SSLCertVerificationError):
                     raise RouterError(

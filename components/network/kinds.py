@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 # Payload strings of this form are replaced by the `refid` of another object (found by its
 # natural key) at deploy time: pfSense assigns refids, so a pure renderer cannot know them.

@@ -28,7 +28,13 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 from .inventory import RouterInventory
-from .kinds import CERTIFICATE, CERTIFICATE_AUTHORITY, get_kind, natural_key, payload_hash
+from .kinds import (
+    CERTIFICATE,
+    CERTIFICATE_AUTHORITY,
+    get_kind,
+    natural_key,
+    payload_hash,
+)
 from .openvpn import render_client_config, render_static_key
 from .payloads import (
     OPENVPN_IFACE,

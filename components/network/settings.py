@@ -95,7 +95,7 @@ class VpnSettings(_Model):
         return v
 
     @model_validator(mode="after")
-    def _enabled_needs_clients(self) -> "VpnSettings":
+    def _enabled_needs_clients(self) -> VpnSettings:
         if self.enabled and not self.clients:
             raise ValueError(
                 "vpn is enabled but has no clients — list at least one admin name in vpn.clients"
@@ -177,7 +177,7 @@ class RouterSettings(_Model):
         return v
 
     @model_validator(mode="after")
-    def _cross(self) -> "RouterSettings":
+    def _cross(self) -> RouterSettings:
         if self.wan_interface == self.lan_interface:
             raise ValueError(
                 f"wanInterface and lanInterface are both {self.wan_interface!r} — "

@@ -9,9 +9,9 @@ could hide a pod template propagate (the engine then reports "can't run policy")
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from pulumi_policy import (
     PolicyConfigSchema,
@@ -210,7 +210,7 @@ def resource_policy(name: str, description: str, check: Callable[[str, Any, dict
 
 
 def stack_policy(name: str, description: str,
-                 check: Callable[[list["StackObject"], dict], Iterable[tuple[str, str]]],
+                 check: Callable[[list[StackObject], dict], Iterable[tuple[str, str]]],
                  defaults: Mapping[str, Any], descriptions: Mapping[str, str],
                  types: Mapping[str, dict]) -> StackValidationPolicy:
     """A whole-stack policy around a pure `check(objects, settings) -> (urn, message)` pairs."""

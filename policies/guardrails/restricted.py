@@ -22,7 +22,15 @@ import re
 from typing import Any
 
 from ._k8s import (
-    PodSpec, as_list, containers, fmt_num, get, is_map, is_windows, pod_specs, resource_policy,
+    PodSpec,
+    as_list,
+    containers,
+    fmt_num,
+    get,
+    is_map,
+    is_windows,
+    pod_specs,
+    resource_policy,
 )
 
 NAME = "pod-security-restricted"

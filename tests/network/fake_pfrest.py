@@ -48,7 +48,7 @@ class FakePfRest:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> "FakePfRest":
+    def start(self) -> FakePfRest:
         self.thread.start()
         return self
 

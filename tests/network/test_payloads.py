@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 from components.network.openvpn import render_client_config, render_static_key
-from components.network.payloads import plan_document, render_haproxy, render_port_forwards
+from components.network.payloads import (
+    plan_document,
+    render_haproxy,
+    render_port_forwards,
+)
 
 from .conftest import dev_inventory, make_settings, prod_inventory
 

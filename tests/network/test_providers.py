@@ -10,7 +10,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.network.driver import RouterError
-from components.network.kinds import natural_key, payload_hash, STATIC_MAPPING
+from components.network.kinds import STATIC_MAPPING, natural_key, payload_hash
 from components.network.resources import PfSenseApplyProvider, PfSenseObjectProvider
 
 from .fake_pfrest import API_KEY

@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from components.platform import personas
-from components.platform.whocan import DEFAULT_CHECKS, Authorizer, Subject, rbac_matrix_markdown
+from components.platform.whocan import (
+    DEFAULT_CHECKS,
+    Authorizer,
+    Subject,
+    rbac_matrix_markdown,
+)
 
 RBAC = "rbac.authorization.k8s.io"
 ALICE = Subject("User", "alice")

@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pulumi_policy import PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs
+from pulumi_policy import (
+    PolicyResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+)
 from pulumi_policy.proxy import unknown_checking_proxy
 
 ROOT = Path(__file__).resolve().parents[2]

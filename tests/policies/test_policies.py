@@ -3,15 +3,23 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
+from guardrails import images, network, nonroot, quotas, rbac, resources, restricted
 
 from tests.policies.helpers import (
-    CONTAINER_LISTS, WORKLOAD_KINDS, crb, default_deny, good_container, good_pod_spec, limit_range,
-    namespace, pod, quota, run_policy, workload,
+    CONTAINER_LISTS,
+    WORKLOAD_KINDS,
+    crb,
+    default_deny,
+    good_container,
+    good_pod_spec,
+    limit_range,
+    namespace,
+    pod,
+    quota,
+    run_policy,
+    workload,
 )
-from guardrails import images, network, nonroot, quotas, rbac, resources, restricted
 
 
 def messages(found):
@@ -190,8 +198,8 @@ def test_quota_exemptions_come_from_config():
 
 
 def test_quota_matches_by_dependency_when_the_name_is_unknown():
-    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
     from guardrails._k8s import StackObject
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
     ns = StackObject("urn:ns", "kubernetes:core/v1:Namespace",
                      {"kind": "Namespace", "metadata": {"name": UNKNOWN_STRING_VALUE}})
     from pulumi_policy.proxy import unknown_checking_proxy as p

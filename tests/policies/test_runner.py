@@ -11,10 +11,24 @@ import time
 import pytest
 import yaml
 
-from tests.policies.helpers import ROOT, good_pod_spec, limit_range, namespace, pod, quota, default_deny
+from tests.policies.helpers import (
+    ROOT,
+    default_deny,
+    good_pod_spec,
+    limit_range,
+    namespace,
+    pod,
+    quota,
+)
 from tools.policy_runner import (
-    AnalyzerProcess, PolicyRunError, Violation, check_resources, expand_only, manifest_resources,
-    reconcile_config, type_token,
+    AnalyzerProcess,
+    PolicyRunError,
+    Violation,
+    check_resources,
+    expand_only,
+    manifest_resources,
+    reconcile_config,
+    type_token,
 )
 
 

@@ -1,7 +1,6 @@
 """Both stacks under Pulumi's mocks: the k3s part of the resource graph as the engine sees it."""
 
 import pulumi
-import pytest
 from pulumi.runtime import rpc
 
 from tools.harness import run_stack

@@ -15,7 +15,7 @@ and returns every registration the engine would receive (tools/harness.py).
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -45,7 +45,7 @@ def golden():
     return check
 
 
-@lru_cache(maxsize=None)
+@cache
 def stack_run(stack: str) -> harness.StackRun:
     from tests.system.program import system_program
 

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import pytest
 
+from components.config import Certificates
 from components.system import crds
 from components.system.budget import (
-    BudgetError, ContainerDefaults, limit_range, resource_quota, system_namespace,
+    BudgetError,
+    ContainerDefaults,
+    limit_range,
+    resource_quota,
+    system_namespace,
 )
 from components.system.cert_manager_values import cert_manager_budget
 from components.system.htpasswd import htpasswd_line
 from components.system.namespace_issuer import issuer_object
 from components.system.tls_route import route_objects
 from components.system.traefik_values import traefik_budget
-from components.config import Certificates
 from tests.system.conftest import to_yaml
 from tools.schemas import validate
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import bcrypt
 import pytest
 
-from components.system.htpasswd import HtpasswdError, derived_salt, htpasswd_file, htpasswd_line
+from components.system.htpasswd import (
+    HtpasswdError,
+    derived_salt,
+    htpasswd_file,
+    htpasswd_line,
+)
 
 CTX = "k3s-platform/prod/traefik-dashboard"
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.system.cert_manager_values import COMPONENTS, RESOURCES as CM_RESOURCES, cert_manager_values
+from components.system.cert_manager_values import COMPONENTS, cert_manager_values
+from components.system.cert_manager_values import RESOURCES as CM_RESOURCES
 from components.system.traefik_values import TraefikValuesError, traefik_values
 from tests.system.conftest import to_yaml
 

@@ -150,7 +150,7 @@ def max_rss_mib() -> float:
 
 def machine() -> dict:
     return {"arch": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def report(m: dict, evals: list[dict], rows: list[dict], ratios: dict, policies: list[dict],
