@@ -314,13 +314,6 @@ def _under(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
-def _router_rules(router: RouterSettings) -> list[str]:
-    if router.admin_cidrs:
-        return ["router.adminCidrs: set network.adminCidrs instead — one list serves the "
-                "firewall and the dashboard allow-list"]
-    return []
-
-
 def _lan_rules(network: Network) -> list[str]:
     lan, problems = network.lan, []
     if lan.gateway not in lan.cidr:
@@ -419,7 +412,6 @@ def _host_rules(sections: Mapping[str, Any]) -> list[str]:
 # Each cross-field rule and the top-level sections it reads: a rule runs whenever its
 # sections parsed, so a typo in one section never hides a mistake in another.
 CROSS_RULES = (
-    (("router",), _router_rules),
     (("network",), _lan_rules),
     (("network", "cluster"), _cidr_rules),
     (("cluster",), _server_count_rules),

@@ -27,7 +27,8 @@ def router_inventory(config: StackConfig) -> RouterInventory:
     return RouterInventory(
         domain=config.domain, nodes=nodes, ingress_hosts=config.ingress_hosts,
         api_hostname=cluster.api_hostname, ingress_address=front, api_address=front,
-        lan_cidr=str(lan.cidr), lan_address=str(lan.gateway), ha=cluster.ha, proxy_protocol=cluster.ha)
+        lan_cidr=str(lan.cidr), lan_address=str(lan.gateway), ha=cluster.ha, proxy_protocol=cluster.ha,
+        admin_cidrs=tuple(str(c) for c in config.network.admin_cidrs))
 
 
 class Platform(pulumi.ComponentResource):
@@ -36,8 +37,7 @@ class Platform(pulumi.ComponentResource):
         super().__init__("k3s-platform:index:Platform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        router_settings = config.router.model_copy(update={"admin_cidrs": config.network.admin_cidrs})
-        self.router = Router(f"{name}-router", router_settings, router_inventory(config),
+        self.router = Router(f"{name}-router", config.router, router_inventory(config),
                              secrets.pfsense_api_key, opts=child)
 
         # Joiners register through apiHostname: its DNS override (and HAProxy in prod) first.

@@ -71,6 +71,8 @@ class RouterInventory:
     - lan_cidr / lan_address: the LAN network and the router's LAN IP.
     - ha: prod: HAProxy in front of the servers; dev: NAT straight to the single node.
     - proxy_protocol: HAProxy sends PROXY v2 to Traefik on 80/443 (prod only).
+    - admin_cidrs: admin LAN/VLAN/VPN ranges allowed to 6443 and the dashboard (the same
+      list feeds Traefik's dashboard allow-list; default none).
     """
 
     domain: str
@@ -83,6 +85,7 @@ class RouterInventory:
     lan_address: str
     ha: bool = False
     proxy_protocol: bool = False
+    admin_cidrs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_fqdn(self.domain, "domain")

@@ -201,7 +201,7 @@ def render_firewall_rules(settings: RouterSettings, inv: RouterInventory) -> lis
     vpn = settings.vpn
     if vpn.enabled:
         rules.append(_rule("fw-wan-vpn", "wan openvpn", wan, vpn.protocol, "any", f"{wan}:ip", vpn.port))
-    for cidr in settings.admin_cidrs:
+    for cidr in inv.admin_cidrs:
         slug = _slug(str(cidr))
         rules.append(
             _rule(f"fw-admin-{slug}-api", f"admin {cidr} to kubernetes api", lan, "tcp", str(cidr), inv.api_address, 6443)

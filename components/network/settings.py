@@ -113,7 +113,6 @@ class RouterSettings(_Model):
     - retries: extra attempts on connection errors and 5xx (default 3).
     - wanInterface / lanInterface: pfSense interface ids (default "wan" / "lan").
     - vlans: VLANs to create (default none).
-    - adminCidrs: networks allowed to reach 6443 and the dashboard (default none).
     - vpn: OpenVPN settings (default disabled).
     - applyTimeoutSeconds: how long to wait for an apply to finish (default 120).
     """
@@ -127,7 +126,6 @@ class RouterSettings(_Model):
     wan_interface: str = "wan"
     lan_interface: str = "lan"
     vlans: tuple[VlanSettings, ...] = ()
-    admin_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
     vpn: VpnSettings = VpnSettings()
 
     @field_validator("api_url")

@@ -18,7 +18,6 @@ HOSTS = ("traefik.home.example.org", "blog.home.example.org", "whoami.home.examp
 def make_settings(**overrides) -> RouterSettings:
     raw = {
         "apiUrl": "https://192.168.10.1",
-        "adminCidrs": ["192.168.10.0/24"],
         "vlans": [{"tag": 20, "parent": "igc1", "description": "iot", "cidr": "192.168.20.0/24"}],
         "vpn": {"enabled": True, "clients": ["alice", "bob"], "tunnelCidr": "10.8.0.0/24"},
     }
@@ -38,6 +37,7 @@ def dev_inventory() -> RouterInventory:
         lan_cidr="192.168.10.0/24",
         lan_address="192.168.10.1",
         ha=False,
+        admin_cidrs=("192.168.10.0/24",),
         proxy_protocol=False,
     )
 
@@ -55,6 +55,7 @@ def prod_inventory() -> RouterInventory:
         lan_cidr="192.168.10.0/24",
         lan_address="192.168.10.1",
         ha=True,
+        admin_cidrs=("192.168.10.0/24",),
         proxy_protocol=True,
     )
 

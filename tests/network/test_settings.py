@@ -27,7 +27,7 @@ def test_defaults_from_camel_case_yaml():
         ({"apiUrl": "https://192.168.10.1/api/v2"}, ("apiUrl",), "drop the path"),
         ({"apiUrl": "https://r", "vlans": [{"tag": 5000, "parent": "igc1"}]}, ("vlans", 0, "tag"), "less than or equal to 4094"),
         ({"apiUrl": "https://r", "vlans": [{"tag": 20, "parent": "igc1"}, {"tag": 20, "parent": "igc1"}]}, ("vlans",), "listed twice"),
-        ({"apiUrl": "https://r", "adminCidrs": ["10.0.0.300/24"]}, ("adminCidrs", 0), "IPv4"),
+        ({"apiUrl": "https://r", "adminCidrs": ["10.0.0.0/24"]}, ("adminCidrs",), "Extra inputs"),
         ({"apiUrl": "https://r", "vpn": {"enabled": True}}, ("vpn",), "no clients"),
         ({"apiUrl": "https://r", "vpn": {"clients": ["Alice Smith"]}}, ("vpn", "clients"), "client name"),
         ({"apiUrl": "https://r", "caBundle": "not a pem"}, ("caBundle",), "PEM"),
