@@ -2,8 +2,8 @@
 
 Creates, as children `<name>-<role>`: the Namespace (Pod Security `restricted`, pinned to the
 cluster's minor), its ResourceQuota and LimitRange, the NetworkPolicies (default deny plus
-named allows), the AppOps RoleBinding, the namespace's cert-manager Issuer, and — when the
-tenant asks for it — the sample app with its Certificate and IngressRoute.
+named allows), the AppOps RoleBinding, the namespace's cert-manager Issuer, a Certificate for
+the tenant's hosts, and — when the tenant asks for it — the sample app and its IngressRoute.
 Everything namespaced depends on the Namespace; the Issuer and the other custom resources on
 the chart that installs their CRDs.
 """
@@ -54,10 +54,13 @@ class Tenant(pulumi.ComponentResource):
         self.issuer = NamespaceIssuer(
             f"{name}-issuer", namespace=tenant.name, cert_manager=cert_manager, provider=provider,
             depends_on=[namespace], opts=pulumi.ResourceOptions(parent=self))
-        if tenant.sample_app:
-            self.route = TlsRoute(
-                f"{name}-route", hosts=list(tenant.hosts), service=APP, port=tenant.sample_app.port,
-                issuer=self.issuer, traefik_chart=traefik.chart, provider=provider,
-                depends_on=[self.resources["app-service"]], opts=pulumi.ResourceOptions(parent=self))
+        # One Certificate per host set, always (secret `<tenant>-tls`, Middleware
+        # `<tenant>-headers`); the IngressRoute only when the sample app is its backend.
+        app = tenant.sample_app
+        self.route = TlsRoute(
+            f"{name}-route", hosts=list(tenant.hosts), service=APP if app else None,
+            port=app.port if app else None, issuer=self.issuer, traefik_chart=traefik.chart,
+            provider=provider, depends_on=[self.resources["app-service"]] if app else [],
+            opts=pulumi.ResourceOptions(parent=self))
 
         self.register_outputs({"namespace": self.namespace})

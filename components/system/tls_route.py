@@ -6,7 +6,9 @@ Creates, as children, all in `issuer.namespace`:
 - `<name>-headers`: a security-headers `Middleware` `<route>-headers` (a copy per
   namespace, because Traefik's cross-namespace references are off);
 - `<name>-route`: an `IngressRoute` `<route>` on `websecure` whose `tls.secretName` is the
-  Certificate's secret, with the headers Middleware first, then `middlewares`.
+  Certificate's secret, with the headers Middleware first, then `middlewares` — only when a
+  backend `service` is given. Without one, the namespace still gets its Certificate and
+  headers Middleware, for the IngressRoutes its AppOps team writes.
 
 Ordering: everything after the namespace (`issuer.ready`); the Certificate after the
 cert-manager chart and the Issuer; the Middleware and IngressRoute after the Traefik chart;
@@ -25,20 +27,22 @@ from components.system import crds
 from components.system.namespace_issuer import NamespaceIssuer
 
 
-def route_objects(namespace: str, route: str, *, hosts: Sequence[str], issuer_name: str, service: str,
+def route_objects(namespace: str, route: str, *, hosts: Sequence[str], issuer_name: str, service: str | None,
                   port: int | None = None, service_kind: str = "Service", middlewares: Sequence[str] = (),
                   path_prefixes: Sequence[str] = ()) -> dict[str, dict]:
-    """The three objects of a route (pure): `certificate`, `headers`, `route`."""
+    """The objects of a route (pure): `certificate`, `headers`, and `route` when `service` is set."""
     secret = f"{route}-tls"
     headers = crds.security_headers_middleware(namespace, f"{route}-headers")
-    return {
+    objects = {
         "certificate": crds.certificate(namespace, route, hosts=hosts, issuer=issuer_name, secret_name=secret),
         "headers": headers,
-        "route": crds.ingress_route(
+    }
+    if service is not None:
+        objects["route"] = crds.ingress_route(
             namespace, route, hosts=hosts, service=service, port=port, service_kind=service_kind,
             tls_secret=secret, middlewares=[headers["metadata"]["name"], *middlewares],
-            path_prefixes=path_prefixes),
-    }
+            path_prefixes=path_prefixes)
+    return objects
 
 
 class TlsRoute(pulumi.ComponentResource):
@@ -61,9 +65,9 @@ class TlsRoute(pulumi.ComponentResource):
     secret_name: str
     route_name: str
     certificate: k8s.apiextensions.CustomResource
-    route: k8s.apiextensions.CustomResource
+    route: k8s.apiextensions.CustomResource | None
 
-    def __init__(self, name: str, *, hosts: Sequence[str], service: str, issuer: NamespaceIssuer,
+    def __init__(self, name: str, *, hosts: Sequence[str], service: str | None, issuer: NamespaceIssuer,
                  traefik_chart: pulumi.Resource, provider: k8s.Provider, port: int | None = None,
                  service_kind: str = "Service", route_name: str | None = None,
                  middlewares: Sequence[str] = (), path_prefixes: Sequence[str] = (),
@@ -83,6 +87,8 @@ class TlsRoute(pulumi.ComponentResource):
         self.certificate = kube.apply(f"{name}-certificate", objs["certificate"],
                                            child(issuer.cert_manager.chart, issuer.issuer))
         headers = kube.apply(f"{name}-headers", objs["headers"], child(traefik_chart))
-        self.route = kube.apply(f"{name}-route", objs["route"],
-                                     child(traefik_chart, headers, self.certificate, *depends_on))
+        self.route = None
+        if "route" in objs:
+            self.route = kube.apply(f"{name}-route", objs["route"],
+                                    child(traefik_chart, headers, self.certificate, *depends_on))
         self.register_outputs({"hosts": list(hosts), "secretName": self.secret_name})

@@ -69,3 +69,13 @@ def test_schema_check_can_fail():
            "spec": {"hardd": {}}}
     assert schemas.validate(bad)
     assert schemas.validate({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+
+
+def test_every_tenant_gets_a_certificate_for_its_hosts_and_a_route_only_with_an_app(objects):
+    certs = {o["metadata"]["namespace"]: o for o in objects if o["kind"] == "Certificate"}
+    routes = {o["metadata"]["namespace"] for o in objects if o["kind"] == "IngressRoute"}
+    assert sorted(certs["blog"]["spec"]["dnsNames"]) == ["blog.home.example.org", "www.home.example.org"]
+    assert certs["shop"]["spec"]["dnsNames"] == ["shop.home.example.org"]
+    assert certs["shop"]["spec"]["secretName"] == "shop-tls"
+    assert "blog" in routes  # the sample app's route
+    assert "shop" not in routes  # no app: shop's AppOps write their own route on shop-tls

@@ -11,7 +11,7 @@ Graphviz DOT text, sorted so that two runs give the same bytes. It draws:
 - Traefik and cert-manager, from `kubernetes:helm.sh/v4:Chart` registrations when present,
   otherwise from their Namespace objects, otherwise a dashed "not in this run" node;
 - each tenant namespace (Namespace labelled `k3s-platform/tenant`) with its hosts
-  (IngressRoute `Host(...)` rules, else the config's `tenants[].hosts`) and Issuer kind;
+  (IngressRoute `Host(...)` rules and Certificate dnsNames, else the config's `tenants[].hosts`) and Issuer kind;
 - the personas: PlatOps (the cluster-wide binding) and AppOps (per-namespace RoleBindings).
 
 `render_svg_png(dot_text, out_dir)` runs Graphviz's `dot` to write `architecture.svg` and
@@ -173,6 +173,8 @@ def architecture_dot(run: StackRun, config: Any = None) -> str:
         kind, ns = _k8s_kind(reg), str(_meta(inputs).get("namespace", ""))
         if kind == "IngressRoute":
             route_hosts[ns].update(_hosts_of_route(inputs))
+        elif kind == "Certificate":  # a tenant without a sample app still has its host set
+            route_hosts[ns].update(str(h) for h in (inputs.get("spec") or {}).get("dnsNames") or [])
         elif kind in ("Issuer", "ClusterIssuer"):
             spec = inputs.get("spec") or {}
             kinds = sorted(k for k in ("acme", "ca", "selfSigned", "vault", "venafi") if k in spec)
