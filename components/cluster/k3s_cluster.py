@@ -25,6 +25,7 @@ import pulumi_random as random
 from pulumi_command import remote
 
 from components.cluster import render
+from components.cluster.order import step_order
 from components.config import Cluster
 
 
@@ -92,13 +93,12 @@ class K3sCluster(pulumi.ComponentResource):
         # no path — mocks, previews, a future SDK — can carry it in clear.
         token_value = pulumi.Output.secret(token.result)
 
+        nodes = node_specs(cluster)
+        order = step_order(nodes)
         installs: dict[str, remote.Command] = {}
-        upgrades: list[remote.Command] = []
-        first_server: remote.Command | None = None
-        previous_server: remote.Command | None = None
-        last_server_upgrade: remote.Command | None = None
+        upgrades: dict[str, remote.Command] = {}
 
-        for node in node_specs(cluster):
+        for node in nodes:  # servers first, so every step named in `order` already exists
             connection = remote.ConnectionArgs(
                 host=node.ip, user=cluster.ssh.user, port=cluster.ssh.port,
                 private_key=ssh_private_key)
@@ -117,16 +117,11 @@ class K3sCluster(pulumi.ComponentResource):
                 triggers=[render.sha256(config_text)],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[prepare]))
 
-            waits_for: list[pulumi.Resource] = [copy]
-            if node.role == "server" and previous_server is not None:
-                waits_for.append(previous_server)  # etcd grows one member at a time
-            if node.role == "agent" and first_server is not None:
-                waits_for.append(first_server)  # agents only need a live API
-            if not node.first:
-                waits_for.extend(endpoint_ready)
-
+            waits_for = [copy, *(installs[n] for n in order.install_after[node.name])]
+            if node.name in order.needs_endpoint:
+                waits_for += endpoint_ready
             script = render.install_script(node, spec, config_text)
-            install = remote.Command(
+            installs[node.name] = remote.Command(
                 f"{name}-{node.name}-install",
                 connection=connection,
                 create=script,
@@ -137,29 +132,18 @@ class K3sCluster(pulumi.ComponentResource):
                 logging=remote.Logging.STDERR,
                 triggers=[render.sha256(config_text)],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for, protect=protect))
-            installs[node.name] = install
-            if node.role == "server":
-                previous_server = install
-                first_server = first_server or install
 
-            # Upgrade chain: each server after the previous server's upgrade, every agent
-            # after the last server's. On create it only checks the version.
+            # On create the upgrade step only confirms the version; on a version change it
+            # upgrades, in the order `step_order` gives.
             upgrade_script = render.upgrade_script(node, spec)
-            after = [install]
-            if node.role == "server" and upgrades:
-                after.append(upgrades[-1])
-            if node.role == "agent" and last_server_upgrade is not None:
-                after.append(last_server_upgrade)
-            upgrade = remote.Command(
+            upgrades[node.name] = remote.Command(
                 f"{name}-{node.name}-upgrade",
                 connection=connection,
                 create=upgrade_script,
                 update=upgrade_script,
                 triggers=[cluster.k3s_version],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after))
-            if node.role == "server":
-                upgrades.append(upgrade)
-                last_server_upgrade = upgrade
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[
+                    installs[node.name], *(upgrades[n] for n in order.upgrade_after[node.name])]))
 
         first = cluster.servers[0]
         read = remote.Command(
@@ -170,7 +154,7 @@ class K3sCluster(pulumi.ComponentResource):
             create=render.READ_KUBECONFIG,
             logging=remote.Logging.NONE,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[first_server], additional_secret_outputs=["stdout"]))
+                parent=self, depends_on=[installs[first.name]], additional_secret_outputs=["stdout"]))
 
         self.kubeconfig = pulumi.Output.secret(read.stdout.apply(
             lambda text: render.rewrite_kubeconfig(text, cluster.api_hostname, name)))

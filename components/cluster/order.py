@@ -1,0 +1,36 @@
+"""The order of the remote steps, as data (pure): which node step waits for which.
+
+Create (install steps): joining servers one after another — etcd adds one member at a
+time — and agents right behind the first server. Upgrade (upgrade steps): servers one at a
+time, then every agent after the last server (Kubernetes version skew). See ADR 0002.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from components.cluster.render import NodeSpec
+
+
+@dataclass(frozen=True)
+class StepOrder:
+    """Node names each node's install / upgrade step waits for (besides its own earlier steps)."""
+
+    install_after: dict[str, tuple[str, ...]]
+    upgrade_after: dict[str, tuple[str, ...]]
+    needs_endpoint: frozenset[str]  # nodes that register through apiHostname
+
+
+def step_order(nodes: Sequence[NodeSpec]) -> StepOrder:
+    servers = [n.name for n in nodes if n.role == "server"]
+    install_after: dict[str, tuple[str, ...]] = {}
+    upgrade_after: dict[str, tuple[str, ...]] = {}
+    for node in nodes:
+        if node.role == "server":
+            i = servers.index(node.name)
+            install_after[node.name] = upgrade_after[node.name] = tuple(servers[i - 1:i])
+        else:
+            install_after[node.name] = tuple(servers[:1])
+            upgrade_after[node.name] = tuple(servers[-1:])
+    return StepOrder(install_after, upgrade_after, frozenset(n.name for n in nodes if not n.first))
