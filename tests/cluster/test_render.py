@@ -3,7 +3,6 @@
 Regenerate goldens after an intended change: UPDATE_GOLDEN=1 python -m pytest tests/cluster
 """
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from components.cluster import render
+from tests.golden import check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 HA = render.ClusterSpec(
@@ -42,11 +42,6 @@ def rendered(case: str) -> dict[str, str]:
     }
 
 
-def check_golden(path: Path, text: str) -> None:
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.read_text() == text, f"{path} differs; rerun with UPDATE_GOLDEN=1 if intended"
 
 
 @pytest.mark.parametrize("case", sorted(NODES))

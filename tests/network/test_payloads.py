@@ -8,7 +8,6 @@ and review the diff in tests/network/golden/ before committing.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -19,19 +18,13 @@ from components.network.payloads import (
     render_haproxy,
     render_port_forwards,
 )
+from tests.golden import check_golden
 
 from .conftest import dev_inventory, make_settings, prod_inventory
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
-
-
 def _check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE:
-        path.write_text(text)
-    assert path.exists(), f"golden file {path} missing — run with UPDATE_GOLDEN=1"
-    assert text == path.read_text(), f"{name} differs from golden — if intended, regenerate with UPDATE_GOLDEN=1"
+    check_golden(GOLDEN / name, text)
 
 
 @pytest.mark.parametrize("stack,inventory", [("dev", dev_inventory), ("prod", prod_inventory)])

@@ -5,11 +5,12 @@ UPDATE_GOLDEN=1 python -m pytest tests/stacks/test_shape.py and review the diff.
 """
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from tests.golden import check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -23,6 +24,4 @@ def test_stack_shape(stack, request):
     run = request.getfixturevalue(f"{stack}_run")
     path = GOLDEN / f"{stack}-shape.json"
     text = json.dumps(shape(run), indent=2) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert path.read_text() == text, f"{path} differs; rerun with UPDATE_GOLDEN=1 if intended"
+    check_golden(path, text)

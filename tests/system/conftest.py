@@ -14,33 +14,21 @@ and returns every registration the engine would receive (tools/harness.py).
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from pathlib import Path
 
 import pytest
-import yaml
 
+from tests.golden import check_golden, to_yaml  # noqa: F401 - re-exported to the tests
 from tools import harness
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
-def to_yaml(objects) -> str:
-    if isinstance(objects, dict):
-        objects = [objects]
-    return "---\n".join(yaml.safe_dump(o, sort_keys=False, default_flow_style=False) for o in objects)
-
-
 @pytest.fixture
 def golden():
     def check(name: str, text: str) -> None:
-        path = GOLDEN_DIR / name
-        if os.environ.get("UPDATE_GOLDEN") == "1":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1 and review it"
-        assert text == path.read_text(), f"{name} differs from its golden file; if intended, rerun with UPDATE_GOLDEN=1"
+        check_golden(GOLDEN_DIR / name, text)
 
     return check
 
