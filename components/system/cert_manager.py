@@ -10,8 +10,12 @@ Creates, as children (all Kubernetes objects through the cluster's provider):
   (`tls.SelfSignedCert`, a CA valid 5 years) — one private CA for the whole stack, copied
   into each namespace by `NamespaceIssuer` (docs/adr/0003 says why one and not one each).
 
-`chart` is what every Issuer and Certificate must depend on: the chart's readiness wait
-covers the CRDs and the webhook Deployment (docs/adr/0003).
+- `<name>-api-check-{account,role,binding,job}`: cert-manager's API check as a Job
+  (`api_check.py`), run after the chart.
+
+`ready` (the chart and the API-check Job) is what every Issuer must depend on: the chart's
+readiness wait covers the CRDs and the webhook Deployment, the Job that the webhook really
+admits cert-manager objects (docs/adr/0003).
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
+from components import kube
 from components.config import Certificates
 from components.system._wiring import bounded_namespace, chart
+from components.system.api_check import api_check_objects
 from components.system.cert_manager_values import (
     CERT_MANAGER_CHART,
+    RESOURCES,
     cert_manager_budget,
     cert_manager_values,
 )
@@ -54,6 +61,7 @@ class CertManager(pulumi.ComponentResource):
 
     namespace: str
     chart: k8s.helm.v4.Chart
+    ready: list[pulumi.Resource]
     ca: PrivateCa | None
     certificates: Certificates
 
@@ -68,6 +76,12 @@ class CertManager(pulumi.ComponentResource):
                                provider=provider, parent=self)
         self.chart = chart(f"{name}-chart", CERT_MANAGER_CHART, namespace=ns,
                            values=cert_manager_values(namespace=NAMESPACE), provider=provider, parent=self)
+        check = {}
+        for role, obj in api_check_objects(NAMESPACE, image_tag=CERT_MANAGER_CHART.app_version,
+                                           resources=RESOURCES["startupapicheck"]).items():
+            check[role] = kube.apply(f"{name}-api-check-{role}", obj, pulumi.ResourceOptions(
+                parent=self, provider=provider, depends_on=[self.chart, *check.values()]))
+        self.ready = [self.chart, check["job"]]
 
         self.ca = None
         if certificates.issuer == "ca":

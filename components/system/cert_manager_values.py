@@ -10,9 +10,9 @@
   capabilities dropped, read-only root filesystem, cpu/memory requests and limits;
 - the ACME solver image pinned to the same release.
 
-`startupapicheck` is a Helm post-install hook; `helm.v4.Chart` leaves hooks out, so it is
-configured (the policy pack would see it if hooks were ever rendered) but does not run.
-The stack relies on Pulumi's readiness wait for the webhook instead (docs/adr/0003).
+`startupapicheck` is a Helm post-install hook, which `helm.v4.Chart` leaves out: the chart's
+copy is disabled, and `CertManager` runs the same check as a plain Job (`api_check.py`),
+which the provider waits on before any Issuer is created (docs/adr/0003).
 
 Pure: no pulumi import.
 """
@@ -68,7 +68,7 @@ def cert_manager_values(*, namespace: str = "cert-manager", image_tag: str = CER
         **_component("controller", image_tag),
         "webhook": _component("webhook", image_tag),
         "cainjector": _component("cainjector", image_tag),
-        "startupapicheck": _component("startupapicheck", image_tag),
+        "startupapicheck": {"enabled": False},  # run as our own Job instead (api_check.py)
         "acmesolver": {"image": {"tag": image_tag}},
     }
     return values

@@ -69,7 +69,7 @@ class NamespaceIssuer(pulumi.ComponentResource):
         obj = issuer_object(namespace, certificates)
         self.issuer_name = obj["metadata"]["name"]
 
-        waits: list[pulumi.Resource] = [cert_manager.chart, *depends_on]
+        waits: list[pulumi.Resource] = [*cert_manager.ready, *depends_on]
         if certificates.issuer == "ca":
             if cert_manager.ca is None:
                 raise pulumi.RunError("certificates.issuer: ca mode needs the CertManager's private CA")

@@ -26,6 +26,9 @@ Sources (repository, path, commit or release read):
   C-schema   cert-manager/cert-manager deploy/charts/cert-manager/values.schema.json
              @ 008162be3475483d891696b2cbdf5be817a00e08 (`additionalProperties: false` on the
              root, crds, image, webhook, cainjector, startupapicheck, acmesolver(.image)).
+  C-values   cert-manager/cert-manager deploy/charts/cert-manager/values.yaml
+             @ 001eb00d7f276ebcb4f84ffa8ba9255d9292b8c8: `startupapicheck.enabled` (bool,
+             default true); the check is a post-install hook (`jobAnnotations`).
 """
 
 from __future__ import annotations
@@ -106,12 +109,13 @@ CERT_MANAGER_KEYS: dict[str, tuple[type, str]] = {
     "global.leaderElection.namespace": (STR, "C-schema"),
     "acmesolver.image.tag": (STR, "C-schema"),
     **{f"{prefix}{path}": (typ, "C-schema")
-       for prefix in ("", "webhook.", "cainjector.", "startupapicheck.")
+       for prefix in ("", "webhook.", "cainjector.")
        for path, typ in _CM_COMPONENT.items()},
+    "startupapicheck.enabled": (BOOL, "C-values"),
 }
 # `resources` and the two security contexts are `type: object` in C-schema; resources is
 # checked as a whole, the security contexts key by key above (Kubernetes field names).
-CERT_MANAGER_OPAQUE = {f"{p}resources": "C-schema" for p in ("", "webhook.", "cainjector.", "startupapicheck.")}
+CERT_MANAGER_OPAQUE = {f"{p}resources": "C-schema" for p in ("", "webhook.", "cainjector.")}
 
 
 def leaves(values: dict, opaque: dict[str, str], prefix: str = "") -> dict[str, object]:
