@@ -76,12 +76,16 @@ class CertManager(pulumi.ComponentResource):
                                provider=provider, parent=self)
         self.chart = chart(f"{name}-chart", CERT_MANAGER_CHART, namespace=ns,
                            values=cert_manager_values(namespace=NAMESPACE), provider=provider, parent=self)
-        check = {}
-        for role, obj in api_check_objects(NAMESPACE, image_tag=CERT_MANAGER_CHART.app_version,
-                                           resources=RESOURCES["startupapicheck"]).items():
-            check[role] = kube.apply(f"{name}-api-check-{role}", obj, pulumi.ResourceOptions(
-                parent=self, provider=provider, depends_on=[self.chart, *check.values()]))
-        self.ready = [self.chart, check["job"]]
+        # The account and its RBAC need only the namespace; the Job needs them and the chart.
+        objs = api_check_objects(NAMESPACE, image_tag=CERT_MANAGER_CHART.app_version,
+                                 resources=RESOURCES["startupapicheck"])
+        job_obj = objs.pop("job")
+        rbac = [kube.apply(f"{name}-api-check-{role}", obj, pulumi.ResourceOptions(
+                    parent=self, provider=provider, depends_on=[ns.namespace]))
+                for role, obj in objs.items()]
+        job = kube.apply(f"{name}-api-check-job", job_obj, pulumi.ResourceOptions(
+            parent=self, provider=provider, depends_on=[self.chart, *rbac]))
+        self.ready = [self.chart, job]
 
         self.ca = None
         if certificates.issuer == "ca":
