@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from .kinds import APPLY_PATHS, REFID_PREFIX, Kind, get_kind, natural_key
+from .kinds import APPLY_PATHS, REFID_PREFIX, SERVICE_SETTINGS, Kind, get_kind, natural_key
 
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -276,7 +276,25 @@ class PfRestDriver:
 
     # -- apply --------------------------------------------------------------------------
 
+    def settings_drift(self, subsystem: str) -> dict[str, Any]:
+        """The subsystem's required service settings that the router does not have (name -> wanted)."""
+        if subsystem not in SERVICE_SETTINGS:
+            return {}
+        path, wanted = SERVICE_SETTINGS[subsystem]
+        live = self.request("GET", path) or {}
+        if not isinstance(live, Mapping):
+            raise RouterError(f"router {self.api_url}: GET {path} returned {type(live).__name__}, not an object")
+        return {k: v for k, v in wanted.items() if live.get(k) != v}
+
+    def ensure_settings(self, subsystem: str) -> None:
+        """Turn on what the subsystem needs (e.g. HAProxy `enable`); PATCH only what differs."""
+        drift = self.settings_drift(subsystem)
+        if drift:
+            self.request("PATCH", SERVICE_SETTINGS[subsystem][0], body=drift)
+
     def is_applied(self, subsystem: str) -> bool:
+        if self.settings_drift(subsystem):
+            return False  # e.g. HAProxy switched off by hand: the next `up` turns it on again
         path = APPLY_PATHS[subsystem]
         if path is None:
             return True
@@ -297,6 +315,7 @@ class PfRestDriver:
                     f"router {self.api_url}: not applying {subsystem}: objects missing on the router: "
                     f"{', '.join(missing)}"
                 )
+            self.ensure_settings(subsystem)
             path = APPLY_PATHS[subsystem]
             if path is None:
                 return

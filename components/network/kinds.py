@@ -146,6 +146,15 @@ APPLY_PATHS: dict[str, str | None] = {
     "openvpn": None,
 }
 
+# Service settings a subsystem needs on before its apply can make anything live: pfrest's
+# HAProxy settings default to `enable: false`, and an apply of a disabled HAProxy only clears
+# its dirty marker — it would report success with nothing listening.
+# Ref: Models/HAProxySettings.inc (singleton, `enable` BooleanField default false; no
+#      always_apply, so the subsystem's apply makes it live).
+SERVICE_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "haproxy": ("/api/v2/services/haproxy/settings", {"enable": True}),
+}
+
 _CASE_FOLDED = {"mac", "host", "domain"}
 
 

@@ -44,7 +44,7 @@ from pulumi.dynamic import (
 )
 
 from .driver import PfRestDriver, RouterError
-from .kinds import canonical_json, get_kind, project_live
+from .kinds import SERVICE_SETTINGS, canonical_json, get_kind, project_live
 
 # Connection inputs shared by every router resource (camelCase: they are resource properties).
 PENDING = "pending"  # objectsHash after a refresh found the subsystem not applied
@@ -126,7 +126,8 @@ class PfSenseApplyProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in ("subsystem", "apiUrl") if olds.get(k) != news.get(k)]
-        changes = bool(replaces) or olds.get("objectsHash") != news.get("objectsHash") or _connection_changed(olds, news)
+        changes = (bool(replaces) or olds.get("objectsHash") != news.get("objectsHash")
+                   or olds.get("settings") != news.get("settings") or _connection_changed(olds, news))
         return DiffResult(changes=changes, replaces=replaces)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -180,4 +181,6 @@ class PfSenseApply(Resource, module="network", name="PfSenseApply"):
             opts, pulumi.ResourceOptions(additional_secret_outputs=["apiKey"])
         )
         props = {**connection, "subsystem": subsystem, "objects": objects, "objectsHash": objects_hash}
+        if subsystem in SERVICE_SETTINGS:  # shown in the plan; a change re-applies
+            props["settings"] = SERVICE_SETTINGS[subsystem][1]
         super().__init__(PfSenseApplyProvider(), name, props, opts)

@@ -18,10 +18,11 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from components.network.kinds import APPLY_PATHS, KINDS, natural_key
+from components.network.kinds import APPLY_PATHS, KINDS, SERVICE_SETTINGS, natural_key
 
 API_KEY = "test-key-0123456789"
 _BY_SINGULAR = {k.path: k for k in KINDS.values()}
+_SETTINGS = {path: subsystem for subsystem, (path, _) in SERVICE_SETTINGS.items()}
 _BY_PLURAL = {k.plural: k for k in KINDS.values()}
 # Firewall apply covers the NAT subsystem too (pfrest FirewallApply).
 _APPLY_SUBSYSTEMS = {
@@ -36,6 +37,7 @@ class FakePfRest:
     def __init__(self, apply_polls: int = 2) -> None:
         self.objects: dict[str, list[dict]] = {k: [] for k in KINDS}
         self.dirty: set[str] = set()
+        self.settings: dict[str, dict] = {}  # singleton settings by path, as PATCHed
         self.applying: dict[str, int] = {}
         self.apply_polls = apply_polls
         self.faults: dict[tuple[str, str], list[int]] = {}
@@ -78,6 +80,8 @@ class FakePfRest:
                 return 401, {"code": 401, "status": "unauthorized", "message": "Authentication failed"}
             if path in _APPLY_SUBSYSTEMS:
                 return self._apply(method, path)
+            if path in _SETTINGS:
+                return self._settings(method, path, body or {})
             if path in _BY_PLURAL and method == "GET":
                 kind = _BY_PLURAL[path]
                 rows = self.listing(kind.name)
@@ -87,6 +91,16 @@ class FakePfRest:
             if path in _BY_SINGULAR:
                 return self._singular(method, _BY_SINGULAR[path], query, body or {})
             return 404, {"code": 404, "message": "Endpoint not found"}
+
+    def _settings(self, method: str, path: str, body: dict) -> tuple[int, dict]:
+        # Singleton service settings, pfSense's defaults until PATCHed (HAProxy: off).
+        current = self.settings.setdefault(path, {"enable": False})
+        if method == "PATCH":
+            current.update(body)
+            self.dirty.add(_SETTINGS[path])
+        elif method != "GET":
+            return 405, {"message": f"{method} not allowed on {path}"}
+        return 200, {"data": dict(current)}
 
     def _apply(self, method: str, path: str) -> tuple[int, dict]:
         subs = _APPLY_SUBSYSTEMS[path]

@@ -199,3 +199,22 @@ def test_update_does_not_resend_fields_pfrest_marks_not_editable(fake, driver):
     assert (method, path) == ("PATCH", VLAN.path)
     assert "if" not in body and body["tag"] == 20 and body["id"] == 0
     assert fake.listing("vlan")[0]["if"] == "igc1"
+
+
+def test_haproxy_apply_turns_the_service_on(fake, driver):
+    # pfrest's HAProxy settings default to enable=false; an apply alone would report
+    # success with nothing listening on 80/443/6443.
+    backend = {"name": "api", "servers": [{"name": "cp1", "address": "192.168.10.11", "port": "6443"}]}
+    from components.network.kinds import HAPROXY_BACKEND
+    driver.upsert(HAPROXY_BACKEND, backend)
+    assert not driver.is_applied("haproxy")
+    driver.apply("haproxy", [("haproxy_backend", {"name": "api"})])
+    assert fake.settings["/api/v2/services/haproxy/settings"]["enable"] is True
+    assert driver.is_applied("haproxy")
+    # Switched off by hand later: refresh sees it as pending, the next apply turns it on.
+    fake.settings["/api/v2/services/haproxy/settings"]["enable"] = False
+    assert not driver.is_applied("haproxy")
+    driver.apply("haproxy")
+    assert fake.settings["/api/v2/services/haproxy/settings"]["enable"] is True
+    patches = [(m, p) for m, p in fake.writes() if p.endswith("/haproxy/settings")]
+    assert patches == [("PATCH", "/api/v2/services/haproxy/settings")] * 2
