@@ -15,6 +15,7 @@ downwards only, so the system layer keeps these few lines to itself.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 import re
 from dataclasses import dataclass
 
@@ -125,6 +126,26 @@ def limit_range(namespace: str, defaults: ContainerDefaults = ContainerDefaults(
             "max": {"cpu": defaults.max_cpu, "memory": defaults.max_memory},
         }]},
     }
+
+
+# Room above the computed rollout peak, so a chart bump that raises a request or adds a pod
+# does not stall its own rollout at the quota (the peak alone leaves zero headroom).
+HEADROOM = 1.5
+EXTRA_PODS = 2
+
+
+def with_headroom(peak: Budget) -> Budget:
+    """The quota for a namespace whose rollout peak is `peak`: HEADROOM x its totals, plus pods."""
+    def scaled(value: str, unit: str) -> str:
+        return sum_quantities([str(parse_quantity(value) * Decimal(str(HEADROOM)))], unit=unit)
+
+    return Budget(
+        requests_cpu=scaled(peak.requests_cpu, "m"),
+        requests_memory=scaled(peak.requests_memory, "Mi"),
+        limits_cpu=scaled(peak.limits_cpu, "m"),
+        limits_memory=scaled(peak.limits_memory, "Mi"),
+        pods=peak.pods + EXTRA_PODS,
+    )
 
 
 def sum_quantities(values: list[str], *, unit: str) -> str:

@@ -19,7 +19,7 @@ Pure: no pulumi import.
 
 from __future__ import annotations
 
-from components.system.budget import Budget, sum_quantities
+from components.system.budget import Budget, sum_quantities, with_headroom
 from components.system.traefik_values import ChartPin
 
 # Ref: https://github.com/cert-manager/cert-manager/releases/tag/v1.21.1
@@ -76,16 +76,16 @@ def cert_manager_values(*, namespace: str = "cert-manager", image_tag: str = CER
 
 def cert_manager_budget() -> Budget:
     """Quota for the `cert-manager` namespace: each Deployment twice (rollout surge) plus the
-    startupapicheck Job's pod."""
+    startupapicheck Job's pod, with headroom (budget.with_headroom) for chart bumps."""
     running = ["controller", "webhook", "cainjector"] * 2 + ["startupapicheck"]
 
     def total(kind: str, resource: str, unit: str) -> str:
         return sum_quantities([RESOURCES[c][kind][resource] for c in running], unit=unit)
 
-    return Budget(
+    return with_headroom(Budget(
         requests_cpu=total("requests", "cpu", "m"),
         requests_memory=total("requests", "memory", "Mi"),
         limits_cpu=total("limits", "cpu", "m"),
         limits_memory=total("limits", "memory", "Mi"),
         pods=len(running) + 1,
-    )
+    ))

@@ -33,7 +33,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.system.budget import Budget, sum_quantities
+from components.system.budget import Budget, sum_quantities, with_headroom
 
 
 @dataclass(frozen=True)
@@ -178,10 +178,10 @@ def traefik_budget(replicas: int) -> Budget:
     """
     pods = replicas + 1
     solvers = 2
-    return Budget(
+    return with_headroom(Budget(
         requests_cpu=sum_quantities([RESOURCES["requests"]["cpu"]] * pods + ["10m"] * solvers, unit="m"),
         requests_memory=sum_quantities([RESOURCES["requests"]["memory"]] * pods + ["32Mi"] * solvers, unit="Mi"),
         limits_cpu=sum_quantities([RESOURCES["limits"]["cpu"]] * pods + ["100m"] * solvers, unit="m"),
         limits_memory=sum_quantities([RESOURCES["limits"]["memory"]] * pods + ["64Mi"] * solvers, unit="Mi"),
         pods=pods + solvers,
-    )
+    ))

@@ -150,3 +150,17 @@ def test_system_namespaces_are_restricted_and_quota_sets_required_keys():
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     hard = resource_quota("cert-manager", cert_manager_budget())["spec"]["hard"]
     assert {"requests.cpu", "requests.memory", "limits.memory", "pods"} <= set(hard)
+
+
+def test_system_quotas_leave_headroom_above_the_rollout_peak():
+    # The peak (every Deployment twice during a rollout, plus the check Job) must fit with
+    # room to spare, or the next chart bump stalls at the quota.
+    from components.quantity import parse_quantity
+    from components.system.cert_manager_values import RESOURCES as CM
+    peak = ["controller", "webhook", "cainjector"] * 2 + ["startupapicheck"]
+    budget = cert_manager_budget()
+    for kind, res, have in (("requests", "cpu", budget.requests_cpu), ("requests", "memory", budget.requests_memory),
+                            ("limits", "cpu", budget.limits_cpu), ("limits", "memory", budget.limits_memory)):
+        need = sum(parse_quantity(CM[c][kind][res]) for c in peak)
+        assert parse_quantity(have) >= need * parse_quantity("1.25"), (kind, res, have, need)
+    assert budget.pods > len(peak) + 1
