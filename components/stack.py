@@ -46,17 +46,19 @@ class Platform(pulumi.ComponentResource):
             endpoint_ready=self.router.ready, protect=config.cluster.ha, opts=child)
         provider = self.cluster.provider
         psa = config.cluster.kubernetes_minor
+        charts = str(config.charts.repository).rstrip("/") if config.charts.repository else None
 
         self.cert_manager = CertManager(
             f"{name}-cert-manager", certificates=config.certificates, psa_version=psa,
-            provider=provider, opts=child)
+            provider=provider, chart_repository=charts, opts=child)
         self.traefik = TraefikStack(
             f"{name}-traefik", ingress=config.ingress,
             admin_cidrs=[str(c) for c in config.network.admin_cidrs],
             # PROXY protocol and forwarded headers only from the router's HAProxy (prod).
             trusted_proxies=[f"{config.network.lan.gateway}/32"] if config.cluster.ha else [],
             ha=config.cluster.ha, dashboard_password=secrets.dashboard_password,
-            cert_manager=self.cert_manager, psa_version=psa, provider=provider, opts=child)
+            cert_manager=self.cert_manager, psa_version=psa, provider=provider,
+            chart_repository=charts, opts=child)
 
         self.personas = Personas(f"{name}-personas", config.platops.group, provider, opts=child)
         self.tenants = [

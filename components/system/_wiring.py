@@ -3,7 +3,7 @@
 (Builder dicts become resources through `components.kube.apply`.)
 
 - `bounded_namespace(...)`: a system Namespace plus its ResourceQuota and LimitRange;
-- `chart(...)`: a pinned `kubernetes.helm.v4.Chart` installed into an existing namespace.
+- `chart(...)`: a pinned chart as a `kubernetes.helm.v3.Release` in an existing namespace.
 """
 
 from __future__ import annotations
@@ -47,16 +47,29 @@ def bounded_namespace(prefix: str, name: str, *, psa_version: str, budget: Budge
 
 
 def chart(resource_name: str, pin: ChartPin, *, namespace: BoundedNamespace, values: dict,
-          provider: k8s.Provider, parent: pulumi.Resource,
-          depends_on: Sequence[pulumi.Resource] = ()) -> k8s.helm.v4.Chart:
-    """The pinned chart, released as `pin.chart` in the namespace (which the chart must not create)."""
-    return k8s.helm.v4.Chart(
+          provider: k8s.Provider, parent: pulumi.Resource, repository: str | None = None,
+          depends_on: Sequence[pulumi.Resource] = ()) -> k8s.helm.v3.Release:
+    """The pinned chart as a Helm release `pin.chart` in the namespace (which it must not create).
+
+    A `helm.v3.Release` is a custom resource: unlike the `helm.v4.Chart` component it can be
+    previewed while the cluster's kubeconfig is still unknown — every first preview, and any
+    preview that reinstalls the first server (docs/adr/0005). `repository` overrides the
+    chart's official repository (an air-gapped mirror that serves both charts).
+    """
+    return k8s.helm.v3.Release(
         resource_name,
         chart=pin.chart,
         version=pin.version,
-        repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=pin.repo),
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repository or pin.repo),
         name=pin.chart,  # release name: the chart's fullname (and the ingress class) stays `traefik`
         namespace=namespace.namespace.metadata["name"],
+        create_namespace=False,
         values=values,
+        # Wait for every object, hooks and Jobs included, before dependents run; a failed
+        # upgrade removes what it created, so a retry starts clean.
+        wait_for_jobs=True,
+        cleanup_on_fail=True,
+        timeout=600,
+        max_history=10,
         opts=pulumi.ResourceOptions(parent=parent, provider=provider,
                                     depends_on=[*namespace.ready, *depends_on]))

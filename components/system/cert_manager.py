@@ -3,8 +3,8 @@
 Creates, as children (all Kubernetes objects through the cluster's provider):
 - `<name>-namespace`: Namespace `cert-manager`, Pod Security `restricted`;
 - `<name>-quota`, `<name>-limits`: its ResourceQuota and LimitRange (sized for the chart);
-- `<name>-chart`: `kubernetes.helm.v4.Chart` cert-manager v1.21.1 from
-  https://charts.jetstack.io with its CRDs (`crds.enabled`), values from
+- `<name>-chart`: `kubernetes.helm.v3.Release` of cert-manager v1.21.1 from
+  https://charts.jetstack.io (or `charts.repository`) with its CRDs (`crds.enabled`), values from
   `cert_manager_values()`;
 - in `ca` mode only: `<name>-ca-key` (ECDSA P-256, `tls.PrivateKey`) and `<name>-ca-cert`
   (`tls.SelfSignedCert`, a CA valid 5 years) — one private CA for the whole stack, copied
@@ -57,16 +57,18 @@ class CertManager(pulumi.ComponentResource):
         psa_version: Pod Security version label, the cluster minor (e.g. `v1.34`).
         provider: the cluster's `kubernetes.Provider` (the only one used).
         ca_common_name: subject CN of the private CA (default `k3s-platform <stack> CA`).
+        chart_repository: a chart repository serving the pinned chart (default: the official one).
     """
 
     namespace: str
-    chart: k8s.helm.v4.Chart
+    chart: k8s.helm.v3.Release
     ready: list[pulumi.Resource]
     ca: PrivateCa | None
     certificates: Certificates
 
     def __init__(self, name: str, *, certificates: Certificates, psa_version: str,
                  provider: k8s.Provider, ca_common_name: str | None = None,
+                 chart_repository: str | None = None,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("k3s-platform:system:CertManager", name, None, opts)
         self.namespace = NAMESPACE
@@ -75,7 +77,8 @@ class CertManager(pulumi.ComponentResource):
         ns = bounded_namespace(name, NAMESPACE, psa_version=psa_version, budget=cert_manager_budget(),
                                provider=provider, parent=self)
         self.chart = chart(f"{name}-chart", CERT_MANAGER_CHART, namespace=ns,
-                           values=cert_manager_values(namespace=NAMESPACE), provider=provider, parent=self)
+                           values=cert_manager_values(namespace=NAMESPACE), provider=provider, parent=self,
+                           repository=chart_repository)
         # The account and its RBAC need only the namespace; the Job needs them and the chart.
         objs = api_check_objects(NAMESPACE, image_tag=CERT_MANAGER_CHART.app_version,
                                  resources=RESOURCES["startupapicheck"])

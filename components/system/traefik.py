@@ -3,8 +3,8 @@
 Creates, as children (all Kubernetes objects through the cluster's provider):
 - `<name>-namespace`, `<name>-quota`, `<name>-limits`: Namespace `traefik` (Pod Security
   `restricted`; the chart's pods comply with the values below) and its quota and limits;
-- `<name>-chart`: `kubernetes.helm.v4.Chart` traefik 41.3.0 from
-  https://traefik.github.io/charts, values from `traefik_values()` (k3s's bundled Traefik
+- `<name>-chart`: `kubernetes.helm.v3.Release` of traefik 41.3.0 from
+  https://traefik.github.io/charts (or `charts.repository`), values from `traefik_values()` (k3s's bundled Traefik
   stays disabled by the cluster layer);
 - `<name>-tls-default`: the `TLSOption` `default` (TLS 1.2+, sniStrict, modern ciphers),
   which Traefik applies to every router without its own option;
@@ -74,11 +74,12 @@ class TraefikStack(pulumi.ComponentResource):
         cert_manager: the `CertManager` component (Issuer + Certificate for the dashboard).
         psa_version: Pod Security version label, the cluster minor (e.g. `v1.34`).
         provider: the cluster's `kubernetes.Provider`.
+        chart_repository: a chart repository serving the pinned chart (default: the official one).
     """
 
     namespace: str
     ingress_class: str
-    chart: k8s.helm.v4.Chart
+    chart: k8s.helm.v3.Release
     tls_option: k8s.apiextensions.CustomResource
     issuer: NamespaceIssuer
     dashboard: TlsRoute
@@ -86,6 +87,7 @@ class TraefikStack(pulumi.ComponentResource):
     def __init__(self, name: str, *, ingress: Ingress, admin_cidrs: Sequence[str],
                  trusted_proxies: Sequence[str], ha: bool, dashboard_password: pulumi.Input[str],
                  cert_manager: CertManager, psa_version: str, provider: k8s.Provider,
+                 chart_repository: str | None = None,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("k3s-platform:system:TraefikStack", name, None, opts)
         self.namespace = NAMESPACE
@@ -101,7 +103,7 @@ class TraefikStack(pulumi.ComponentResource):
         ns = bounded_namespace(name, NAMESPACE, psa_version=psa_version,
                                budget=traefik_budget(ingress.replicas), provider=provider, parent=self)
         self.chart = chart(f"{name}-chart", TRAEFIK_CHART, namespace=ns, values=values,
-                           provider=provider, parent=self)
+                           provider=provider, parent=self, repository=chart_repository)
         after_chart = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.chart])
 
         self.tls_option = kube.apply(f"{name}-tls-default", crds.tls_option(NAMESPACE, "default"), after_chart)

@@ -18,7 +18,7 @@ def test_longest_chain_skips_components_and_counts_remote_steps():
         res("join", deps=["install"]),
         res("side", "random:index/randomPassword:RandomPassword", deps=["key"]),
         res("prov", "pulumi:providers:kubernetes", deps=["join"]),
-        res("chart", "kubernetes:helm.sh/v4:Chart", provider="prov"),
+        res("chart", "kubernetes:helm.sh/v3:Release", provider="prov"),
     ]
     path = critical_path(resources)
     assert path["names"] == ["key", "install", "join", "prov"]

@@ -29,7 +29,7 @@ def test_every_issuer_waits_for_the_api_check_job(stack):
     by_urn = {r.urn: r for r in run.registrations}
     [job] = [r for r in run.registrations if r.type == "kubernetes:batch/v1:Job"]
     assert job.inputs["metadata"]["name"] == NAME
-    assert any(by_urn[d].type == "kubernetes:helm.sh/v4:Chart" for d in job.dependencies)
+    assert any(by_urn[d].type == "kubernetes:helm.sh/v3:Release" for d in job.dependencies)
     issuers = [r for r in run.registrations if r.type == "kubernetes:cert-manager.io/v1:Issuer"]
     assert issuers
     for issuer in issuers:

@@ -17,7 +17,7 @@ from tools.harness import redact
 from tools.schemas import validate
 
 STACKS = ["dev", "prod"]
-CHART = "kubernetes:helm.sh/v4:Chart"
+CHART = "kubernetes:helm.sh/v3:Release"
 CRD_GROUP_CHART = {"traefik.io": "traefik", "cert-manager.io": "cert-manager"}
 # What the harness substitutes for the encrypted `dashboardPassword` (tools/harness.py).
 PASSWORD = "placeholder-dashboardPassword"

@@ -30,7 +30,7 @@ from typing import Any
 from components.platform.personas import APPOPS_BINDING, PLATOPS_BINDING
 from tools.harness import Registration, StackRun, redact
 
-HELM_CHART = "kubernetes:helm.sh/v4:Chart"
+HELM_CHART = "kubernetes:helm.sh/v3:Release"
 REMOTE_COMMAND = "command:remote:Command"
 CLUSTER_COMPONENT = "k3s-platform:cluster:K3sCluster"
 PFSENSE_OBJECT = "pulumi-python:dynamic/network:PfSenseObject"

@@ -19,7 +19,7 @@ import yaml
 
 from tools.harness import SECRET, Registration, StackRun, redact
 
-HELM_CHART = "kubernetes:helm.sh/v4:Chart"
+HELM_CHART = "kubernetes:helm.sh/v3:Release"
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
 NODE_STEPS = ("prepare", "config", "install", "upgrade")
 
@@ -164,9 +164,9 @@ def write_files(out_dir: Path, files: dict[str, str]) -> None:
 def human_summary(run: StackRun, violations: list[dict]) -> str:
     by_urn = {r.urn: r for r in run.registrations}
     per_layer: dict[str, Counter] = defaultdict(Counter)
-    # Custom resources, plus the charts: a helm.v4 Chart is a component whose objects the
-    # provider renders only in a real run, but it is what the plan can show of them.
-    shown = [r for r in run.registrations if r.custom or r.type == HELM_CHART]
+    # Custom resources (the chart Releases among them: helm renders their objects only in a
+    # real run; tests/system/test_chart_render.py checks them with helm in CI).
+    shown = [r for r in run.registrations if r.custom]
     for reg in shown:
         per_layer[layer_of(reg, by_urn)][reg.type] += 1
     lines = [f"stack {run.stack}: {len(shown)} resources and charts "
