@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
+from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    HttpUrl,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -28,6 +30,9 @@ from pydantic.alias_generators import to_camel
 
 from components.network.settings import RouterSettings
 from components.quantity import parse_quantity
+
+# HAProxy's frontends on the router's LAN address in HA stacks: ingress and the API.
+HAPROXY_PORTS = (80, 443, 6443)
 
 PROJECT = "k3s-platform"
 
@@ -98,6 +103,10 @@ Hostname = Annotated[str, AfterValidator(_hostname)]
 MacAddress = Annotated[str, AfterValidator(_mac)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+# `ssh-ed25519 AAAA...` (an optional trailing comment is allowed, as in known_hosts).
+SshHostKey = Annotated[str, Field(pattern=r"^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+AbsolutePath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/+-]+$")]
 
 
 class Model(BaseModel):
@@ -144,13 +153,16 @@ class Network(Model):
 
 
 class Node(Model):
-    """One k3s host. `labels`/`taints` go to its k3s config (default: none)."""
+    """One k3s host. `labels`/`taints` go to its k3s config (default: none). `hostKey`: the
+    host's SSH public key as in known_hosts without the host name (`ssh-ed25519 AAAA...`);
+    when set, the program refuses any other host at that address (default: not pinned)."""
 
     name: DnsLabel
     ip: IPv4Address
     mac: MacAddress
     labels: dict[str, str] = {}
     taints: tuple[str, ...] = ()
+    host_key: SshHostKey | None = None
 
 
 class Ssh(Model):
@@ -158,6 +170,17 @@ class Ssh(Model):
 
     user: str = Field(min_length=1)
     port: Port = 22
+
+
+class Installer(Model):
+    """Where k3s comes from. `release` (default): each host fetches the installer of the pinned
+    release tag, which downloads the binary; `sha256` pins the installer script. `airgap`:
+    k3s's air-gap install — the binary at /usr/local/bin/k3s and the installer at
+    `scriptPath` are put on each host beforehand; nothing is downloaded."""
+
+    source: Literal["release", "airgap"] = "release"
+    sha256: Sha256 | None = None
+    script_path: AbsolutePath = "/var/lib/k3s-platform/install.sh"
 
 
 class EtcdSnapshots(Model):
@@ -178,6 +201,7 @@ class Cluster(Model):
     agents: tuple[Node, ...] = ()
     secrets_encryption: bool = True
     etcd_snapshots: EtcdSnapshots = EtcdSnapshots()
+    installer: Installer = Installer()
 
     @model_validator(mode="before")
     @classmethod
@@ -290,6 +314,14 @@ class PlatOps(Model):
     group: str = "platops"
 
 
+class Charts(Model):
+    """Where the Helm charts come from. `repository`: one chart repository that serves both
+    pinned charts (an air-gapped mirror, e.g. `http://charts.lan:8879`); default: each chart's
+    official repository."""
+
+    repository: HttpUrl | None = None
+
+
 class StackConfig(Model):
     domain: Hostname
     network: Network
@@ -299,6 +331,7 @@ class StackConfig(Model):
     platops: PlatOps = PlatOps()
     tenants: tuple[Tenant, ...] = ()
     router: RouterSettings
+    charts: Charts = Charts()
 
     @property
     def ingress_hosts(self) -> tuple[str, ...]:
@@ -388,6 +421,23 @@ def _tenant_rules(tenants: tuple[Tenant, ...]) -> list[str]:
     return problems
 
 
+def _router_port_rules(network: Network, cluster: Cluster, router: RouterSettings) -> list[str]:
+    """With several servers HAProxy binds 80, 443 and 6443 on the router's LAN address; the
+    pfSense web GUI (which serves pfrest) must not hold one of them there."""
+    if not cluster.ha:
+        return []
+    url = urlsplit(router.api_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    if url.hostname == str(network.lan.gateway) and port in HAPROXY_PORTS:
+        return [
+            f"router.apiUrl: the pfSense web GUI on {url.hostname}:{port} would hold a port HAProxy "
+            f"needs ({', '.join(map(str, HAPROXY_PORTS))}) — move the GUI to another port "
+            "(System > Advanced > Admin Access, e.g. 8443), tick 'Disable webConfigurator redirect "
+            "rule' there (it holds port 80), and set router.apiUrl to https://<router>:8443"
+        ]
+    return []
+
+
 def _host_rules(sections: Mapping[str, Any]) -> list[str]:
     """Every hostname under `domain`, and each used once (API, dashboard, tenant hosts)."""
     domain = sections["domain"]
@@ -417,6 +467,7 @@ CROSS_RULES = (
     (("cluster",), _server_count_rules),
     (("network", "cluster"), _node_rules),
     (("tenants",), _tenant_rules),
+    (("network", "cluster", "router"), _router_port_rules),
 )
 
 

@@ -40,7 +40,18 @@ def cluster_spec(cluster: Cluster) -> render.ClusterSpec:
         secrets_encryption=cluster.secrets_encryption,
         etcd_snapshot_schedule=snapshots.schedule if snapshots.enabled else None,
         etcd_snapshot_retention=snapshots.retention if snapshots.enabled else None,
+        installer=render.Installer(source=cluster.installer.source, sha256=cluster.installer.sha256,
+                                   script_path=cluster.installer.script_path),
     )
+
+
+def node_connection(cluster: Cluster, node: render.NodeSpec,
+                    ssh_private_key: pulumi.Input[str]) -> remote.ConnectionArgs:
+    """SSH to one node; its host key is pinned when the config gives one."""
+    host_key = next((n.host_key for n in cluster.nodes if n.name == node.name), None)
+    return remote.ConnectionArgs(
+        host=node.ip, user=cluster.ssh.user, port=cluster.ssh.port,
+        private_key=ssh_private_key, host_key=host_key)
 
 
 def node_specs(cluster: Cluster) -> list[render.NodeSpec]:
@@ -95,31 +106,37 @@ class K3sCluster(pulumi.ComponentResource):
 
         nodes = node_specs(cluster)
         order = step_order(nodes)
+        first = nodes[0]
+        connections = {n.name: node_connection(cluster, n, ssh_private_key) for n in nodes}
+        # Stacks made before 0.2 carry a hash in `triggers`, which pulumi-command turns into a
+        # replace (and so an uninstall); ignoring the old value keeps every change an update.
+        step = pulumi.ResourceOptions(parent=self, ignore_changes=["triggers"])
         installs: dict[str, remote.Command] = {}
+        members: dict[str, remote.Command] = {}
         upgrades: dict[str, remote.Command] = {}
 
         for node in nodes:  # servers first, so every step named in `order` already exists
-            connection = remote.ConnectionArgs(
-                host=node.ip, user=cluster.ssh.user, port=cluster.ssh.port,
-                private_key=ssh_private_key)
+            connection = connections[node.name]
             config_text = render.node_config_yaml(node, spec)
 
             prepare = remote.Command(
                 f"{name}-{node.name}-prepare",
                 connection=connection,
                 create=render.prepare_script(cluster.ssh.user),
-                opts=pulumi.ResourceOptions(parent=self))
+                add_previous_output_in_env=False,
+                opts=step)
             copy = remote.CopyToRemote(
                 f"{name}-{node.name}-config",
                 connection=connection,
                 source=pulumi.StringAsset(config_text),
                 remote_path=render.STAGED_CONFIG_PATH,
-                triggers=[render.sha256(config_text)],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[prepare]))
+                opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(depends_on=[prepare])))
 
             waits_for = [copy, *(installs[n] for n in order.install_after[node.name])]
             if node.name in order.needs_endpoint:
                 waits_for += endpoint_ready
+            # create = update: a config, label, taint or token change reruns the script in
+            # place, which restarts k3s only when the config or token really changed.
             script = render.install_script(node, spec, config_text)
             installs[node.name] = remote.Command(
                 f"{name}-{node.name}-install",
@@ -128,33 +145,52 @@ class K3sCluster(pulumi.ComponentResource):
                 update=script,
                 delete=render.uninstall_script(node),
                 stdin=token_value,
+                add_previous_output_in_env=False,
                 # The token only travels on stdin; output holds no secret but stays quiet.
                 logging=remote.Logging.STDERR,
-                triggers=[render.sha256(config_text)],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for, protect=protect))
+                opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(
+                    depends_on=waits_for, protect=protect)))
 
-            # On create the upgrade step only confirms the version; on a version change it
-            # upgrades, in the order `step_order` gives.
+            # Runs on the first server: waits for the node to be Ready; when the node leaves
+            # the config it drains it and deletes its Node object *before* the uninstall (a
+            # server's etcd member goes with its Node object).
+            members[node.name] = remote.Command(
+                f"{name}-{node.name}-member",
+                connection=connections[first.name],
+                create=render.member_ready_script(node),
+                delete=render.member_remove_script(node),
+                add_previous_output_in_env=False,
+                logging=remote.Logging.STDERR,
+                opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(
+                    depends_on=[installs[node.name], installs[first.name]], protect=protect)))
+
+            # On create the upgrade step only confirms the version; on a version change its
+            # script text changes, so it runs in place, in the order `step_order` gives.
             upgrade_script = render.upgrade_script(node, spec)
             upgrades[node.name] = remote.Command(
                 f"{name}-{node.name}-upgrade",
                 connection=connection,
                 create=upgrade_script,
                 update=upgrade_script,
-                triggers=[cluster.k3s_version],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[
-                    installs[node.name], *(upgrades[n] for n in order.upgrade_after[node.name])]))
+                add_previous_output_in_env=False,
+                opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(depends_on=[
+                    installs[node.name], *(upgrades[n] for n in order.upgrade_after[node.name])])))
 
-        first = cluster.servers[0]
+        # The kubeconfig names apiHostname: read it once the router serves that name and
+        # every node is Ready and at the pinned version, and again after the first server's
+        # config or version changes (k3s may have renewed its client certificate).
         read = remote.Command(
             f"{name}-kubeconfig",
-            connection=remote.ConnectionArgs(
-                host=str(first.ip), user=cluster.ssh.user, port=cluster.ssh.port,
-                private_key=ssh_private_key),
+            connection=connections[first.name],
             create=render.READ_KUBECONFIG,
+            update=render.READ_KUBECONFIG,
+            environment={"K3SP_SERVER_GENERATION": render.sha256(
+                render.node_config_yaml(first, spec) + spec.k3s_version)},
+            add_previous_output_in_env=False,
             logging=remote.Logging.NONE,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[installs[first.name]], additional_secret_outputs=["stdout"]))
+                parent=self, additional_secret_outputs=["stdout"],
+                depends_on=[*members.values(), *upgrades.values(), *endpoint_ready]))
 
         self.kubeconfig = pulumi.Output.secret(read.stdout.apply(
             lambda text: render.rewrite_kubeconfig(text, cluster.api_hostname, name)))
@@ -162,5 +198,6 @@ class K3sCluster(pulumi.ComponentResource):
             f"{name}-provider", kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self))
         self.installs = installs
+        self.members = members
 
         self.register_outputs({"kubeconfig": self.kubeconfig, "apiUrl": self.api_url})

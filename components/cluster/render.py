@@ -9,6 +9,7 @@ script's standard input and lands in a root-only `token-file`.
 from __future__ import annotations
 
 import hashlib
+import shlex
 from dataclasses import dataclass, field
 
 import yaml
@@ -21,6 +22,10 @@ TOKEN_PATH = f"{CONFIG_DIR}/cluster-token"
 # sudo. The staged copy stays, so a later re-run (new token) still finds it.
 STAGING_DIR = "/var/lib/k3s-platform"
 STAGED_CONFIG_PATH = f"{STAGING_DIR}/config.yaml"
+# Host-side records of the program: which node owns the host, and the version k3s last
+# started at (what an upgrade compares against; the binary alone can be ahead of it).
+OWNER_PATH = f"{CONFIG_DIR}/k3s-platform-node"
+VERSION_PATH = f"{CONFIG_DIR}/k3s-platform-version"
 API_PORT = 6443
 
 
@@ -42,6 +47,21 @@ class NodeSpec:
 
 
 @dataclass(frozen=True)
+class Installer:
+    """Where the k3s installer comes from.
+
+    source "release": each host fetches the installer of the pinned release tag (pinned by
+    `sha256` when given) and the installer downloads the binary. source "airgap": k3s's
+    air-gap install — binary at /usr/local/bin/k3s and the installer at `script_path` are
+    already on the host; nothing is downloaded.
+    """
+
+    source: str = "release"
+    sha256: str | None = None
+    script_path: str = "/var/lib/k3s-platform/install.sh"
+
+
+@dataclass(frozen=True)
 class ClusterSpec:
     """Cluster-wide settings every node's config must agree on."""
 
@@ -53,6 +73,7 @@ class ClusterSpec:
     secrets_encryption: bool = True
     etcd_snapshot_schedule: str | None = None
     etcd_snapshot_retention: int | None = None
+    installer: Installer = Installer()
 
 
 def api_url(api_hostname: str) -> str:
@@ -101,22 +122,67 @@ def _service(role: str) -> str:
     return "k3s" if role == "server" else "k3s-agent"
 
 
-_FETCH_AND_RUN = """\
-fetch_and_run_installer() {{
-  # $1: the k3s version. The installer is taken from that release's own tag (not get.k3s.io's
-  # moving copy); it downloads and checksums the binary and (re)starts the service.
-  installer=$(mktemp)
-  curl -sfL --retry 3 -o "$installer" "https://raw.githubusercontent.com/k3s-io/k3s/$(printf '%s' "$1" | sed 's/+/%2B/')/install.sh"
-  sudo env INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC="{role}" sh "$installer"
-  rm -f "$installer"
-}}
+def _unit_path(role: str) -> str:
+    # Written by the k3s installer; its presence (not the binary's: an air-gapped host has
+    # the binary before the first install) says k3s was installed here.
+    return f"/etc/systemd/system/{_service(role)}.service"
 
-wait_until_ready() {{
+
+def _installer_url(version_var: str) -> str:
+    # The installer of the release tag itself, never get.k3s.io's moving copy.
+    return ("https://raw.githubusercontent.com/k3s-io/k3s/"
+            f"$(printf '%s' \"{version_var}\" | sed 's/+/%2B/')/install.sh")
+
+
+def _run_installer(node: NodeSpec, installer: Installer) -> str:
+    """Shell function `run_installer VERSION`: install or upgrade the k3s binary and service."""
+    role = node.role
+    if installer.source == "airgap":
+        # k3s air-gap install: the operator has put the binary (and images) on the host; the
+        # installer only writes the service and starts it (INSTALL_K3S_SKIP_DOWNLOAD).
+        return f"""run_installer() {{
+  have=$(/usr/local/bin/k3s --version 2>/dev/null | awk 'NR == 1 {{ print $3 }}')
+  if [ "$have" != "$1" ]; then
+    echo "k3s on {node.name}: /usr/local/bin/k3s is '$have', not $1 — copy the $1 binary there first (air-gap install)" >&2
+    exit 1
+  fi
+  if [ ! -f {shlex.quote(installer.script_path)} ]; then
+    echo "k3s on {node.name}: no installer at {installer.script_path} — copy install.sh of $1 there first (air-gap install)" >&2
+    exit 1
+  fi
+  sudo env INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC={role} sh {shlex.quote(installer.script_path)}
+  # Without a download the installer may see nothing new and skip the restart.
+  sudo systemctl restart {_service(role)}
+}}
+"""
+    verify = ""
+    if installer.sha256:
+        verify = f"""  if ! printf '%s  %s\\n' {installer.sha256} "$script" | sha256sum -c --status -; then
+    rm -f "$script"
+    echo "k3s on {node.name}: the $1 installer does not match cluster.installer.sha256 — refusing to run it" >&2
+    exit 1
+  fi
+"""
+    return f"""run_installer() {{
+  script=$(mktemp)
+  curl -sfL --retry 3 -o "$script" "{_installer_url("$1")}"
+{verify}  sudo env INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC={role} sh "$script"
+  rm -f "$script"
+}}
+"""
+
+
+def _wait_until_ready(node: NodeSpec) -> str:
+    if node.role == "server":
+        check = "sudo k3s kubectl get --raw /readyz >/dev/null 2>&1"
+    else:
+        check = f"systemctl is-active --quiet {_service(node.role)}"
+    return f"""wait_until_ready() {{
   i=0
-  until {ready_check}; do
+  until {check}; do
     i=$((i + 1))
     if [ "$i" -ge 60 ]; then
-      echo "{service} on {name} did not become ready within 5 minutes" >&2
+      echo "{_service(node.role)} on {node.name} did not become ready within 5 minutes" >&2
       exit 1
     fi
     sleep 5
@@ -125,88 +191,150 @@ wait_until_ready() {{
 """
 
 
-def _ready_check(node: NodeSpec) -> str:
-    if node.role == "server":
-        return "sudo k3s kubectl get --raw /readyz >/dev/null 2>&1"
-    return "systemctl is-active --quiet k3s-agent"
-
-
 def install_script(node: NodeSpec, cluster: ClusterSpec, config_text: str) -> str:
-    """Install k3s on a fresh host, or apply a changed config/token to an installed one.
+    """Install k3s on a fresh host, or apply a changed config or token to an installed one.
 
-    Idempotent: when the staged config and token equal what is in place, it changes nothing,
-    so re-running it (e.g. because the pinned version moved) never restarts a node. Version
-    changes are the upgrade script's job, which runs in a safe order.
+    Runs as the install step's create *and* update. On an installed host it never re-runs the
+    installer (which skips the restart when only config.yaml changed): it restarts the service
+    itself when the config or token changed, and only then. Every path ends in
+    `wait_until_ready`, so a retry after a failed start reports the truth. Version changes
+    are the upgrade step's job, in their own safe order.
     """
-    helpers = _FETCH_AND_RUN.format(role=node.role, service=_service(node.role), name=node.name,
-                                    ready_check=_ready_check(node))
+    service = _service(node.role)
     return f"""#!/bin/sh
 # Install or reconfigure k3s {node.role} on {node.name}. Rendered by k3s-platform.
 # config sha256: {sha256(config_text)}
 # The cluster token arrives on standard input; it is never echoed or logged.
 set -eu
 
-{helpers}
+{_run_installer(node, cluster.installer)}
+{_wait_until_ready(node)}
 sudo install -d -m 0755 {CONFIG_DIR}
 sudo sh -c 'umask 077; cat > {TOKEN_PATH}.new'
-
-if command -v k3s >/dev/null 2>&1 \\
-  && sudo cmp -s {STAGED_CONFIG_PATH} {CONFIG_PATH} \\
-  && sudo cmp -s {TOKEN_PATH}.new {TOKEN_PATH}; then
-  sudo rm -f {TOKEN_PATH}.new
-  echo "k3s on {node.name}: config unchanged"
-  exit 0
-fi
-
-sudo install -m 0600 -o root -g root {STAGED_CONFIG_PATH} {CONFIG_PATH}
-sudo mv {TOKEN_PATH}.new {TOKEN_PATH}
-
-if command -v k3s >/dev/null 2>&1; then
-  # Installed already: keep its version, restart with the new config.
-  version=$(k3s --version | awk 'NR == 1 {{ print $3 }}')
+changed=no
+sudo cmp -s {STAGED_CONFIG_PATH} {CONFIG_PATH} || changed=yes
+sudo cmp -s {TOKEN_PATH}.new {TOKEN_PATH} || changed=yes
+if [ "$changed" = yes ]; then
+  sudo install -m 0600 -o root -g root {STAGED_CONFIG_PATH} {CONFIG_PATH}
+  sudo mv {TOKEN_PATH}.new {TOKEN_PATH}
 else
-  version='{cluster.k3s_version}'
+  sudo rm -f {TOKEN_PATH}.new
 fi
-fetch_and_run_installer "$version"
+# Which node of the config owns this host: the uninstall of any other node leaves it alone.
+printf '%s\\n' {shlex.quote(node.name)} | sudo tee {OWNER_PATH} >/dev/null
+
+if [ -f {_unit_path(node.role)} ]; then
+  if [ "$changed" = yes ]; then
+    echo "k3s on {node.name}: config or token changed, restarting {service}"
+    sudo systemctl restart {service}
+  elif ! systemctl is-active --quiet {service}; then
+    echo "k3s on {node.name}: {service} is not running, starting it"
+    sudo systemctl restart {service}
+  else
+    echo "k3s on {node.name}: config unchanged"
+  fi
+else
+  run_installer '{cluster.k3s_version}'
+  printf '%s\\n' '{cluster.k3s_version}' | sudo tee {VERSION_PATH} >/dev/null
+fi
 wait_until_ready
-echo "k3s {node.role} on {node.name}: ready at $version"
+echo "k3s {node.role} on {node.name}: ready"
 """
 
 
 def upgrade_script(node: NodeSpec, cluster: ClusterSpec) -> str:
-    """Bring an installed node to the pinned version; a no-op when it is already there."""
-    helpers = _FETCH_AND_RUN.format(role=node.role, service=_service(node.role), name=node.name,
-                                    ready_check=_ready_check(node))
+    """Bring an installed node to the pinned version; a no-op when it is already there.
+
+    The version k3s was last started at is recorded on the host (VERSION_PATH); a target
+    below it is refused before anything changes (k3s cannot downgrade its datastore).
+    """
     return f"""#!/bin/sh
 # Upgrade k3s {node.role} on {node.name} to the pinned version. Rendered by k3s-platform.
 # Servers upgrade one at a time, agents after every server (Kubernetes version skew policy).
 set -eu
 
-{helpers}
+{_run_installer(node, cluster.installer)}
+{_wait_until_ready(node)}
 target='{cluster.k3s_version}'
-current=$(k3s --version | awk 'NR == 1 {{ print $3 }}')
+current=$(sudo cat {VERSION_PATH} 2>/dev/null || /usr/local/bin/k3s --version | awk 'NR == 1 {{ print $3 }}')
 if [ "$current" = "$target" ]; then
   echo "k3s on {node.name}: already at $target"
   exit 0
 fi
+lowest=$(printf '%s\\n%s\\n' "$current" "$target" | sort -V | head -n 1)
+if [ "$lowest" = "$target" ]; then
+  echo "k3s on {node.name}: runs $current; refusing to go down to $target (k3s cannot downgrade; restore an etcd snapshot instead)" >&2
+  exit 1
+fi
 echo "k3s on {node.name}: upgrading $current -> $target"
-fetch_and_run_installer "$target"
+run_installer "$target"
 wait_until_ready
+printf '%s\\n' "$target" | sudo tee {VERSION_PATH} >/dev/null
 """
 
 
 def uninstall_script(node: NodeSpec) -> str:
-    """Remove k3s from the host; tolerates a host where it is already gone."""
+    """Remove k3s from the host — only if this node still owns it; tolerates k3s already gone.
+
+    Runs only when the node leaves the config (or on destroy), after its Node object was
+    deleted (the member step). If another node of the config has since been installed on
+    the same host (a rename), that node owns it and nothing is removed.
+    """
     script = "k3s-uninstall.sh" if node.role == "server" else "k3s-agent-uninstall.sh"
     return f"""#!/bin/sh
 # Uninstall k3s {node.role} from {node.name}. Rendered by k3s-platform.
 set -eu
+owner=$(sudo cat {OWNER_PATH} 2>/dev/null || true)
+if [ -n "$owner" ] && [ "$owner" != {node.name} ]; then
+  echo "this host now runs k3s node $owner, not {node.name}: leaving k3s in place"
+  exit 0
+fi
 if [ -x /usr/local/bin/{script} ]; then
   sudo /usr/local/bin/{script}
 else
   echo "k3s is not installed on {node.name}; nothing to remove"
 fi
-sudo rm -rf {TOKEN_PATH} {CONFIG_PATH} {STAGING_DIR}
+sudo rm -rf {TOKEN_PATH} {CONFIG_PATH} {OWNER_PATH} {VERSION_PATH} {STAGING_DIR}
+"""
+
+
+def member_ready_script(node: NodeSpec) -> str:
+    """Run on the first server: wait until the node has registered and is Ready."""
+    return f"""#!/bin/sh
+# Wait for node {node.name} to be Ready. Rendered by k3s-platform.
+set -eu
+i=0
+until [ "$(sudo k3s kubectl get node {node.name} -o 'jsonpath={{.status.conditions[?(@.type=="Ready")].status}}' 2>/dev/null)" = True ]; do
+  i=$((i + 1))
+  if [ "$i" -ge 60 ]; then
+    echo "node {node.name} did not become Ready within 5 minutes" >&2
+    exit 1
+  fi
+  sleep 5
+done
+echo "node {node.name}: Ready"
+"""
+
+
+def member_remove_script(node: NodeSpec) -> str:
+    """Run on the first server before the node's uninstall: drain it and delete its Node.
+
+    Deleting the Node object is what removes a server's etcd member (k3s's etcd finalizer);
+    uninstalling alone would leave a dead member behind.
+    """
+    return f"""#!/bin/sh
+# Remove node {node.name} from the cluster. Rendered by k3s-platform.
+set -eu
+if ! sudo k3s kubectl get node {node.name} >/dev/null 2>&1; then
+  echo "node {node.name} is not in the cluster; nothing to remove"
+  exit 0
+fi
+if ! sudo k3s kubectl drain {node.name} --ignore-daemonsets --delete-emptydir-data --timeout=300s; then
+  echo "node {node.name} could not be drained (a PodDisruptionBudget?); fix that and run pulumi up again" >&2
+  exit 1
+fi
+sudo k3s kubectl delete node {node.name} --wait=true --timeout=120s
+echo "node {node.name}: removed from the cluster"
 """
 
 
@@ -215,7 +343,7 @@ def prepare_script(ssh_user: str) -> str:
     return f"""#!/bin/sh
 # Prepare the k3s-platform staging directory. Rendered by k3s-platform.
 set -eu
-sudo install -d -m 0755 -o '{ssh_user}' {STAGING_DIR}
+sudo install -d -m 0755 -o {shlex.quote(ssh_user)} {STAGING_DIR}
 """
 
 

@@ -49,16 +49,58 @@ def test_upgrades_run_servers_in_order_then_agents(prod_run):
         assert not any(d.startswith("k3s-cluster-w") for d in deps(prod_run, f"k3s-cluster-{server}-upgrade"))
 
 
-def test_version_change_triggers_only_upgrade_steps(prod_run):
+def test_no_remote_step_carries_triggers(dev_run, prod_run):
+    # pulumi-command replaces a step whose `triggers` change, and a replaced install step
+    # runs its delete (the uninstall) on the same host. Changes travel as script text
+    # instead, which the provider diffs as an update (ADR 0002).
+    for run in (dev_run, prod_run):
+        for r in run.registrations:
+            if r.type.startswith("command:remote:"):
+                assert not r.inputs.get("triggers"), r.name
+
+
+def test_every_change_is_an_update_that_reruns_the_script(prod_run):
     upgrade = reg(prod_run, "k3s-cluster-cp1-upgrade").inputs
-    assert upgrade["triggers"] == ["v1.34.2+k3s1"]
-    assert upgrade["update"] == upgrade["create"]
+    assert upgrade["update"] == upgrade["create"] and "target='v1.34.2+k3s1'" in upgrade["create"]
     install = reg(prod_run, "k3s-cluster-cp1-install").inputs
     assert install["update"] == install["create"] and install["delete"].startswith("#!/bin/sh")
+    config = reg(prod_run, "k3s-cluster-cp1-config").inputs["source"].text
+    assert render_sha(config) in install["create"]  # a config change changes the script text
+
+
+def render_sha(text):
+    from components.cluster.render import sha256
+    return sha256(text)
+
+
+def test_previous_output_never_sent_to_hosts(dev_run, prod_run):
+    for run in (dev_run, prod_run):
+        for r in run.by_type(CMD):
+            assert r.inputs.get("addPreviousOutputInEnv") is False, r.name
+
+
+def test_node_leaves_through_its_member_step_on_the_first_server(prod_run):
+    # Removing a node deletes its member step (drain + delete Node, on cp1) before its
+    # install step (uninstall, on the node): the member depends on the install.
+    for node in ("cp2", "w1"):
+        member = reg(prod_run, f"k3s-cluster-{node}-member")
+        assert f"k3s-cluster-{node}-install" in deps(prod_run, f"k3s-cluster-{node}-member")
+        assert f"delete node {node}" in member.inputs["delete"]
+        assert member.protect
+    first = reg(prod_run, "k3s-cluster-cp1-install")
+    w1 = reg(prod_run, "k3s-cluster-w1-member")
+    assert w1.inputs["connection"] == first.inputs["connection"]
+
+
+def test_kubernetes_waits_for_every_node_and_the_endpoint(prod_run):
+    d = deps(prod_run, "k3s-cluster-kubeconfig")
+    for node in ("cp1", "cp2", "cp3", "w1", "w2"):
+        assert f"k3s-cluster-{node}-member" in d and f"k3s-cluster-{node}-upgrade" in d
+    assert {"k3s-router-apply-dns", "k3s-router-apply-haproxy"} <= d
 
 
 def test_install_steps_are_protected_in_prod_only(dev_run, prod_run):
-    assert all(r.protect for r in prod_run.by_type(CMD) if r.name.endswith("-install"))
+    assert all(r.protect for r in prod_run.by_type(CMD) if r.name.endswith(("-install", "-member")))
     assert not any(r.protect for r in dev_run.by_type(CMD))
 
 

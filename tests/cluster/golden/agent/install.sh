@@ -4,13 +4,11 @@
 # The cluster token arrives on standard input; it is never echoed or logged.
 set -eu
 
-fetch_and_run_installer() {
-  # $1: the k3s version. The installer is taken from that release's own tag (not get.k3s.io's
-  # moving copy); it downloads and checksums the binary and (re)starts the service.
-  installer=$(mktemp)
-  curl -sfL --retry 3 -o "$installer" "https://raw.githubusercontent.com/k3s-io/k3s/$(printf '%s' "$1" | sed 's/+/%2B/')/install.sh"
-  sudo env INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC="agent" sh "$installer"
-  rm -f "$installer"
+run_installer() {
+  script=$(mktemp)
+  curl -sfL --retry 3 -o "$script" "https://raw.githubusercontent.com/k3s-io/k3s/$(printf '%s' "$1" | sed 's/+/%2B/')/install.sh"
+  sudo env INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC=agent sh "$script"
+  rm -f "$script"
 }
 
 wait_until_ready() {
@@ -27,24 +25,31 @@ wait_until_ready() {
 
 sudo install -d -m 0755 /etc/rancher/k3s
 sudo sh -c 'umask 077; cat > /etc/rancher/k3s/cluster-token.new'
-
-if command -v k3s >/dev/null 2>&1 \
-  && sudo cmp -s /var/lib/k3s-platform/config.yaml /etc/rancher/k3s/config.yaml \
-  && sudo cmp -s /etc/rancher/k3s/cluster-token.new /etc/rancher/k3s/cluster-token; then
-  sudo rm -f /etc/rancher/k3s/cluster-token.new
-  echo "k3s on w1: config unchanged"
-  exit 0
-fi
-
-sudo install -m 0600 -o root -g root /var/lib/k3s-platform/config.yaml /etc/rancher/k3s/config.yaml
-sudo mv /etc/rancher/k3s/cluster-token.new /etc/rancher/k3s/cluster-token
-
-if command -v k3s >/dev/null 2>&1; then
-  # Installed already: keep its version, restart with the new config.
-  version=$(k3s --version | awk 'NR == 1 { print $3 }')
+changed=no
+sudo cmp -s /var/lib/k3s-platform/config.yaml /etc/rancher/k3s/config.yaml || changed=yes
+sudo cmp -s /etc/rancher/k3s/cluster-token.new /etc/rancher/k3s/cluster-token || changed=yes
+if [ "$changed" = yes ]; then
+  sudo install -m 0600 -o root -g root /var/lib/k3s-platform/config.yaml /etc/rancher/k3s/config.yaml
+  sudo mv /etc/rancher/k3s/cluster-token.new /etc/rancher/k3s/cluster-token
 else
-  version='v1.34.2+k3s1'
+  sudo rm -f /etc/rancher/k3s/cluster-token.new
 fi
-fetch_and_run_installer "$version"
+# Which node of the config owns this host: the uninstall of any other node leaves it alone.
+printf '%s\n' w1 | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
+
+if [ -f /etc/systemd/system/k3s-agent.service ]; then
+  if [ "$changed" = yes ]; then
+    echo "k3s on w1: config or token changed, restarting k3s-agent"
+    sudo systemctl restart k3s-agent
+  elif ! systemctl is-active --quiet k3s-agent; then
+    echo "k3s on w1: k3s-agent is not running, starting it"
+    sudo systemctl restart k3s-agent
+  else
+    echo "k3s on w1: config unchanged"
+  fi
+else
+  run_installer 'v1.34.2+k3s1'
+  printf '%s\n' 'v1.34.2+k3s1' | sudo tee /etc/rancher/k3s/k3s-platform-version >/dev/null
+fi
 wait_until_ready
-echo "k3s agent on w1: ready at $version"
+echo "k3s agent on w1: ready"

@@ -3,13 +3,11 @@
 # Servers upgrade one at a time, agents after every server (Kubernetes version skew policy).
 set -eu
 
-fetch_and_run_installer() {
-  # $1: the k3s version. The installer is taken from that release's own tag (not get.k3s.io's
-  # moving copy); it downloads and checksums the binary and (re)starts the service.
-  installer=$(mktemp)
-  curl -sfL --retry 3 -o "$installer" "https://raw.githubusercontent.com/k3s-io/k3s/$(printf '%s' "$1" | sed 's/+/%2B/')/install.sh"
-  sudo env INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC="server" sh "$installer"
-  rm -f "$installer"
+run_installer() {
+  script=$(mktemp)
+  curl -sfL --retry 3 -o "$script" "https://raw.githubusercontent.com/k3s-io/k3s/$(printf '%s' "$1" | sed 's/+/%2B/')/install.sh"
+  sudo env INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC=server sh "$script"
+  rm -f "$script"
 }
 
 wait_until_ready() {
@@ -25,11 +23,17 @@ wait_until_ready() {
 }
 
 target='v1.34.2+k3s1'
-current=$(k3s --version | awk 'NR == 1 { print $3 }')
+current=$(sudo cat /etc/rancher/k3s/k3s-platform-version 2>/dev/null || /usr/local/bin/k3s --version | awk 'NR == 1 { print $3 }')
 if [ "$current" = "$target" ]; then
   echo "k3s on cp2: already at $target"
   exit 0
 fi
+lowest=$(printf '%s\n%s\n' "$current" "$target" | sort -V | head -n 1)
+if [ "$lowest" = "$target" ]; then
+  echo "k3s on cp2: runs $current; refusing to go down to $target (k3s cannot downgrade; restore an etcd snapshot instead)" >&2
+  exit 1
+fi
 echo "k3s on cp2: upgrading $current -> $target"
-fetch_and_run_installer "$target"
+run_installer "$target"
 wait_until_ready
+printf '%s\n' "$target" | sudo tee /etc/rancher/k3s/k3s-platform-version >/dev/null
