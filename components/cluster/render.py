@@ -177,7 +177,15 @@ def _wait_until_ready(node: NodeSpec) -> str:
         check = "sudo k3s kubectl get --raw /readyz >/dev/null 2>&1"
     else:
         check = f"systemctl is-active --quiet {_service(node.role)}"
-    return f"""wait_until_ready() {{
+    service = _service(node.role)
+    return f"""restart_service() {{
+  if ! sudo systemctl restart {service}; then
+    echo "{service} on {node.name} failed to start — see 'journalctl -u {service}' on the host" >&2
+    exit 1
+  fi
+}}
+
+wait_until_ready() {{
   i=0
   until {check}; do
     i=$((i + 1))
@@ -226,10 +234,10 @@ printf '%s\\n' {shlex.quote(node.name)} | sudo tee {OWNER_PATH} >/dev/null
 if [ -f {_unit_path(node.role)} ]; then
   if [ "$changed" = yes ]; then
     echo "k3s on {node.name}: config or token changed, restarting {service}"
-    sudo systemctl restart {service}
+    restart_service
   elif ! systemctl is-active --quiet {service}; then
     echo "k3s on {node.name}: {service} is not running, starting it"
-    sudo systemctl restart {service}
+    restart_service
   else
     echo "k3s on {node.name}: config unchanged"
   fi

@@ -11,6 +11,13 @@ run_installer() {
   rm -f "$script"
 }
 
+restart_service() {
+  if ! sudo systemctl restart k3s-agent; then
+    echo "k3s-agent on w1 failed to start — see 'journalctl -u k3s-agent' on the host" >&2
+    exit 1
+  fi
+}
+
 wait_until_ready() {
   i=0
   until systemctl is-active --quiet k3s-agent; do
@@ -40,10 +47,10 @@ printf '%s\n' w1 | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
 if [ -f /etc/systemd/system/k3s-agent.service ]; then
   if [ "$changed" = yes ]; then
     echo "k3s on w1: config or token changed, restarting k3s-agent"
-    sudo systemctl restart k3s-agent
+    restart_service
   elif ! systemctl is-active --quiet k3s-agent; then
     echo "k3s on w1: k3s-agent is not running, starting it"
-    sudo systemctl restart k3s-agent
+    restart_service
   else
     echo "k3s on w1: config unchanged"
   fi

@@ -10,6 +10,13 @@ run_installer() {
   rm -f "$script"
 }
 
+restart_service() {
+  if ! sudo systemctl restart k3s-agent; then
+    echo "k3s-agent on w1 failed to start — see 'journalctl -u k3s-agent' on the host" >&2
+    exit 1
+  fi
+}
+
 wait_until_ready() {
   i=0
   until systemctl is-active --quiet k3s-agent; do

@@ -10,6 +10,13 @@ run_installer() {
   rm -f "$script"
 }
 
+restart_service() {
+  if ! sudo systemctl restart k3s; then
+    echo "k3s on cp1 failed to start — see 'journalctl -u k3s' on the host" >&2
+    exit 1
+  fi
+}
+
 wait_until_ready() {
   i=0
   until sudo k3s kubectl get --raw /readyz >/dev/null 2>&1; do

@@ -11,6 +11,13 @@ run_installer() {
   rm -f "$script"
 }
 
+restart_service() {
+  if ! sudo systemctl restart k3s; then
+    echo "k3s on cp2 failed to start — see 'journalctl -u k3s' on the host" >&2
+    exit 1
+  fi
+}
+
 wait_until_ready() {
   i=0
   until sudo k3s kubectl get --raw /readyz >/dev/null 2>&1; do
@@ -40,10 +47,10 @@ printf '%s\n' cp2 | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
 if [ -f /etc/systemd/system/k3s.service ]; then
   if [ "$changed" = yes ]; then
     echo "k3s on cp2: config or token changed, restarting k3s"
-    sudo systemctl restart k3s
+    restart_service
   elif ! systemctl is-active --quiet k3s; then
     echo "k3s on cp2: k3s is not running, starting it"
-    sudo systemctl restart k3s
+    restart_service
   else
     echo "k3s on cp2: config unchanged"
   fi

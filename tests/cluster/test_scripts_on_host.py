@@ -1,0 +1,163 @@
+"""The node scripts run for real on a sandboxed host (tests/cluster/host_sandbox.py): what they
+*do* on day 0 and day 2 — install once, restart only on a real change, never report ready
+without looking, refuse downgrades, and uninstall only a host the node still owns."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from components.cluster import render
+
+from .host_sandbox import host  # noqa: F401 (fixture)
+
+CLUSTER = render.ClusterSpec(k3s_version="v1.34.2+k3s1", api_hostname="k8s.home.example.org",
+                             pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", ha=True)
+CP1 = render.NodeSpec("cp1", "192.168.10.11", "server", first=True)
+W1 = render.NodeSpec("w1", "192.168.10.21", "agent", server_url="https://k8s.home.example.org:6443")
+TOKEN = "K10secret::server:abc\n"
+
+
+def install(host, node=CP1, cluster=CLUSTER, token=TOKEN, labels=None):
+    if labels:
+        node = replace(node, labels=labels)
+    config = render.node_config_yaml(node, cluster)
+    host.stage(render.STAGED_CONFIG_PATH, config)
+    return host.run(render.install_script(node, cluster, config), stdin=token)
+
+
+def installer_runs(calls):
+    return [c for c in calls if c.startswith("installer ")]
+
+
+def restarts(calls):
+    return [c for c in calls if c.startswith("systemctl restart")]
+
+
+def test_fresh_install_runs_the_pinned_installer_once(host):
+    result = install(host)
+    assert result.rc == 0, result.stderr
+    calls = host.calls()
+    assert installer_runs(calls) == ["installer version=v1.34.2+k3s1 exec=server skip="]
+    assert any("k3s-io/k3s/v1.34.2%2Bk3s1/install.sh" in c for c in calls)
+    assert host.read(render.OWNER_PATH) == "cp1\n"
+    assert host.read(render.VERSION_PATH) == "v1.34.2+k3s1\n"
+    assert host.read(render.TOKEN_PATH) == TOKEN  # from stdin, never from the script text
+    assert TOKEN.strip() not in render.install_script(CP1, CLUSTER, "x")
+
+
+def test_same_config_again_changes_nothing(host):
+    install(host)
+    host.calls()
+    result = install(host)
+    assert result.rc == 0 and "config unchanged" in result.stdout
+    calls = host.calls()
+    assert installer_runs(calls) == [] and restarts(calls) == []
+
+
+def test_label_change_restarts_in_place_without_reinstalling(host):
+    install(host)
+    host.calls()
+    result = install(host, labels={"pool": "fast"})
+    assert result.rc == 0, result.stderr
+    calls = host.calls()
+    assert restarts(calls) == ["systemctl restart k3s"]
+    assert installer_runs(calls) == [] and not any(c.startswith("uninstall") for c in calls)
+    assert "pool=fast" in host.read(render.CONFIG_PATH)
+
+
+def test_token_change_restarts(host):
+    install(host)
+    host.calls()
+    assert install(host, token="K10other::server:xyz\n").rc == 0
+    assert restarts(host.calls()) == ["systemctl restart k3s"]
+
+
+def test_failed_start_is_never_reported_ready(host):
+    host.flag("fail-start")
+    assert install(host).rc != 0
+    # The retry finds the config already in place: it must still look, and fail again.
+    retry = install(host)
+    assert retry.rc != 0 and "failed to start" in retry.stderr
+    host.flag("fail-start", on=False)
+    host.calls()
+    fixed = install(host)
+    assert fixed.rc == 0, fixed.stderr
+    assert restarts(host.calls()) == ["systemctl restart k3s"] and "ready" in fixed.stdout
+
+
+def test_agent_install_and_restart(host):
+    assert install(host, node=W1).rc == 0
+    assert installer_runs(host.calls()) == ["installer version=v1.34.2+k3s1 exec=agent skip="]
+    assert install(host, node=W1, labels={"pool": "gpu"}).rc == 0
+    assert restarts(host.calls()) == ["systemctl restart k3s-agent"]
+
+
+def test_upgrade_goes_up_only(host):
+    install(host)
+    host.calls()
+    same = host.run(render.upgrade_script(CP1, CLUSTER))
+    assert same.rc == 0 and "already at" in same.stdout and installer_runs(host.calls()) == []
+
+    newer = replace(CLUSTER, k3s_version="v1.34.3+k3s1")
+    up = host.run(render.upgrade_script(CP1, newer))
+    assert up.rc == 0, up.stderr
+    assert installer_runs(host.calls()) == ["installer version=v1.34.3+k3s1 exec=server skip="]
+    assert host.read(render.VERSION_PATH) == "v1.34.3+k3s1\n"
+
+    down = host.run(render.upgrade_script(CP1, CLUSTER))
+    assert down.rc != 0 and "refusing to go down" in down.stderr
+    assert installer_runs(host.calls()) == []
+
+
+def test_installer_checksum_is_enforced(host):
+    pinned = replace(CLUSTER, installer=render.Installer(sha256="0" * 64))
+    result = install(host, cluster=pinned)
+    assert result.rc != 0 and "does not match cluster.installer.sha256" in result.stderr
+    assert installer_runs(host.calls()) == []
+
+
+def test_airgap_install_uses_the_local_binary_and_script(host):
+    airgap = replace(CLUSTER, installer=render.Installer(source="airgap"))
+    missing = install(host, cluster=airgap)
+    assert missing.rc != 0 and "copy the v1.34.2+k3s1 binary there first" in missing.stderr
+    # The operator puts the binary and the installer on the host, as k3s's air-gap docs say.
+    host.run(f"cp {host.state}/k3s /usr/local/bin/k3s\n")
+    (host.state / "version").write_text("v1.34.2+k3s1\n")
+    host.stage(airgap.installer.script_path, (host.state / "installer.sh").read_text())
+    host.calls()
+    result = install(host, cluster=airgap)
+    assert result.rc == 0, result.stderr
+    calls = host.calls()
+    assert installer_runs(calls) == ["installer version=v1.34.2+k3s1 exec=server skip=true"]
+    assert not any(c.startswith("curl") for c in calls)
+
+
+def test_uninstall_only_on_a_host_the_node_still_owns(host):
+    install(host)
+    # A rename: cp9 was installed on the same host after cp1; cp1's delete must leave it.
+    renamed = replace(CP1, name="cp9")
+    assert install(host, node=renamed).rc == 0
+    host.calls()
+    kept = host.run(render.uninstall_script(CP1))
+    assert kept.rc == 0 and "leaving k3s in place" in kept.stdout
+    assert not any(c.startswith("uninstall") for c in host.calls())
+
+    gone = host.run(render.uninstall_script(renamed))
+    assert gone.rc == 0, gone.stderr
+    assert host.calls() == ["uninstall k3s-uninstall.sh"]
+    assert host.read(render.OWNER_PATH) is None
+
+
+def test_member_removal_drains_then_deletes_the_node(host):
+    install(host)
+    host.flag("node-w1")
+    host.calls()
+    result = host.run(render.member_remove_script(W1))
+    assert result.rc == 0, result.stderr
+    calls = [c for c in host.calls() if c.startswith("k3s kubectl") and "get" not in c]
+    assert calls[0].startswith("k3s kubectl drain w1") and calls[1].startswith("k3s kubectl delete node w1")
+
+    host.flag("drain-blocked")
+    blocked = host.run(render.member_remove_script(W1))
+    assert blocked.rc != 0 and "could not be drained" in blocked.stderr
+    assert not any("delete node" in c for c in host.calls())
