@@ -1,20 +1,14 @@
 """Deterministic bcrypt `htpasswd` lines for Traefik's BasicAuth middleware.
 
-`htpasswd_line(user, password, context=...)` returns `user:$2b$<cost>$<salt><hash>`, the
+`htpasswd_line(user, password, salt_key=...)` returns `user:$2b$<cost>$<salt><hash>`, the
 format Traefik reads from the `users` key of a BasicAuth secret. The same inputs always give
 the same line, so an unchanged password never shows up as a diff in `pulumi preview`.
 
-Why a derived salt is still safe here:
-- bcrypt's salt exists so that one precomputed table cannot crack many hashes at once and so
-  that two users with the same password get different hashes. A salt taken from
-  HMAC-SHA256(key=context, msg=user, password) is unique per (context, user, password), so
-  both properties hold: a guess must still be hashed with bcrypt's full cost for each user
-  and each stack (the context names the stack), exactly as with a random salt.
-- What a derived salt does reveal is that the *same* user kept the *same* password in the
-  *same* context (the hash does not change) — which is precisely the "no diff" behaviour we
-  want, and nothing an observer of the secret could not see from the unchanged value anyway.
-- The password itself never leaves this function; callers keep the result in a secret
-  Output so that even the hash stays out of plans and logs.
+The salt is HMAC-SHA256(salt_key, user, password), and `salt_key` is a *secret*: random
+bytes the program generates once and keeps (secret) in state. It must be secret — a salt
+derived with a public key would be an oracle: anyone holding the hash could test a guess
+with one cheap HMAC against the salt, without paying bcrypt's cost. With a secret key the
+salt is as opaque as a random one, unique per (key, user, password), and stable.
 
 Pure: no pulumi import. Bad input raises `HtpasswdError` naming the field.
 """
@@ -43,22 +37,28 @@ class HtpasswdError(ValueError):
     """Invalid input; the message starts with the offending field."""
 
 
-def derived_salt(user: str, password: str, *, context: str, cost: int = DEFAULT_COST) -> bytes:
-    """A bcrypt salt string (`$2b$<cost>$` + 22 chars) derived from a keyed hash."""
+# A salt key shorter than this could be searched; RandomBytes(32) gives 32.
+MIN_SALT_KEY_BYTES = 16
+
+
+def derived_salt(user: str, password: str, *, salt_key: bytes, cost: int = DEFAULT_COST) -> bytes:
+    """A bcrypt salt string (`$2b$<cost>$` + 22 chars) from a hash keyed by the secret salt key."""
     if not 4 <= cost <= 31:
         raise HtpasswdError(f"cost: {cost} is outside bcrypt's range 4-31")
-    digest = hmac.new(context.encode(), user.encode() + b"\0" + password.encode(), hashlib.sha256).digest()
+    if not isinstance(salt_key, bytes) or len(salt_key) < MIN_SALT_KEY_BYTES:
+        raise HtpasswdError(f"salt_key: must be at least {MIN_SALT_KEY_BYTES} secret random bytes")
+    digest = hmac.new(salt_key, user.encode() + b"\0" + password.encode(), hashlib.sha256).digest()
     # 16 bytes -> 24 base64 chars with "==" padding; the first 22 carry the 128 bits, and the
     # last of them has its low bits zero, which is the canonical bcrypt encoding.
     encoded = base64.b64encode(digest[:16])[:22].translate(_TO_BCRYPT)
     return b"$2b$%02d$" % cost + encoded
 
 
-def htpasswd_line(user: str, password: str, *, context: str, cost: int = DEFAULT_COST) -> str:
+def htpasswd_line(user: str, password: str, *, salt_key: bytes, cost: int = DEFAULT_COST) -> str:
     """`user:<bcrypt hash>` for Traefik BasicAuth; deterministic for the same inputs.
 
-    `context` separates stacks and purposes (e.g. `k3s-platform/prod/traefik-dashboard`), so
-    the same password in dev and prod gives unrelated hashes.
+    `salt_key`: secret random bytes kept in the stack's state (each stack has its own, so the
+    same password in dev and prod gives unrelated hashes).
     """
     if not isinstance(user, str) or not user:
         raise HtpasswdError("user: must be a non-empty string")
@@ -70,14 +70,12 @@ def htpasswd_line(user: str, password: str, *, context: str, cost: int = DEFAULT
         raise HtpasswdError("password: may not contain a line break")
     if len(password.encode()) > MAX_PASSWORD_BYTES:
         raise HtpasswdError(f"password: longer than {MAX_PASSWORD_BYTES} bytes, which bcrypt cannot hash — shorten it")
-    if not context:
-        raise HtpasswdError("context: must be a non-empty string (e.g. project/stack/purpose)")
-    hashed = bcrypt.hashpw(password.encode(), derived_salt(user, password, context=context, cost=cost))
+    hashed = bcrypt.hashpw(password.encode(), derived_salt(user, password, salt_key=salt_key, cost=cost))
     return f"{user}:{hashed.decode()}"
 
 
-def htpasswd_file(users: dict[str, str], *, context: str, cost: int = DEFAULT_COST) -> str:
+def htpasswd_file(users: dict[str, str], *, salt_key: bytes, cost: int = DEFAULT_COST) -> str:
     """Several users, one line each, sorted by user name so the text is stable."""
     if not users:
         raise HtpasswdError("users: at least one user is required")
-    return "\n".join(htpasswd_line(u, users[u], context=context, cost=cost) for u in sorted(users)) + "\n"
+    return "\n".join(htpasswd_line(u, users[u], salt_key=salt_key, cost=cost) for u in sorted(users)) + "\n"

@@ -8,6 +8,8 @@ Creates, as children (all Kubernetes objects through the cluster's provider):
   stays disabled by the cluster layer);
 - `<name>-tls-default`: the `TLSOption` `default` (TLS 1.2+, sniStrict, modern ciphers),
   which Traefik applies to every router without its own option;
+- `<name>-dashboard-salt-key`: 32 random bytes (secret, kept in state) that key the bcrypt
+  salt, so the hash is stable across runs yet no oracle for password guesses;
 - `<name>-dashboard-users`: Secret with the dashboard user's bcrypt htpasswd line (the
   password is hashed here, deterministically; the value is a secret Output);
 - `<name>-dashboard-auth`, `<name>-dashboard-allow`: BasicAuth and IP allow-list
@@ -24,10 +26,12 @@ and HTTP -> HTTPS is done once for all at the `web` entry point.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components import kube
 from components.config import Ingress
@@ -52,10 +56,10 @@ DASHBOARD_AUTH = "dashboard-auth"
 DASHBOARD_ALLOW = "dashboard-allow"
 
 
-def dashboard_users(user: str, password: str, *, context: str) -> str:
+def dashboard_users(user: str, password: str, *, salt_key_b64: str) -> str:
     """The `users` value of the BasicAuth secret; bad input becomes a RunError naming the key."""
     try:
-        return htpasswd_line(user, password, context=context) + "\n"
+        return htpasswd_line(user, password, salt_key=base64.b64decode(salt_key_b64)) + "\n"
     except HtpasswdError as err:
         field = "ingress.dashboardUser" if str(err).startswith("user") else "dashboardPassword"
         raise pulumi.RunError(f"{field}: {str(err).split(': ', 1)[1]}") from None
@@ -108,11 +112,13 @@ class TraefikStack(pulumi.ComponentResource):
 
         self.tls_option = kube.apply(f"{name}-tls-default", crds.tls_option(NAMESPACE, "default"), after_chart)
 
-        # The password only ever flows inside a secret Output; the hash is secret too.
-        context = f"{pulumi.get_project()}/{pulumi.get_stack()}/traefik-dashboard"
+        # The password only ever flows inside a secret Output; the hash is secret too. The
+        # bcrypt salt is keyed by secret random bytes kept in state (htpasswd.py says why).
+        salt_key = random.RandomBytes(f"{name}-dashboard-salt-key", length=32,
+                                      opts=pulumi.ResourceOptions(parent=self))
         user = ingress.dashboard_user
-        users = pulumi.Output.secret(pulumi.Output.from_input(dashboard_password).apply(
-            lambda pw: dashboard_users(user, pw, context=context)))
+        users = pulumi.Output.secret(pulumi.Output.all(dashboard_password, salt_key.base64).apply(
+            lambda args: dashboard_users(user, args[0], salt_key_b64=args[1])))
         secret_meta = crds.basic_auth_secret(NAMESPACE, DASHBOARD_USERS_SECRET, "")
         users_secret = k8s.core.v1.Secret(
             f"{name}-dashboard-users", metadata=secret_meta["metadata"], type=secret_meta["type"],

@@ -29,7 +29,7 @@ HOSTS = ["blog.home.example.org", "www.home.example.org"]
 
 def sample_objects() -> list[dict]:
     """One of everything the system builders emit, with realistic inputs."""
-    users = htpasswd_line("admin", "correct horse battery staple", context="k3s-platform/test/traefik-dashboard")
+    users = htpasswd_line("admin", "correct horse battery staple", salt_key=bytes(range(32)))
     acme = Certificates(issuer="acme", acme_server="production", email="ops@home.example.org")
     ca = Certificates(issuer="ca")
     return [
