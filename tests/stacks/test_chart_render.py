@@ -1,0 +1,100 @@
+"""The charts' own objects, rendered by helm from the pinned charts with the program's values,
+pass the Kubernetes schema and the policy pack.
+
+Since the charts are `helm.v3.Release`s (docs/adr/0005), a preview shows the pack one Release
+per chart, not the objects inside it. This test is where those objects are checked instead:
+each stack's Release inputs (chart, version, namespace, values) are handed to a real
+`helm template` against a chart repository on 127.0.0.1 serving the local mirror in
+`../shared/charts/` (test data of our CI, not part of the product).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools import schemas
+from tools.helm import HelmUnavailable, ensure_helm
+from tools.plan.render import k8s_objects
+from tools.policy_runner import check_resources, manifest_resources
+
+CHARTS = Path(__file__).resolve().parents[3] / "shared" / "charts"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def _require(what: str, why: str) -> None:
+    message = f"{what} missing: {why}"
+    if os.environ.get("K3SP_REQUIRE_SHARED") == "1":
+        pytest.fail(message + " (CI requires it)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def chart_repo():
+    if not (CHARTS / "index.yaml").is_file():
+        _require("../shared/charts", "the local chart repository (our CI's test data) is not beside this clone")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(CHARTS))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def helm():
+    try:
+        return ensure_helm()
+    except HelmUnavailable as err:
+        _require("helm", str(err))
+
+
+def rendered_chart_objects(run, helm: Path, repo: str, tmp: Path) -> list[dict]:
+    objects = []
+    for reg in run.by_type(RELEASE):
+        inputs = reg.inputs
+        values = tmp / f"{reg.name}.yaml"
+        values.write_text(yaml.safe_dump(inputs.get("values") or {}))
+        proc = subprocess.run(
+            [str(helm), "template", inputs["name"], inputs["chart"], "--repo", repo,
+             "--version", inputs["version"], "--namespace", inputs["namespace"],
+             "--kube-version", "v1.34.0", "--include-crds", "-f", str(values),
+             # What a live 1.34 API server's discovery offers; offline helm knows only group
+             # versions, and Traefik's PDB template asks for the resource.
+             "--api-versions", "policy/v1/PodDisruptionBudget"],
+            capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"helm template {inputs['chart']}: {proc.stderr}"
+        objects += [d for d in yaml.safe_load_all(proc.stdout) if d]
+    return objects
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_chart_objects_pass_schema_and_policies(stack, chart_repo, helm, tmp_path, request):
+    run = request.getfixturevalue(f"{stack}_run")
+    releases = run.by_type(RELEASE)
+    assert sorted(r.inputs["chart"] for r in releases) == ["cert-manager", "traefik"]
+
+    charts = rendered_chart_objects(run, helm, chart_repo, tmp_path)
+    kinds = {o["kind"] for o in charts}
+    assert {"Deployment", "CustomResourceDefinition", "Service"} <= kinds, kinds
+    assert len(charts) > 50  # both charts, CRDs included
+
+    assert schemas.validate_all(charts) == []
+
+    # The chart objects go to the pack together with the program's own objects (the
+    # namespaces, quotas and limits they run under), as one stack, like a real preview would.
+    own = k8s_objects(run)
+    resources = manifest_resources(own + charts, stack=stack)
+    violations = [v for v in check_resources(resources, stack=stack) if v.enforcement == "mandatory"]
+    assert violations == [], "\n".join(f"{v.policy} {v.urn} {v.message}" for v in violations)
