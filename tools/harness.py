@@ -131,7 +131,12 @@ def mock_outputs(type_: str, name: str, inputs: dict) -> dict:
     elif type_ == "tls:index/certRequest:CertRequest":
         out["certRequestPem"] = _fake_pem("CERTIFICATE REQUEST", name)
     elif type_ == "command:remote:Command":
-        out["stdout"] = FAKE_KUBECONFIG if name.endswith("-kubeconfig") else ""
+        if name.endswith("-kubeconfig"):
+            out["stdout"] = FAKE_KUBECONFIG
+        elif name.endswith("-join-token"):
+            out["stdout"] = f"K10{_fake(name, 64)}::server:{_fake(name + 'secret', 32)}"
+        else:
+            out["stdout"] = ""
         out["stderr"] = ""
     return out
 

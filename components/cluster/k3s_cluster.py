@@ -5,8 +5,11 @@ Creates, as children:
   be configured before the first server exists — no read-back on the critical path;
 - per node `<name>-<node>-prepare` (staging directory), `<name>-<node>-config` (CopyToRemote
   of the rendered `/etc/rancher/k3s/config.yaml`), `<name>-<node>-install` (install or
-  reconfigure; uninstall on delete) and `<name>-<node>-upgrade` (brings the node to the
-  pinned version, in a safe order);
+  reconfigure in place; uninstall on delete), `<name>-<node>-upgrade` (brings the node to the
+  pinned version, in a safe order) and `<name>-<node>-member` (on the first server: waits for
+  the node to be Ready; on delete drains it and deletes its Node object before the uninstall);
+- `<name>-join-token`: the first server's CA-pinned join token (`K10<ca-hash>::...`, secret),
+  which joining servers and agents use, so they verify the server before trusting it;
 - `<name>-kubeconfig`: reads the first server's kubeconfig; `<name>-provider`: the
   `kubernetes.Provider` every Kubernetes resource of the program uses.
 
@@ -113,6 +116,7 @@ class K3sCluster(pulumi.ComponentResource):
         step = pulumi.ResourceOptions(parent=self, ignore_changes=["triggers"])
         installs: dict[str, remote.Command] = {}
         members: dict[str, remote.Command] = {}
+        join_token: pulumi.Output[str] | None = None
         upgrades: dict[str, remote.Command] = {}
 
         for node in nodes:  # servers first, so every step named in `order` already exists
@@ -135,6 +139,8 @@ class K3sCluster(pulumi.ComponentResource):
             waits_for = [copy, *(installs[n] for n in order.install_after[node.name])]
             if node.name in order.needs_endpoint:
                 waits_for += endpoint_ready
+            # Joiners get the first server's CA-pinned token; the first server the plain one.
+            stdin = token_value if join_token is None else join_token
             # create = update: a config, label, taint or token change reruns the script in
             # place, which restarts k3s only when the config or token really changed.
             script = render.install_script(node, spec, config_text)
@@ -144,12 +150,23 @@ class K3sCluster(pulumi.ComponentResource):
                 create=script,
                 update=script,
                 delete=render.uninstall_script(node),
-                stdin=token_value,
+                stdin=stdin,
                 add_previous_output_in_env=False,
                 # The token only travels on stdin; output holds no secret but stays quiet.
                 logging=remote.Logging.STDERR,
                 opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(
                     depends_on=waits_for, protect=protect)))
+
+            if node.first and len(nodes) > 1:  # nobody joins a single server
+                read_token = remote.Command(
+                    f"{name}-join-token",
+                    connection=connection,
+                    create=render.READ_JOIN_TOKEN,
+                    add_previous_output_in_env=False,
+                    logging=remote.Logging.NONE,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[installs[node.name]],
+                                                additional_secret_outputs=["stdout"]))
+                join_token = pulumi.Output.secret(read_token.stdout)
 
             # Runs on the first server: waits for the node to be Ready; when the node leaves
             # the config it drains it and deletes its Node object *before* the uninstall (a

@@ -357,6 +357,20 @@ sudo install -d -m 0755 -o {shlex.quote(ssh_user)} {STAGING_DIR}
 
 READ_KUBECONFIG = f"sudo cat {CONFIG_DIR}/k3s.yaml"
 
+# The first server's secure join token, `K10<sha256 of the cluster CA>::server:<secret>`:
+# a joiner given this form checks the CA it is shown against the hash before it trusts the
+# server, so a host impersonating apiHostname cannot collect the secret.
+SERVER_TOKEN_PATH = "/var/lib/rancher/k3s/server/token"
+READ_JOIN_TOKEN = f"""#!/bin/sh
+# Read the secure join token of the first server. Rendered by k3s-platform.
+set -eu
+token=$(sudo cat {SERVER_TOKEN_PATH})
+case "$token" in
+  K10*::*) printf '%s' "$token" ;;
+  *) echo "{SERVER_TOKEN_PATH} holds no secure (CA-pinned) token" >&2; exit 1 ;;
+esac
+"""
+
 
 def rewrite_kubeconfig(text: str, api_hostname: str, cluster_name: str) -> str:
     """Point the kubeconfig k3s writes (server https://127.0.0.1:6443) at the API endpoint."""

@@ -145,3 +145,18 @@ def test_kubeconfig_output_secret_and_rewritten():
 
     run = run_stack("prod", program=program)
     assert "server: https://k8s.home.example.org:6443" in run.outputs["returned"]
+
+
+def test_joiners_use_the_first_servers_ca_pinned_token(dev_run, prod_run):
+    # A plain secret lets anything answering at apiHostname collect it; the K10 form makes
+    # each joiner verify the cluster CA first.
+    read = reg(prod_run, "k3s-cluster-join-token")
+    assert "k3s-cluster-cp1-install" in deps(prod_run, "k3s-cluster-join-token")
+    assert read.inputs["logging"] == "none"
+    for node in ("cp2", "cp3", "w1", "w2"):
+        stdin_from = {d.split("::")[-1] for d in reg(prod_run, f"k3s-cluster-{node}-install").property_dependencies["stdin"]}
+        assert stdin_from == {"k3s-cluster-join-token"}, node
+        assert rpc.is_rpc_secret(reg(prod_run, f"k3s-cluster-{node}-install").inputs["stdin"])
+    first = {d.split("::")[-1] for d in reg(prod_run, "k3s-cluster-cp1-install").property_dependencies["stdin"]}
+    assert first == {"k3s-cluster-token"}
+    assert not [r for r in dev_run.registrations if r.name.endswith("-join-token")]
