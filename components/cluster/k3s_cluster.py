@@ -162,6 +162,10 @@ class K3sCluster(pulumi.ComponentResource):
                     f"{name}-join-token",
                     connection=connection,
                     create=render.READ_JOIN_TOKEN,
+                    update=render.READ_JOIN_TOKEN,
+                    # Unused by the script: a new cluster token changes this input, so the
+                    # step reads the first server's token again (an update).
+                    stdin=token_value,
                     add_previous_output_in_env=False,
                     logging=remote.Logging.NONE,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[installs[node.name]],
