@@ -9,6 +9,7 @@ script's standard input and lands in a root-only `token-file`.
 from __future__ import annotations
 
 import hashlib
+import shlex
 from dataclasses import dataclass, field
 
 import yaml
@@ -215,7 +216,7 @@ def prepare_script(ssh_user: str) -> str:
     return f"""#!/bin/sh
 # Prepare the k3s-platform staging directory. Rendered by k3s-platform.
 set -eu
-sudo install -d -m 0755 -o '{ssh_user}' {STAGING_DIR}
+sudo install -d -m 0755 -o {shlex.quote(ssh_user)} {STAGING_DIR}
 """
 
 
