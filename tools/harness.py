@@ -50,7 +50,25 @@ users:
 
 
 class ConfigFileError(Exception):
-    """The stack file cannot be read (missing, not YAML, no `config:` map)."""
+    """The stack file cannot be read (missing, not UTF-8, not YAML, no `config:` map)."""
+
+
+def _load_yaml(text: str, source: Path):
+    """Parse a config file; a syntax error names its line and column.
+
+    TODO(inputs/faults): call `components.safe_yaml.load(text, source=...)` here once the
+    faults branch lands it — it also refuses duplicate keys and alias bombs, which
+    yaml.safe_load accepts silently (the last duplicate wins).
+    """
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        what = exc.problem or exc.context or "syntax error"
+        raise ConfigFileError(f"{source}: not valid YAML at {where}: {what} — fix the syntax there") from None
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(f"{source}: not valid YAML ({exc.__class__.__name__}) — fix the syntax") from None
 
 
 # --- config -------------------------------------------------------------------------------
@@ -67,9 +85,13 @@ def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple
     if not path.is_file():
         raise ConfigFileError(f"{path}: no such stack config file — create it or pass --config-file")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigFileError(f"{path}: not valid YAML ({exc.__class__.__name__}) — fix the syntax") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigFileError(
+            f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02x} on line {line}) — save the file as UTF-8"
+        ) from None
+    doc = _load_yaml(text, path) or {}
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise ConfigFileError(f"{path}: expected a top-level `config:` map")
 
