@@ -118,6 +118,14 @@ def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple
     return values, secret_keys
 
 
+def stack_config(stack: str, config_file: str | Path | None = None):
+    """The stack's validated config (`components.config.StackConfig`), as the program sees it."""
+    from components.config import parse_config_keys
+
+    values, _ = load_config_file(stack, config_file)
+    return parse_config_keys(values)
+
+
 def _wire(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
