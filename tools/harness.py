@@ -54,19 +54,28 @@ class ConfigFileError(Exception):
 
 
 def _load_yaml(text: str, source: Path):
-    """Parse a config file; a syntax error names its line and column.
+    """Parse a config file; every refusal names `<file>:<line>:<column>`.
 
-    TODO(inputs/faults): call `components.safe_yaml.load(text, source=...)` here once the
-    faults branch lands it — it also refuses duplicate keys and alias bombs, which
+    TODO(inputs/faults): once the faults branch's `components/safe_yaml.py` is merged, drop
+    the fallback below: safe_yaml also refuses duplicate keys and alias bombs, which
     yaml.safe_load accepts silently (the last duplicate wins).
     """
+    try:
+        from components import safe_yaml
+    except ImportError:
+        safe_yaml = None
+    if safe_yaml is not None:
+        try:
+            return safe_yaml.load(text, source=str(source))
+        except safe_yaml.YamlError as exc:
+            raise ConfigFileError(str(exc)) from None
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        what = exc.problem or exc.context or "syntax error"
-        raise ConfigFileError(f"{source}: not valid YAML at {where}: {what} — fix the syntax there") from None
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise ConfigFileError(f"{source}:{line}:{column}: not valid YAML: {what} — fix the syntax there") from None
     except yaml.YAMLError as exc:
         raise ConfigFileError(f"{source}: not valid YAML ({exc.__class__.__name__}) — fix the syntax") from None
 

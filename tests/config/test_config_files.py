@@ -40,7 +40,7 @@ def test_a_yaml_syntax_error_names_line_and_column(tmp_path, capsys):
     bad.write_text("config:\n  k3s-platform:domain: a.example.org\n  k3s-platform:network: [unclosed\n")
     code, output = run_plan(bad, tmp_path, capsys)
     assert code == 2
-    assert f"{bad}: not valid YAML at line 4, column 1:" in output
+    assert f"{bad}:4:1: not valid YAML: " in output
     assert "Traceback" not in output
 
 
@@ -50,4 +50,4 @@ def test_duplicate_keys_are_refused_with_their_line(tmp_path, capsys):
     text = VALID_DEV.read_text()
     bad.write_text(text + "  k3s-platform:domain: other.example.org\n")
     code, output = run_plan(bad, tmp_path, capsys)
-    assert code == 2 and "k3s-platform:domain" in output and "line" in output
+    assert code == 2 and f"{bad}:" in output and "duplicate key 'k3s-platform:domain'" in output
