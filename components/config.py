@@ -700,8 +700,9 @@ def derived_names(sections: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         router = sections["router"]
         out += [(f"vlan-{v.parent}-{v.tag}", f"router.vlans[{i}]", f"{v.parent}/{v.tag}")
                 for i, v in enumerate(router.vlans)]
-        out += [(f"vpn-client-{c}", f"router.vpn.clients[{i}]", c)
-                for i, c in enumerate(router.vpn.clients)]
+        # Each client: its certificate and its pfSense import (network/router.py).
+        out += [(f"vpn-client-{c}{role}", f"router.vpn.clients[{i}]", c)
+                for i, c in enumerate(router.vpn.clients) for role in ("", "-import")]
     return out
 
 
@@ -715,7 +716,7 @@ def _name_rules(sections: Mapping[str, Any]) -> list[str]:
             other_key, other = first[name]
             problems.append(
                 f"{key}: {value} and {other_key} ({other}) both become the resource name "
-                f"{name!r} — change one of them so they differ in more than punctuation"
+                f"{name!r} — rename one of them (Pulumi needs each resource name once)"
             )
         first.setdefault(name, (key, value))
     return problems

@@ -82,6 +82,8 @@ class VlanSettings(_Model):
     def _descr(cls, v: str) -> str:
         if len(v) > 200:
             raise ValueError("description is longer than 200 characters — shorten it")
+        if any(not ch.isprintable() for ch in v):
+            raise ValueError("description contains a line break or control character — keep it on one line")
         return v
 
 
