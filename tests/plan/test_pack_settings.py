@@ -62,3 +62,19 @@ def test_both_stacks_agree_with_their_pack_config():
     from tools.policy_runner import load_stack_config
     for stack in ("dev", "prod"):
         assert disagreements(stack, stack_config(stack), load_stack_config(stack)) == []
+
+
+def test_every_supported_minor_has_a_schema_and_pod_security_rules():
+    import sys
+
+    from kubernetes_validate.utils import all_versions
+
+    from components.config import SUPPORTED_KUBERNETES_MINORS
+    sys.path.insert(0, str(ROOT / "policies"))
+    from guardrails import restricted
+
+    schema_minors = {v.rsplit(".", 1)[0] for v in all_versions()}
+    for minor in SUPPORTED_KUBERNETES_MINORS:
+        assert f"1.{minor}" in schema_minors
+        assert restricted.check_restricted("kubernetes:core/v1:Pod", {"kind": "Pod", "spec": {"containers": []}},
+                                           {"kubernetesVersion": f"1.{minor}"}) == []
