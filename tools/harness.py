@@ -50,7 +50,34 @@ users:
 
 
 class ConfigFileError(Exception):
-    """The stack file cannot be read (missing, not YAML, no `config:` map)."""
+    """The stack file cannot be read (missing, not UTF-8, not YAML, no `config:` map)."""
+
+
+def _load_yaml(text: str, source: Path):
+    """Parse a config file; every refusal names `<file>:<line>:<column>`.
+
+    TODO(inputs/faults): once the faults branch's `components/safe_yaml.py` is merged, drop
+    the fallback below: safe_yaml also refuses duplicate keys and alias bombs, which
+    yaml.safe_load accepts silently (the last duplicate wins).
+    """
+    try:
+        from components import safe_yaml
+    except ImportError:
+        safe_yaml = None
+    if safe_yaml is not None:
+        try:
+            return safe_yaml.load(text, source=str(source))
+        except safe_yaml.YamlError as exc:
+            raise ConfigFileError(str(exc)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise ConfigFileError(f"{source}:{line}:{column}: not valid YAML: {what} — fix the syntax there") from None
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(f"{source}: not valid YAML ({exc.__class__.__name__}) — fix the syntax") from None
 
 
 # --- config -------------------------------------------------------------------------------
@@ -67,9 +94,13 @@ def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple
     if not path.is_file():
         raise ConfigFileError(f"{path}: no such stack config file — create it or pass --config-file")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigFileError(f"{path}: not valid YAML ({exc.__class__.__name__}) — fix the syntax") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigFileError(
+            f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02x} on line {line}) — save the file as UTF-8"
+        ) from None
+    doc = _load_yaml(text, path) or {}
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise ConfigFileError(f"{path}: expected a top-level `config:` map")
 
@@ -94,6 +125,14 @@ def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple
         # Placeholders only; the real values live encrypted in the stack file.
         values.setdefault(full, f"placeholder-{full.split(':', 1)[1]}")
     return values, secret_keys
+
+
+def stack_config(stack: str, config_file: str | Path | None = None):
+    """The stack's validated config (`components.config.StackConfig`), as the program sees it."""
+    from components.config import parse_config_keys
+
+    values, _ = load_config_file(stack, config_file)
+    return parse_config_keys(values)
 
 
 def _wire(value: Any) -> str:

@@ -1,5 +1,6 @@
 """Validate Kubernetes objects: core kinds against the Kubernetes OpenAPI schema of the
-pinned minor (PyPI `kubernetes-validate`), custom resources against the upstream CRD schemas
+cluster's minor (from `cluster.k3sVersion`; PyPI `kubernetes-validate` ships one schema per
+minor), custom resources against the upstream CRD schemas
 in `../shared/schemas/json/<group>/<kind>-<version>.json`. Unknown kinds are errors.
 """
 
@@ -16,8 +17,12 @@ from tools.harness import SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 CRD_SCHEMAS = ROOT.parent / "shared" / "schemas" / "json"
-# The Kubernetes minor the cluster runs (k3s v1.34.x); kubernetes-validate ships its schema.
-KUBERNETES_VERSION = "1.34.0"
+
+
+def schema_version(kubernetes_minor: str) -> str:
+    """kubernetes-validate's version for a cluster minor: "v1.34" -> "1.34.0"."""
+    return kubernetes_minor.removeprefix("v") + ".0"
+
 # API groups served by CRDs rather than by Kubernetes itself.
 CRD_GROUPS = ("traefik.io", "cert-manager.io", "helm.cattle.io", "acme.cert-manager.io")
 
@@ -50,8 +55,12 @@ def _unredact(value):
     return value
 
 
-def validate(obj: dict) -> list[str]:
-    """Problems with one object, each prefixed by Kind/namespace/name; [] when valid."""
+def validate(obj: dict, kubernetes_minor: str) -> list[str]:
+    """Problems with one object, each prefixed by Kind/namespace/name; [] when valid.
+
+    kubernetes_minor: the cluster's minor, e.g. "v1.34" (`StackConfig.cluster.kubernetes_minor`).
+    """
+    k8s_version = schema_version(kubernetes_minor)
     api_version = obj.get("apiVersion", "")
     kind = obj.get("kind", "")
     group, _, version = api_version.rpartition("/")
@@ -63,14 +72,14 @@ def validate(obj: dict) -> list[str]:
         return [f"{_ref(obj)}: {'.'.join(map(str, e.path)) or '(root)'}: {e.message}"
                 for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path)))]
     try:
-        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(obj, k8s_version, strict=True)
     except kubernetes_validate.SchemaNotFoundError:
-        return [f"{_ref(obj)}: unknown kind {api_version} {kind} for Kubernetes {KUBERNETES_VERSION}"]
+        return [f"{_ref(obj)}: unknown kind {api_version} {kind} for Kubernetes {k8s_version}"]
     except kubernetes_validate.ValidationError as err:
         path = ".".join(map(str, err.path)) or "(root)"
         return [f"{_ref(obj)}: {path}: {err.message}"]
     return []
 
 
-def validate_all(objects: list[dict]) -> list[str]:
-    return [problem for obj in objects for problem in validate(obj)]
+def validate_all(objects: list[dict], kubernetes_minor: str) -> list[str]:
+    return [problem for obj in objects for problem in validate(obj, kubernetes_minor)]

@@ -13,6 +13,19 @@ import textwrap
 from .payloads import VPN_CIPHERS, VPN_DIGEST
 
 _HEX_RE = re.compile(r"^[0-9a-f]{512}$")
+# One argument of a profile directive: OpenVPN splits lines on whitespace and reads `#`/`;`
+# as comments and quotes/backslashes specially, so a value with any of them (or a line
+# break, which starts a new directive) could add directives of its own.
+_DIRECTIVE_ARG_RE = re.compile(r"^[A-Za-z0-9._:@=+/-]{1,253}$")
+
+
+def directive_arg(value: object, field: str) -> str:
+    """`value` as one safe argument of a profile directive; refuses anything else."""
+    text = str(value)
+    if not _DIRECTIVE_ARG_RE.match(text):
+        raise ValueError(f"{field} {text!r} cannot be written into an OpenVPN profile — use a "
+                         "hostname, an address or a name without spaces, quotes or line breaks")
+    return text
 
 
 def render_static_key(hex_bytes: str) -> str:
@@ -49,13 +62,13 @@ def render_client_config(
         "client",
         "dev tun",
         f"proto {proto}",
-        f"remote {endpoint} {port}",
+        f"remote {directive_arg(endpoint, 'endpoint')} {int(port)}",
         "resolv-retry infinite",
         "nobind",
         "persist-key",
         "persist-tun",
         "remote-cert-tls server",
-        f"verify-x509-name {server_cn} name",
+        f"verify-x509-name {directive_arg(server_cn, 'server_cn')} name",
         f"data-ciphers {':'.join(VPN_CIPHERS)}",
         f"auth {VPN_DIGEST}",
         "verb 3",

@@ -12,6 +12,8 @@ Validator messages read "what is wrong — how to fix it".
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from typing import Literal
@@ -24,6 +26,27 @@ from pydantic.alias_generators import to_camel
 _IFACE_RE = re.compile(r"^[a-z][a-z0-9_.]{0,31}$")
 # Names that end up in certificate CNs and pfSense descriptions (no quotes, slashes, spaces).
 _CLIENT_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+# What a client profile's `remote` line may name: a DNS name or an IPv4 address.
+_ENDPOINT_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$"
+)
+_PEM_BLOCK_RE = re.compile(r"-----BEGIN CERTIFICATE-----\s*(.*?)-----END CERTIFICATE-----", re.S)
+
+
+def pem_certificates_problem(text: str) -> str | None:
+    """Why `text` is not one or more PEM certificates (and nothing else), or None."""
+    blocks = _PEM_BLOCK_RE.findall(text)
+    if not blocks or _PEM_BLOCK_RE.sub("", text).strip():
+        return ("is not a PEM certificate bundle — paste only PEM blocks from "
+                "-----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----")
+    for i, body in enumerate(blocks):
+        try:
+            der = base64.b64decode("".join(body.split()), validate=True)
+        except (binascii.Error, ValueError):
+            der = b""
+        if len(der) < 64 or der[0] != 0x30:  # an X.509 certificate is a DER SEQUENCE
+            return f"certificate {i + 1} is not base64 DER certificate data — copy the PEM file again, unchanged"
+    return None
 
 
 class _Model(BaseModel):
@@ -59,6 +82,8 @@ class VlanSettings(_Model):
     def _descr(cls, v: str) -> str:
         if len(v) > 200:
             raise ValueError("description is longer than 200 characters — shorten it")
+        if any(not ch.isprintable() for ch in v):
+            raise ValueError("description contains a line break or control character — keep it on one line")
         return v
 
 
@@ -72,6 +97,17 @@ class VpnSettings(_Model):
     clients: tuple[str, ...] = ()
     # Public name or address the clients dial; default `vpn.<domain>` (set by the Router).
     endpoint: str | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        # It is written into every admin's .ovpn profile: only a hostname or an address.
+        if v is not None and not _ENDPOINT_RE.match(v):
+            raise ValueError(
+                f"endpoint {v!r} is not a hostname or IPv4 address — write the public name "
+                "clients dial, e.g. vpn.example.org"
+            )
+        return v
     cert_validity_days: int = Field(default=825, ge=1, le=3650)
 
     @field_validator("clients")
@@ -132,6 +168,14 @@ class RouterSettings(_Model):
     @classmethod
     def _api_url(cls, v: str) -> str:
         parts = urlsplit(v)
+        if "@" in parts.netloc:
+            # Never echo the value: it holds a secret that would reach plan files and logs.
+            raise ValueError(
+                "apiUrl holds credentials (user:password@) — remove them; the API key is the "
+                "secret pfsenseApiKey (pulumi config set --secret pfsenseApiKey ...)"
+            )
+        if any(ch.isspace() or not ch.isprintable() for ch in v):
+            raise ValueError("apiUrl contains whitespace or control characters — write it as https://<router>[:port]")
         if parts.scheme != "https":
             raise ValueError(
                 f"apiUrl {v!r} must use https — the API key travels in a header; "
@@ -149,11 +193,9 @@ class RouterSettings(_Model):
     @field_validator("ca_bundle")
     @classmethod
     def _ca_bundle(cls, v: str | None) -> str | None:
-        if v is not None and "-----BEGIN CERTIFICATE-----" not in v:
-            raise ValueError(
-                "caBundle is not a PEM certificate — paste the PEM text starting with "
-                "-----BEGIN CERTIFICATE-----"
-            )
+        problem = pem_certificates_problem(v) if v is not None else None
+        if problem:
+            raise ValueError(f"caBundle {problem}")
         return v
 
     @field_validator("wan_interface", "lan_interface")

@@ -4,7 +4,8 @@ Creates one StackValidationPolicy: each Namespace labelled `tenantLabel`
 (default `k3s-platform/tenant`) must have, in the same stack, a NetworkPolicy that
 selects every pod (`podSelector: {}`), lists both `Ingress` and `Egress` in
 `policyTypes` and has no ingress/egress rules — i.e. denies all traffic until named
-allow policies open it.
+allow policies open it. No Service may set `externalIPs`: anyone who can create one can
+capture traffic to any address (CVE-2020-8554); traffic enters through Traefik.
 """
 
 from __future__ import annotations
@@ -44,10 +45,15 @@ def check_default_deny(objects: list[StackObject], cfg: dict | None = None) -> l
             label = "(name known after create)" if name is UNKNOWN else repr(name)
             problems.append((ns.urn, f"tenant namespace {label} has no default-deny NetworkPolicy "
                                      "(podSelector: {}, policyTypes [Ingress, Egress], no rules)"))
+    for svc in (o for o in objects if o.kind == "Service"):
+        if as_list(get(svc.props, "spec", "externalIPs")):
+            problems.append((svc.urn, f"Service {svc.name()!r} sets spec.externalIPs, which can capture "
+                                      "traffic to those addresses; publish it through Traefik instead"))
     return problems
 
 
 POLICY = stack_policy(
     NAME,
-    "Every tenant namespace must have a default-deny (ingress and egress) NetworkPolicy.",
+    "Every tenant namespace must have a default-deny (ingress and egress) NetworkPolicy; "
+    "no Service sets externalIPs.",
     check_default_deny, DEFAULTS, _DESCRIPTIONS, _TYPES)

@@ -3,6 +3,8 @@
 Creates one StackValidationPolicy: each Namespace object in the stack (except the
 `exemptNamespaces`) must have, in the same stack, a ResourceQuota whose `spec.hard`
 covers `requiredQuotaKeys` and a LimitRange (defaults for containers that omit them).
+Only an unscoped quota counts: one with `scopes` or a `scopeSelector` (BestEffort,
+Terminating, a priority class...) leaves ordinary pods outside it.
 Namespaces the stack does not create (k3s's own) are never seen and never checked.
 """
 
@@ -43,8 +45,12 @@ def check_quotas(objects: list[StackObject], cfg: dict | None = None) -> list[tu
             continue
         label = "(name known after create)" if name is UNKNOWN else repr(name)
         own_quotas = [q for q in quotas if in_namespace(q, ns)]
+        scoped = [q for q in own_quotas if get(q.props, "spec", "scopes") or get(q.props, "spec", "scopeSelector")]
+        own_quotas = [q for q in own_quotas if q not in scoped]
         if not own_quotas:
-            problems.append((ns.urn, f"namespace {label} has no ResourceQuota in this stack"))
+            extra = (f" (ResourceQuota {scoped[0].name()!r} is scoped, so ordinary pods are outside it)"
+                     if scoped else "")
+            problems.append((ns.urn, f"namespace {label} has no ResourceQuota in this stack{extra}"))
         else:
             hard: set[str] = set()
             for q in own_quotas:

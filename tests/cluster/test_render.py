@@ -3,6 +3,7 @@
 Regenerate goldens after an intended change: UPDATE_GOLDEN=1 python -m pytest tests/cluster
 """
 
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -110,3 +111,11 @@ def test_rewrite_kubeconfig_points_at_api_endpoint():
     assert out["clusters"][0]["cluster"]["server"] == URL
     assert out["current-context"] == "prod"
     assert out["users"][0]["user"]["client-key-data"] == "ZmFrZS1rZXk="
+
+
+def test_ssh_user_reaches_the_prepare_script_as_one_shell_word():
+    # Config validation refuses such a name; the renderer quotes it anyway.
+    text = render.prepare_script("k3s'; touch /tmp/pwned #")
+    line = next(x for x in text.splitlines() if x.startswith("sudo install -d"))
+    words = shlex.split(line)
+    assert words[5:] == ["-o", "k3s'; touch /tmp/pwned #", render.STAGING_DIR]

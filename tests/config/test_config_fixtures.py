@@ -6,16 +6,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import ConfigError, parse_stack_config
+from components.config import ConfigError, parse_config_keys, parse_stack_config
 
 HERE = Path(__file__).parent
 VALID = sorted((HERE / "valid").glob("*.yaml"))
 INVALID = sorted((HERE / "invalid").glob("*.yaml"))
 
 
-def raw_config(path: Path) -> dict:
+def full_config(path: Path) -> dict:
+    """The fixture's config as the CLI hands it over: full keys, secrets left out."""
     doc = yaml.safe_load(path.read_text())["config"]
-    return {k.split(":", 1)[1]: v for k, v in doc.items() if not isinstance(v, dict) or "secure" not in v}
+    return {k: v for k, v in doc.items() if not isinstance(v, dict) or "secure" not in v}
+
+
+def raw_config(path: Path) -> dict:
+    return {k.split(":", 1)[1]: v for k, v in full_config(path).items()}
 
 
 def expected(path: Path) -> str:
@@ -34,7 +39,7 @@ def test_valid_fixture_parses(path):
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
 def test_invalid_fixture_names_key_and_fix(path):
     with pytest.raises(ConfigError) as err:
-        parse_stack_config(raw_config(path))
+        parse_config_keys(full_config(path))
     assert err.value.problems == [expected(path)]
 
 

@@ -117,3 +117,11 @@ def test_openvpn_server_fields_pfrest_accepts_in_server_tls_mode():
     assert payload["local_network"] == ["192.168.10.0/24"]
     assert (payload["dh_length"], payload["ecdh_curve"]) == ("none", "none")
     assert payload["data_ciphers_fallback"] in payload["data_ciphers"]
+
+
+@pytest.mark.parametrize("endpoint", ["vpn.example.org\nscript-security 2", "vpn example", "vpn#x", '"vpn"', ""])
+def test_client_config_refuses_an_endpoint_that_would_add_directives(endpoint):
+    with pytest.raises(ValueError, match="endpoint"):
+        render_client_config(
+            endpoint=endpoint, port=1194, protocol="udp", server_cn="k3s-platform-vpn-server",
+            ca_pem="ca", cert_pem="cert", key_pem="key", tls_key="tls")

@@ -80,3 +80,9 @@ def test_bad_inventory_is_explained(change, message):
 def test_bad_mac_is_explained():
     with pytest.raises(ValueError, match="aa:bb:cc:dd:ee:ff"):
         RouterNode("cp1", "192.168.10.11", "52:54:00", "server")
+
+
+def test_vlan_description_stays_on_one_line():
+    with pytest.raises(ValidationError, match="line break"):
+        RouterSettings.model_validate({"apiUrl": "https://r", "vlans": [
+            {"tag": 20, "parent": "igc1", "description": "nodes\nx"}]})

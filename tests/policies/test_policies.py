@@ -273,3 +273,127 @@ def test_rbac_rolebinding_to_edit_is_rejected():
     assert "ClusterRole 'edit'" in messages(run_policy(rbac.POLICY, [rb]))[0]
     rb["roleRef"]["name"] = "k3s-platform-appops"
     assert run_policy(rbac.POLICY, [rb]) == []
+
+
+# ---------------------------------------------------------------- issue 16, item 15: gaps
+
+RBAC_API = "rbac.authorization.k8s.io/v1"
+
+
+def _role(name, rules, kind="ClusterRole", namespace=None, labels=None):
+    meta = {"name": name, **({"namespace": namespace} if namespace else {}), **({"labels": labels} if labels else {})}
+    return {"apiVersion": RBAC_API, "kind": kind, "metadata": meta, "rules": rules}
+
+
+def _rb(name, namespace, role, subjects, role_kind="ClusterRole"):
+    return {"apiVersion": RBAC_API, "kind": "RoleBinding", "metadata": {"name": name, "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
+            "subjects": subjects}
+
+
+TEAM = [{"kind": "Group", "name": "team-a-devs"}]
+PLATOPS = [{"kind": "Group", "name": "platops"}]
+
+
+@pytest.mark.parametrize("rule,power", [
+    ({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["escalate"]}, "verb escalate"),
+    ({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["bind"]}, "verb bind"),
+    ({"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]}, "verb impersonate"),
+    ({"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}, "resource nodes/proxy"),
+])
+def test_rbac_bypassing_rules_are_platops_only_without_any_wildcard(rule, power):
+    role = _role("sneaky", [rule])
+    found = messages(run_policy(rbac.POLICY, [role, _rb("b", "team-a", "sneaky", TEAM)]))
+    assert found == [f"ClusterRole 'sneaky' grants {power} and is not bound to 'platops' only"]
+    assert run_policy(rbac.POLICY, [role, crb("p", PLATOPS, "sneaky")]) == []
+
+
+def test_rbac_secrets_of_a_system_namespace_only_for_trusted_subjects():
+    reader = _role("secret-reader", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}])
+    found = messages(run_policy(rbac.POLICY, [reader, _rb("r", "kube-system", "secret-reader", TEAM)]))
+    assert found == ["lets Group team-a-devs read secrets of system namespace 'kube-system'"]
+    # A tenant reads its own namespace's secrets (the AppOps role does).
+    assert run_policy(rbac.POLICY, [namespace("team-a"), reader, _rb("r", "team-a", "secret-reader", TEAM)]) == []
+
+
+@pytest.mark.parametrize("group", ["system:authenticated", "system:serviceaccounts", "system:unauthenticated",
+                                   "system:serviceaccounts:team-a"])
+def test_rbac_no_role_for_system_groups(group):
+    rb = _rb("appops", "team-a", "k3s-platform-appops", [{"kind": "Group", "name": group}])
+    found = messages(run_policy(rbac.POLICY, [rb]))
+    assert found == [f"grants ClusterRole 'k3s-platform-appops' to Group {group}, i.e. to everyone of that kind; "
+                     "bind a named group instead"]
+    discovery = crb("discovery", [{"kind": "Group", "name": group}], "system:discovery")
+    assert run_policy(rbac.POLICY, [discovery]) == []
+
+
+def test_rbac_cluster_admin_for_an_exempt_namespace_service_account_is_refused():
+    sa = [{"kind": "ServiceAccount", "name": "default", "namespace": "kube-system"}]
+    found = messages(run_policy(rbac.POLICY, [crb("oops", sa, "cluster-admin")]))
+    assert len(found) == 1 and "ServiceAccount kube-system/default to cluster-wide role 'cluster-admin'" in found[0]
+    own = _role("traefik", [{"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]}])
+    assert run_policy(rbac.POLICY, [own, crb("traefik", sa, "traefik")]) == []
+
+
+def test_rbac_aggregation_must_not_widen_view_edit_admin():
+    agg = "rbac.authorization.k8s.io/aggregate-to-"
+    view_writes = _role("v", [{"apiGroups": ["x.io"], "resources": ["things"], "verbs": ["get", "delete"]}],
+                        labels={agg + "view": "true"})
+    view_secrets = _role("s", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}],
+                         labels={agg + "view": "true"})
+    edit_escalate = _role("e", [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"],
+                                 "verbs": ["escalate"]}], labels={agg + "edit": "true"})
+    found = messages(run_policy(rbac.POLICY, [view_writes, view_secrets, edit_escalate,
+                                              crb("p", PLATOPS, "e")]))
+    assert found == [
+        "ClusterRole 'v' is aggregated into view but grants verbs delete; view must stay read-only and blind to secrets",
+        "ClusterRole 's' is aggregated into view but grants secrets; view must stay read-only and blind to secrets",
+        "ClusterRole 'e' is aggregated into edit and grants verb escalate; every holder of edit would gain it",
+    ]
+    # cert-manager's own aggregated roles: read for view, certificate writes for edit/admin.
+    cm_view = _role("cert-manager-view", [{"apiGroups": ["cert-manager.io"], "resources": ["certificates"],
+                                           "verbs": ["get", "list", "watch"]}],
+                    labels={agg + "view": "true", agg + "edit": "true", agg + "admin": "true"})
+    cm_edit = _role("cert-manager-edit", [{"apiGroups": ["cert-manager.io"], "resources": ["certificates"],
+                                           "verbs": ["create", "delete", "patch", "update"]}],
+                    labels={agg + "edit": "true", agg + "admin": "true"})
+    assert run_policy(rbac.POLICY, [cm_view, cm_edit]) == []
+
+
+def test_service_external_ips_are_refused():
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "grab", "namespace": "team-a"},
+           "spec": {"ports": [{"port": 80}], "externalIPs": ["8.8.8.8"]}}
+    found = messages(run_policy(network.POLICY, [svc]))
+    assert found == ["Service 'grab' sets spec.externalIPs, which can capture traffic to those addresses; "
+                     "publish it through Traefik instead"]
+    del svc["spec"]["externalIPs"]
+    assert run_policy(network.POLICY, [svc]) == []
+
+
+@pytest.mark.parametrize("scope", [{"scopes": ["BestEffort"]}, {"scopes": ["Terminating"]},
+                                   {"scopeSelector": {"matchExpressions": [
+                                       {"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}}])
+def test_quota_scoped_away_from_ordinary_pods_does_not_count(scope):
+    q = quota("a")
+    q["spec"].update(scope)
+    found = messages(run_policy(quotas.POLICY, [namespace("a"), q, limit_range("a")]))
+    assert found == ["namespace 'a' has no ResourceQuota in this stack (ResourceQuota 'quota' is scoped, "
+                     "so ordinary pods are outside it)"]
+
+
+@pytest.mark.parametrize("image", ["nginx:", "app@sha256:abc", "app@sha256:" + "a" * 63, "{{ .Values.image }}",
+                                   "{{ .Values.image.repository }}:{{ .Values.image.tag }}", "Nginx:1.27",
+                                   "nginx:1.27 ", "ghcr.io//app:1"])
+def test_images_refuse_malformed_references(image):
+    spec = good_pod_spec()
+    spec["containers"][0]["image"] = image
+    assert run_policy(images.POLICY, workload("Deployment", spec)) != []
+
+
+@pytest.mark.parametrize("group,res,value", [("requests", "cpu", "0"), ("requests", "memory", 0),
+                                             ("limits", "memory", "0Mi"), ("requests", "cpu", "0.0m")])
+def test_resources_refuse_zero(group, res, value):
+    spec = good_pod_spec()
+    spec["containers"][0]["resources"][group][res] = value
+    found = messages(run_policy(resources.POLICY, workload("Deployment", spec)))
+    assert found == [f"spec.template.spec.containers[0] ('app'): resources {group}.{res} set to zero"]

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tools import schemas
+from tools.harness import stack_config
 from tools.helm import HelmUnavailable, ensure_helm
 from tools.plan.render import k8s_objects
 from tools.policy_runner import check_resources, manifest_resources
@@ -60,7 +61,7 @@ def helm():
         _require("helm", str(err))
 
 
-def rendered_chart_objects(run, helm: Path, repo: str, tmp: Path) -> list[dict]:
+def rendered_chart_objects(run, helm: Path, repo: str, tmp: Path, minor: str) -> list[dict]:
     objects = []
     for reg in run.by_type(RELEASE):
         inputs = reg.inputs
@@ -69,8 +70,8 @@ def rendered_chart_objects(run, helm: Path, repo: str, tmp: Path) -> list[dict]:
         proc = subprocess.run(
             [str(helm), "template", inputs["name"], inputs["chart"], "--repo", repo,
              "--version", inputs["version"], "--namespace", inputs["namespace"],
-             "--kube-version", "v1.34.0", "--include-crds", "-f", str(values),
-             # What a live 1.34 API server's discovery offers; offline helm knows only group
+             "--kube-version", f"{minor}.0", "--include-crds", "-f", str(values),
+             # What a live API server's discovery offers; offline helm knows only group
              # versions, and Traefik's PDB template asks for the resource.
              "--api-versions", "policy/v1/PodDisruptionBudget"],
             capture_output=True, text=True, timeout=300)
@@ -85,12 +86,13 @@ def test_chart_objects_pass_schema_and_policies(stack, chart_repo, helm, tmp_pat
     releases = run.by_type(RELEASE)
     assert sorted(r.inputs["chart"] for r in releases) == ["cert-manager", "traefik"]
 
-    charts = rendered_chart_objects(run, helm, chart_repo, tmp_path)
+    minor = stack_config(stack).cluster.kubernetes_minor  # the stack's k3s minor, e.g. v1.34
+    charts = rendered_chart_objects(run, helm, chart_repo, tmp_path, minor)
     kinds = {o["kind"] for o in charts}
     assert {"Deployment", "CustomResourceDefinition", "Service"} <= kinds, kinds
     assert len(charts) > 50  # both charts, CRDs included
 
-    assert schemas.validate_all(charts) == []
+    assert schemas.validate_all(charts, minor) == []
 
     # The chart objects go to the pack together with the program's own objects (the
     # namespaces, quotas and limits they run under), as one stack, like a real preview would.

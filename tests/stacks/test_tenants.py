@@ -5,6 +5,7 @@ import pytest
 
 from components.platform.whocan import Authorizer, Subject
 from tools import schemas
+from tools.harness import stack_config
 from tools.plan import render
 
 
@@ -61,14 +62,15 @@ def test_least_privilege_on_emitted_objects(objects):
 
 def test_every_emitted_object_validates(dev_run, prod_run):
     for run in (dev_run, prod_run):
-        assert schemas.validate_all(render.k8s_objects(run)) == []
+        minor = stack_config(run.stack).cluster.kubernetes_minor  # the schema follows k3sVersion
+        assert schemas.validate_all(render.k8s_objects(run), minor) == []
 
 
 def test_schema_check_can_fail():
     bad = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": "x"},
            "spec": {"hardd": {}}}
-    assert schemas.validate(bad)
-    assert schemas.validate({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    assert schemas.validate(bad, "v1.34")
+    assert schemas.validate({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, "v1.34")
 
 
 def test_every_tenant_gets_a_certificate_for_its_hosts_and_a_route_only_with_an_app(objects):

@@ -16,7 +16,7 @@ def objects():
 def test_objects_validate_and_grant_only_certificate_create():
     objs = objects()
     for obj in objs.values():
-        assert schemas.validate(obj) == []
+        assert schemas.validate(obj, "v1.34") == []
     assert objs["role"]["rules"] == [{"apiGroups": ["cert-manager.io"], "resources": ["certificates"], "verbs": ["create"]}]
     container = objs["job"]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "quay.io/jetstack/cert-manager-startupapicheck:v1.21.1"

@@ -13,7 +13,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from tests.system.conftest import stack_run
-from tools.harness import redact
+from tools.harness import redact, stack_config
 from tools.schemas import validate
 
 STACKS = ["dev", "prod"]
@@ -166,7 +166,8 @@ def test_all_emitted_objects_validate(stack):
     # Validated with secrets revealed: a redacted `stringData` is one string, not a map.
     objects = [wire(unwrap(reg.inputs)) for reg, _ in k8s_objects(stack_run(stack))]
     assert len(objects) >= 15
-    problems = [p for obj in objects for p in validate(obj)]
+    minor = stack_config(stack).cluster.kubernetes_minor  # the schema of the stack's k3s minor
+    problems = [p for obj in objects for p in validate(obj, minor)]
     assert problems == []
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from components.platform import personas as persona_specs
 from components.platform.whocan import Subject, rbac_matrix_markdown
-from tools import policy_runner, schemas
-from tools.harness import ConfigFileError, StackRun, run_stack
+from tools import pack_settings, policy_runner, schemas
+from tools.harness import ConfigFileError, StackRun, run_stack, stack_config
 from tools.plan import render
 from tools.plan.diagram import architecture_dot, render_svg_png
 
@@ -63,24 +63,34 @@ def rbac_report(objects: list[dict]) -> str:
     return rbac_matrix_markdown(objects, personas=subjects, namespaces=sorted(namespaces))
 
 
-def check_policies(run: StackRun) -> list[dict]:
-    """Feed every resource to the policy pack's analyzer, as `pulumi preview --policy-pack` does."""
+def check_policies(run: StackRun, config=None) -> list[dict]:
+    """Feed every resource to the policy pack's analyzer, as `pulumi preview --policy-pack` does.
+
+    config: the stack's StackConfig; the pack settings that follow it must agree with the
+    pack config file (tools/pack_settings.py), or the plan stops naming the entry to write.
+    """
     resources = [
         {"urn": r["urn"], "type": r["type"], "name": r["name"], "properties": r["inputs"],
          "parent": r["parent"], "dependencies": r["dependsOn"], "provider": r["provider"]}
         for r in render.resources(run) if not r["type"].startswith("k3s-platform:")
     ]
-    stack_config = policy_runner.PACK_DIR / "config" / f"{run.stack}.json"
-    found = policy_runner.check_resources(resources, stack=run.stack if stack_config.is_file() else None)
+    config_path = policy_runner.PACK_DIR / "config" / f"{run.stack}.json"
+    raw = policy_runner.load_stack_config(run.stack) if config_path.is_file() else {}
+    if config is not None:
+        mismatches = pack_settings.disagreements(run.stack, config, raw)
+        if mismatches:
+            raise PlanFailure("the policy pack would not see the stack's config:\n  " + "\n  ".join(mismatches))
+    found = policy_runner.check_resources(resources, config=raw)
     return [{"policy": v.policy, "enforcement": v.enforcement, "resource": v.kind_ref(),
              "urn": v.urn, "message": v.message} for v in found]
 
 
 def build_plan(stack: str, config_file: Path | None = None, program=None) -> Plan:
     run = run_program(stack, config_file, program)
+    config = stack_config(stack, config_file)  # valid: the program just ran on it
     objects = render.k8s_objects(run)
-    schema_errors = schemas.validate_all(objects)
-    violations = check_policies(run)
+    schema_errors = schemas.validate_all(objects, config.cluster.kubernetes_minor)
+    violations = check_policies(run, config)
     files = render.plan_files(run, violations, {"rbac.md": rbac_report(objects),
                                                 "architecture.dot": architecture_dot(run)})
     text = render.human_summary(run, violations)

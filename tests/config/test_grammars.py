@@ -1,0 +1,125 @@
+"""The grammars config values are checked against before they reach a script, a config file,
+a profile or a Kubernetes object, and the rules that span keys (issue 16, items 4-10)."""
+
+from pathlib import Path
+
+import pytest
+
+from components.config import (
+    ConfigError,
+    cron_problem,
+    derived_names,
+    image_problem,
+    label_key_problem,
+    parse_config_keys,
+    parse_stack_config,
+    split_keys,
+)
+from components.network.settings import pem_certificates_problem
+from tests.config.test_config_fixtures import raw_config
+
+PROD = Path(__file__).parent / "valid" / "prod-ha.yaml"
+
+
+@pytest.mark.parametrize("schedule", ["0 */6 * * *", "*/15 2-4 1,15 jan-jun mon-fri", "@daily", "0 0 * * 7"])
+def test_cron_accepts(schedule):
+    assert cron_problem(schedule) is None
+
+
+@pytest.mark.parametrize("schedule", ["", "every 6 hours", "0 */0 * * *", "60 * * * *", "0 0 32 * *",
+                                      "0 0 * 13 *", "5-1 * * * *", "0 0 * * funday", "* * * * * *"])
+def test_cron_refuses(schedule):
+    assert cron_problem(schedule)
+
+
+@pytest.mark.parametrize("image", ["traefik/whoami:v1.11.0", "nginx:1.27", "registry.local:5000/team/app:2",
+                                   "ghcr.io/a/b@sha256:" + "a" * 64, "quay.io/x/y:1.0@sha256:" + "0" * 64])
+def test_image_accepts(image):
+    assert image_problem(image) is None
+
+
+@pytest.mark.parametrize("image", ["nginx", "nginx:latest", "Nginx:1", "nginx:", "a b:1",
+                                   "x/y@sha256:abc", "{{ .Values.image }}", "x/y:1@sha256:" + "g" * 64])
+def test_image_refuses(image):
+    assert image_problem(image)
+
+
+@pytest.mark.parametrize("key", ["tier", "example.com/tier", "node-restriction.kubernetes.io/pool", "a_b.c-d"])
+def test_label_key_accepts(key):
+    assert label_key_problem(key) is None
+
+
+@pytest.mark.parametrize("key", ["", "-tier", "tier-", "Example.com/tier", "a/b/c", "x" * 64, "/tier"])
+def test_label_key_refuses(key):
+    assert label_key_problem(key)
+
+
+def test_pem_bundle_needs_real_certificate_blocks():
+    body = "MII" + "A" * 85  # base64 of a DER SEQUENCE (0x30 ...)
+    good = f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+    assert pem_certificates_problem(good) is None
+    assert pem_certificates_problem(good + good) is None
+    assert pem_certificates_problem("not a pem")
+    assert pem_certificates_problem(good + "trailing junk")
+    assert pem_certificates_problem(good.replace(body, "Zm9v"))
+
+
+def test_misspelled_prefix_is_named_with_the_expected_prefix():
+    raw, problems = split_keys({"k3s-platform:domain": "a.example.org", "kubernetes:context": "x",
+                                "pulumi:tags": {}, "k3s-platfrom:tenants": [], "domain": "b"})
+    assert raw == {"domain": "a.example.org"}
+    assert problems == [
+        "domain: 'domain' is neither this project's config namespace nor a provider's — write the key as "
+        "k3s-platform:domain",
+        "k3s-platfrom:tenants: 'k3s-platfrom' is neither this project's config namespace nor a provider's"
+        " — write the key as k3s-platform:tenants",
+    ]
+
+
+def test_credentials_in_api_url_are_never_echoed():
+    raw = raw_config(PROD)
+    raw["router"]["apiUrl"] = "https://admin:s3cr3t-pw@192.168.10.1"
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert "s3cr3t-pw" not in err.value.report("prod")
+
+
+def test_public_admin_range_needs_the_opt_in():
+    raw = raw_config(PROD)
+    raw["network"]["adminCidrs"] = ["0.0.0.0/0"]
+    with pytest.raises(ConfigError):
+        parse_stack_config(raw)
+    raw["network"]["allowPublicAdmin"] = True
+    assert parse_stack_config(raw).network.allow_public_admin
+
+
+def test_narrow_outside_admin_range_is_fine():
+    raw = raw_config(PROD)
+    raw["network"]["adminCidrs"] = ["192.168.10.0/24", "203.0.113.7/32", "10.99.0.0/24"]
+    parse_stack_config(raw)
+
+
+def test_vpn_off_leaves_its_tunnel_out_of_the_overlap_checks():
+    raw = raw_config(PROD)
+    raw["router"]["vpn"] = {"enabled": False, "tunnelCidr": "192.168.10.0/28"}
+    raw["network"]["adminCidrs"] = ["192.168.10.0/24"]
+    parse_stack_config(raw)
+
+
+def test_every_name_family_is_collected():
+    raw = raw_config(PROD)
+    cfg = parse_stack_config(raw)
+    names = [n for n, _, _ in derived_names(dict(cfg))]
+    assert "dns-blog-home-example-org" in names and "dns-k8s-home-example-org" in names
+    assert "fw-admin-10-8-0-0-24" in names and "vlan-igc1-10" in names
+    assert "vpn-client-alice" in names and "node cp1" in names and "tenant shop" in names
+    assert len(names) == len(set(names))
+
+
+def test_a_section_error_does_not_hide_the_domain_check():
+    raw = raw_config(PROD)
+    raw["domain"] = "not a domain"
+    raw["ingress"]["replicas"] = 0
+    with pytest.raises(ConfigError) as err:
+        parse_config_keys({f"k3s-platform:{k}": v for k, v in raw.items()})
+    assert [p.split(":")[0] for p in err.value.problems] == ["domain", "ingress.replicas"]
