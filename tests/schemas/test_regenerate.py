@@ -17,10 +17,11 @@ from tests.schemas.conftest import serve
 from tests.shared_data import shared_path
 from tools.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME, ROOT
 
+PINS = ", ".join(f"{pin.chart} {pin.version} from {pin.repo}" for pin, _ in CRD_CHARTS)
 CHARTS = shared_path("charts/index.yaml", "the local chart repository (the pinned charts' .tgz "
-                     "and their index.yaml)", "put traefik-41.3.0.tgz and cert-manager-v1.21.1.tgz "
-                     "there with `helm repo index`, or, with network access, run `./run schemas` "
-                     "and `git diff --exit-code crd-schemas/`").parent
+                     "and their index.yaml)", f"download the archives ({PINS}) there and run "
+                     "`helm repo index` in it; or, online, `./run schemas && git diff "
+                     "--exit-code crd-schemas/` checks the same").parent
 # Where the archive came from, not what it holds.
 FETCH_FIELDS = ("fetchedFrom", "digest")
 
