@@ -1,39 +1,88 @@
 """Validate Kubernetes objects: core kinds against the Kubernetes OpenAPI schema of the
 cluster's minor (from `cluster.k3sVersion`; PyPI `kubernetes-validate` ships one schema per
-minor), custom resources against the upstream CRD schemas
-in `../shared/schemas/json/<group>/<kind>-<version>.json`. Unknown kinds are errors.
+minor), custom resources against the JSON schemas in
+`crd-schemas/`, generated from the CRDs of the pinned charts by `./run schemas`
+(tools/chart_crds.py) and committed with their provenance in `crd-schemas/index.json`.
+
+A custom resource is looked up only in the schemas of the chart versions the program pins
+(`CRD_CHARTS`); a stale index (a chart bumped without regenerating), a hand-edited schema
+file and an unknown kind are all reported as problems, each saying how to fix it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
 
+from components.system.cert_manager_values import CERT_MANAGER_CHART
+from components.system.traefik_values import TRAEFIK_CHART
 from tools.harness import SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
-CRD_SCHEMAS = ROOT.parent / "shared" / "schemas" / "json"
+CRD_SCHEMAS = ROOT / "crd-schemas"
+INDEX_NAME = "index.json"
+# The charts whose CRDs define the custom resources the program emits, and the API groups
+# taken from each. Traefik's chart also ships Traefik Hub's `hub.traefik.io` CRDs; the
+# program uses no Hub feature, so an object of that group is an unknown kind.
+CRD_CHARTS = (
+    (TRAEFIK_CHART, ("traefik.io",)),
+    (CERT_MANAGER_CHART, ("cert-manager.io", "acme.cert-manager.io")),
+)
+CRD_GROUPS = tuple(group for _, groups in CRD_CHARTS for group in groups)
+REGENERATE = "run `./run schemas` (tools/chart_crds.py) and commit crd-schemas/"
+
+
+def schema_file_name(group: str, kind: str, version: str) -> str:
+    return f"{group}/{kind.lower()}-{version}.json"
+
+
+@dataclass(frozen=True)
+class CrdCatalog:
+    """What crd-schemas/index.json offers for the pinned charts: (apiVersion, kind) -> entry."""
+
+    schemas: dict[tuple[str, str], dict]
+    problem: str | None  # set when the index cannot be used as it is
 
 
 def schema_version(kubernetes_minor: str) -> str:
     """kubernetes-validate's version for a cluster minor: "v1.34" -> "1.34.0"."""
     return kubernetes_minor.removeprefix("v") + ".0"
 
-# API groups served by CRDs rather than by Kubernetes itself.
-CRD_GROUPS = ("traefik.io", "cert-manager.io", "helm.cattle.io", "acme.cert-manager.io")
+
+@cache
+def catalog(folder: Path = CRD_SCHEMAS) -> CrdCatalog:
+    index_path = folder / INDEX_NAME
+    if not index_path.is_file():
+        return CrdCatalog({}, f"{index_path} is missing — {REGENERATE}")
+    charts = {c["chart"]: c for c in json.loads(index_path.read_text())["charts"]}
+    schemas: dict[tuple[str, str], dict] = {}
+    for pin, _ in CRD_CHARTS:
+        entry = charts.get(pin.chart)
+        if entry is None or entry["version"] != pin.version:
+            had = f"{pin.chart} {entry['version']}" if entry else f"no {pin.chart}"
+            return CrdCatalog({}, f"{index_path} has {had} but components/system pins "
+                                  f"{pin.chart} {pin.version} — {REGENERATE}")
+        for schema in entry["schemas"]:
+            schemas[(schema["apiVersion"], schema["kind"])] = schema
+    return CrdCatalog(schemas, None)
 
 
 @cache
-def _crd_validator(group: str, kind: str, version: str):
-    path = CRD_SCHEMAS / group / f"{kind.lower()}-{version}.json"
+def _crd_validator(folder: Path, file: str, sha256: str) -> jsonschema.Draft7Validator | str:
+    """The validator of one committed schema, or why it cannot be trusted."""
+    path = folder / file
     if not path.is_file():
-        return None
-    schema = json.loads(path.read_text())
-    return jsonschema.Draft7Validator(schema)
+        return f"{path} is missing — {REGENERATE}"
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        return f"{path} is not the file ./run schemas wrote (sha256 differs from {INDEX_NAME}) — {REGENERATE}"
+    return jsonschema.Draft7Validator(json.loads(data))
 
 
 def _ref(obj: dict) -> str:
@@ -55,7 +104,24 @@ def _unredact(value):
     return value
 
 
-def validate(obj: dict, kubernetes_minor: str) -> list[str]:
+def _validate_custom(obj: dict, api_version: str, kind: str, folder: Path) -> list[str]:
+    found = catalog(folder)
+    if found.problem:
+        return [f"{_ref(obj)}: {found.problem}"]
+    entry = found.schemas.get((api_version, kind))
+    if entry is None:
+        pins = ", ".join(f"{pin.chart} {pin.version}" for pin, _ in CRD_CHARTS)
+        return [f"{_ref(obj)}: no schema for {api_version} {kind}: the pinned charts ({pins}) "
+                "define no such kind — fix apiVersion/kind, or pin the chart that defines it in "
+                "tools/schemas.py CRD_CHARTS and run `./run schemas`"]
+    validator = _crd_validator(folder, entry["file"], entry["sha256"])
+    if isinstance(validator, str):
+        return [f"{_ref(obj)}: {validator}"]
+    return [f"{_ref(obj)}: {'.'.join(map(str, e.path)) or '(root)'}: {e.message}"
+            for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path)))]
+
+
+def validate(obj: dict, kubernetes_minor: str, crd_schemas: Path = CRD_SCHEMAS) -> list[str]:
     """Problems with one object, each prefixed by Kind/namespace/name; [] when valid.
 
     kubernetes_minor: the cluster's minor, e.g. "v1.34" (`StackConfig.cluster.kubernetes_minor`).
@@ -63,14 +129,10 @@ def validate(obj: dict, kubernetes_minor: str) -> list[str]:
     k8s_version = schema_version(kubernetes_minor)
     api_version = obj.get("apiVersion", "")
     kind = obj.get("kind", "")
-    group, _, version = api_version.rpartition("/")
+    group, _, _ = api_version.rpartition("/")
     obj = _unredact(obj)
     if group in CRD_GROUPS:
-        validator = _crd_validator(group, kind, version)
-        if validator is None:
-            return [f"{_ref(obj)}: no schema for {api_version} {kind} — add it to ../shared/schemas"]
-        return [f"{_ref(obj)}: {'.'.join(map(str, e.path)) or '(root)'}: {e.message}"
-                for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path)))]
+        return _validate_custom(obj, api_version, kind, crd_schemas)
     try:
         kubernetes_validate.validate(obj, k8s_version, strict=True)
     except kubernetes_validate.SchemaNotFoundError:

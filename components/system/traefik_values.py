@@ -47,7 +47,7 @@ class ChartPin:
 
 
 # Ref: https://github.com/traefik/traefik-helm-chart/releases/tag/v41.3.0 (appVersion v3.7.11);
-# the CRD schemas in ../shared/schemas were taken from this tag.
+# crd-schemas/ is generated from this pin's CRDs (`./run schemas`).
 TRAEFIK_CHART = ChartPin(chart="traefik", version="41.3.0", repo="https://traefik.github.io/charts",
                          app_version="v3.7.11")
 

@@ -17,8 +17,6 @@ from pulumi_policy import (
 from pulumi_policy.proxy import unknown_checking_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT / ".." / "shared"
-PSS = SHARED / "conformance" / "pss"
 
 # The pack imports its modules as top-level `guardrails` (policies/ is the pack root).
 if str(ROOT / "policies") not in sys.path:

@@ -9,6 +9,9 @@ Version note: the pack checks Kubernetes 1.34 by default (the pinned k3s minor).
 `pass/sysctls1.yaml` uses two sysctls that only Kubernetes 1.37 allows
 (net.ipv4.tcp_slow_start_after_idle, net.ipv4.tcp_notsent_lowat), so at 1.34 it is
 rejected — correctly for a 1.34 cluster — and accepted with kubernetesVersion "1.37".
+
+The fixtures are not in this repository: without them this module is skipped, saying where
+to get them (tests/shared_data.py).
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ import sys
 
 import pytest
 
-from tests.policies.helpers import PSS, ROOT
+from tests.policies.helpers import ROOT
+from tests.shared_data import shared_path
+
+RESTRICTED = shared_path("conformance/pss/restricted", "Pod Security conformance fixtures",
+                         "copy kubernetes/pod-security-admission test/testdata/restricted/v1.37/"
+                         "{pass,fail} (commit 8f84a87c7f617f64a4ddc1aea24aeeb7a2e07cb8) there")
 
 # File-name prefix -> text the violation for that control contains.
 EXPECTED = {
@@ -60,11 +68,11 @@ def by_object(stdout: str) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def fail_run():
-    return policycheck("--only", "pod-security", str(PSS / "restricted" / "fail"))
+    return policycheck("--only", "pod-security", str(RESTRICTED / "fail"))
 
 
 def fixture_names(folder: str) -> list[str]:
-    return sorted(p.stem for p in (PSS / "restricted" / folder).glob("*.yaml"))
+    return sorted(p.stem for p in (RESTRICTED / folder).glob("*.yaml"))
 
 
 def test_fixture_counts_match_the_readme():
@@ -88,7 +96,7 @@ def test_windows_host_process_pods_fail_on_host_process_itself(fail_run):
 
 
 def test_every_restricted_pass_pod_is_accepted_at_1_34_except_the_1_37_sysctls():
-    run = policycheck("--only", "pod-security", str(PSS / "restricted" / "pass"))
+    run = policycheck("--only", "pod-security", str(RESTRICTED / "pass"))
     found = by_object(run.stdout)
     assert set(found) == VERSION_DEPENDENT, run.stdout
     assert all("not a safe sysctl in Kubernetes 1.34" in m for m in found["sysctls1"])
@@ -98,7 +106,7 @@ def test_every_restricted_pass_pod_is_accepted_at_1_34_except_the_1_37_sysctls()
 def test_every_restricted_pass_pod_is_accepted_at_1_37(tmp_path):
     config = tmp_path / "k137.json"
     config.write_text(json.dumps({"pod-security-restricted": {"kubernetesVersion": "1.37"}}))
-    run = policycheck("--only", "pod-security", "--config", str(config), str(PSS / "restricted" / "pass"))
+    run = policycheck("--only", "pod-security", "--config", str(config), str(RESTRICTED / "pass"))
     assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr
     assert "23 objects" in run.stderr
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import subprocess
 import threading
 from pathlib import Path
@@ -20,27 +19,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.shared_data import required, shared_path
 from tools import schemas
 from tools.harness import stack_config
 from tools.helm import HelmUnavailable, ensure_helm
 from tools.plan.render import k8s_objects
 from tools.policy_runner import check_resources, manifest_resources
 
-CHARTS = Path(__file__).resolve().parents[3] / "shared" / "charts"
+CHARTS = shared_path("charts/index.yaml", "the local chart repository (index.yaml and both chart archives)",
+                     "it is our CI's test data; any Helm repository serving both pinned charts will do").parent
 RELEASE = "kubernetes:helm.sh/v3:Release"
-
-
-def _require(what: str, why: str) -> None:
-    message = f"{what} missing: {why}"
-    if os.environ.get("K3SP_REQUIRE_SHARED") == "1":
-        pytest.fail(message + " (CI requires it)")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
 def chart_repo():
-    if not (CHARTS / "index.yaml").is_file():
-        _require("../shared/charts", "the local chart repository (our CI's test data) is not beside this clone")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(CHARTS))
     handler.log_message = lambda *a, **k: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -58,7 +50,9 @@ def helm():
     try:
         return ensure_helm()
     except HelmUnavailable as err:
-        _require("helm", str(err))
+        if required():
+            pytest.fail(f"K3SP_REQUIRE_SHARED=1: {err}", pytrace=False)
+        pytest.skip(str(err))
 
 
 def rendered_chart_objects(run, helm: Path, repo: str, tmp: Path, minor: str) -> list[dict]:
