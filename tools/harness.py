@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from components import safe_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "k3s-platform"
@@ -57,19 +57,27 @@ class ConfigFileError(Exception):
 
 
 def project_declarations() -> dict[str, dict]:
-    doc = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    path = ROOT / "Pulumi.yaml"
+    try:
+        doc = safe_yaml.load(path.read_text(), source=str(path)) or {}
+    except safe_yaml.YamlError as exc:
+        raise ConfigFileError(str(exc)) from None
     return doc.get("config") or {}
 
 
 def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple[dict[str, Any], set[str]]:
     """Config as the CLI would hand it to the program: (values by full key, secret keys)."""
     path = Path(config_file) if config_file else ROOT / f"Pulumi.{stack}.yaml"
+    if path.exists() and not path.is_file():  # a FIFO would block the read forever
+        raise ConfigFileError(f"{path}: not a regular file — pass a stack config file (Pulumi.<stack>.yaml format)")
     if not path.is_file():
         raise ConfigFileError(f"{path}: no such stack config file — create it or pass --config-file")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigFileError(f"{path}: not valid YAML ({exc.__class__.__name__}) — fix the syntax") from None
+        doc = safe_yaml.load(path.read_text(encoding="utf-8"), source=str(path)) or {}
+    except safe_yaml.YamlError as exc:  # syntax, alias bombs, depth, duplicate keys: file:line:column
+        raise ConfigFileError(str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"{path}: cannot read ({exc.__class__.__name__}) — check the file") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise ConfigFileError(f"{path}: expected a top-level `config:` map")
 
