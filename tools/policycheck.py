@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from components import safe_yaml
+from tools.caller import caller_path
 from tools.policy_runner import (
     PolicyRunError,
     Violation,
@@ -45,7 +46,7 @@ def _is_manifest(path: Path) -> bool:
 def collect_files(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
-        path = Path(raw)
+        path = caller_path(raw)
         if path.is_dir():
             files += sorted(p for p in path.rglob("*") if _is_manifest(p))
         elif path.is_file():
@@ -103,7 +104,7 @@ def load_documents(files: list[Path]) -> tuple[list, list[str]]:
 
 
 def load_config_file(path: str) -> dict:
-    file = Path(path)
+    file = caller_path(path)
     if file.exists() and not file.is_file():
         raise PolicyRunError(f"--config {path}: not a regular file ({_file_type(file)}) — pass a JSON file")
     try:

@@ -185,3 +185,9 @@ def test_a_fifo_config_file_is_named_as_such(tmp_path):
     os.mkfifo(fifo)
     line = _one_line_error(plan("dev", "--config-file", fifo, "--out", "p", cwd=tmp_path, timeout=60))
     assert f"{fifo}: not a regular file" in line
+
+
+def test_an_unwritable_target_is_a_one_line_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    line = _one_line_error(plan("dev", "--out", "notes.txt/p", cwd=tmp_path))
+    assert "cannot write" in line and (tmp_path / "notes.txt").read_text() == "keep me"

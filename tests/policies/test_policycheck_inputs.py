@@ -114,3 +114,15 @@ def test_merge_pack_config_policy_by_policy():
 def test_hostile_yaml_shapes_are_refused(tmp_path, text, why):
     (tmp_path / "x.yml").write_text(text)
     assert why in _one_line_error(policycheck(tmp_path, timeout=60))
+
+
+def test_relative_paths_are_the_callers(tmp_path):
+    """`./run` cds to the repository; PATH and --config are read where they were typed."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "pod.yaml").write_text(yaml.safe_dump(_root_pod()))
+    (tmp_path / "cfg.json").write_text(json.dumps({"pods-run-as-non-root": "advisory"}))
+    run = subprocess.run([sys.executable, "-m", "tools.policycheck", "--config", "cfg.json", "m"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=90, preexec_fn=_limit_memory,
+                         env=dict(os.environ, K3S_PLATFORM_CALLER_CWD=str(tmp_path)))
+    assert run.returncode == 0, run.stderr  # found the pod, and the config made it advisory
+    assert "pods-run-as-non-root  Pod/team-a/root-pod" in run.stdout

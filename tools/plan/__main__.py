@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     except (PlanFailure, OutDirError) as failure:
         print(f"plan: {failure}" if isinstance(failure, OutDirError) else failure, file=sys.stderr)
         return 2
+    except OSError as err:  # disk full, no permission: the earlier plan, if any, is untouched
+        print(f"plan: --out {out}: cannot write ({err.strerror or err}) — check the disk and permissions",
+              file=sys.stderr)
+        return 2
     print(plan.summary_text)
     print(f"plan written to {out}")
     return 1 if plan.failed else 0

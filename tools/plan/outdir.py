@@ -1,7 +1,7 @@
 """Where the offline plan goes, and how it gets there without harming anything else.
 
-- Relative paths are the caller's: `./run` changes to the repository before starting
-  Python, so it passes the directory it was called from in K3S_PLATFORM_CALLER_CWD.
+- Relative paths are the caller's (tools/caller.py): `./run` changes to the repository
+  before starting Python, so it passes the directory it was called from.
 - Only a previous plan output is ever replaced: every plan directory holds MARKER, and a
   directory without it (a checkout, docs/, a home directory) is refused, as is anything that
   is not a plain directory, or that contains the repository or the caller's directory.
@@ -11,13 +11,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-CALLER_CWD = "K3S_PLATFORM_CALLER_CWD"
+from tools.caller import caller_path
+
+__all__ = ["MARKER", "OutDirError", "caller_path", "check_target", "write_atomically"]
+
 MARKER = ".k3s-platform-plan"
 MARKER_TEXT = ("This directory is an offline plan written by `./run plan` (tools/plan).\n"
                "The next plan into it replaces it as a whole; a directory without this file is never replaced.\n")
@@ -25,14 +27,6 @@ MARKER_TEXT = ("This directory is an offline plan written by `./run plan` (tools
 
 class OutDirError(Exception):
     """The output directory cannot be used; the message says why and what to do."""
-
-
-def caller_path(path: Path | str) -> Path:
-    """`path` as the caller meant it: relative to the directory `./run` was called from."""
-    path = Path(path).expanduser()
-    if path.is_absolute():
-        return path
-    return Path(os.environ.get(CALLER_CWD) or os.getcwd()) / path
 
 
 def _inside(inner: Path, outer: Path) -> bool:
