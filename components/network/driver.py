@@ -267,7 +267,7 @@ class PfRestDriver:
             )
         try:
             envelope = json.loads(raw) if raw else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what the parser takes
             envelope = None
         if status >= 400:
             message = envelope.get("message", "") if isinstance(envelope, dict) else raw[:200].decode(errors="replace")

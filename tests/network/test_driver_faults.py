@@ -232,8 +232,9 @@ TRUNCATED = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"data\": ["
     (_json([{"descr": "k3s-platform: a", "id": None}]), "no usable `id`"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", "not a pfrest envelope"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "non-JSON"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"[" * 200000, "non-JSON"),
 ], ids=["bad-status-line", "truncated", "empty", "int-items", "str-items", "not-a-list", "no-id", "null-id",
-        "not-an-envelope", "not-json"])
+        "not-an-envelope", "not-json", "nested-json"])
 def test_transport_and_shape_faults_are_router_errors_naming_the_endpoint(fake, raw, why):
     fake.raw[("GET", RULES)] = [raw] * 3
     with pytest.raises(RouterError) as err:
