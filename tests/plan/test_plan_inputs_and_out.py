@@ -100,9 +100,18 @@ def test_relative_out_and_config_file_are_the_callers(tmp_path):
 
 
 def test_run_script_passes_the_callers_directory(tmp_path):
-    text = (ROOT / "run").read_text()
-    export = text.index('export K3S_PLATFORM_CALLER_CWD="${K3S_PLATFORM_CALLER_CWD:-$PWD}"')
-    assert export < text.index('cd "$(dirname "$0")"')
+    """The real entry point, from another directory: the plan lands where it was asked for."""
+    name = f"plan-from-caller-{os.getpid()}"
+    try:
+        run = subprocess.run(["bash", str(ROOT / "run"), "plan", "dev", "--out", name], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        assert (tmp_path / name / "summary.json").is_file()
+        assert not (ROOT / name).exists()
+    finally:
+        if (ROOT / name).is_dir() and (ROOT / name / "summary.json").is_file():
+            import shutil
+            shutil.rmtree(ROOT / name)  # only what a regression wrote there
 
 
 def test_an_earlier_plan_is_replaced_whole_and_no_temporary_directory_is_left(tmp_path):
