@@ -54,9 +54,9 @@ def collect_files(paths: list[str]) -> list[Path]:
         elif path.exists():  # a FIFO, socket or device: reading it could block forever
             raise PolicyRunError(f"{raw}: not a regular file ({_file_type(path)}) — pass a manifest file or folder")
         else:
-            raise PolicyRunError(f"{raw}: no such file or folder")
+            raise PolicyRunError(f"{raw}: no such file or folder — check the path (relative to where you ran the command)")
     if not files:
-        raise PolicyRunError(f"no manifest files (*.yaml, *.yml, *.json) under {', '.join(paths)}")
+        raise PolicyRunError(f"no manifest files (*.yaml, *.yml, *.json) under {', '.join(paths)} — give a manifest file or a folder holding some")
     return files
 
 
@@ -110,12 +110,12 @@ def load_config_file(path: str) -> dict:
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except OSError as err:
-        raise PolicyRunError(f"--config {path}: cannot read ({err.strerror})") from None
+        raise PolicyRunError(f"--config {path}: cannot read ({err.strerror}) — check the path and permissions") from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         why = f"{err.msg} at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else err.__class__.__name__
         raise PolicyRunError(f"--config {path}: invalid JSON ({why}) — fix the file") from None
     if not isinstance(data, dict):
-        raise PolicyRunError(f"--config {path}: must be a JSON object")
+        raise PolicyRunError(f"--config {path}: must be a JSON object — e.g. policies/config/dev.json")
     return data
 
 
