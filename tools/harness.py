@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from components import safe_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "k3s-platform"
@@ -53,44 +53,23 @@ class ConfigFileError(Exception):
     """The stack file cannot be read (missing, not UTF-8, not YAML, no `config:` map)."""
 
 
-def _load_yaml(text: str, source: Path):
-    """Parse a config file; every refusal names `<file>:<line>:<column>`.
-
-    TODO(inputs/faults): once the faults branch's `components/safe_yaml.py` is merged, drop
-    the fallback below: safe_yaml also refuses duplicate keys and alias bombs, which
-    yaml.safe_load accepts silently (the last duplicate wins).
-    """
-    try:
-        from components import safe_yaml
-    except ImportError:
-        safe_yaml = None
-    if safe_yaml is not None:
-        try:
-            return safe_yaml.load(text, source=str(source))
-        except safe_yaml.YamlError as exc:
-            raise ConfigFileError(str(exc)) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        raise ConfigFileError(f"{source}:{line}:{column}: not valid YAML: {what} — fix the syntax there") from None
-    except yaml.YAMLError as exc:
-        raise ConfigFileError(f"{source}: not valid YAML ({exc.__class__.__name__}) — fix the syntax") from None
-
-
 # --- config -------------------------------------------------------------------------------
 
 
 def project_declarations() -> dict[str, dict]:
-    doc = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    path = ROOT / "Pulumi.yaml"
+    try:
+        doc = safe_yaml.load(path.read_text(), source=str(path)) or {}
+    except safe_yaml.YamlError as exc:
+        raise ConfigFileError(str(exc)) from None
     return doc.get("config") or {}
 
 
 def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple[dict[str, Any], set[str]]:
     """Config as the CLI would hand it to the program: (values by full key, secret keys)."""
     path = Path(config_file) if config_file else ROOT / f"Pulumi.{stack}.yaml"
+    if path.exists() and not path.is_file():  # a FIFO would block the read forever
+        raise ConfigFileError(f"{path}: not a regular file — pass a stack config file (Pulumi.<stack>.yaml format)")
     if not path.is_file():
         raise ConfigFileError(f"{path}: no such stack config file — create it or pass --config-file")
     try:
@@ -100,7 +79,12 @@ def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple
         raise ConfigFileError(
             f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02x} on line {line}) — save the file as UTF-8"
         ) from None
-    doc = _load_yaml(text, path) or {}
+    except OSError as exc:
+        raise ConfigFileError(f"{path}: cannot read ({exc.__class__.__name__}) — check the file") from None
+    try:
+        doc = safe_yaml.load(text, source=str(path)) or {}
+    except safe_yaml.YamlError as exc:  # syntax, alias bombs, depth, duplicate keys: file:line:column
+        raise ConfigFileError(str(exc)) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise ConfigFileError(f"{path}: expected a top-level `config:` map")
 

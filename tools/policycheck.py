@@ -3,16 +3,18 @@
     python -m tools.policycheck PATH... [--stack STACK | --config FILE] [--only NAME[,NAME...]]
 
 PATH is a manifest file (multi-document YAML or JSON) or a folder searched recursively
-for *.yaml, *.yml and *.json. The manifests go through the real policy pack (its analyzer
+for *.yaml, *.yml and *.json (any case: *.YAML too). YAML is read by components.safe_yaml:
+alias bombs, deep nesting and duplicate keys are refused, naming file, line and column. The manifests go through the real policy pack (its analyzer
 server, as `pulumi preview` runs it; see tools/policy_runner.py), as one stack, so
 stack-wide policies (quotas, default-deny) see every object given.
 
 Prints one line per violation on stdout — `policy  Kind/namespace/name  message` — and a
 summary on stderr. Exit status: 1 if any violation is mandatory, 0 otherwise, 2 on bad
 input (named on stderr). `--stack` applies policies/config/<stack>.json (enforcement levels
-and thresholds); `--config FILE` applies any file in the `--policy-pack-config` format
-instead (e.g. {"pod-security-restricted": {"kubernetesVersion": "1.37"}}); with neither,
-every policy is mandatory with its default settings.
+and thresholds); `--config FILE` applies a file in the `--policy-pack-config` format
+(e.g. {"pod-security-restricted": {"kubernetesVersion": "1.37"}}), on top of the stack's
+config when both are given (its settings win, policy by policy); with neither, every policy
+is mandatory with its default settings.
 `--only` runs a subset: policy names, or the group `pod-security`.
 """
 
@@ -20,34 +22,73 @@ from __future__ import annotations
 
 import argparse
 import json
+import stat
 import sys
 from pathlib import Path
 
-import yaml
-
+from components import safe_yaml
+from tools.caller import caller_path
 from tools.policy_runner import (
     PolicyRunError,
     Violation,
     check_resources,
+    load_stack_config,
     manifest_resources,
 )
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
 
+def _is_manifest(path: Path) -> bool:
+    return path.suffix.lower() in SUFFIXES and path.is_file()
+
+
 def collect_files(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
-        path = Path(raw)
+        path = caller_path(raw)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+            files += sorted(p for p in path.rglob("*") if _is_manifest(p))
         elif path.is_file():
             files.append(path)
+        elif path.exists():  # a FIFO, socket or device: reading it could block forever
+            raise PolicyRunError(f"{raw}: not a regular file ({_file_type(path)}) — pass a manifest file or folder")
         else:
-            raise PolicyRunError(f"{raw}: no such file or folder")
+            raise PolicyRunError(f"{raw}: no such file or folder — check the path (relative to where you ran the command)")
     if not files:
-        raise PolicyRunError(f"no manifest files (*.yaml, *.yml, *.json) under {', '.join(paths)}")
+        raise PolicyRunError(f"no manifest files (*.yaml, *.yml, *.json) under {', '.join(paths)} — give a manifest file or a folder holding some")
     return files
+
+
+def _file_type(path: Path) -> str:
+    mode = path.stat().st_mode
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _load_file(f: Path) -> list:
+    try:
+        if f.stat().st_size > safe_yaml.DEFAULT_LIMITS.max_bytes:
+            raise PolicyRunError(f"{f}: larger than {safe_yaml.DEFAULT_LIMITS.max_bytes} bytes — split it")
+        text = f.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PolicyRunError(f"{f}: cannot read ({err.strerror or err}) — check the path and permissions") from None
+    except UnicodeDecodeError as err:
+        raise PolicyRunError(f"{f}: not UTF-8 (byte {err.start}) — save it as UTF-8") from None
+    if f.suffix.lower() != ".json":
+        try:
+            return safe_yaml.load_all(text, source=str(f))
+        except safe_yaml.YamlError as err:
+            raise PolicyRunError(str(err)) from None
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError as err:
+        raise PolicyRunError(f"{f}:{err.lineno}:{err.colno}: not valid JSON ({err.msg}) — fix the syntax") from None
+    except RecursionError:
+        raise PolicyRunError(f"{f}: JSON nested too deeply — flatten it") from None
 
 
 def load_documents(files: list[Path]) -> tuple[list, list[str]]:
@@ -55,14 +96,7 @@ def load_documents(files: list[Path]) -> tuple[list, list[str]]:
     docs: list = []
     sources: list[str] = []
     for f in files:
-        try:
-            text = f.read_text(encoding="utf-8")
-            loaded = [json.loads(text)] if f.suffix == ".json" else list(yaml.safe_load_all(text))
-        except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as err:
-            mark = getattr(err, "problem_mark", None)
-            line = f" (line {mark.line + 1})" if mark else ""
-            raise PolicyRunError(f"{f}: not valid YAML/JSON{line}: "
-                                 f"{getattr(err, 'problem', None) or err}") from None
+        loaded = _load_file(f)
         for i, doc in enumerate(loaded):
             docs.append(doc)
             sources.append(f"{f}" if len(loaded) == 1 else f"{f} (document {i + 1})")
@@ -70,15 +104,36 @@ def load_documents(files: list[Path]) -> tuple[list, list[str]]:
 
 
 def load_config_file(path: str) -> dict:
+    file = caller_path(path)
+    if file.exists() and not file.is_file():
+        raise PolicyRunError(f"--config {path}: not a regular file ({_file_type(file)}) — pass a JSON file")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(file.read_text(encoding="utf-8"))
     except OSError as err:
-        raise PolicyRunError(f"--config {path}: cannot read ({err.strerror})") from None
-    except json.JSONDecodeError as err:
-        raise PolicyRunError(f"--config {path}: invalid JSON ({err.msg} at line {err.lineno})") from None
+        raise PolicyRunError(f"--config {path}: cannot read ({err.strerror}) — check the path and permissions") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        why = f"{err.msg} at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else err.__class__.__name__
+        raise PolicyRunError(f"--config {path}: invalid JSON ({why}) — fix the file") from None
     if not isinstance(data, dict):
-        raise PolicyRunError(f"--config {path}: must be a JSON object")
+        raise PolicyRunError(f"--config {path}: must be a JSON object — e.g. policies/config/dev.json")
     return data
+
+
+def merge_pack_config(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, policy by policy (both in --policy-pack-config format):
+    a level string replaces the level only; an object's keys replace those keys only."""
+    merged = dict(base)
+    for name, value in override.items():
+        old = merged.get(name)
+        if isinstance(value, str) and isinstance(old, dict):
+            merged[name] = {**old, "enforcementLevel": value}
+        elif isinstance(value, dict) and isinstance(old, str):
+            merged[name] = {"enforcementLevel": old, **value}
+        elif isinstance(value, dict) and isinstance(old, dict):
+            merged[name] = {**old, **value}
+        else:
+            merged[name] = value
+    return merged
 
 
 def format_violation(v: Violation) -> str:
@@ -89,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.policycheck", description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest file or folder")
     parser.add_argument("--stack", help="apply policies/config/<STACK>.json (e.g. dev, prod)")
-    parser.add_argument("--config", metavar="FILE", help="a --policy-pack-config JSON file (instead of --stack)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="a --policy-pack-config JSON file (on top of --stack's config when both are given)")
     parser.add_argument("--only", help="comma-separated policy names or groups (pod-security)")
     args = parser.parse_args(argv)
     try:
@@ -98,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         resources = manifest_resources(docs, stack=args.stack or "manifests", sources=sources)
         only = set(args.only.split(",")) if args.only else None
         config = load_config_file(args.config) if args.config else None
+        if config is not None and args.stack:
+            config = merge_pack_config(load_stack_config(args.stack), config)
         violations = check_resources(resources, stack=args.stack, config=config, only=only) if resources else []
     except PolicyRunError as err:
         print(f"policycheck: {err}", file=sys.stderr)

@@ -13,20 +13,25 @@ Creates nothing by itself; at deploy time it reads, writes and applies pfSense o
   query parameters; POST/PATCH take a JSON body.
 - Writes to one router are serialized by a process-wide lock (pfSense writes config.xml as a
   whole; parallel writes race).
-- TLS is verified by default (optionally against a CA bundle); requests have a timeout;
-  connection errors and 5xx are retried a bounded number of times with backoff.
+- TLS is verified by default (optionally against a CA bundle); redirects are never followed
+  (the key would go along); each request has one deadline for all of it and a largest answer.
+- Retries are bounded and never blind: reads and applies are re-sent; a create, update or
+  delete whose outcome is unknown is re-decided from a fresh lookup by natural key.
+- Transport and shape faults (bad status line, truncated body, TLS failure, listing items
+  that are not objects, no `id`, an apply status that is not a boolean) are RouterErrors
+  naming the endpoint.
 - Errors name the router URL and never contain the API key or a payload.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -62,7 +67,7 @@ class RouterDriver(Protocol):
 
 
 class RouterHttpError(RouterError):
-    """pfrest answered with an HTTP error; `message` is pfrest's own explanation."""
+    """pfrest answered with an HTTP 4xx; `message` is pfrest's own explanation."""
 
     def __init__(self, api_url: str, method: str, path: str, status: int, message: str) -> None:
         super().__init__(f"router {api_url}: {method} {path} -> HTTP {status}: {message}")
@@ -70,8 +75,65 @@ class RouterHttpError(RouterError):
         self.message = message
 
 
+class RouterOutcomeUnknown(RouterError):
+    """The request was sent but no complete answer came back (timeout, HTTP 5xx, dropped
+    connection, bad status line, truncated body): it may or may not have been carried out.
+    Never re-sent blindly unless idempotent; writers re-read the router by natural key."""
+
+    def __init__(self, api_url: str, where: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"router {api_url}: {where}: {reason} — it may or may not have been carried out")
+        self.reason = reason
+        self.status = status
+
+
+class _NotSent(RouterError):
+    """Nothing reached the router (refused, unresolvable, TLS handshake): safe to retry."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Watchdog:
+    """Bounds a whole request: at the deadline, shuts the socket down under the reader."""
+
+    def __init__(self, conn: http.client.HTTPConnection, seconds: float) -> None:
+        self.fired = False
+        self._conn = conn
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = self._conn.sock
+        if sock is not None:
+            try:  # the plain socket's shutdown: SSLSocket.shutdown would drop its state mid-read
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _transport_reason(err: BaseException) -> str:
+    if isinstance(err, http.client.IncompleteRead):
+        return f"truncated answer ({len(err.partial)} bytes, {err.expected} more expected)"
+    if isinstance(err, http.client.RemoteDisconnected):  # a BadStatusLine too: test it first
+        return "connection closed without an answer"
+    if isinstance(err, http.client.BadStatusLine):
+        return "not an HTTP answer (bad status line)"
+    if isinstance(err, TimeoutError):
+        return "timed out"
+    if isinstance(err, ssl.SSLError):
+        return f"TLS failure ({err.reason or err})"
+    return f"{err.__class__.__name__}: {err}"
+
+
 class PfRestDriver:
-    """pfSense + pfrest v2. Defaults: verify TLS, 15 s timeout, 3 retries, 120 s apply wait."""
+    """pfSense + pfrest v2. Defaults: verify TLS, 15 s per request in all, 3 retries of what is safe to
+    retry, 16 MiB largest answer, 120 s apply wait."""
 
     def __init__(
         self,
@@ -85,6 +147,7 @@ class PfRestDriver:
         backoff: float = 0.5,
         apply_timeout: float = 120.0,
         poll_interval: float = 1.0,
+        max_body: int = 16 * 1024 * 1024,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not api_key:
@@ -96,6 +159,7 @@ class PfRestDriver:
         self._backoff = backoff
         self._apply_timeout = apply_timeout
         self._poll_interval = poll_interval
+        self._max_body = max_body
         self._sleep = sleep
         self._ssl = self._ssl_context(verify_tls, ca_bundle)
 
@@ -114,42 +178,129 @@ class PfRestDriver:
         return ssl.create_default_context()
 
     # -- HTTP ---------------------------------------------------------------------------
+    #
+    # http.client, not urllib: urllib follows redirects and would carry the X-API-Key header
+    # to whatever origin a Location names (even https -> http). Here any 3xx is an error.
+    # A watchdog bounds the whole request (connect, send, status line, headers, body): a
+    # socket timeout alone bounds each read, so a body trickling one byte a second, or an
+    # endless chunked body, would never time out.
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "[redacted]") if self._api_key else text
 
+    def _connection(self) -> http.client.HTTPConnection:
+        parts = urllib.parse.urlsplit(self.api_url)
+        if parts.scheme == "https":
+            return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self._timeout, context=self._ssl)
+        if parts.scheme == "http":
+            return http.client.HTTPConnection(parts.hostname, parts.port, timeout=self._timeout)
+        raise RouterError(f"router {self.api_url}: unsupported URL scheme {parts.scheme!r} — use https://")
+
     def _once(self, method: str, path: str, query: Mapping[str, Any] | None, body: Any) -> Any:
-        url = self.api_url + path
+        where = f"{method} {path}"
+        target = urllib.parse.urlsplit(self.api_url).path.rstrip("/") + path
         if query:
-            url += "?" + urllib.parse.urlencode(query)
+            target += "?" + urllib.parse.urlencode(query)
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method)
-        req.add_header("X-API-Key", self._api_key)
-        req.add_header("Accept", "application/json")
+        headers = {"X-API-Key": self._api_key, "Accept": "application/json"}
         if data is not None:
-            req.add_header("Content-Type", "application/json")
-        handlers = [urllib.request.HTTPSHandler(context=self._ssl)]
-        opener = urllib.request.build_opener(*handlers)
+            headers["Content-Type"] = "application/json"
+        conn = self._connection()
+        watchdog = _Watchdog(conn, self._timeout)
         try:
-            with opener.open(req, timeout=self._timeout) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as err:
-            raw = err.read() or b""
             try:
-                message = json.loads(raw).get("message", "")
-            except (ValueError, AttributeError):
-                message = raw[:200].decode(errors="replace")
-            raise RouterHttpError(self.api_url, method, path, err.code, self._redact(str(message))) from None
+                conn.connect()
+            except ssl.SSLCertVerificationError as err:
+                raise RouterError(
+                    f"router {self.api_url}: {where}: TLS verification failed ({err.verify_message}) — give the "
+                    "router's CA as router.caBundle"
+                ) from None
+            except ssl.SSLError as err:
+                raise _NotSent(self._redact(f"TLS handshake failed ({err.reason or err})")) from None
+            except OSError as err:
+                reason = "no connection within the timeout" if watchdog.fired else f"unreachable ({err})"
+                raise _NotSent(self._redact(reason)) from None
+            try:
+                conn.request(method, target, body=data, headers=headers)
+                resp = conn.getresponse()
+                raw = self._read_body(resp, where)
+            except (http.client.HTTPException, OSError, ValueError) as err:
+                if watchdog.fired:
+                    reason = f"no complete answer within {self._timeout:g}s"
+                else:
+                    reason = _transport_reason(err)
+                raise RouterOutcomeUnknown(self.api_url, where, self._redact(reason)) from None
+        finally:
+            watchdog.cancel()
+            conn.close()
+        return self._envelope_data(resp, raw, where)
+
+    def _read_body(self, resp: http.client.HTTPResponse, where: str) -> bytes:
+        length = resp.getheader("Content-Length")
+        if length and length.strip().isdigit() and int(length) > self._max_body:
+            raise RouterError(self._too_large(where))
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = resp.read1(65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self._max_body:
+                raise RouterError(self._too_large(where))
+            chunks.append(chunk)
+        if resp.length:  # the connection closed before Content-Length bytes came
+            raise http.client.IncompleteRead(b"".join(chunks), resp.length)
+        return b"".join(chunks)
+
+    def _too_large(self, where: str) -> str:
+        return (f"router {self.api_url}: {where}: answer larger than {self._max_body} bytes — not a pfrest answer; "
+                "check router.apiUrl")
+
+    def _envelope_data(self, resp: http.client.HTTPResponse, raw: bytes, where: str) -> Any:
+        status = resp.status
+        if 300 <= status < 400:
+            location = self._redact(resp.getheader("Location") or "(no Location)")
+            raise RouterError(
+                f"router {self.api_url}: {where} was redirected (HTTP {status}) to {location} — not followed, "
+                "the API key is never sent along a redirect; set router.apiUrl to the address the API answers on"
+            )
         try:
             envelope = json.loads(raw) if raw else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what the parser takes
+            envelope = None
+        if status >= 400:
+            message = envelope.get("message", "") if isinstance(envelope, dict) else raw[:200].decode(errors="replace")
+            message = self._redact(" ".join(str(message).split()))
+            if status >= 500:
+                raise RouterOutcomeUnknown(self.api_url, where, f"HTTP {status} {message}".strip(), status=status)
+            raise RouterHttpError(self.api_url, *where.split(" ", 1), status, message)
+        if envelope is None:
             raise RouterError(
-                f"router {self.api_url}: {method} {path} returned non-JSON — is the REST API package installed?"
-            ) from None
-        return envelope.get("data") if isinstance(envelope, dict) else envelope
+                f"router {self.api_url}: {where} returned non-JSON — is the REST API package installed?"
+            )
+        if not isinstance(envelope, dict):
+            raise RouterError(
+                f"router {self.api_url}: {where} returned JSON that is not a pfrest envelope — is router.apiUrl "
+                "the pfSense REST API?"
+            )
+        return envelope.get("data")
 
-    def request(self, method: str, path: str, query: Mapping[str, Any] | None = None, body: Any = None) -> Any:
-        """One API call with bounded retries on connection errors and 5xx."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        *,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """One API call. Failures before anything was sent are retried for every method;
+        timeouts, 5xx and broken answers only for idempotent calls (GET, or `idempotent=True`
+        for applies). A write whose outcome is unknown raises RouterOutcomeUnknown at once:
+        the caller re-reads the router by natural key and decides (upsert, delete)."""
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD")
         last = ""
         for attempt in range(self._retries + 1):
             if attempt:
@@ -163,22 +314,13 @@ class PfRestDriver:
                         "k3s-platform:pfsenseApiKey and that the key's user has the REST API privileges "
                         "(see docs/router.md)"
                     ) from None
-                if err.status < 500:
+                raise
+            except _NotSent as err:
+                last = err.reason
+            except RouterOutcomeUnknown as err:
+                if not idempotent:
                     raise
-                last = f"HTTP {err.status} {err.message}".strip()
-            except ssl.SSLCertVerificationError as err:
-                raise RouterError(
-                    f"router {self.api_url}: TLS verification failed ({err.verify_message}) — give the router's "
-                    "CA as router.caBundle"
-                ) from None
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
-                reason = getattr(err, "reason", err)
-                if isinstance(reason, ssl.SSLCertVerificationError):
-                    raise RouterError(
-                        f"router {self.api_url}: TLS verification failed ({reason.verify_message}) — give the "
-                        "router's CA as router.caBundle"
-                    ) from None
-                last = f"unreachable ({reason})"
+                last = err.reason
         raise RouterError(
             f"router {self.api_url}: {method} {path} failed after {self._retries + 1} attempts: {last} — check "
             "router.apiUrl, the network path and that the REST API package is installed"
@@ -190,7 +332,14 @@ class PfRestDriver:
         query = {"parent_id": parent_id} if kind.parent_id and parent_id else None
         data = self.request("GET", kind.plural, query=query)
         if not isinstance(data, list):
-            raise RouterError(f"router {self.api_url}: GET {kind.plural} did not return a list")
+            raise RouterError(f"router {self.api_url}: GET {kind.plural} did not return a list — is the REST API "
+                              "package current (docs/router.md §3)?")
+        for i, obj in enumerate(data):
+            if not isinstance(obj, dict):
+                raise RouterError(
+                    f"router {self.api_url}: GET {kind.plural}: item {i} is {type(obj).__name__}, not an object — "
+                    "is the REST API package current (docs/router.md §3)?"
+                )
         return data
 
     def find(self, kind: Kind, payload: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -217,6 +366,13 @@ class PfRestDriver:
                 f"router {self.api_url}: {len(matches)} {kind.name} objects share the key {want} — remove the "
                 "duplicates by hand, the driver will not guess which one it owns"
             )
+        if matches:
+            ident = matches[0].get("id")
+            if isinstance(ident, bool) or not isinstance(ident, (int, str)) or ident == "":
+                raise RouterError(
+                    f"router {self.api_url}: GET {kind.plural}: {want} has no usable `id` ({ident!r}) — is the "
+                    "REST API package current (docs/router.md §3)?"
+                )
         return matches[0] if matches else None
 
     def resolve_refs(self, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -235,44 +391,100 @@ class PfRestDriver:
                 out[field] = obj["refid"]
         return out
 
+    def _gave_up(self, doing: str, key: str, err: RouterOutcomeUnknown | None) -> RouterError:
+        why = f"last: {err.reason}" if err else "its id kept moving: is someone else editing the router?"
+        return RouterError(
+            f"router {self.api_url}: {doing} {key}: no certain outcome after {self._retries + 1} attempts "
+            f"({why}) — re-run `pulumi up`: the object is looked up by its key, so nothing is duplicated or lost"
+        )
+
     def upsert(self, kind: Kind, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Create the object, or update it in place if its natural key already exists
-        (adopts a hand-made twin instead of failing on a unique constraint)."""
+        (adopts a hand-made twin instead of failing on a unique constraint).
+
+        A write whose outcome is unknown (timeout, 5xx) is never re-sent blindly: each
+        attempt first looks the key up again. A create that did commit is then found (and
+        not created twice); an update goes to the id the key has now."""
+        key = natural_key(kind, payload)
         with _router_lock(self.api_url):
             body = self.resolve_refs(payload)
-            existing = self.find(kind, payload)
-            try:
-                if existing is None:
-                    return self.request("POST", kind.path, body=body) or {}
-                for field in kind.immutable:  # `editable: false`: identical by key, never re-sent
-                    body.pop(field, None)
-                body["id"] = existing["id"]
-                return self.request("PATCH", kind.path, body=body) or {}
-            except RouterHttpError as err:
-                raise RouterError(
-                    f"router {self.api_url}: {kind.name} {natural_key(kind, payload)} was refused "
-                    f"(HTTP {err.status}: {err.message})"
-                ) from None
+            create_unknown = False
+            last: RouterOutcomeUnknown | None = None
+            for attempt in range(self._retries + 1):
+                if attempt:
+                    self._sleep(self._backoff * (2 ** (attempt - 1)))
+                existing = self.find(kind, payload)
+                if existing is not None and create_unknown:
+                    return existing  # our earlier POST did commit
+                try:
+                    if existing is None:
+                        return self.request("POST", kind.path, body=body) or {}
+                    update = {k: v for k, v in body.items() if k not in kind.immutable}  # `editable: false`
+                    update["id"] = existing["id"]
+                    return self.request("PATCH", kind.path, body=update) or {}
+                except RouterOutcomeUnknown as err:
+                    create_unknown = create_unknown or existing is None
+                    last = err
+                except RouterHttpError as err:
+                    if err.status == 404 and existing is not None:
+                        continue  # the id moved under us (someone deleted a row): resolve it again
+                    raise RouterError(
+                        f"router {self.api_url}: {kind.name} {key} was refused (HTTP {err.status}: {err.message})"
+                    ) from None
+            raise self._gave_up("writing", key, last)
 
     def delete(self, kind: Kind, payload: Mapping[str, Any]) -> bool:
-        """Delete the object with this natural key. An object already gone is fine (False)."""
+        """Delete the object with this natural key. An object already gone is fine (False).
+
+        pfSense deletes by array position and renumbers afterwards, so a DELETE is never
+        re-sent as it was: each attempt resolves the id from the key again (gone: done), and
+        the object pfSense reports as deleted must carry our key."""
+        key = natural_key(kind, payload)
         with _router_lock(self.api_url):
-            existing = self.find(kind, payload)
-            if existing is None:
-                return False
-            query: dict[str, Any] = {"id": existing["id"]}
-            if kind.parent_id:
-                query["parent_id"] = payload["parent_id"]
-            try:
-                self.request("DELETE", kind.path, query=query)
-            except RouterHttpError as err:
-                if err.status == 404:  # removed between find and delete
-                    return False
-                raise RouterError(
-                    f"router {self.api_url}: deleting {kind.name} {natural_key(kind, payload)} was refused "
-                    f"(HTTP {err.status}: {err.message})"
-                ) from None
-            return True
+            sent_unknown = False
+            last: RouterOutcomeUnknown | None = None
+            for attempt in range(self._retries + 1):
+                if attempt:
+                    self._sleep(self._backoff * (2 ** (attempt - 1)))
+                existing = self.find(kind, payload)
+                if existing is None:
+                    return sent_unknown  # gone: our unanswered DELETE did it, or it never existed
+                query: dict[str, Any] = {"id": existing["id"]}
+                if kind.parent_id:
+                    query["parent_id"] = payload["parent_id"]
+                try:
+                    deleted = self.request("DELETE", kind.path, query=query)
+                except RouterOutcomeUnknown as err:
+                    sent_unknown, last = True, err
+                    continue
+                except RouterHttpError as err:
+                    if err.status == 404:  # the id moved under us: resolve it again
+                        continue
+                    raise RouterError(
+                        f"router {self.api_url}: deleting {kind.name} {key} was refused "
+                        f"(HTTP {err.status}: {err.message})"
+                    ) from None
+                self._check_deleted(kind, payload, key, deleted)
+                return True
+            raise self._gave_up("deleting", key, last)
+
+    def _check_deleted(self, kind: Kind, payload: Mapping[str, Any], key: str, deleted: Any) -> None:
+        """No false ok: if pfSense says it deleted an object with another key (the ids moved
+        between our lookup and the DELETE), say so loudly."""
+        if not isinstance(deleted, dict):
+            return
+        seen = dict(deleted)
+        if kind.parent_id:
+            seen.setdefault("parent_id", payload.get("parent_id"))
+        try:
+            other = natural_key(kind, seen)
+        except ValueError:
+            return  # pfrest answered without the key fields: nothing to compare
+        if other != key:
+            raise RouterError(
+                f"router {self.api_url}: asked to delete {key} but the router deleted {other} (its ids moved "
+                "between lookup and delete) — restore it from Diagnostics > Backup & Restore > Config History"
+            )
 
     # -- apply --------------------------------------------------------------------------
 
@@ -298,8 +510,14 @@ class PfRestDriver:
         path = APPLY_PATHS[subsystem]
         if path is None:
             return True
-        data = self.request("GET", path) or {}
-        return bool(data.get("applied"))
+        data = self.request("GET", path)
+        applied = data.get("applied") if isinstance(data, dict) else None
+        if not isinstance(applied, bool):
+            raise RouterError(
+                f"router {self.api_url}: GET {path}: `applied` is {applied!r}, not true/false — is the REST API "
+                "package current (docs/router.md §3)?"
+            )
+        return applied
 
     def apply(self, subsystem: str, expected: list[tuple[str, Mapping[str, Any]]] = ()) -> None:
         """Check every expected object is present, apply the subsystem's pending changes, and
@@ -320,7 +538,7 @@ class PfRestDriver:
             if path is None:
                 return
             try:
-                self.request("POST", path, body={})
+                self.request("POST", path, body={}, idempotent=True)  # applying twice is harmless
             except RouterHttpError as err:
                 raise RouterError(
                     f"router {self.api_url}: applying {subsystem} was refused (HTTP {err.status}: {err.message})"

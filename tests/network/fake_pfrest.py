@@ -6,8 +6,16 @@ Behaves like the real API where the driver depends on it:
 - singular POST/PATCH/DELETE; an unknown id gets 404; a duplicate natural key gets 409;
 - writes mark their subsystem dirty; `GET .../apply` reports `applied: false` until a
   `POST .../apply`, which completes only after `apply_polls` further GETs (asynchronous);
-- `faults[(method, path)]` is a list of HTTP statuses to return before answering normally
-  (e.g. one 503 then success).
+- `faults[(method, path)]` is a list of faults, one used per matching request, then normal
+  answers. A fault is:
+    503                      answer 503 without doing anything;
+    ("commit", 503)          do the request (commit it), then answer 503 instead;
+    ("commit", "timeout")    do the request, then send nothing until the client gave up;
+    ("renumber", kind, i)    another admin deletes row i of `kind` just before the request
+                             is handled (ids after it shift down), then handle it normally.
+- `raw[(method, path)]` is a list of responses written to the socket as they are (bytes,
+  or a callable given the socket file: slow or endless bodies), for transport faults.
+- `headers_seen` records the headers of every request (to prove where the key went).
 """
 
 from __future__ import annotations
@@ -40,7 +48,10 @@ class FakePfRest:
         self.settings: dict[str, dict] = {}  # singleton settings by path, as PATCHed
         self.applying: dict[str, int] = {}
         self.apply_polls = apply_polls
-        self.faults: dict[tuple[str, str], list[int]] = {}
+        self.faults: dict[tuple[str, str], list] = {}
+        self.raw: dict[tuple[str, str], list] = {}
+        self.headers_seen: list[dict[str, str]] = []
+        self.released = threading.Event()  # set on stop: ends stalled answers
         self.log: list[tuple[str, str, dict, object]] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -55,6 +66,7 @@ class FakePfRest:
         return self
 
     def stop(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
@@ -67,30 +79,41 @@ class FakePfRest:
         return [(m, p) for m, p, _, _ in self.log if m in ("POST", "PATCH", "DELETE")]
 
     # -- request handling -------------------------------------------------------------
-    def _handle(self, method: str, raw_path: str, headers, body_bytes: bytes) -> tuple[int, dict]:
+    def _handle(self, method: str, raw_path: str, headers, body_bytes: bytes) -> tuple[int, dict, str | None]:
         parts = urllib.parse.urlsplit(raw_path)
         path, query = parts.path, dict(urllib.parse.parse_qsl(parts.query))
         body = json.loads(body_bytes) if body_bytes else None
         with self.lock:
             self.log.append((method, path, query, body))
             queued = self.faults.get((method, path))
-            if queued:
-                return queued.pop(0), {"code": 503, "message": "Service temporarily unavailable"}
-            if headers.get("X-API-Key") != API_KEY:
-                return 401, {"code": 401, "status": "unauthorized", "message": "Authentication failed"}
-            if path in _APPLY_SUBSYSTEMS:
-                return self._apply(method, path)
-            if path in _SETTINGS:
-                return self._settings(method, path, body or {})
-            if path in _BY_PLURAL and method == "GET":
-                kind = _BY_PLURAL[path]
-                rows = self.listing(kind.name)
-                if kind.parent_id and "parent_id" in query:
-                    rows = [r for r in rows if r.get("parent_id") == query["parent_id"]]
-                return 200, {"code": 200, "data": rows}
-            if path in _BY_SINGULAR:
-                return self._singular(method, _BY_SINGULAR[path], query, body or {})
-            return 404, {"code": 404, "message": "Endpoint not found"}
+            fault = queued.pop(0) if queued else None
+            if isinstance(fault, int):
+                return fault, {"code": fault, "message": "Service temporarily unavailable"}, None
+            if isinstance(fault, tuple) and fault[0] == "renumber":
+                del self.objects[fault[1]][fault[2]]
+            status, payload = self._answer(method, path, query, headers, body)
+            if isinstance(fault, tuple) and fault[0] == "commit":
+                if fault[1] == "timeout":
+                    return status, payload, "stall"
+                return fault[1], {"code": fault[1], "message": "Internal Server Error"}, None
+            return status, payload, None
+
+    def _answer(self, method: str, path: str, query: dict, headers, body) -> tuple[int, dict]:
+        if headers.get("X-API-Key") != API_KEY:
+            return 401, {"code": 401, "status": "unauthorized", "message": "Authentication failed"}
+        if path in _APPLY_SUBSYSTEMS:
+            return self._apply(method, path)
+        if path in _SETTINGS:
+            return self._settings(method, path, body or {})
+        if path in _BY_PLURAL and method == "GET":
+            kind = _BY_PLURAL[path]
+            rows = self.listing(kind.name)
+            if kind.parent_id and "parent_id" in query:
+                rows = [r for r in rows if r.get("parent_id") == query["parent_id"]]
+            return 200, {"code": 200, "data": rows}
+        if path in _BY_SINGULAR:
+            return self._singular(method, _BY_SINGULAR[path], query, body or {})
+        return 404, {"code": 404, "message": "Endpoint not found"}
 
     def _settings(self, method: str, path: str, body: dict) -> tuple[int, dict]:
         # Singleton service settings, pfSense's defaults until PATCHed (HAProxy: off).
@@ -158,7 +181,21 @@ class FakePfRest:
         class Handler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                status, payload = fake._handle(self.command, self.path, self.headers, self.rfile.read(length))
+                fake.headers_seen.append(dict(self.headers))
+                raw = fake.raw.get((self.command, urllib.parse.urlsplit(self.path).path))
+                if raw:
+                    fake.log.append((self.command, self.path, {}, None))
+                    answer = raw.pop(0)
+                    self.close_connection = True
+                    try:
+                        answer(self.wfile) if callable(answer) else self.wfile.write(answer)
+                    except OSError:
+                        pass  # the client gave up: that is the point of these faults
+                    return
+                status, payload, after = fake._handle(self.command, self.path, self.headers, self.rfile.read(length))
+                if after == "stall":
+                    fake.released.wait(30)  # committed; the client's deadline passes first
+                    return
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

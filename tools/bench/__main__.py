@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from components import safe_yaml
 from tools import policy_runner
 from tools.bench.graph import critical_path
 from tools.harness import ROOT, run_stack
@@ -49,7 +50,7 @@ PROFILE_OVERHEAD = 2.0  # cProfile roughly doubles the evaluation time
 
 def tenant_config(n: int) -> dict:
     """Pulumi.prod.yaml with its tenants replaced by t0001..tNNNN, one host each, no sampleApp."""
-    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    doc = safe_yaml.load((ROOT / "Pulumi.prod.yaml").read_text(), source="Pulumi.prod.yaml")
     domain = doc["config"]["k3s-platform:domain"]
     doc["config"]["k3s-platform:tenants"] = [
         {"name": f"t{i:04d}", "hosts": [f"t{i:04d}.{domain}"]} for i in range(1, n + 1)

@@ -8,28 +8,35 @@ policy violation; 2 invalid config or arguments.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
+from tools.harness import ROOT
 from tools.plan.build import PlanFailure, build_plan
+from tools.plan.outdir import OutDirError, caller_path, check_target, write_atomically
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.splitlines()[0])
     parser.add_argument("stack", help="stack name: dev or prod (reads Pulumi.<stack>.yaml)")
-    parser.add_argument("--out", type=Path, help="output directory (default: plan-out/<stack>)")
+    parser.add_argument("--out", type=Path, help="output directory, relative to where you run the command "
+                        "(default: plan-out/<stack> in the repository); only an earlier plan is ever replaced")
     parser.add_argument("--config-file", type=Path, help="a stack config file in Pulumi.<stack>.yaml format")
     args = parser.parse_args(argv)
-    out = args.out or Path("plan-out") / args.stack
+    out = caller_path(args.out) if args.out else ROOT / "plan-out" / args.stack
+    config_file = caller_path(args.config_file) if args.config_file else None
+    protected = (ROOT, caller_path("."))
     try:
-        plan = build_plan(args.stack, args.config_file)
-    except PlanFailure as failure:
-        print(failure, file=sys.stderr)
+        check_target(out, protected)  # before the long run: refuse early
+        plan = build_plan(args.stack, config_file)
+        write_atomically(out, plan.write, protected)  # stale files from an earlier plan would mislead
+    except (PlanFailure, OutDirError) as failure:
+        print(f"plan: {failure}" if isinstance(failure, OutDirError) else failure, file=sys.stderr)
         return 2
-    if out.exists():
-        shutil.rmtree(out)  # stale files from an earlier plan would mislead reviewers
-    plan.write(out)
+    except OSError as err:  # disk full, no permission: the earlier plan, if any, is untouched
+        print(f"plan: --out {out}: cannot write ({err.strerror or err}) — check the disk and permissions",
+              file=sys.stderr)
+        return 2
     print(plan.summary_text)
     print(f"plan written to {out}")
     return 1 if plan.failed else 0

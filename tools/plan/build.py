@@ -45,6 +45,15 @@ def run_program(stack: str, config_file: Path | None, program=None) -> StackRun:
         raise PlanFailure(str(err)) from None
 
 
+ANY_NAMESPACE = "(any namespace)"
+
+
+def report_namespaces(tenant_namespaces: list[str]) -> list[str]:
+    """Rows of the who-can matrix. A stack with no tenants is valid: then one row, asked in a
+    namespace no tenant binding reaches, so what PlatOps holds cluster-wide still shows."""
+    return sorted(tenant_namespaces) or [ANY_NAMESPACE]
+
+
 def rbac_report(objects: list[dict]) -> str:
     """The who-can matrix of both personas, read off the objects the program emits."""
     subjects: dict[str, Subject] = {}
@@ -60,7 +69,7 @@ def rbac_report(objects: list[dict]) -> str:
                 subjects[f"AppOps ({s['name']})"] = Subject(s["kind"], s["name"])
     if not subjects:
         return "# RBAC who-can matrix\n\nThis stack binds no persona.\n"
-    return rbac_matrix_markdown(objects, personas=subjects, namespaces=sorted(namespaces))
+    return rbac_matrix_markdown(objects, personas=subjects, namespaces=report_namespaces(namespaces))
 
 
 def check_policies(run: StackRun, config=None) -> list[dict]:
