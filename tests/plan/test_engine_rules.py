@@ -151,7 +151,8 @@ def test_kubernetes_immutable_fields_replace_the_rest_updates():
     ("Secret", "v1", {"data": {"k": "a"}}, {"data": {"k": "b"}}, UPDATE),
     ("Secret", "v1", {"immutable": True, "data": {"k": "a"}}, {"immutable": True, "data": {"k": "b"}}, REPLACE),
     ("ConfigMap", "v1", {"immutable": True, "data": {"k": "a"}}, {"immutable": True, "data": {"k": "b"}}, REPLACE),
-    ("ConfigMap", "v1", {"data": {"k": "a"}}, {"data": {"k": "b"}}, UPDATE),
+    # pulumi-kubernetes replaces a ConfigMap on a data change unless enableConfigMapMutable.
+    ("ConfigMap", "v1", {"data": {"k": "a"}}, {"data": {"k": "b"}}, REPLACE),
 ])
 def test_kubernetes_kind_rules(kind, api, old, new, op):
     group = api.rpartition("/")[0] or "core"
@@ -229,11 +230,44 @@ def test_parent_change_without_alias_is_delete_and_create_and_parent_alias_is_in
     assert sorted((s.op, s.name) for s in steps) == [(SAME, "c"), (SAME, "k3s")]
 
 
-def test_provider_change_replaces():
+def kubeconfig(server):
+    return ("apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- {name: c, context: {cluster: k}}\n"
+            f"clusters:\n- name: k\n  cluster: {{server: '{server}'}}\nusers: []\n")
+
+
+def test_configmap_data_updates_when_the_provider_makes_configmaps_mutable():
+    meta = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "t"}}
+    a = reg("kubernetes:core/v1:ConfigMap", "x", {**meta, "data": {"k": "a"}})
+    b = replace(a, inputs={**meta, "data": {"k": "b"}})
+    mutable = {"kubeconfig": kubeconfig("https://a:6443"), "enableConfigMapMutable": True}
+    assert one(a, b).op == REPLACE
+    assert diff_resource(a, b, provider_inputs=(mutable, mutable)).op == UPDATE
+
+
+def test_provider_reference_change_replaces_only_when_the_new_config_points_elsewhere():
+    # pulumi 3.272 providerChanged: the new provider's DiffConfig decides.
     old = replace(deployment(), provider=f"{STACK}pulumi:providers:kubernetes::a")
     new = replace(deployment(), provider=f"{STACK}pulumi:providers:kubernetes::b")
-    step = one(old, new)
+    same_cluster = ({"kubeconfig": kubeconfig("https://a:6443")}, {"kubeconfig": kubeconfig("https://a:6443")})
+    other_cluster = ({"kubeconfig": kubeconfig("https://a:6443")}, {"kubeconfig": kubeconfig("https://b:6443")})
+    assert diff_resource(old, new, provider_inputs=same_cluster).op == SAME
+    step = diff_resource(old, new, provider_inputs=other_cluster)
     assert step.op == REPLACE and step.replace_keys == ("provider",)
+    # From the default provider (ambient kubeconfig) to an explicit one: replaced.
+    assert diff_resource(replace(old, provider=None), new, provider_inputs=(None, same_cluster[1])).op == REPLACE
+
+
+def test_a_replaced_kubernetes_provider_replaces_everything_it_manages():
+    prov_old = reg("pulumi:providers:kubernetes", "k", {"kubeconfig": kubeconfig("https://a:6443")})
+    prov_new = replace(prov_old, inputs={"kubeconfig": kubeconfig("https://b:6443")})
+    dep = replace(deployment(), provider=prov_old.urn)
+    steps = {s.name: s for s in diff_runs(StackRun("d", [prov_old, dep]), StackRun("d", [prov_new, dep]))}
+    assert steps["k"].op == REPLACE and steps["web"].op == REPLACE
+    assert steps["web"].replace_keys == ("provider",)
+    # A kubeconfig change that keeps the cluster (new user credentials) only updates.
+    renewed = replace(prov_old, inputs={"kubeconfig": kubeconfig("https://a:6443") + "# rotated\n"})
+    steps = {s.name: s for s in diff_runs(StackRun("d", [prov_old, dep]), StackRun("d", [renewed, dep]))}
+    assert steps["k"].op == UPDATE and steps["web"].op == SAME
 
 
 def test_report_lists_destructive_first_with_counts_and_never_values():

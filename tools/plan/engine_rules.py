@@ -83,8 +83,10 @@ DIFF_RULES: tuple[DiffRule, ...] = (
     DiffRule("kubernetes:helm.sh/v3:Release", replaces=("name", "namespace"),
              source="pulumi-kubernetes Release: a new release name or namespace is a new release "
                     "(not verified offline); values, chart and version update"),
-    DiffRule("pulumi:providers:*",
-             source="provider configuration: DiffConfig updates in place (a replace would cascade)"),
+    DiffRule("pulumi:providers:kubernetes", kubernetes=True,
+             source="pulumi-kubernetes DiffConfig: replaces when the kubeconfig's active cluster (or "
+                    "renderYamlToDirectory) changes; then every resource it manages is replaced too"),
+    DiffRule("pulumi:providers:*", source="provider configuration: other providers update in place"),
     DiffRule("kubernetes:*", kubernetes=True,
              source="pulumi-kubernetes v4: metadata.name/namespace, apiVersion group or kind, and the "
                     "API server's immutable fields replace; everything else updates"),
@@ -276,7 +278,41 @@ def host_delete(reg: Registration) -> str | None:
     return f"host {host or '?'}: {summary}"
 
 
-def _kubernetes_replaces(old_inputs: dict, new_inputs: dict, changed: list[str]) -> list[str]:
+def _active_cluster(provider_inputs: dict | None) -> Any:
+    """The cluster entry the kubeconfig's current context points at (None: ambient config)."""
+    import yaml
+
+    raw = _unwrap((provider_inputs or {}).get("kubeconfig"))
+    if not raw:
+        return None
+    try:
+        doc = yaml.safe_load(raw) if isinstance(raw, str) else raw
+    except yaml.YAMLError:
+        return raw
+    if not isinstance(doc, dict):
+        return raw
+    context_name = (provider_inputs or {}).get("context") or doc.get("current-context")
+    contexts = {c.get("name"): c.get("context") or {} for c in doc.get("contexts") or []}
+    cluster_name = (provider_inputs or {}).get("cluster") or contexts.get(context_name, {}).get("cluster")
+    clusters = {c.get("name"): c.get("cluster") for c in doc.get("clusters") or []}
+    return clusters.get(cluster_name)
+
+
+def provider_config_replaces(type_: str, old_inputs: dict | None, new_inputs: dict | None) -> list[str]:
+    """What a provider's DiffConfig says forces replacement between two configurations (old or
+    new None: the default provider, configured from the ambient environment)."""
+    if type_ != "pulumi:providers:kubernetes":
+        return []
+    old_c = {k: canonical(v) for k, v in (old_inputs or {}).items() if k != "version"}
+    new_c = {k: canonical(v) for k, v in (new_inputs or {}).items() if k != "version"}
+    changed = sorted({_top(p) for p in changed_paths(old_c, new_c)})
+    if _active_cluster(old_inputs) != _active_cluster(new_inputs):
+        return changed or ["kubeconfig"]
+    return [k for k in changed if k == "renderYamlToDirectory"]
+
+
+def _kubernetes_replaces(old_inputs: dict, new_inputs: dict, changed: list[str],
+                         provider_inputs: dict | None = None) -> list[str]:
     kind = new_inputs.get("kind") or old_inputs.get("kind")
     replaces = []
     old_group = str(old_inputs.get("apiVersion", "")).rpartition("/")[0]
@@ -288,6 +324,8 @@ def _kubernetes_replaces(old_inputs: dict, new_inputs: dict, changed: list[str])
     fields = [*K8S_IMMUTABLE["*"], *K8S_IMMUTABLE.get(str(kind), ())]
     if kind in ("Secret", "ConfigMap") and old_inputs.get("immutable") is True:
         fields += list(K8S_IMMUTABLE_DATA)
+    if kind == "ConfigMap" and _unwrap((provider_inputs or {}).get("enableConfigMapMutable")) not in (True, "true"):
+        fields += ["data", "binaryData"]  # the provider's default: a ConfigMap's data is replaced
     for path in changed:
         if any(path_matches(f, path) for f in fields):
             if kind == "PersistentVolumeClaim" and path.startswith("spec.resources.requests"):
@@ -296,8 +334,11 @@ def _kubernetes_replaces(old_inputs: dict, new_inputs: dict, changed: list[str])
     return replaces
 
 
-def diff_resource(old: Registration, new: Registration) -> Step:
-    """The step for one resource present in both runs."""
+def diff_resource(old: Registration, new: Registration, *, provider_replaced: bool = False,
+                  provider_inputs: tuple[dict | None, dict | None] = (None, None)) -> Step:
+    """The step for one resource present in both runs. `provider_replaced`: the provider that
+    manages it is itself replaced; `provider_inputs`: (old, new) configuration of its provider
+    (None: the default provider), read when the provider reference changed."""
     base = {"urn": new.urn, "type": new.type, "name": new.name,
             "old_urn": old.urn if old.urn != new.urn else None}
     old_in = {k: canonical(v) for k, v in old.inputs.items()}
@@ -318,21 +359,28 @@ def diff_resource(old: Registration, new: Registration) -> Step:
         old_in = {k: v for k, v in old_in.items() if k in rule.watch}
         new_in = {k: v for k, v in new_in.items() if k in rule.watch}
     changed = changed_paths(old_in, new_in)
-    provider_changed = (old.provider or "") != (new.provider or "")
-    if not changed and not provider_changed:
+    # A new provider reference replaces when the new provider's DiffConfig says its
+    # configuration needs a replacement (pulumi 3.272 step_generator.providerChanged).
+    provider_changed = (old.provider or "") != (new.provider or "") and bool(
+        provider_config_replaces(_provider_type(new.provider or old.provider or ""), *provider_inputs))
+    if not changed and not provider_changed and not provider_replaced:
         return Step(SAME, **base)
 
     replace_keys: list[str] = []
     note = "" if rule is not None else "no diff rule for this type: any change assumed an update"
-    if provider_changed:
+    if provider_changed or provider_replaced:
         replace_keys.append("provider")
-    if rule is not None:
+        if provider_replaced:
+            note = "its provider is replaced"
+    if rule is not None and rule.kubernetes and new.type.startswith("pulumi:providers:"):
+        replace_keys += provider_config_replaces(new.type, old.inputs, new.inputs)
+    elif rule is not None:
         if rule.replaces == ANY:
             replace_keys += [_top(p) for p in changed]
         else:
             replace_keys += [_top(p) for p in changed if _top(p) in rule.replaces]
         if rule.kubernetes:
-            replace_keys += _kubernetes_replaces(old.inputs, new.inputs, changed)
+            replace_keys += _kubernetes_replaces(old.inputs, new.inputs, changed, provider_inputs[1])
     for pattern in new.replace_on_changes:
         replace_keys += [_top(p) for p in changed if path_matches(pattern, p)]
     replace_keys = list(dict.fromkeys(replace_keys))
@@ -376,13 +424,32 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
                 provider_alias[found.urn] = reg.urn
         matches.append((reg, found))
 
+    def config(run_by_urn: dict[str, Registration], urn: str | None) -> dict | None:
+        found = run_by_urn.get(urn or "")
+        return found.inputs if found is not None else None
+
+    # Providers first: a replaced provider replaces every resource it manages.
+    by_new: dict[str, Step] = {}
+    replaced_providers: set[str] = set()
+    for reg, found in matches:
+        if found is not None and reg.type.startswith("pulumi:providers:"):
+            step = diff_resource(found, reg)
+            by_new[reg.urn] = step
+            if step.op == REPLACE:
+                replaced_providers.add(reg.urn)
     for reg, found in matches:
         if found is None:
             steps.append(Step(CREATE, reg.urn, reg.type, reg.name))
             continue
+        if reg.urn in by_new:
+            steps.append(by_new[reg.urn])
+            continue
+        old_provider_inputs = config(old_by_urn, found.provider)
         if found.provider and found.provider in provider_alias:
-            found = _with_provider(found, provider_alias[found.provider])
-        steps.append(diff_resource(found, reg))
+            found = _with_provider(found, provider_alias[found.provider])  # aliased: the same provider
+        steps.append(diff_resource(
+            found, reg, provider_replaced=reg.custom and reg.provider in replaced_providers,
+            provider_inputs=(old_provider_inputs, config(new_by_urn, reg.provider))))
 
     for reg in reversed(old.registrations):  # dependents are deleted before what they use
         if reg.urn in claimed:
@@ -396,6 +463,11 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
                           destructive=None if retained else host_delete(reg),
                           note="retainOnDelete: only dropped from the state" if retained else ""))
     return steps
+
+
+def _provider_type(provider_urn: str) -> str:
+    """`pulumi:providers:<pkg>` from a provider URN (its type is the last `$` segment)."""
+    return provider_urn.split("::")[2].split("$")[-1] if provider_urn.count("::") >= 3 else ""
 
 
 def _with_provider(reg: Registration, provider: str) -> Registration:
