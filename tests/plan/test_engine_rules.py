@@ -110,6 +110,8 @@ def test_protected_resource_cannot_be_replaced_or_deleted():
     assert step.error and "protect" in step.error and step.fails_change
     [gone] = diff_runs(StackRun("dev", [old]), StackRun("dev", []))
     assert gone.op == DELETE and gone.error and gone.fails_change
+    # Dropping protect in the same change lets the replace through (the engine checks old and new).
+    assert not one(old, replace(old, protect=False, inputs={**old.inputs, "triggers": ["h2"]})).error
     # An update of a protected resource is fine.
     assert not one(old, replace(old, inputs={**old.inputs, "create": "x"})).fails_change
 

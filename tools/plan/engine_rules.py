@@ -391,9 +391,10 @@ def diff_resource(old: Registration, new: Registration, *, provider_replaced: bo
     dbr = new.delete_before_replace or (rule is not None and rule.delete_before_replace)
     order = (DELETE_REPLACED, CREATE_REPLACEMENT) if dbr else (CREATE_REPLACEMENT, DELETE_REPLACED)
     error = None
-    if new.protect:
-        error = (f"unable to replace resource {new.urn} as it is currently marked for protection "
-                 "(protect): the engine refuses")
+    if new.protect and old.protect:
+        # Dropping `protect` in the same change is allowed: the engine checks both.
+        error = (f'unable to replace resource "{new.urn}": it is marked for protection '
+                 "(the engine refuses; drop `protect` in the program first)")
     destructive = None if (old.retain_on_delete or new.retain_on_delete) else host_delete(old)
     if old.retain_on_delete or new.retain_on_delete:
         note = (note + "; " if note else "") + "retainOnDelete: the replaced resource is only dropped from the state"
@@ -456,8 +457,8 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
             continue
         error = None
         if reg.protect:
-            error = (f"unable to delete resource {reg.urn} as it is currently marked for protection "
-                     "(protect): the engine refuses")
+            error = (f'unable to delete resource "{reg.urn}": it is marked for protection '
+                     f"(the engine refuses; first: pulumi state unprotect '{reg.urn}')")
         retained = reg.retain_on_delete
         steps.append(Step(DELETE, reg.urn, reg.type, reg.name, error=error,
                           destructive=None if retained else host_delete(reg),
