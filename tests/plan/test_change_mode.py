@@ -113,3 +113,33 @@ def test_removing_an_agent_uninstalls_only_that_agent(tmp_path):
 def test_unchanged_config_is_all_same():
     steps = diff_runs(run_stack("prod"), run_stack("prod"))
     assert {s.op for s in steps} == {"same"}
+
+
+def plan_cli(*args):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "tools.plan", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_cli_change_mode_exit_codes_and_layout(tmp_path):
+    old, new = edited(tmp_path, "prod", _k3s_version)
+    result = plan_cli("prod", "--from", old, "--config-file", new)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[1].startswith("steps: 5 replace, 0 delete, 0 create, 5 update")
+
+    def drop_w2(config):
+        config[KEY + "cluster"]["agents"].pop()
+
+    old, new = edited(tmp_path, "prod", drop_w2)
+    result = plan_cli("prod", "--from", old, "--config-file", new)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1, result.stdout  # the install step is protected in prod
+    assert lines[2] == "destructive (1):" and "DESTRUCTIVE-ON-HOST host 192.168.10.22" in lines[3]
+    assert "placeholder-" not in result.stdout and "PRIVATE KEY" not in result.stdout
+
+    result = plan_cli("prod", "--from", ROOT / "tests/config/invalid/duplicate-mac.yaml")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
