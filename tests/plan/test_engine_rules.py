@@ -95,6 +95,19 @@ def test_delete_before_replace_orders_the_delete_first():
     assert step.order == (DELETE_REPLACED, CREATE_REPLACEMENT)
 
 
+def test_dependents_of_a_delete_before_replace_are_replaced_when_their_inputs_would_force_it():
+    key = reg("pulumi-python:dynamic/network:PfSenseObject", "obj", {**_pf_inputs(), "naturalKey": "aa"})
+    moved = replace(key, inputs={**_pf_inputs(), "naturalKey": "bb"})
+    via_trigger = replace(command("uses-trigger"), property_dependencies={"triggers": [key.urn]})
+    via_script = replace(command("uses-script"), property_dependencies={"create": [key.urn]})
+    only_ordered = replace(command("after"), dependencies=[key.urn])
+    steps = {s.name: s for s in diff_runs(StackRun("d", [key, via_trigger, via_script, only_ordered]),
+                                          StackRun("d", [moved, via_trigger, via_script, only_ordered]))}
+    assert steps["obj"].op == REPLACE and steps["obj"].order[0] == DELETE_REPLACED
+    assert steps["uses-trigger"].op == REPLACE and steps["uses-trigger"].destructive
+    assert steps["uses-script"].op == SAME and steps["after"].op == SAME
+
+
 def test_retain_on_delete_is_not_destructive():
     old = replace(command(), retain_on_delete=True)
     step = one(old, replace(old, inputs={**old.inputs, "triggers": ["h2"]}))

@@ -26,6 +26,7 @@ import fnmatch
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_step
 from typing import Any
 
 from tools.harness import Registration, StackRun
@@ -451,6 +452,7 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
         steps.append(diff_resource(
             found, reg, provider_replaced=reg.custom and reg.provider in replaced_providers,
             provider_inputs=(old_provider_inputs, config(new_by_urn, reg.provider))))
+    steps = _dependent_replacements(steps, new_by_urn, old_by_urn)
 
     for reg in reversed(old.registrations):  # dependents are deleted before what they use
         if reg.urn in claimed:
@@ -463,6 +465,59 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
         steps.append(Step(DELETE, reg.urn, reg.type, reg.name, error=error,
                           destructive=None if retained else host_delete(reg),
                           note="retainOnDelete: only dropped from the state" if retained else ""))
+    return steps
+
+
+def would_replace(reg: Registration, keys: list[str]) -> bool:
+    """Whether the provider would replace `reg` if the inputs `keys` became unknown (the
+    engine's test for dependents of a delete-before-replace)."""
+    if "provider" in keys:
+        return True
+    rule = rule_for(reg.type)
+    if any(path_matches(pattern, key) for pattern in reg.replace_on_changes for key in keys):
+        return True
+    if rule is None:
+        return False
+    if rule.replaces == ANY or any(key in rule.replaces for key in keys):
+        return True
+    if rule.kubernetes:
+        kind = reg.inputs.get("kind")
+        fields = [*K8S_IMMUTABLE["*"], *K8S_IMMUTABLE.get(str(kind), ())]
+        return any(path_matches(f, key) for f in fields for key in keys)
+    return False
+
+
+def _dependent_replacements(steps: list[Step], new_by_urn: dict[str, Registration],
+                            old_by_urn: dict[str, Registration]) -> list[Step]:
+    """A delete-before-replace deletes the old resource first, so everything whose inputs
+    come from it, and that its provider would replace for that, is replaced with it
+    (pkg/resource/deploy/step_generator.go calculateDependentReplacements)."""
+    by_urn = {s.urn: i for i, s in enumerate(steps)}
+    replace_set = {s.urn for s in steps if s.op == REPLACE and s.order[:1] == (DELETE_REPLACED,)}
+    grew = bool(replace_set)
+    while grew:
+        grew = False
+        for urn, i in by_urn.items():
+            step, reg = steps[i], new_by_urn.get(urn)
+            if reg is None or not reg.custom or step.op in (REPLACE, CREATE) or urn in replace_set:
+                continue
+            keys = sorted(k for k, urns in reg.property_dependencies.items() if set(urns) & replace_set)
+            if reg.provider in replace_set:
+                keys.append("provider")
+            if not keys or not would_replace(reg, keys):
+                continue
+            old = old_by_urn.get(step.old_urn or urn)
+            error = None
+            if reg.protect and old is not None and old.protect:
+                error = (f'unable to replace resource "{urn}" along with a delete-before-replace dependency: '
+                         "it is marked for protection (the engine refuses)")
+            steps[i] = replace_step(step, op=REPLACE, replace_keys=tuple(keys),
+                                    order=(DELETE_REPLACED, CREATE_REPLACEMENT), error=error,
+                                    destructive=host_delete(old) if old is not None and not old.retain_on_delete
+                                    else None,
+                                    note="replaced with a delete-before-replace dependency")
+            replace_set.add(urn)
+            grew = True
     return steps
 
 
