@@ -89,6 +89,12 @@ def test_replace_on_changes_of_the_registration_applies_to_any_type():
     assert one(bare, replace(bare, inputs={"size": 2, "label": "a"})).op == UPDATE
 
 
+def test_ignore_changes_hides_a_nested_change():
+    old = replace(deployment(), ignore_changes=["spec.replicas"])
+    assert one(old, replace(deployment(replicas=5), ignore_changes=["spec.replicas"])).op == SAME
+    assert one(old, replace(deployment(selector="x"), ignore_changes=["spec.replicas"])).op == REPLACE
+
+
 def test_delete_before_replace_orders_the_delete_first():
     old = replace(command(), delete_before_replace=True)
     step = one(old, replace(old, inputs={**old.inputs, "triggers": ["h2"]}))

@@ -335,6 +335,23 @@ def _kubernetes_replaces(old_inputs: dict, new_inputs: dict, changed: list[str],
     return replaces
 
 
+def _keep_old_value(old: dict, new: dict, path: str) -> None:
+    """`ignoreChanges`: the new inputs take the old value at `path` (or lose it if it had none)."""
+    keys = [int(k[1:-1]) if k.startswith("[") else k for k in _segments(path)]
+    src, dst = old, new
+    for key in keys[:-1]:
+        try:
+            src, dst = src[key], dst[key]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = keys[-1]
+    try:
+        dst[last] = src[last]
+    except (KeyError, IndexError, TypeError):
+        if isinstance(dst, dict):
+            dst.pop(last, None)
+
+
 def diff_resource(old: Registration, new: Registration, *, provider_replaced: bool = False,
                   provider_inputs: tuple[dict | None, dict | None] = (None, None)) -> Step:
     """The step for one resource present in both runs. `provider_replaced`: the provider that
@@ -344,11 +361,8 @@ def diff_resource(old: Registration, new: Registration, *, provider_replaced: bo
             "old_urn": old.urn if old.urn != new.urn else None}
     old_in = {k: canonical(v) for k, v in old.inputs.items()}
     new_in = {k: canonical(v) for k, v in new.inputs.items()}
-    for key in new.ignore_changes:
-        if key in old_in:
-            new_in[key] = old_in[key]
-        else:
-            new_in.pop(key, None)
+    for path in new.ignore_changes:
+        _keep_old_value(old_in, new_in, path)
 
     if not new.custom:
         changed = changed_paths(old_in, new_in)
