@@ -11,11 +11,18 @@ over `StackRun`s, the engine rules the offline plan checks (docs: DESIGN.md §5)
   provider unconfigured when any input but `version` contains unknowns; `Construct` then
   fails with CONSTRUCT_UNKNOWN).
 - `diff_runs(old, new)`: the step the engine would take for each resource between two runs
-  of the program: match by URN (or an alias), then the provider's diff rule (`DIFF_RULES`,
-  one table), `replaceOnChanges`, `deleteBeforeReplace`, `protect`, `retainOnDelete`, and a
-  change of provider reference (pkg/resource/deploy/step_generator.go: `providerChanged`
-  replaces, blamed on "provider"; `applyReplaceOnChanges`; components have no provider:
-  same when their inputs are equal, else update).
+  of the program (pulumi 3.272, pkg/resource/deploy/step_generator.go): match by URN, an
+  alias, or a URN inherited from an alias of the parent; then the provider's diff rule
+  (`DIFF_RULES`, one table), `ignoreChanges`, `replaceOnChanges`, `deleteBeforeReplace`
+  (with the dependents it drags along), `protect` (a replace is refused while old and new
+  are protected, a delete while the state is), `retainOnDelete`. A new provider reference
+  replaces only when the new provider's DiffConfig says so (Kubernetes: another active
+  cluster); a replaced provider replaces every resource it manages. Components have no
+  provider: same when their inputs are equal, else update.
+- A replace or delete of a pulumi-command `remote.Command` that has a `delete` script runs
+  that script on a host: the step is flagged DESTRUCTIVE-ON-HOST (host and what it does).
+- `run_mode(...)`: the plan's `--fresh-preview` and `--from` modes (the only part that runs
+  the program).
 
 Values never leave this module: a step names changed property paths, never their contents.
 """
@@ -627,10 +634,11 @@ def change_report(steps: Iterable[Step], title: str) -> ChangeReport:
         if group:
             out.append(f"{op} ({len(group)}):")
             out += [_line(s) for s in sorted(group, key=lambda s: (s.type, s.name))]
-    blocked = [s for s in steps if s.fails_change]
-    if blocked:
-        out.append(f"FAILED: {len(blocked)} step(s) would refuse or run a host-side delete on a resource "
-                   "the new config keeps")
+    refused = sum(1 for s in steps if s.error)
+    host_replaces = sum(1 for s in steps if s.op == REPLACE and s.destructive)
+    if refused or host_replaces:
+        out.append(f"FAILED: {refused} step(s) the engine refuses, {host_replaces} replace(s) running a "
+                   "delete script on a host for a resource the new config keeps")
     return report
 
 
