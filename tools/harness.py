@@ -6,6 +6,10 @@ does — project defaults from `Pulumi.yaml`, then the stack's values — runs `
 engine receives it: type, name, parent, explicit and implied dependencies, provider and the
 wire-form inputs (camelCase for Kubernetes objects), with secrets still marked.
 
+`run_stack(..., fresh_preview=True)` runs it as a first `pulumi preview` of a new stack does:
+the SDK is told it is previewing and every custom resource echoes only its inputs, so each
+provider-computed output (ids, command stdout, generated keys) stays unknown downstream.
+
 Secrets that are absent or encrypted (`secure:`) become placeholders, so the plan works on a
 fresh clone with no passphrase. Each run uses a fresh `contextvars.Context`, so several
 stacks can run in one process (tests, benchmarks).
@@ -20,6 +24,8 @@ import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from google.protobuf import json_format
 
 from components import safe_yaml
 
@@ -164,11 +170,15 @@ def mock_outputs(type_: str, name: str, inputs: dict) -> dict:
     return out
 
 
-def _mocks_class():
+def _mocks_class(fresh_preview: bool = False):
     import pulumi
 
     class PlanMocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            if fresh_preview:
+                # What the engine answers for a create during preview: no id, the inputs and
+                # nothing the provider would compute (the SDK resolves those as unknown).
+                return (None if args.custom else f"{args.name}-id"), dict(args.inputs)
             return f"{args.name}-id", mock_outputs(args.typ, args.name, args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs):
@@ -189,6 +199,15 @@ class Registration:
     property_dependencies: dict[str, list[str]]
     inputs: dict  # wire form; secret values wrapped in Pulumi's secret signature
     protect: bool = False
+    # Options the engine's step rules read (tools/plan/engine_rules.py); not rendered.
+    remote: bool = False  # a multi-language component the provider constructs (Construct)
+    providers: dict[str, str] = field(default_factory=dict)  # package -> provider URN
+    aliases: list[str] = field(default_factory=list)  # URNs this resource was known by
+    replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+    unknown_inputs: list[str] = field(default_factory=list)  # top-level keys holding an unknown
 
 
 def _capturing_monitor(mocks, sink: list[Registration]):
@@ -211,6 +230,14 @@ def _capturing_monitor(mocks, sink: list[Registration]):
                     property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                     inputs=rpc.deserialize_properties(request.object),
                     protect=bool(request.protect),
+                    remote=bool(request.remote),
+                    providers={pkg: ref.rpartition("::")[0] for pkg, ref in request.providers.items()},
+                    aliases=_alias_urns(request, self.make_urn),
+                    replace_on_changes=list(request.replaceOnChanges),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    ignore_changes=list(request.ignoreChanges),
+                    unknown_inputs=_unknown_keys(request.object),
                 ))
             return response
 
@@ -232,6 +259,45 @@ def _capturing_monitor(mocks, sink: list[Registration]):
     return CapturingMonitor(mocks)
 
 
+def _unknown_keys(struct) -> list[str]:
+    """Top-level input keys whose value holds an unknown anywhere inside (as the engine's
+    `PropertyValue.ContainsUnknowns` would say)."""
+    from pulumi.runtime import rpc
+
+    def holds(value) -> bool:
+        if isinstance(value, str):
+            return value == rpc.UNKNOWN
+        if isinstance(value, dict):
+            return any(holds(v) for v in value.values())
+        if isinstance(value, list):
+            return any(holds(v) for v in value)
+        return False
+
+    raw = json.loads(json_format.MessageToJson(struct)) if struct is not None else {}
+    return sorted(k for k, v in raw.items() if holds(v))
+
+
+def _alias_urns(request, make_urn) -> list[str]:
+    """The URNs named by the request's aliases, filled in the way the engine fills an alias
+    spec: unset name, type, stack, project and parent default to the resource's own."""
+    from pulumi.runtime.settings import get_project, get_stack
+
+    urns: list[str] = list(request.aliasURNs)
+    for alias in request.aliases:
+        if alias.urn:
+            urns.append(alias.urn)
+            continue
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        urn = make_urn(parent, spec.type or request.type, spec.name or request.name)
+        if spec.stack or spec.project:
+            _, _, qualified_type, name = urn.split("::", 3)
+            urn = "::".join([f"urn:pulumi:{spec.stack or get_stack()}", spec.project or get_project(),
+                             qualified_type, name])
+        urns.append(urn)
+    return urns
+
+
 # --- running ------------------------------------------------------------------------------
 
 
@@ -245,14 +311,15 @@ class StackRun:
         return [r for r in self.registrations if r.type == type_]
 
 
-def _run_in_fresh_context(stack: str, values: dict, secret_keys: set[str], program) -> StackRun:
+def _run_in_fresh_context(stack: str, values: dict, secret_keys: set[str], program,
+                          fresh_preview: bool = False) -> StackRun:
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
     result = StackRun(stack)
-    monitor = _capturing_monitor(_mocks_class()(), result.registrations)
-    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    monitor = _capturing_monitor(_mocks_class(fresh_preview)(), result.registrations)
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=fresh_preview, monitor=monitor)
     pulumi.runtime.set_all_config({k: _wire(v) for k, v in values.items()}, sorted(secret_keys))
 
     def body():
@@ -266,12 +333,14 @@ def _run_in_fresh_context(stack: str, values: dict, secret_keys: set[str], progr
     return result
 
 
-def run_stack(stack: str, config_file: str | Path | None = None, program=None) -> StackRun:
-    """Run the program (default: `__main__.py`'s `main`) for `stack` under mocks."""
+def run_stack(stack: str, config_file: str | Path | None = None, program=None,
+              fresh_preview: bool = False) -> StackRun:
+    """Run the program (default: `__main__.py`'s `main`) for `stack` under mocks; with
+    `fresh_preview`, as the first `pulumi preview` of a new stack (outputs unknown)."""
     values, secret_keys = load_config_file(stack, config_file)
     if program is None:
         program = runpy.run_path(str(ROOT / "__main__.py"), run_name="k3s_platform_plan")["main"]
-    return contextvars.Context().run(_run_in_fresh_context, stack, values, secret_keys, program)
+    return contextvars.Context().run(_run_in_fresh_context, stack, values, secret_keys, program, fresh_preview)
 
 
 # --- secret-aware helpers -------------------------------------------------------------------

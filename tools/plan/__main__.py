@@ -1,5 +1,7 @@
 """`python -m tools.plan <stack> [--out DIR] [--config-file FILE]` — what `pulumi up` would create.
 
+`--fresh-preview` and `--from OLD_CONFIG_FILE` check engine rules instead (tools/plan/engine_rules.py).
+
 Runs the program offline under Pulumi's mocks with the stack's own config and writes the
 plan files (see tools/plan/render.py). Exit codes: 0 plan written; 1 a schema or mandatory
 policy violation; 2 invalid config or arguments.
@@ -22,10 +24,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="output directory, relative to where you run the command "
                         "(default: plan-out/<stack> in the repository); only an earlier plan is ever replaced")
     parser.add_argument("--config-file", type=Path, help="a stack config file in Pulumi.<stack>.yaml format")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--fresh-preview", action="store_true",
+                      help="check the engine rules of a first `pulumi preview` (computed outputs unknown)")
+    mode.add_argument("--from", dest="from_config", type=Path, metavar="OLD_CONFIG_FILE",
+                      help="list the steps `pulumi up` would take from OLD_CONFIG_FILE to this config")
     args = parser.parse_args(argv)
     out = caller_path(args.out) if args.out else ROOT / "plan-out" / args.stack
     config_file = caller_path(args.config_file) if args.config_file else None
     protected = (ROOT, caller_path("."))
+    if args.fresh_preview or args.from_config:
+        from tools.plan.engine_rules import run_mode
+
+        return run_mode(args.stack, config_file, fresh_preview=args.fresh_preview,
+                        old_config=caller_path(args.from_config) if args.from_config else None)
     try:
         check_target(out, protected)  # before the long run: refuse early
         plan = build_plan(args.stack, config_file)
