@@ -97,7 +97,11 @@ class Subject:
 
 
 def _applies(subject: dict, username: str | None, groups: frozenset[str], binding_ns: str) -> bool:
-    """Whether one binding subject covers the asking user (the API server's appliesToUser)."""
+    """Whether one binding subject covers the asking user (the API server's appliesToUser).
+
+    The rule itself; questions go through the index (``_subject_keys``), which files each
+    binding under the names this rule would accept. Tests hold the two to the same answers.
+    """
     kind, name = subject.get("kind"), subject.get("name")
     if kind == "User":
         return username is not None and username == name
@@ -168,6 +172,7 @@ class Authorizer:
                 self._role_bindings.append(obj)
             else:
                 self._cluster_role_bindings.append(obj)
+        self._index_bindings()
         # The controller fills an aggregated ClusterRole with the rules of every
         # ClusterRole its selectors match.
         for obj in aggregated:
@@ -178,6 +183,31 @@ class Authorizer:
                     if other != name and _selector_matches(selector, labels):
                         rules.extend(self._cluster_roles[other])
             self._cluster_roles[name] = rules
+
+    # --- the index of bindings by subject -----------------------------------------------------
+    #
+    # A binding subject matches a request by user name (User; ServiceAccount as the user
+    # ``system:serviceaccount:<ns>:<name>``) or by group (Group). Each binding is filed under
+    # those keys once, so a question looks up the asker's name and groups instead of scanning
+    # every binding: the who-can matrix costs O(rows x checks), not O(rows x bindings).
+
+    def _index_bindings(self) -> None:
+        # ClusterRoleBindings: key -> positions in self._cluster_role_bindings.
+        self._crb_by_key: dict[tuple[str, str], list[int]] = {}
+        # RoleBindings: (namespace, key) -> positions in self._role_bindings.
+        self._rb_by_key: dict[tuple[str, tuple[str, str]], list[int]] = {}
+        # For reports (bindings_for): every binding, its namespace read as bindings_for does.
+        self._any_by_key: dict[tuple[str, str], list[dict]] = {}
+        for pos, binding in enumerate(self._cluster_role_bindings):
+            for key in _subject_keys(binding, ""):
+                _file(self._crb_by_key, key, pos)
+                _file(self._any_by_key, key, binding)
+        for pos, binding in enumerate(self._role_bindings):
+            ns = (binding.get("metadata") or {}).get("namespace")
+            for key in _subject_keys(binding, ns or "default"):
+                _file(self._rb_by_key, (ns or "default", key), pos)
+            for key in _subject_keys(binding, ns or ""):
+                _file(self._any_by_key, key, binding)
 
     # --- rule lookup --------------------------------------------------------------------------
 
@@ -191,18 +221,15 @@ class Authorizer:
 
     def _bindings_for(self, subject: Subject, namespace: str | None):
         """Yield (binding, rules) for every binding that covers the subject in this scope."""
-        username, groups = subject.user_info()
-        for binding in self._cluster_role_bindings:
-            if any(_applies(s, username, groups, "") for s in binding.get("subjects") or []):
-                yield binding, self._role_rules(binding.get("roleRef") or {}, None)
+        keys = _asker_keys(*subject.user_info())
+        for pos in _positions(self._crb_by_key, keys):
+            binding = self._cluster_role_bindings[pos]
+            yield binding, self._role_rules(binding.get("roleRef") or {}, None)
         if namespace is None:
             return
-        for binding in self._role_bindings:
-            binding_ns = (binding.get("metadata") or {}).get("namespace") or "default"
-            if binding_ns != namespace:
-                continue
-            if any(_applies(s, username, groups, binding_ns) for s in binding.get("subjects") or []):
-                yield binding, self._role_rules(binding.get("roleRef") or {}, binding_ns)
+        for pos in _positions(self._rb_by_key, [(namespace, key) for key in keys]):
+            binding = self._role_bindings[pos]
+            yield binding, self._role_rules(binding.get("roleRef") or {}, namespace)
 
     # --- questions ----------------------------------------------------------------------------
 
@@ -266,13 +293,50 @@ class Authorizer:
 
     def bindings_for(self, subject: Subject) -> list[str]:
         """Every binding, in any namespace, that names this subject (for reports)."""
-        username, groups = subject.user_info()
-        out = []
-        for binding in self._cluster_role_bindings + self._role_bindings:
-            ns = (binding.get("metadata") or {}).get("namespace") or ""
-            if any(_applies(s, username, groups, ns) for s in binding.get("subjects") or []):
-                out.append(_describe(binding))
-        return sorted(out)
+        found: dict[int, dict] = {}
+        for key in _asker_keys(*subject.user_info()):
+            for binding in self._any_by_key.get(key, ()):
+                found[id(binding)] = binding
+        return sorted(_describe(binding) for binding in found.values())
+
+
+def _subject_keys(binding: Mapping, binding_ns: str) -> set[tuple[str, str]]:
+    """The index keys under which a binding applies: ("user", name) or ("group", name).
+
+    Mirrors ``_applies``: a ServiceAccount subject is the user
+    ``system:serviceaccount:<ns>:<name>``, its namespace defaulting to the binding's; without
+    either it matches no one. Subjects of other kinds match no one.
+    """
+    keys = set()
+    for s in binding.get("subjects") or []:
+        kind, name = s.get("kind"), s.get("name")
+        if kind == "User" and name is not None:
+            keys.add(("user", name))
+        elif kind == "Group":
+            keys.add(("group", name))
+        elif kind == "ServiceAccount":
+            sa_ns = s.get("namespace") or binding_ns
+            if sa_ns:
+                keys.add(("user", f"{SA_PREFIX}{sa_ns}:{name}"))
+    return keys
+
+
+def _asker_keys(username: str | None, groups: frozenset[str]) -> list[tuple[str, str]]:
+    """The index keys of an asking user: its name and each of its groups."""
+    keys = [("group", g) for g in sorted(groups)]
+    return ([("user", username)] if username is not None else []) + keys
+
+
+def _file(index: dict, key, value) -> None:
+    index.setdefault(key, []).append(value)
+
+
+def _positions(index: dict, keys) -> list[int]:
+    """Positions of the bindings filed under any of `keys`, in declaration order, once each."""
+    found: set[int] = set()
+    for key in keys:
+        found.update(index.get(key, ()))
+    return sorted(found)
 
 
 def _describe(binding: Mapping) -> str:
