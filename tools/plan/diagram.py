@@ -52,6 +52,10 @@ _QUOTED = re.compile(r"[`\"']([^`\"']+)[`\"']")
 _ROLE = re.compile(r"k3s (server|agent) on ")
 
 
+GRAPHVIZ_HINT = ("graphviz's `dot` is not on PATH — install graphviz "
+                 "(e.g. sudo apt-get install graphviz; ./run does it when run as root)")
+
+
 class GraphvizMissing(RuntimeError):
     """Graphviz's `dot` is not on PATH."""
 
@@ -261,19 +265,18 @@ def architecture_dot(run: StackRun, config: Any = None) -> str:
 
 
 def render_svg_png(dot_text: str, out_dir: str | Path, stem: str = "architecture") -> tuple[Path, Path]:
-    """Write `<stem>.svg` and `<stem>.png` into `out_dir` with Graphviz; returns both paths."""
+    """Write `<stem>.svg` and `<stem>.png` into `out_dir` with Graphviz; returns both paths.
+
+    One `dot` run lays the graph out once and writes both formats.
+    """
     dot = shutil.which("dot")
     if dot is None:
-        raise GraphvizMissing("graphviz's `dot` is not on PATH — install graphviz "
-                              "(e.g. sudo apt-get install graphviz; ./run does it when run as root)")
+        raise GraphvizMissing(GRAPHVIZ_HINT)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for fmt in ("svg", "png"):
-        path = out / f"{stem}.{fmt}"
-        result = subprocess.run([dot, f"-T{fmt}", "-o", str(path)], input=dot_text.encode(),
-                                capture_output=True, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"dot -T{fmt} failed: {result.stderr.decode(errors='replace').strip()}")
-        paths.append(path)
-    return paths[0], paths[1]
+    svg, png = out / f"{stem}.svg", out / f"{stem}.png"
+    result = subprocess.run([dot, "-Tsvg", "-o", str(svg), "-Tpng", "-o", str(png)], input=dot_text.encode(),
+                            capture_output=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"dot -Tsvg -Tpng failed: {result.stderr.decode(errors='replace').strip()}")
+    return svg, png
