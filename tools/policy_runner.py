@@ -346,14 +346,15 @@ def _violation(diag: Any, fallback_urn: str, by_urn: dict[str, dict], descriptio
 
 
 def check_resources(resources: list[dict], *, stack: str | None = None, config: dict | None = None,
-                    only: set[str] | None = None) -> list[Violation]:
+                    only: set[str] | None = None, timings: dict[str, float] | None = None) -> list[Violation]:
     """Policy violations for `resources` (the engine's view of a stack).
 
     resources: [{"urn", "type", "name", "properties" (wire form), "parent", "dependencies",
                  "provider"}]. stack: selects policies/config/<stack>.json when `config` is
     None; config: a --policy-pack-config object; neither = pack defaults (all mandatory).
-    only: policy names and/or groups to run (others disabled). Raises PolicyRunError on bad
-    input, naming the field.
+    only: policy names and/or groups to run (others disabled). timings: filled with the
+    seconds of each phase ("start": analyzer up and configured, "analyze": the Analyze
+    calls, "stack": AnalyzeStack). Raises PolicyRunError on bad input, naming the field.
     """
     from google.protobuf import empty_pb2
     from pulumi.runtime.proto import analyzer_pb2
@@ -366,6 +367,8 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
     by_urn = {r["urn"]: r for r in resources}
     violations: list[Violation] = []
 
+    timings = {} if timings is None else timings
+    started = time.perf_counter()
     with AnalyzerProcess() as server:
         info = server.stub.GetAnalyzerInfo(empty_pb2.Empty())
         policies = [{
@@ -383,16 +386,24 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
             request.policyConfig[name].CopyFrom(
                 analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_IDS[level], properties=_struct(props)))
         server.stub.Configure(request)
+        timings["start"] = time.perf_counter() - started
+        started = time.perf_counter()
 
-        def analyze_request(r: dict):
-            return analyzer_pb2.AnalyzeRequest(
-                type=r["type"], urn=r["urn"], name=r["name"], properties=_struct(r.get("properties")),
-                options=analyzer_pb2.AnalyzerResourceOptions(parent=r.get("parent") or ""),
-                provider=_provider_message(r.get("provider")))
-
+        # Each resource is encoded once, for its Analyze and for AnalyzeStack; the stack
+        # request is assembled while the analyzer answers the Analyze calls in flight.
+        stack_resources = []
         pending: deque = deque()
         for r in resources:
-            pending.append((r["urn"], server.stub.Analyze.future(analyze_request(r))))
+            properties = _struct(r.get("properties"))
+            options = analyzer_pb2.AnalyzerResourceOptions(parent=r.get("parent") or "")
+            provider = _provider_message(r.get("provider"))
+            pending.append((r["urn"], server.stub.Analyze.future(analyzer_pb2.AnalyzeRequest(
+                type=r["type"], urn=r["urn"], name=r["name"], properties=properties,
+                options=options, provider=provider))))
+            stack_resources.append(analyzer_pb2.AnalyzerResource(
+                type=r["type"], urn=r["urn"], name=r["name"], properties=properties,
+                options=options, provider=provider,
+                parent=r.get("parent") or "", dependencies=list(r.get("dependencies") or [])))
             if len(pending) >= _IN_FLIGHT:
                 urn, fut = pending.popleft()
                 violations += [_violation(d, urn, by_urn, descriptions) for d in fut.result().diagnostics]
@@ -400,15 +411,12 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
             urn, fut = pending.popleft()
             violations += [_violation(d, urn, by_urn, descriptions) for d in fut.result().diagnostics]
 
-        stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[
-            analyzer_pb2.AnalyzerResource(
-                type=r["type"], urn=r["urn"], name=r["name"], properties=_struct(r.get("properties")),
-                options=analyzer_pb2.AnalyzerResourceOptions(parent=r.get("parent") or ""),
-                provider=_provider_message(r.get("provider")),
-                parent=r.get("parent") or "", dependencies=list(r.get("dependencies") or []))
-            for r in resources])
+        timings["analyze"] = time.perf_counter() - started
+        started = time.perf_counter()
+        stack_request = analyzer_pb2.AnalyzeStackRequest(resources=stack_resources)
         for d in server.stub.AnalyzeStack(stack_request).diagnostics:
             violations.append(_violation(d, "", by_urn, descriptions))
+        timings["stack"] = time.perf_counter() - started
     return violations
 
 
