@@ -198,6 +198,8 @@ class Authorizer:
         self._rb_by_key: dict[tuple[str, tuple[str, str]], list[int]] = {}
         # For reports (bindings_for): every binding, its namespace read as bindings_for does.
         self._any_by_key: dict[tuple[str, str], list[dict]] = {}
+        # key -> the namespaces where a RoleBinding filed under it applies.
+        self._rb_namespaces: dict[tuple[str, str], set[str]] = {}
         for pos, binding in enumerate(self._cluster_role_bindings):
             for key in _subject_keys(binding, ""):
                 _file(self._crb_by_key, key, pos)
@@ -206,8 +208,16 @@ class Authorizer:
             ns = (binding.get("metadata") or {}).get("namespace")
             for key in _subject_keys(binding, ns or "default"):
                 _file(self._rb_by_key, (ns or "default", key), pos)
+                self._rb_namespaces.setdefault(key, set()).add(ns or "default")
             for key in _subject_keys(binding, ns or ""):
                 _file(self._any_by_key, key, binding)
+
+    def namespaces_binding(self, subject: Subject) -> set[str]:
+        """The namespaces in which at least one RoleBinding applies to the subject."""
+        found: set[str] = set()
+        for key in _asker_keys(*subject.user_info()):
+            found |= self._rb_namespaces.get(key, set())
+        return found
 
     # --- rule lookup --------------------------------------------------------------------------
 
@@ -411,20 +421,34 @@ def rbac_matrix_markdown(
     header = ["persona", "namespace"] + [f"{c.label}{' *' if c.cluster_scoped else ''}" for c in checks]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] * len(header)) + "|")
+    def answers(subject: Subject, ns: str) -> str:
+        cells = []
+        for c in checks:
+            ok = authorizer.allowed(
+                subject,
+                c.verb,
+                c.resource,
+                namespace=None if c.cluster_scoped else ns,
+                api_group=c.api_group,
+                subresource=c.subresource,
+            )
+            cells.append("yes" if ok else "no")
+        return " | ".join(cells) + " |"
+
     for persona, subject in personas.items():
+        # In a namespace where none of its RoleBindings applies, a subject is answered by its
+        # ClusterRoleBindings alone: the same row everywhere, computed once. Only the
+        # namespaces it is bound in are asked one by one.
+        bound_in = authorizer.namespaces_binding(subject)
+        elsewhere = None
         for ns in namespaces:
-            cells = [persona, ns]
-            for c in checks:
-                ok = authorizer.allowed(
-                    subject,
-                    c.verb,
-                    c.resource,
-                    namespace=None if c.cluster_scoped else ns,
-                    api_group=c.api_group,
-                    subresource=c.subresource,
-                )
-                cells.append("yes" if ok else "no")
-            lines.append("| " + " | ".join(cells) + " |")
+            if ns in bound_in:
+                row = answers(subject, ns)
+            else:
+                if elsewhere is None:
+                    elsewhere = answers(subject, ns)
+                row = elsewhere
+            lines.append(f"| {persona} | {ns} | {row}")
     lines += ["", "## Personas", ""]
     for persona, subject in personas.items():
         bound = authorizer.bindings_for(subject)

@@ -145,3 +145,45 @@ def test_a_question_reads_only_the_bindings_of_its_asker():
     assert authz.allowed(personas["AppOps"], "create", "deployments", namespace="t0000", api_group="apps")
     assert not authz.allowed(personas["AppOps"], "create", "deployments", namespace="t0001", api_group="apps")
     assert CountingDict.reads <= 4  # the one matching RoleBinding's roleRef (and metadata for reasons)
+
+
+def _matrix_cell_by_cell(objects, personas, namespaces) -> list[str]:
+    """The reference rows: every (persona, namespace, check) asked on its own."""
+    from components.platform.whocan import DEFAULT_CHECKS
+
+    authz = Authorizer(objects)
+    rows = []
+    for persona, subject in personas.items():
+        for ns in namespaces:
+            cells = ["yes" if authz.allowed(subject, c.verb, c.resource, namespace=None if c.cluster_scoped else ns,
+                                            api_group=c.api_group, subresource=c.subresource) else "no"
+                     for c in DEFAULT_CHECKS]
+            rows.append("| " + " | ".join([persona, ns, *cells]) + " |")
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_matrix_rows_equal_asking_every_cell(seed):
+    rng = random.Random(seed)
+    objects = _random_objects(rng)
+    personas = {f"P{i}": s for i, s in enumerate(ASKERS)}
+    namespaces = ["a", "b", "c", "default", "z"]
+    text = rbac_matrix_markdown(objects, personas=personas, namespaces=namespaces)
+    rows = [line for line in text.splitlines() if line.startswith("| P")]
+    assert rows == _matrix_cell_by_cell(objects, personas, namespaces)
+
+
+def test_matrix_asks_only_where_a_persona_is_bound(monkeypatch):
+    objects, personas, namespaces = _tenants(300)
+    asked = {"n": 0}
+    real = Authorizer.allowed
+
+    def counting(self, *args, **kwargs):
+        asked["n"] += 1
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Authorizer, "allowed", counting)
+    rbac_matrix_markdown(objects, personas=personas, namespaces=namespaces)
+    checks = len(whocan.DEFAULT_CHECKS)
+    # PlatOps: one row for everywhere; AppOps: its own namespace and one row for the rest.
+    assert asked["n"] == checks * 3, asked
