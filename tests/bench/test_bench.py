@@ -40,7 +40,7 @@ def test_report_names_the_command_and_no_machine_path():
              "eval_cpu": n / 10, "plan_cpu": n / 6, "cpu_over_eval": 1.67,
              "plan_rss": 150.0 + n} for n in (10, 100)]
     policies = [{"label": "prod", "resources": 125, "start": 0.7, "analyze": 0.05, "stack": 0.02,
-                 "per_second": 1785, "per_second_with_start": 160, "violations": 0}]
+                 "per_second": 1785, "per_second_with_start": 160, "per_cpu_second": 2500, "violations": 0}]
     path = {"length": 1, "custom_resources": 1, "remote_steps": 0, "names": ["a"], "types": ["t"],
             "with_providers": {"length": 1, "remote_steps": 0, "names": ["a"]}}
     evals = [{"stack": "dev", "resources": 93, "median": 0.5, "min": 0.4, "max": 0.6}]
