@@ -12,7 +12,8 @@ time.
 for the duration of one `Analyze`/`AnalyzeStack` call (see `_request.scope`): the first
 policy decodes, the others get the same read-only proxies. Policies, names, enforcement
 levels, messages and the "can't run policy" handling of unknown values are untouched.
-`Remediate` (which asks for secret-preserving proxies) is not memoised.
+`Remediate` (which asks for secret-preserving proxies) is not memoised. During
+`AnalyzeStack` the cyclic garbage collector is paused (see `_collector_paused`).
 
 The first step is also made cheaper: a resource's properties are a `google.protobuf.Struct`,
 and `struct_to_dict` turns one into the dict `json_format.MessageToDict` returns (proto3
@@ -26,7 +27,9 @@ upgrade renames what is patched, `install()` raises instead of silently doing no
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import types
 from typing import Any
 
@@ -90,10 +93,29 @@ def _remembered(fn, tag: str):
     return decode
 
 
-def _in_scope(method):
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off for the call, back as it was after.
+
+    An AnalyzeStack request decodes every resource of the stack and keeps all of them alive
+    until its policies have run: tens of thousands of containers at 1,000 tenants, which
+    the collector would scan again and again as they accumulate (at 1,000 tenants most of
+    the call's time). What the call frees is freed by reference counting as usual; cycles,
+    if any, are collected once the collector is back on.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _in_scope(method, pause_collector: bool):
     @functools.wraps(method)
     def answer(self, request, context):
-        with _request.scope():
+        with _request.scope(), (_collector_paused() if pause_collector else contextlib.nullcontext()):
             return method(self, request, context)
     answer.shared_decode = True
     return answer
@@ -120,7 +142,7 @@ def install() -> None:
     for name in _DECODERS:
         setattr(server, name, _remembered(getattr(server, name), name))
     for name in _SCOPED:
-        setattr(servicer, name, _in_scope(getattr(servicer, name)))
+        setattr(servicer, name, _in_scope(getattr(servicer, name), pause_collector=name == "AnalyzeStack"))
 
 
 def uninstall() -> None:

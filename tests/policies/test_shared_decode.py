@@ -216,3 +216,18 @@ def test_quota_policy_reads_each_object_once_not_per_namespace(monkeypatch):
             objects.append(_k8s.StackObject(helpers.urn_of(obj), helpers.type_of(obj), unknown_checking_proxy(obj)))
     assert quotas.check_quotas(objects) == []
     assert calls["n"] <= 2 * 400  # each quota and limit range once; a scan per namespace reads 200 x 400
+
+
+def test_collector_paused_during_analyze_stack_only(shared):
+    import gc
+
+    from pulumi_policy import StackValidationPolicy
+
+    seen = []
+    probe = StackValidationPolicy(name="probe", description="probe",
+                                  validate=lambda args, report: seen.append(gc.isenabled()))
+    server = _PolicyAnalyzerServicer("p", "0.0.1", [probe], EnforcementLevel.MANDATORY,
+                                     None, None, None, None, None, None, None)
+    assert gc.isenabled()
+    server.AnalyzeStack(_stack_request(OBJECTS), None)
+    assert seen == [False] and gc.isenabled()
