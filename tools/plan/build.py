@@ -8,6 +8,8 @@ line (what it did, counts, seconds) as it ends.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +114,24 @@ def build_plan(stack: str, config_file: Path | None = None, program=None, progre
     started = time.perf_counter()
     run = run_program(stack, config_file, program)
     _report(progress, "stack evaluated", f"{len(run.registrations)} registrations", started)
+    with _settled_heap():
+        return _check_and_render(run, progress)
+
+
+@contextlib.contextmanager
+def _settled_heap():
+    """Keep the cyclic garbage collector off what the evaluation left (gc.freeze) while the
+    plan is checked and rendered; unfrozen after. At 1,000 tenants that is close to a
+    gigabyte of objects the collector would otherwise walk on every full collection, though
+    none of it becomes garbage before the plan is done."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _check_and_render(run: StackRun, progress: Progress | None) -> Plan:
     started = time.perf_counter()
     resource_list = render.resources(run)
     objects = render.k8s_objects_of(run, resource_list)
