@@ -6,8 +6,10 @@ Every policy defaults to mandatory; stacks relax them with --policy-pack-config
 (see policies/config/ and README.md).
 """
 
-from guardrails import ALL_POLICIES, PACK_NAME
+from guardrails import ALL_POLICIES, PACK_NAME, _shared_decode
 from pulumi_policy import EnforcementLevel, PolicyPack
+
+_shared_decode.install()  # decode each resource once per request, not once per policy
 
 PolicyPack(
     name=PACK_NAME,

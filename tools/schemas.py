@@ -7,18 +7,26 @@ minor), custom resources against the JSON schemas in
 A custom resource is looked up only in the schemas of the chart versions the program pins
 (`CRD_CHARTS`); a stale index (a chart bumped without regenerating), a hand-edited schema
 file and an unknown kind are all reported as problems, each saying how to fix it.
+
+Each core schema is read and its validator built once per Kubernetes version and kind, then
+reused: `kubernetes_validate.validate` would re-read and re-parse the schema and the whole
+definitions file for every object. The schema files and rules are the package's own, looked
+up the way it looks them up, so the answers are the same.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
+import kubernetes_validate.utils
+from referencing import Registry, Resource
 
 from components.system.cert_manager_values import CERT_MANAGER_CHART
 from components.system.traefik_values import TRAEFIK_CHART
@@ -85,6 +93,38 @@ def _crd_validator(folder: Path, file: str, sha256: str) -> jsonschema.Draft7Val
     return jsonschema.Draft7Validator(json.loads(data))
 
 
+@cache
+def _k8s_schema_dir(k8s_version: str) -> str:
+    """The package's strict schema folder for a version, chosen as the package chooses it."""
+    utils = kubernetes_validate.utils
+    wanted = utils.major_minor(k8s_version)
+    if wanted > utils.latest_version():
+        raise kubernetes_validate.VersionNotSupportedError(version=wanted)
+    version = [v for v in utils.all_versions() if utils.major_minor(v) <= wanted][-1]
+    return f"v{version}-local-strict"
+
+
+@cache
+def _k8s_schema_file(k8s_version: str, name: str) -> dict:
+    """One schema file of the package, read and parsed once (FileNotFoundError if absent)."""
+    return kubernetes_validate.utils.schema_contents(
+        f"kubernetes-json-schema/{_k8s_schema_dir(k8s_version)}/{name}", k8s_version)
+
+
+@cache
+def _k8s_validator(k8s_version: str, api_version: str, kind: str):
+    """The validator of one core kind and version, built once; None if that Kubernetes version
+    has no such kind. `rbac.authorization.k8s.io/v1` `Role` reads `role-rbac-v1.json`."""
+    file_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = _k8s_schema_file(k8s_version, f"{kind.lower()}-{file_version}.json")
+    except FileNotFoundError:
+        return None
+    registry = Resource.from_contents(schema) @ Registry()
+    registry = Resource.from_contents(_k8s_schema_file(k8s_version, "_definitions.json")) @ registry
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+
 def _ref(obj: dict) -> str:
     meta = obj.get("metadata") or {}
     ns = meta.get("namespace")
@@ -133,11 +173,12 @@ def validate(obj: dict, kubernetes_minor: str, crd_schemas: Path = CRD_SCHEMAS) 
     obj = _unredact(obj)
     if group in CRD_GROUPS:
         return _validate_custom(obj, api_version, kind, crd_schemas)
-    try:
-        kubernetes_validate.validate(obj, k8s_version, strict=True)
-    except kubernetes_validate.SchemaNotFoundError:
+    validator = _k8s_validator(k8s_version, api_version, kind)
+    if validator is None:
         return [f"{_ref(obj)}: unknown kind {api_version} {kind} for Kubernetes {k8s_version}"]
-    except kubernetes_validate.ValidationError as err:
+    try:
+        validator.validate(obj)  # raises the first error, as kubernetes_validate.validate does
+    except jsonschema.ValidationError as err:
         path = ".".join(map(str, err.path)) or "(root)"
         return [f"{_ref(obj)}: {path}: {err.message}"]
     return []

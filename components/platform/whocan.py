@@ -30,6 +30,7 @@ Ref: https://github.com/kubernetes/kubernetes/blob/master/pkg/registry/rbac/vali
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -97,7 +98,11 @@ class Subject:
 
 
 def _applies(subject: dict, username: str | None, groups: frozenset[str], binding_ns: str) -> bool:
-    """Whether one binding subject covers the asking user (the API server's appliesToUser)."""
+    """Whether one binding subject covers the asking user (the API server's appliesToUser).
+
+    The rule itself; questions go through the index (``_subject_keys``), which files each
+    binding under the names this rule would accept. Tests hold the two to the same answers.
+    """
     kind, name = subject.get("kind"), subject.get("name")
     if kind == "User":
         return username is not None and username == name
@@ -168,6 +173,7 @@ class Authorizer:
                 self._role_bindings.append(obj)
             else:
                 self._cluster_role_bindings.append(obj)
+        self._index_bindings()
         # The controller fills an aggregated ClusterRole with the rules of every
         # ClusterRole its selectors match.
         for obj in aggregated:
@@ -178,6 +184,41 @@ class Authorizer:
                     if other != name and _selector_matches(selector, labels):
                         rules.extend(self._cluster_roles[other])
             self._cluster_roles[name] = rules
+
+    # --- the index of bindings by subject -----------------------------------------------------
+    #
+    # A binding subject matches a request by user name (User; ServiceAccount as the user
+    # ``system:serviceaccount:<ns>:<name>``) or by group (Group). Each binding is filed under
+    # those keys once, so a question looks up the asker's name and groups instead of scanning
+    # every binding: the who-can matrix costs O(rows x checks), not O(rows x bindings).
+
+    def _index_bindings(self) -> None:
+        # ClusterRoleBindings: key -> positions in self._cluster_role_bindings.
+        self._crb_by_key: dict[tuple[str, str], list[int]] = {}
+        # RoleBindings: (namespace, key) -> positions in self._role_bindings.
+        self._rb_by_key: dict[tuple[str, tuple[str, str]], list[int]] = {}
+        # For reports (bindings_for): every binding, its namespace read as bindings_for does.
+        self._any_by_key: dict[tuple[str, str], list[dict]] = {}
+        # key -> the namespaces where a RoleBinding filed under it applies.
+        self._rb_namespaces: dict[tuple[str, str], set[str]] = {}
+        for pos, binding in enumerate(self._cluster_role_bindings):
+            for key in _subject_keys(binding, ""):
+                _file(self._crb_by_key, key, pos)
+                _file(self._any_by_key, key, binding)
+        for pos, binding in enumerate(self._role_bindings):
+            ns = (binding.get("metadata") or {}).get("namespace")
+            for key in _subject_keys(binding, ns or "default"):
+                _file(self._rb_by_key, (ns or "default", key), pos)
+                self._rb_namespaces.setdefault(key, set()).add(ns or "default")
+            for key in _subject_keys(binding, ns or ""):
+                _file(self._any_by_key, key, binding)
+
+    def namespaces_binding(self, subject: Subject) -> set[str]:
+        """The namespaces in which at least one RoleBinding applies to the subject."""
+        found: set[str] = set()
+        for key in _asker_keys(*subject.user_info()):
+            found |= self._rb_namespaces.get(key, set())
+        return found
 
     # --- rule lookup --------------------------------------------------------------------------
 
@@ -191,18 +232,15 @@ class Authorizer:
 
     def _bindings_for(self, subject: Subject, namespace: str | None):
         """Yield (binding, rules) for every binding that covers the subject in this scope."""
-        username, groups = subject.user_info()
-        for binding in self._cluster_role_bindings:
-            if any(_applies(s, username, groups, "") for s in binding.get("subjects") or []):
-                yield binding, self._role_rules(binding.get("roleRef") or {}, None)
+        keys = _asker_keys(*subject.user_info())
+        for pos in _positions(self._crb_by_key, keys):
+            binding = self._cluster_role_bindings[pos]
+            yield binding, self._role_rules(binding.get("roleRef") or {}, None)
         if namespace is None:
             return
-        for binding in self._role_bindings:
-            binding_ns = (binding.get("metadata") or {}).get("namespace") or "default"
-            if binding_ns != namespace:
-                continue
-            if any(_applies(s, username, groups, binding_ns) for s in binding.get("subjects") or []):
-                yield binding, self._role_rules(binding.get("roleRef") or {}, binding_ns)
+        for pos in _positions(self._rb_by_key, [(namespace, key) for key in keys]):
+            binding = self._role_bindings[pos]
+            yield binding, self._role_rules(binding.get("roleRef") or {}, namespace)
 
     # --- questions ----------------------------------------------------------------------------
 
@@ -266,13 +304,50 @@ class Authorizer:
 
     def bindings_for(self, subject: Subject) -> list[str]:
         """Every binding, in any namespace, that names this subject (for reports)."""
-        username, groups = subject.user_info()
-        out = []
-        for binding in self._cluster_role_bindings + self._role_bindings:
-            ns = (binding.get("metadata") or {}).get("namespace") or ""
-            if any(_applies(s, username, groups, ns) for s in binding.get("subjects") or []):
-                out.append(_describe(binding))
-        return sorted(out)
+        found: dict[int, dict] = {}
+        for key in _asker_keys(*subject.user_info()):
+            for binding in self._any_by_key.get(key, ()):
+                found[id(binding)] = binding
+        return sorted(_describe(binding) for binding in found.values())
+
+
+def _subject_keys(binding: Mapping, binding_ns: str) -> set[tuple[str, str]]:
+    """The index keys under which a binding applies: ("user", name) or ("group", name).
+
+    Mirrors ``_applies``: a ServiceAccount subject is the user
+    ``system:serviceaccount:<ns>:<name>``, its namespace defaulting to the binding's; without
+    either it matches no one. Subjects of other kinds match no one.
+    """
+    keys = set()
+    for s in binding.get("subjects") or []:
+        kind, name = s.get("kind"), s.get("name")
+        if kind == "User" and name is not None:
+            keys.add(("user", name))
+        elif kind == "Group":
+            keys.add(("group", name))
+        elif kind == "ServiceAccount":
+            sa_ns = s.get("namespace") or binding_ns
+            if sa_ns:
+                keys.add(("user", f"{SA_PREFIX}{sa_ns}:{name}"))
+    return keys
+
+
+def _asker_keys(username: str | None, groups: frozenset[str]) -> list[tuple[str, str]]:
+    """The index keys of an asking user: its name and each of its groups."""
+    keys = [("group", g) for g in sorted(groups)]
+    return ([("user", username)] if username is not None else []) + keys
+
+
+def _file(index: dict, key, value) -> None:
+    index.setdefault(key, []).append(value)
+
+
+def _positions(index: dict, keys) -> list[int]:
+    """Positions of the bindings filed under any of `keys`, in declaration order, once each."""
+    found: set[int] = set()
+    for key in keys:
+        found.update(index.get(key, ()))
+    return sorted(found)
 
 
 def _describe(binding: Mapping) -> str:
@@ -347,22 +422,41 @@ def rbac_matrix_markdown(
     header = ["persona", "namespace"] + [f"{c.label}{' *' if c.cluster_scoped else ''}" for c in checks]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] * len(header)) + "|")
+    def answers(subject: Subject, ns: str) -> str:
+        cells = []
+        for c in checks:
+            ok = authorizer.allowed(
+                subject,
+                c.verb,
+                c.resource,
+                namespace=None if c.cluster_scoped else ns,
+                api_group=c.api_group,
+                subresource=c.subresource,
+            )
+            cells.append("yes" if ok else "no")
+        return " | ".join(cells) + " |"
+
+    # The table has a row per persona and namespace (a million at 1,000 tenants): written
+    # into one buffer rather than kept as a list of lines.
+    text = io.StringIO()
+    text.write("\n".join(lines) + "\n")
     for persona, subject in personas.items():
+        # In a namespace where none of its RoleBindings applies, a subject is answered by its
+        # ClusterRoleBindings alone: the same row everywhere, computed once. Only the
+        # namespaces it is bound in are asked one by one.
+        bound_in = authorizer.namespaces_binding(subject)
+        elsewhere = None
         for ns in namespaces:
-            cells = [persona, ns]
-            for c in checks:
-                ok = authorizer.allowed(
-                    subject,
-                    c.verb,
-                    c.resource,
-                    namespace=None if c.cluster_scoped else ns,
-                    api_group=c.api_group,
-                    subresource=c.subresource,
-                )
-                cells.append("yes" if ok else "no")
-            lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "## Personas", ""]
+            if ns in bound_in:
+                row = answers(subject, ns)
+            else:
+                if elsewhere is None:
+                    elsewhere = answers(subject, ns)
+                row = elsewhere
+            text.write(f"| {persona} | {ns} | {row}\n")
+    text.write("\n## Personas\n\n")
     for persona, subject in personas.items():
         bound = authorizer.bindings_for(subject)
-        lines.append(f"- **{persona}** ({subject}): " + ("; ".join(f"`{b}`" for b in bound) if bound else "no bindings"))
-    return "\n".join(lines) + "\n"
+        text.write(f"- **{persona}** ({subject}): "
+                   + ("; ".join(f"`{b}`" for b in bound) if bound else "no bindings") + "\n")
+    return text.getvalue()

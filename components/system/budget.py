@@ -15,9 +15,9 @@ downwards only, so the system layer keeps these few lines to itself.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from components.quantity import parse_quantity
 

@@ -9,6 +9,7 @@ could hide a pod template propagate (the engine then reports "can't run policy")
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,11 @@ from pulumi_policy.proxy import (
     UNKNOWN_ARRAY_VALUE,
     UNKNOWN_OBJECT_VALUE,
     UnknownValueError,
+    _DictProxy,
+    _ListProxy,
 )
+
+from . import _request
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
@@ -37,11 +42,28 @@ _NOT_WORKLOADS = {"CustomResourceDefinition"}
 _SKIP_KEYS = {"metadata", "status", "data", "stringData", "binaryData"}
 
 
+# Exact types answered without the (slower) abstract-base-class check; anything else still
+# goes through isinstance(Mapping/Sequence).
+_MAP_TYPES = frozenset({dict, _DictProxy})
+_LIST_TYPES = frozenset({list, tuple, _ListProxy})
+_SCALAR_TYPES = frozenset({str, bytes, int, float, bool, type(None)})
+
+
 def is_map(value: Any) -> bool:
+    kind = type(value)
+    if kind in _MAP_TYPES:
+        return True
+    if kind in _SCALAR_TYPES or kind in _LIST_TYPES:
+        return False
     return isinstance(value, Mapping)
 
 
 def is_list(value: Any) -> bool:
+    kind = type(value)
+    if kind in _LIST_TYPES:
+        return True
+    if kind in _SCALAR_TYPES or kind in _MAP_TYPES:
+        return False
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
@@ -122,7 +144,15 @@ def pod_specs(resource_type: str, props: Any) -> Iterator[PodSpec]:
     Deployment/StatefulSet/DaemonSet/ReplicaSet/Job (`spec.template.spec`), CronJob
     (`spec.jobTemplate.spec.template.spec`), PodTemplate (`template.spec`) and custom
     resources that embed a pod template, without a per-kind table.
+
+    Within one analyzer request the walk is done once for all policies (`_request.memo`).
     """
+    found = _request.memo(props, f"pod_specs {resource_type}",
+                          lambda: tuple(_find_pod_specs(resource_type, props)))
+    return iter(found)
+
+
+def _find_pod_specs(resource_type: str, props: Any) -> Iterator[PodSpec]:
     if not is_kubernetes(resource_type) or kind_of(resource_type, props) in _NOT_WORKLOADS:
         return
     if not is_map(props):
@@ -240,7 +270,7 @@ class StackObject:
     props: Any
     dependencies: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property
     def kind(self) -> str:
         return kind_of(self.type, self.props)
 
@@ -263,7 +293,15 @@ def known(read: Any) -> Any:
 
 
 def stack_objects(args: Any) -> list[StackObject]:
-    """Kubernetes objects of a StackValidationArgs, with their dependency URNs."""
+    """Kubernetes objects of a StackValidationArgs, with their dependency URNs.
+
+    Within one AnalyzeStack request every stack policy gets the same resources, so the list
+    is built once for all of them (`_request.memo`).
+    """
+    return list(_request.memo(_request, "stack_objects", lambda: tuple(_stack_objects(args))))
+
+
+def _stack_objects(args: Any) -> list[StackObject]:
     out = []
     for r in args.resources:
         if is_kubernetes(r.resource_type) and is_map(r.props):
@@ -283,3 +321,51 @@ def in_namespace(obj: StackObject, ns: StackObject) -> bool:
     if ns_name is not UNKNOWN and obj_ns is not UNKNOWN:
         return ns_name is not None and obj_ns == ns_name
     return ns.urn in obj.dependencies
+
+
+class NamespaceIndex:
+    """`in_namespace(obj, ns)` for a set of objects, answered per namespace without a scan.
+
+    Objects are filed by their known namespace name, and those whose namespace is unknown
+    by the URNs they depend on, so `members(ns)` costs what it returns: a stack policy
+    over N namespaces and their objects stays linear. Same answers, in the objects' order,
+    as `[o for o in objects if in_namespace(o, ns)]`.
+    """
+
+    def __init__(self, objects: Iterable[StackObject]) -> None:
+        self._objects = list(objects)
+        self._by_name: dict[Any, list[int]] = {}
+        self._by_dependency: dict[str, list[int]] = {}          # every object
+        self._unknown_by_dependency: dict[str, list[int]] = {}  # objects whose namespace is unknown
+        self._unhashable: list[int] = []
+        for pos, obj in enumerate(self._objects):
+            obj_ns = obj.namespace()
+            if obj_ns is UNKNOWN:
+                for urn in set(obj.dependencies):
+                    self._unknown_by_dependency.setdefault(urn, []).append(pos)
+            elif _hashable(obj_ns):
+                self._by_name.setdefault(obj_ns, []).append(pos)
+            else:
+                self._unhashable.append(pos)
+            for urn in set(obj.dependencies):
+                self._by_dependency.setdefault(urn, []).append(pos)
+
+    def members(self, ns: StackObject) -> list[StackObject]:
+        name = ns.name()
+        if name is UNKNOWN:
+            found = self._by_dependency.get(ns.urn, [])
+        elif not _hashable(name):
+            return [o for o in self._objects if in_namespace(o, ns)]
+        else:
+            found = (self._by_name.get(name, []) if name is not None else [])
+            found = found + self._unknown_by_dependency.get(ns.urn, [])
+            found = found + [pos for pos in self._unhashable if in_namespace(self._objects[pos], ns)]
+        return [self._objects[pos] for pos in sorted(set(found))]
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._k8s import UNKNOWN, StackObject, as_list, get, in_namespace, is_map, stack_policy
+from ._k8s import UNKNOWN, NamespaceIndex, StackObject, as_list, get, is_map, stack_policy
 
 NAME = "tenant-default-deny"
 
@@ -34,13 +34,13 @@ def is_default_deny(props: Any) -> bool:
 
 def check_default_deny(objects: list[StackObject], cfg: dict | None = None) -> list[tuple[str, str]]:
     cfg = {**DEFAULTS, **(cfg or {})}
-    policies = [o for o in objects if o.kind == "NetworkPolicy"]
+    policies = NamespaceIndex(o for o in objects if o.kind == "NetworkPolicy")
     problems = []
     for ns in (o for o in objects if o.kind == "Namespace"):
         labels = get(ns.props, "metadata", "labels", default={})
         if not is_map(labels) or cfg["tenantLabel"] not in labels:
             continue
-        if not any(in_namespace(p, ns) and is_default_deny(p.props) for p in policies):
+        if not any(is_default_deny(p.props) for p in policies.members(ns)):
             name = ns.name()
             label = "(name known after create)" if name is UNKNOWN else repr(name)
             problems.append((ns.urn, f"tenant namespace {label} has no default-deny NetworkPolicy "

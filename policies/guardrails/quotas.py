@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._k8s import UNKNOWN, StackObject, get, in_namespace, is_map, stack_policy
+from ._k8s import UNKNOWN, NamespaceIndex, StackObject, get, is_map, stack_policy
 
 NAME = "namespace-quota-and-limits"
 
@@ -36,15 +36,15 @@ _ALIASES = {"cpu": "requests.cpu", "memory": "requests.memory"}
 def check_quotas(objects: list[StackObject], cfg: dict | None = None) -> list[tuple[str, str]]:
     """(namespace URN, message) for each namespace lacking a quota or limit range."""
     cfg = {**DEFAULTS, **(cfg or {})}
-    quotas = [o for o in objects if o.kind == "ResourceQuota"]
-    limits = [o for o in objects if o.kind == "LimitRange"]
+    quotas = NamespaceIndex(o for o in objects if o.kind == "ResourceQuota")
+    limits = NamespaceIndex(o for o in objects if o.kind == "LimitRange")
     problems = []
     for ns in (o for o in objects if o.kind == "Namespace"):
         name = ns.name()
         if name in cfg["exemptNamespaces"]:
             continue
         label = "(name known after create)" if name is UNKNOWN else repr(name)
-        own_quotas = [q for q in quotas if in_namespace(q, ns)]
+        own_quotas = quotas.members(ns)
         scoped = [q for q in own_quotas if get(q.props, "spec", "scopes") or get(q.props, "spec", "scopeSelector")]
         own_quotas = [q for q in own_quotas if q not in scoped]
         if not own_quotas:
@@ -61,7 +61,7 @@ def check_quotas(objects: list[StackObject], cfg: dict | None = None) -> list[tu
             if missing:
                 problems.append((ns.urn, f"namespace {label}: ResourceQuota does not set "
                                          f"{', '.join(missing)}"))
-        if not any(in_namespace(lr, ns) for lr in limits):
+        if not limits.members(ns):
             problems.append((ns.urn, f"namespace {label} has no LimitRange in this stack"))
     return problems
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,32 @@ def test_encrypted_secrets_become_placeholders(tmp_path):
     result = plan("dev", "--out", tmp_path / "o", "--config-file", cfg)
     assert result.returncode == 0, result.stderr
     assert "v1:AAAA" not in (tmp_path / "o" / "summary.json").read_text()
+
+
+def test_without_graphviz_the_plan_is_written_and_says_so(tmp_path):
+    """No `dot` on PATH: architecture.dot is written, one line says how to get the pictures, exit 0."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)  # PATH holds the interpreter and nothing else
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PATH=str(bin_dir))
+    out = tmp_path / "o"
+    result = subprocess.run([sys.executable, "-m", "tools.plan", "dev", "--out", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (out / "architecture.dot").read_text().startswith("digraph")
+    assert not (out / "architecture.svg").exists() and not (out / "architecture.png").exists()
+    notes = [line for line in result.stderr.splitlines() if "graphviz" in line]
+    assert len(notes) == 1 and "apt-get install graphviz" in notes[0] and "skipped" in notes[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_progress_lines_name_each_stage_with_counts_and_seconds(dev_plan, tmp_path):
+    _, quiet = dev_plan
+    assert "plan: " not in quiet.stderr  # a small plan stays quiet unless asked
+    result = plan("dev", "--out", tmp_path / "o", "--progress")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("plan: ")]
+    stages = [line.split(": ")[1] for line in lines]
+    assert stages == ["stack evaluated", "objects validated", "policies checked", "files rendered", "files written"]
+    for line in lines:
+        assert re.search(r": \d+ \w+.* in \d+\.\d s$", line), line

@@ -61,3 +61,24 @@ def test_missing_dot_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(shutil, "which", lambda _name: None)
     with pytest.raises(GraphvizMissing, match="install graphviz"):
         render_svg_png("digraph {}", tmp_path)
+
+
+def _big_dot(tenants: int) -> str:
+    nodes = "\n".join(f'    "tenant:t{i}" [label="tenant t{i}"];' for i in range(tenants))
+    edges = "\n".join(f'  "router" -> "tenant:t{i}";' for i in range(tenants))
+    return f'digraph architecture {{\n    "router" [label="router"];\n{nodes}\n{edges}\n}}\n'
+
+
+def test_small_graphs_get_dots_defaults_large_ones_bounded_layout(prod_run):
+    from tools.plan.diagram import LARGE_GRAPH_LIMITS, layout_args
+
+    assert layout_args(architecture_dot(prod_run)) == ()  # dev and prod pictures as before
+    assert layout_args(_big_dot(50)) == ()
+    assert layout_args(_big_dot(500)) == LARGE_GRAPH_LIMITS
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz `dot` not installed")
+def test_large_graph_renders_with_bounded_layout(tmp_path):
+    svg, png = render_svg_png(_big_dot(300), tmp_path)
+    assert svg.read_text().count('class="node"') == 301
+    assert png.read_bytes().startswith(b"\x89PNG")

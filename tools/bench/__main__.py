@@ -1,28 +1,35 @@
-"""`python -m tools.bench`: measure the offline plan (DESIGN.md §6) and write BENCHMARKS.md.
+"""`python -m tools.bench [--tenants 10,100,1000]` (or `./run bench`): measure the offline
+plan (DESIGN.md §6) and write BENCHMARKS.md.
 
 Measured, in one run:
   1. program evaluation time under mocks (`tools.harness.run_stack`), dev and prod, median of 5;
-  2. scaling with tenants: prod with N synthetic tenants (N = 10, 100, 1000) — resources,
-     time, time per resource, and the 1000/100 ratios; cProfile of the 1000 run if the
-     per-resource time grows more than 1.5x (skipped, with a note, if it would push the run past
-     BUDGET seconds; `python -m tools.bench --profile` profiles the 1000-tenant run alone);
-  3. policy throughput: resources/second through `tools.policy_runner.check_resources`
-     (analyzer process start included; its start-up alone is shown separately);
+  2. scaling with tenants: prod with N synthetic tenants (default N = 10, 100, 1000), each N
+     twice in a fresh process (`tools.bench.child`): program evaluation alone, and the whole
+     plan (`python -m tools.plan`: evaluation, schema validation, policies through the
+     analyzer, rbac.md, files, diagram) — time, time per resource, the plan's stage times,
+     peak RSS of each; the ratios plan/evaluation and per-resource(largest N)/per-resource(100);
+  3. policy throughput through the analyzer's gRPC interface as the engine calls it (one
+     Analyze per resource, then AnalyzeStack; `tools.policy_runner.check_resources`, prod
+     policy config), on prod and on the largest N's plan, without and with the analyzer's start;
   4. critical path: longest dependsOn chain of prod's custom resources (`tools.bench.graph`);
-  5. peak memory: tracemalloc peak of one prod evaluation, and the process's max RSS.
+  5. tracemalloc peak of one prod evaluation.
+`--tenants` picks the tenant counts (the 1000-tenant runs take minutes on a 2-core machine);
+`--profile` prints a cProfile of one whole plan at the largest N instead.
 Wall-clock figures are `time.perf_counter` on this machine; compare ratios, not absolutes.
 """
 
 from __future__ import annotations
 
+import argparse
 import cProfile
 import datetime
 import io
+import json
 import os
 import platform
 import pstats
-import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,13 +43,19 @@ from tools import policy_runner
 from tools.bench.graph import critical_path
 from tools.harness import ROOT, run_stack
 from tools.plan import render
+from tools.plan.build import policy_resources as plan_policy_resources
 
 RUNS = 5
 TENANT_COUNTS = (10, 100, 1000)
-SUPERLINEAR = 1.5
-COMMAND = "/work/venv/bin/python -m tools.bench"
-BUDGET = 280.0  # seconds: the whole run must stay under 5 minutes on a 2-core machine
-PROFILE_OVERHEAD = 2.0  # cProfile roughly doubles the evaluation time
+REFERENCE_TENANTS = 100  # per-resource costs are compared with this count's
+COMMAND = "./run bench"  # = python -m tools.bench, from the repo root
+# Targets (issue 14): whole plan per resource vs evaluation alone at the reference count;
+# plan per resource at the largest count vs the reference; peak RSS plan vs evaluation at the
+# largest count; policy throughput through the analyzer at the largest count.
+PLAN_OVER_EVAL = 2.0
+LINEAR = 1.2
+RSS_OVER_EVAL = 2.0
+POLICIES_PER_S = 1500
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -66,11 +79,7 @@ def write_tenant_config(directory: Path, n: int) -> Path:
 
 def policy_resources(run) -> list[dict]:
     """The analyzer's view of a run, built as tools/plan/build.check_policies does."""
-    return [
-        {"urn": r["urn"], "type": r["type"], "name": r["name"], "properties": r["inputs"],
-         "parent": r["parent"], "dependencies": r["dependsOn"], "provider": r["provider"]}
-        for r in render.resources(run) if not r["type"].startswith("k3s-platform:")
-    ]
+    return plan_policy_resources(render.resources(run))
 
 
 # --- measurements -------------------------------------------------------------------------
@@ -93,42 +102,93 @@ def eval_time(stack: str, runs: int = RUNS) -> dict:
             "max": max(times), "resources": len(run.registrations)}
 
 
-def scaling(directory: Path) -> tuple[list[dict], dict]:
-    """One evaluation per tenant count; returns rows and the 1000-tenant run (for policies)."""
-    rows, runs = [], {}
-    for n in TENANT_COUNTS:
-        seconds, run = timed(run_stack, "prod", write_tenant_config(directory, n))
-        count = len(run.registrations)
-        rows.append({"tenants": n, "resources": count, "seconds": seconds,
-                     "per_resource_ms": 1000 * seconds / count})
-        runs[n] = run
-    return rows, runs[TENANT_COUNTS[-1]]
+def child_run(mode: str, config_file: Path, out: Path) -> dict:
+    """One `tools.bench.child` run: its JSON result, stage lines, peak RSS (MiB) and CPU
+    seconds (user + system) of the process and its children (the analyzer, dot)."""
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "tools.bench.child", mode, str(config_file), str(out)],
+                                cwd=ROOT, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        out_text, err_text = stdout.read().decode(), stderr.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"tools.bench.child {mode} {config_file.name} exited {proc.returncode}:\n{err_text[-3000:]}")
+    result = json.loads(out_text.strip().splitlines()[-1])
+    result["rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime  # the analyzer's and dot's included
+    result["stages"] = stage_seconds(err_text)
+    return result
 
 
-def profile_hotspots(config_file: Path, top: int = 15) -> str:
-    """cProfile of one evaluation: the top functions by own time, as pstats text."""
+def stage_seconds(stderr_text: str) -> dict[str, float]:
+    """{stage: seconds} from the plan's `plan: <stage>: <counts> in <s> s` lines."""
+    stages = {}
+    for line in stderr_text.splitlines():
+        if line.startswith("plan: ") and line.endswith(" s"):
+            _, stage, rest = line.split(": ", 2)
+            stages[stage] = float(rest.rsplit(" in ", 1)[1][:-2])
+    return stages
+
+
+def scaling(directory: Path, counts: tuple[int, ...]) -> list[dict]:
+    """Per tenant count: evaluation alone and the whole plan, each in a fresh process."""
+    rows = []
+    for n in counts:
+        config = write_tenant_config(directory, n)
+        ev = child_run("eval", config, directory / f"eval{n}")
+        plan = child_run("plan", config, directory / f"plan{n}")
+        count = plan["registrations"]
+        rows.append({"tenants": n, "resources": count, "eval_s": ev["seconds"], "plan_s": plan["seconds"],
+                     "eval_ms": 1000 * ev["seconds"] / count, "plan_ms": 1000 * plan["seconds"] / count,
+                     "plan_over_eval": plan["seconds"] / ev["seconds"], "stages": plan["stages"],
+                     "eval_cpu": ev["cpu_s"], "plan_cpu": plan["cpu_s"], "cpu_over_eval": plan["cpu_s"] / ev["cpu_s"],
+                     "eval_rss": ev["rss_mib"], "plan_rss": plan["rss_mib"],
+                     "summary": directory / f"plan{n}" / "summary.json"})
+        print(f"bench: {n} tenants, {count} resources: evaluation {ev['seconds']:.1f} s ({ev['cpu_s']:.1f} CPU), "
+              f"plan {plan['seconds']:.1f} s ({plan['cpu_s']:.1f} CPU), load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    return rows
+
+
+def ratios(rows: list[dict]) -> dict:
+    by_n = {r["tenants"]: r for r in rows}
+    ref = by_n.get(REFERENCE_TENANTS, rows[0])
+    big = rows[-1]
+    return {"ref": ref["tenants"], "big": big["tenants"],
+            "plan_over_eval_ref": ref["plan_over_eval"], "cpu_over_eval_ref": ref["cpu_over_eval"],
+            "plan_linear": big["plan_ms"] / ref["plan_ms"], "eval_linear": big["eval_ms"] / ref["eval_ms"],
+            "plan_linear_cpu": (big["plan_cpu"] / big["resources"]) / (ref["plan_cpu"] / ref["resources"]),
+            "eval_linear_cpu": (big["eval_cpu"] / big["resources"]) / (ref["eval_cpu"] / ref["resources"]),
+            "rss_over_eval": big["plan_rss"] / big["eval_rss"]}
+
+
+def policy_throughput(label: str, resources: list[dict]) -> dict:
+    """Resources/second through check_resources (prod policy config): the Analyze calls and
+    AnalyzeStack alone, and with the analyzer's start (process, GetAnalyzerInfo, Configure)."""
+    phases: dict[str, float] = {}
+    seconds, violations = timed(policy_runner.check_resources, resources, stack="prod", timings=phases)
+    checking = phases["analyze"] + phases["stack"]
+    return {"label": label, "resources": len(resources), "start": phases["start"], "analyze": phases["analyze"],
+            "stack": phases["stack"], "per_second": len(resources) / checking,
+            "per_cpu_second": len(resources) / phases["analyzer_cpu"] if phases.get("analyzer_cpu") else 0.0,
+            "per_second_with_start": len(resources) / seconds, "violations": len(violations)}
+
+
+def profile_hotspots(config_file: Path, out: Path, top: int = 25) -> str:
+    """cProfile of one whole plan in this process (the analyzer runs in its own): the top
+    functions by cumulative and by own time, as pstats text."""
+    from tools.plan.build import build_plan
+
     profiler = cProfile.Profile()
-    profiler.runcall(run_stack, "prod", config_file)
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime")
+    plan = profiler.runcall(build_plan, "prod", config_file)
+    profiler.runcall(plan.write, out)
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text).strip_dirs().sort_stats("cumulative")
     stats.print_stats(top)
-    out.write("\n--- by cumulative time ---\n")
-    stats.sort_stats("cumulative").print_stats(top + 10)
-    return out.getvalue()
-
-
-def policy_throughput(label: str, run) -> dict:
-    """Resources/second through check_resources (stack config of prod), analyzer start included."""
-    resources = policy_resources(run)
-    seconds, violations = timed(policy_runner.check_resources, resources, stack="prod")
-    return {"label": label, "resources": len(resources), "seconds": seconds,
-            "per_second": len(resources) / seconds, "violations": len(violations)}
-
-
-def policy_startup(run) -> float:
-    """Wall time of check_resources on a single resource: roughly the analyzer's fixed cost."""
-    seconds, _ = timed(policy_runner.check_resources, policy_resources(run)[:1], stack="prod")
-    return seconds
+    text.write("\n--- by own time ---\n")
+    stats.sort_stats("tottime").print_stats(top)
+    return text.getvalue()
 
 
 def peak_memory(stack: str) -> float:
@@ -142,10 +202,6 @@ def peak_memory(stack: str) -> float:
     return peak / 2**20
 
 
-def max_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
 # --- report -------------------------------------------------------------------------------
 
 
@@ -154,30 +210,64 @@ def machine() -> dict:
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def report(m: dict, evals: list[dict], rows: list[dict], ratios: dict, policies: list[dict],
-           startup: float, path: dict, memory: dict, hotspots: str | None, total: float) -> str:
+def _verdict(ok: bool) -> str:
+    return "meets" if ok else "MISSES"
+
+
+def report(m: dict, evals: list[dict], rows: list[dict], rt: dict, policies: list[dict],
+           path: dict, prod_peak: float, total: float, load: tuple[float, float]) -> str:
+    stage_names = ["stack evaluated", "objects validated", "policies checked", "files rendered", "files written"]
     lines = ["# Benchmarks", "",
              "Offline plan under Pulumi mocks (DESIGN.md §6). Wall-clock figures depend on the machine;",
-             "the ratios are what to compare.", "",
-             f"Machine: `{m['arch']}`, {m['cpus']} CPUs, Python {m['python']}; run {m['date']}.", "",
-             f"Command: `{COMMAND}` (from the repo root).", "",
+             "the ratios, measured in one run, are what to compare.", "",
+             f"Machine: `{m['arch']}`, {m['cpus']} CPUs, Python {m['python']}; run {m['date']}; "
+             f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end.", "",
+             f"Command: `{COMMAND}` (from the repo root; `--tenants 10,100` for a shorter run).", "",
              f"## Program evaluation (median of {RUNS})", "",
              "| stack | resources | median s | min s | max s |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {e['stack']} | {e['resources']} | {e['median']:.3f} | {e['min']:.3f} | {e['max']:.3f} |"
               for e in evals]
-    lines += ["", "## Scaling with tenants (prod + N tenants, one run each)", "",
-              "| tenants | resources | s | ms / resource |", "|---:|---:|---:|---:|"]
-    lines += [f"| {r['tenants']} | {r['resources']} | {r['seconds']:.2f} | {r['per_resource_ms']:.2f} |"
+    lines += ["", "## Whole plan beside program evaluation (prod + N tenants, each run in a fresh process)", "",
+              "| tenants | resources | evaluation s | ms / res | whole plan s | ms / res | plan / evaluation "
+              "| evaluation CPU s | plan CPU s | plan / evaluation (CPU) |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['tenants']} | {r['resources']} | {r['eval_s']:.2f} | {r['eval_ms']:.2f} | {r['plan_s']:.2f} | "
+              f"{r['plan_ms']:.2f} | {r['plan_over_eval']:.2f} | {r['eval_cpu']:.2f} | {r['plan_cpu']:.2f} | "
+              f"{r['cpu_over_eval']:.2f} |" for r in rows]
+    lines += ["", "Wall time is what a user waits; CPU time (user + system, the plan's analyzer and Graphviz",
+              "included) is what the run costs and moves less with other load on the machine.", "",
+              f"- whole plan / evaluation at {rt['ref']} tenants: {rt['plan_over_eval_ref']:.2f} wall, "
+              f"{rt['cpu_over_eval_ref']:.2f} CPU ({_verdict(rt['plan_over_eval_ref'] <= PLAN_OVER_EVAL)} / "
+              f"{_verdict(rt['cpu_over_eval_ref'] <= PLAN_OVER_EVAL)} the {PLAN_OVER_EVAL:g}x target);",
+              f"- whole plan per resource, {rt['big']} / {rt['ref']} tenants: {rt['plan_linear']:.2f} wall, "
+              f"{rt['plan_linear_cpu']:.2f} CPU ({_verdict(rt['plan_linear'] <= LINEAR)} / "
+              f"{_verdict(rt['plan_linear_cpu'] <= LINEAR)} the {LINEAR:g}x target for linear); "
+              f"evaluation alone: {rt['eval_linear']:.2f} wall, {rt['eval_linear_cpu']:.2f} CPU.",
+              "", "The plan's stages (seconds, from its progress lines; evaluation included in the plan's own process):", "",
+              "| tenants | " + " | ".join(stage_names) + " |", "|---:|" + "---:|" * len(stage_names)]
+    lines += [f"| {r['tenants']} | " + " | ".join(f"{r['stages'].get(s, 0):.1f}" for s in stage_names) + " |"
               for r in rows]
-    lines += ["", f"time(1000)/time(100) = {ratios['time']:.2f}; "
-              f"per-resource(1000)/per-resource(100) = {ratios['per_resource']:.2f} "
-              f"({'super-linear' if ratios['superlinear'] else 'linear'}; threshold {SUPERLINEAR}x).",
-              "", "## Policy throughput (`tools.policy_runner.check_resources`, prod policy config)", "",
-              "| input | resources | s | resources / s | violations |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {p['label']} | {p['resources']} | {p['seconds']:.2f} | {p['per_second']:.0f} | {p['violations']} |"
-              for p in policies]
-    lines += ["", f"Analyzer fixed cost (one resource): {startup:.2f} s, included above.", "",
-              "## Critical path (prod, custom resources, dependsOn = explicit + property deps)", "",
+    lines += ["", "## Memory (peak RSS, MiB, of the run's process and its children)", "",
+              "| tenants | evaluation alone | whole plan | plan / evaluation |", "|---:|---:|---:|---:|"]
+    lines += [f"| {r['tenants']} | {r['eval_rss']:.0f} | {r['plan_rss']:.0f} | {r['plan_rss'] / r['eval_rss']:.2f} |"
+              for r in rows]
+    lines += ["", f"At {rt['big']} tenants: {rt['rss_over_eval']:.2f} "
+              f"({_verdict(rt['rss_over_eval'] <= RSS_OVER_EVAL)} the {RSS_OVER_EVAL:g}x target). "
+              f"tracemalloc peak of one prod evaluation: {prod_peak:.1f} MiB.",
+              "", "## Policy throughput (analyzer over gRPC: one Analyze per resource, then AnalyzeStack; "
+              "prod policy config)", "",
+              "| input | resources | analyzer start s | Analyze s | AnalyzeStack s | resources / s | "
+              "with start | per analyzer CPU s | violations |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {p['label']} | {p['resources']} | {p['start']:.2f} | {p['analyze']:.2f} | {p['stack']:.2f} | "
+              f"{p['per_second']:.0f} | {p['per_second_with_start']:.0f} | {p['per_cpu_second']:.0f} | "
+              f"{p['violations']} |" for p in policies]
+    lines += ["", "resources / s: Analyze and AnalyzeStack wall time (the engine's calls); with start: the "
+              "analyzer's process start, GetAnalyzerInfo and Configure included; per analyzer CPU s: the "
+              "analyzer process's own CPU time for the same calls (moves least with machine load)."]
+    lines += ["", f"{policies[-1]['label']}: {policies[-1]['per_second']:.0f} resources/s "
+              f"({_verdict(policies[-1]['per_second'] >= POLICIES_PER_S)} the {POLICIES_PER_S} target).",
+              "", "## Critical path (prod, custom resources, dependsOn = explicit + property deps)", "",
               f"{path['length']} resources long out of {path['custom_resources']}; "
               f"{path['remote_steps']} remote steps (`command:remote:*`).", "",
               "| # | name | type |", "|---:|---|---|"]
@@ -187,60 +277,58 @@ def report(m: dict, evals: list[dict], rows: list[dict], ratios: dict, policies:
               f"`k3s-cluster-provider`, which depends on the kubeconfig read-back). Counting provider edges too: "
               f"{wp['length']} resources, {wp['remote_steps']} remote steps:", "",
               " -> ".join(wp["names"])]
-    lines += ["", "## Memory", "",
-              "| measure | MiB |", "|---|---:|",
-              f"| tracemalloc peak, one prod evaluation | {memory['prod_peak']:.1f} |",
-              f"| max RSS of the whole bench process (incl. 1000 tenants) | {memory['max_rss']:.1f} |"]
-    if hotspots:
-        lines += ["", "## Profile of the 1000-tenant evaluation (super-linear)", "", "```", hotspots.strip(), "```"]
     lines += ["", f"Whole bench run: {total:.0f} s. Other processes running at the same time on a 2-core",
-              "machine inflate the figures; rerun on an idle machine to compare."]
+              "machine inflate the figures (see the load average above); rerun on an idle machine to compare."]
     return "\n".join(lines) + "\n"
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", default=",".join(map(str, TENANT_COUNTS)),
+                        help="comma-separated tenant counts (default: %(default)s)")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile of one whole plan at the largest count, write nothing")
+    args = parser.parse_args(argv)
+    try:
+        args.tenants = tuple(sorted({int(n) for n in args.tenants.split(",") if n.strip()}))
+    except ValueError:
+        parser.error(f"--tenants: {args.tenants!r} is not a comma-separated list of numbers")
+    if not args.tenants or min(args.tenants) < 1:
+        parser.error("--tenants: give at least one count, each 1 or more")
+    return args
+
+
 def main(argv: list[str]) -> int:
-    if argv == ["--profile"]:
+    args = parse_args(argv)
+    if args.profile:
         with tempfile.TemporaryDirectory() as tmp:
-            print(profile_hotspots(write_tenant_config(Path(tmp), TENANT_COUNTS[-1])))
+            print(profile_hotspots(write_tenant_config(Path(tmp), args.tenants[-1]), Path(tmp) / "plan"))
         return 0
-    if argv:
-        print("usage: python -m tools.bench [--profile]", file=sys.stderr)
-        return 2
     started = time.perf_counter()
+    load_start = os.getloadavg()[0]
     m = machine()
     evals = [eval_time("dev"), eval_time("prod")]
     prod_run = run_stack("prod")
+    policies = [policy_throughput("prod", policy_resources(prod_run))]
     with tempfile.TemporaryDirectory() as tmp:
-        rows, big_run = scaling(Path(tmp))
-    by_n = {r["tenants"]: r for r in rows}
-    ratios = {"time": by_n[1000]["seconds"] / by_n[100]["seconds"],
-              "per_resource": by_n[1000]["per_resource_ms"] / by_n[100]["per_resource_ms"]}
-    ratios["superlinear"] = ratios["per_resource"] > SUPERLINEAR
-    policies = [policy_throughput("prod", prod_run), policy_throughput("prod + 1000 tenants", big_run)]
-    startup = policy_startup(prod_run)
+        rows = scaling(Path(tmp), args.tenants)
+        big = rows[-1]
+        big_resources = plan_policy_resources(json.loads(big["summary"].read_text())["resources"])
+        policies.append(policy_throughput(f"prod + {big['tenants']} tenants", big_resources))
+        del big_resources
+    rt = ratios(rows)
     path = critical_path(render.resources(prod_run))
     path["with_providers"] = critical_path(render.resources(prod_run), provider_edges=True)
-    del big_run
-    memory = {"prod_peak": peak_memory("prod"), "max_rss": max_rss_mib()}
-    hotspots = None
-    if ratios["superlinear"]:
-        projected = time.perf_counter() - started + PROFILE_OVERHEAD * by_n[1000]["seconds"]
-        if projected < BUDGET:
-            with tempfile.TemporaryDirectory() as tmp:
-                hotspots = profile_hotspots(write_tenant_config(Path(tmp), TENANT_COUNTS[-1]))
-        else:
-            hotspots = (f"skipped: would take the run to ~{projected:.0f} s (budget {BUDGET:.0f} s); "
-                        f"run `{COMMAND} --profile`")
+    prod_peak = peak_memory("prod")
     total = time.perf_counter() - started
     (ROOT / "BENCHMARKS.md").write_text(
-        report(m, evals, rows, ratios, policies, startup, path, memory, hotspots, total))
-    if hotspots:
-        print(hotspots, file=sys.stderr)
+        report(m, evals, rows, rt, policies, path, prod_peak, total, (load_start, os.getloadavg()[0])))
     print(f"bench ({total:.0f}s): dev {evals[0]['median']:.2f}s prod {evals[1]['median']:.2f}s; "
-          f"tenants 1000/100 time x{ratios['time']:.1f}, per-resource x{ratios['per_resource']:.2f}"
-          f"{' SUPER-LINEAR' if ratios['superlinear'] else ''}; policies {policies[1]['per_second']:.0f} res/s; "
-          f"critical path {path['length']} ({path['remote_steps']} remote); "
-          f"peak {memory['prod_peak']:.0f} MiB traced, {memory['max_rss']:.0f} MiB RSS -> BENCHMARKS.md")
+          f"plan/evaluation at {rt['ref']} tenants x{rt['plan_over_eval_ref']:.2f}; "
+          f"plan per-resource {rt['big']}/{rt['ref']} x{rt['plan_linear']:.2f}; "
+          f"RSS plan/evaluation at {rt['big']} x{rt['rss_over_eval']:.2f}; "
+          f"policies {policies[-1]['per_second']:.0f} res/s; critical path {path['length']} "
+          f"({path['remote_steps']} remote) -> BENCHMARKS.md")
     return 0
 
 

@@ -5,6 +5,11 @@
 Runs the program offline under Pulumi's mocks with the stack's own config and writes the
 plan files (see tools/plan/render.py). Exit codes: 0 plan written; 1 a schema or mandatory
 policy violation; 2 invalid config or arguments.
+
+On a long plan (LONG_PLAN registrations or more, or with --progress) each stage prints one
+line to stderr as it ends: stack evaluated, objects validated, policies checked, files
+rendered and written, with counts and seconds. Without Graphviz the plan is still written
+(architecture.dot, no pictures) and one line says so.
 """
 
 from __future__ import annotations
@@ -16,6 +21,22 @@ from pathlib import Path
 from tools.harness import ROOT
 from tools.plan.build import PlanFailure, build_plan
 from tools.plan.outdir import OutDirError, caller_path, check_target, write_atomically
+
+LONG_PLAN = 500  # registrations: from here a plan takes long enough to show its stages
+
+
+class _StageLines:
+    """Prints stage lines to stderr: all of them with --progress, else from the first stage
+    on if the stack turns out large (the first line carries the registration count)."""
+
+    def __init__(self, always: bool) -> None:
+        self.on = always
+
+    def __call__(self, line: str) -> None:
+        if not self.on and line.startswith("plan: stack evaluated: "):
+            self.on = int(line.split(": ")[2].split()[0]) >= LONG_PLAN
+        if self.on:
+            print(line, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="check the engine rules of a first `pulumi preview` (computed outputs unknown)")
     mode.add_argument("--from", dest="from_config", type=Path, metavar="OLD_CONFIG_FILE",
                       help="list the steps `pulumi up` would take from OLD_CONFIG_FILE to this config")
+    parser.add_argument("--progress", action="store_true",
+                        help=f"print each stage's line to stderr (default: only for {LONG_PLAN}+ registrations)")
     args = parser.parse_args(argv)
     out = caller_path(args.out) if args.out else ROOT / "plan-out" / args.stack
     config_file = caller_path(args.config_file) if args.config_file else None
@@ -38,10 +61,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_mode(args.stack, config_file, fresh_preview=args.fresh_preview,
                         old_config=caller_path(args.from_config) if args.from_config else None)
+    progress = _StageLines(args.progress)
+    notes: list[str] = []
     try:
         check_target(out, protected)  # before the long run: refuse early
-        plan = build_plan(args.stack, config_file)
-        write_atomically(out, plan.write, protected)  # stale files from an earlier plan would mislead
+        plan = build_plan(args.stack, config_file, progress=progress)
+        # stale files from an earlier plan would mislead: a complete plan replaces it whole
+        write_atomically(out, lambda tmp: notes.extend(plan.write(tmp, progress)), protected)
     except (PlanFailure, OutDirError) as failure:
         print(f"plan: {failure}" if isinstance(failure, OutDirError) else failure, file=sys.stderr)
         return 2
@@ -49,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plan: --out {out}: cannot write ({err.strerror or err}) — check the disk and permissions",
               file=sys.stderr)
         return 2
+    for note in notes:
+        print(note, file=sys.stderr)
     print(plan.summary_text)
     print(f"plan written to {out}")
     return 1 if plan.failed else 0

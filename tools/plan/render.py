@@ -137,14 +137,31 @@ def _yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
 
 
-def summary(run: StackRun, violations: list[dict]) -> dict:
-    return {"stack": run.stack, "resources": resources(run), "violations": violations}
+def k8s_objects_of(run: StackRun, resource_list: list[dict]) -> list[dict]:
+    """`k8s_objects(run)` read off `resources(run)`: the same dicts, not cleaned a second time."""
+    wanted = {r.urn for r in run.registrations if is_k8s_object(r)}
+    return [r["inputs"] for r in resource_list if r["urn"] in wanted]
 
 
-def plan_files(run: StackRun, violations: list[dict], extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Every file of the plan, path -> text. Deterministic for a given run."""
-    files: dict[str, str] = {"summary.json": json.dumps(summary(run, violations), indent=2, sort_keys=True) + "\n"}
-    for obj in k8s_objects(run):
+def summary(run: StackRun, violations: list[dict], resource_list: list[dict] | None = None) -> dict:
+    return {"stack": run.stack, "resources": resources(run) if resource_list is None else resource_list,
+            "violations": violations}
+
+
+def plan_files(run: StackRun, violations: list[dict], extra: dict[str, str] | None = None, *,
+               resource_list: list[dict] | None = None, objects: list[dict] | None = None) -> dict[str, str]:
+    """Every file of the plan, path -> text. Deterministic for a given run.
+
+    `resource_list` and `objects` are `resources(run)` and `k8s_objects(run)` when the caller
+    already has them (the plan builds them once for validation and policies).
+    """
+    if resource_list is None:
+        resource_list = resources(run)
+    if objects is None:
+        objects = k8s_objects_of(run, resource_list)
+    files: dict[str, str] = {
+        "summary.json": json.dumps(summary(run, violations, resource_list), indent=2, sort_keys=True) + "\n"}
+    for obj in objects:
         files[manifest_path(obj)] = _yaml(obj)
     files.update(node_files(run))
     files.update(chart_files(run))
