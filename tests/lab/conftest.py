@@ -1,0 +1,65 @@
+"""Fixtures for the lab tests: one fresh lab (etcd + kube-apiserver + controller-manager on
+127.0.0.1) per stack, with that stack's offline plan applied to it.
+
+The lab tests run only under ``./run lab test`` (which sets K3SP_LAB=1), so the ordinary suite
+never starts servers; without the built binaries they skip with one line naming
+``./run lab build``. Timings are printed at the end of the session (``-s`` not needed).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tools.lab import binaries, cluster
+from tools.lab import stack as lab_stack
+from tools.lab.__main__ import stack_service_cidr
+
+STACKS = ("dev", "prod")
+TIMINGS: list[tuple[str, float]] = []
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("K3SP_LAB") != "1":
+        reason = "lab tests run only with ./run lab test"
+    elif binaries.missing():
+        reason = f"lab binaries not built ({', '.join(binaries.missing())}): run ./run lab build"
+    else:
+        return
+    marker = pytest.mark.skip(reason=reason)
+    for item in items:
+        if "tests/lab/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(marker)
+
+
+def record(label: str, seconds: float) -> None:
+    TIMINGS.append((label, round(seconds, 2)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.section("lab timings (wall clock, seconds)")
+        for label, seconds in TIMINGS:
+            terminalreporter.write_line(f"{seconds:8.2f}  {label}")
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def stack_lab(request, tmp_path_factory):
+    """(lab, StackResult) for one stack: a fresh lab with the stack's plan applied."""
+    name = request.param
+    t0 = time.monotonic()
+    plan_dir = lab_stack.write_plan(name, tmp_path_factory.mktemp(f"plan-{name}"))
+    record(f"{name}: offline plan", time.monotonic() - t0)
+    binaries.ensure_kubectl()
+    lab = cluster.start(stack_service_cidr(name))
+    record(f"{name}: lab startup (PKI, etcd, kube-apiserver ready, controller-manager)", lab.started_seconds)
+    try:
+        t0 = time.monotonic()
+        result = lab_stack.apply_stack(lab, name, plan_dir)
+        record(f"{name}: CRDs ({len(result.crds)}) applied and established", result.seconds["crds"])
+        record(f"{name}: plan objects ({len(result.applied)}) server-side applied", result.seconds["apply"])
+        yield lab, result
+    finally:
+        cluster.stop(lab)

@@ -1,0 +1,125 @@
+"""Put one stack's offline plan into a lab API server and report, object by object, what it did.
+
+Order: the charts' CRDs (``helm template --include-crds`` of the pinned charts in the local
+chart repository, CRDs only, waited for until Established), then the plan's cluster-scoped
+objects (``manifests/_cluster``), then every namespace's objects. Each object is sent on its
+own with server-side apply, so one refusal does not hide the others; the API server's
+warnings (Pod Security ``warn`` mode among them) are kept with the object.
+
+The offline plan masks secret values (``stringData: '[secret]'``); the lab puts stand-in
+values under the keys the program writes (components/system/crds.py) before applying.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tools.helm import ensure_helm
+from tools.lab import binaries
+from tools.lab.cluster import Lab, LabError
+
+CHARTS = binaries.REPO.parent / "shared" / "charts"
+FIELD_MANAGER = "k3s-platform-lab"
+MASKED = "[secret]"
+# The keys the program writes for each Secret type (crds.ca_secret / crds.basic_auth_secret).
+STAND_IN_SECRET_DATA = {
+    "kubernetes.io/tls": {"tls.crt": "lab stand-in", "tls.key": "lab stand-in", "ca.crt": "lab stand-in"},
+    "Opaque": {"users": "lab:$2y$05$standin"},
+}
+
+
+@dataclass
+class Applied:
+    path: str
+    ok: bool
+    stdout: str
+    stderr: str
+
+    @property
+    def warnings(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("Warning:")]
+
+
+@dataclass
+class StackResult:
+    stack: str
+    plan_dir: Path
+    crds: list[str] = field(default_factory=list)
+    applied: list[Applied] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> list[Applied]:
+        return [a for a in self.applied if not a.ok]
+
+
+def write_plan(stack: str, out: Path) -> Path:
+    """Run the offline plan of STACK into OUT (python -m tools.plan STACK --out OUT)."""
+    proc = subprocess.run([sys.executable, "-m", "tools.plan", stack, "--out", str(out)],
+                          cwd=binaries.REPO, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise LabError(f"plan {stack} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return out
+
+
+def chart_crds() -> list[dict]:
+    """The CustomResourceDefinitions of the pinned charts in the local chart repository."""
+    helm = str(ensure_helm())
+    index = yaml.safe_load((CHARTS / "index.yaml").read_text())
+    crds: list[dict] = []
+    for name, entries in sorted(index["entries"].items()):
+        [entry] = entries
+        archive = CHARTS / entry["urls"][0]
+        args = [helm, "template", f"lab-{name}", str(archive), "--include-crds"]
+        if name == "cert-manager":
+            args += ["--set", "crds.enabled=true"]  # the program's values (charts/k3s-cert-manager-chart.yaml)
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise LabError(f"helm template {name} failed: {proc.stderr.strip()[:500]}")
+        crds += [d for d in yaml.safe_load_all(proc.stdout) if d and d.get("kind") == "CustomResourceDefinition"]
+    return crds
+
+
+def unmask(obj: dict) -> dict:
+    if obj.get("kind") == "Secret" and obj.get("stringData") == MASKED:
+        obj = dict(obj, stringData=dict(STAND_IN_SECRET_DATA[obj.get("type", "Opaque")]))
+    return obj
+
+
+def apply_obj(lab: Lab, obj: dict) -> subprocess.CompletedProcess:
+    return lab.kubectl("apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", "-",
+                       input=yaml.safe_dump(obj))
+
+
+def manifest_files(plan_dir: Path) -> list[Path]:
+    root = plan_dir / "manifests"
+    cluster = sorted((root / "_cluster").glob("*.yaml"))
+    rest = sorted(p for p in root.rglob("*.yaml") if p.parent.name != "_cluster")
+    return cluster + rest
+
+
+def apply_stack(lab: Lab, stack: str, plan_dir: Path) -> StackResult:
+    result = StackResult(stack, plan_dir)
+    t0 = time.monotonic()
+    crds = chart_crds()
+    for crd in crds:
+        proc = apply_obj(lab, crd)
+        if proc.returncode != 0:
+            raise LabError(f"CRD {crd['metadata']['name']} refused: {proc.stderr.strip()}")
+        result.crds.append(crd["metadata"]["name"])
+    lab.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s", check=True)
+    result.seconds["crds"] = round(time.monotonic() - t0, 2)
+    t0 = time.monotonic()
+    for path in manifest_files(plan_dir):
+        obj = unmask(yaml.safe_load(path.read_text()))
+        proc = apply_obj(lab, obj)
+        result.applied.append(Applied(str(path.relative_to(plan_dir)), proc.returncode == 0,
+                                      proc.stdout.strip(), proc.stderr.strip()))
+    result.seconds["apply"] = round(time.monotonic() - t0, 2)
+    return result
