@@ -38,7 +38,36 @@ def record(label: str, seconds: float) -> None:
     TIMINGS.append((label, round(seconds, 2)))
 
 
+SCENARIOS = {"test_apply.py": "(a) plans applied to the real API server",
+             "test_rbac.py": "(5) real RBAC authorizer vs rbac.md",
+             "test_admission.py": "(6) real admission vs the policy pack"}
+
+
+def pytest_report_header(config):
+    if os.environ.get("K3SP_LAB") != "1":
+        return "lab: skipped — lab tests run only with ./run lab test"
+    if binaries.missing():
+        return f"lab: skipped — lab binaries not built ({', '.join(binaries.missing())}): run ./run lab build"
+    return f"lab: kube-apiserver {binaries.KUBERNETES_VERSION}, etcd {binaries.ETCD_VERSION}, stacks {', '.join(STACKS)}"
+
+
 def pytest_terminal_summary(terminalreporter):
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            fname = getattr(rep, "nodeid", "").split("::")[0].rsplit("/", 1)[-1]
+            if fname in SCENARIOS and getattr(rep, "when", "call") in ("call", "setup"):
+                if outcome == "passed" and rep.when != "call":
+                    continue
+                counts.setdefault(fname, {}).setdefault(outcome, 0)
+                counts[fname][outcome] += 1
+    if counts:
+        terminalreporter.section("lab scenarios")
+        for fname, label in SCENARIOS.items():
+            c = counts.get(fname, {})
+            ran = "ran" if c.get("passed") or c.get("failed") or c.get("error") else "did not run"
+            detail = ", ".join(f"{n} {k}" for k, n in sorted(c.items()))
+            terminalreporter.write_line(f"{label}: {ran} ({detail or 'no tests'})")
     if TIMINGS:
         terminalreporter.section("lab timings (wall clock, seconds)")
         for label, seconds in TIMINGS:
