@@ -44,16 +44,31 @@ class GoBinary:
     version: str
     module_dir: Path  # the small module under lab/ that pins the build
     package: str
+    ldflags: str = ""
 
     @property
     def path(self) -> Path:
         return cache_root() / "lab" / f"{self.name}-{self.version}" / self.name
 
 
+
+def _kube_version_ldflags(version: str) -> str:
+    """The version stamp upstream's hack/lib/version.sh links in; without it the server reports
+    v0.0.0-master to clients (kubectl version, discovery)."""
+    major, minor = version.lstrip("v").split(".")[:2]
+    flags = []
+    for key, val in (("gitVersion", version), ("gitMajor", major), ("gitMinor", minor),
+                     ("gitTreeState", "clean")):
+        for pkg in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+            flags.append(f"-X {pkg}.{key}={val}")
+    return " ".join(flags)
+
+
 KUBE_APISERVER = GoBinary("kube-apiserver", KUBERNETES_VERSION, REPO / "lab" / "apiserver",
-                          "k8s.io/kubernetes/cmd/kube-apiserver")
+                          "k8s.io/kubernetes/cmd/kube-apiserver", _kube_version_ldflags(KUBERNETES_VERSION))
 KUBE_CONTROLLER_MANAGER = GoBinary("kube-controller-manager", KUBERNETES_VERSION, REPO / "lab" / "apiserver",
-                                   "k8s.io/kubernetes/cmd/kube-controller-manager")
+                                   "k8s.io/kubernetes/cmd/kube-controller-manager",
+                                   _kube_version_ldflags(KUBERNETES_VERSION))
 ETCD = GoBinary("etcd", ETCD_VERSION, REPO / "lab" / "etcd", "go.etcd.io/etcd/server/v3")
 GO_BINARIES = (ETCD, KUBE_APISERVER, KUBE_CONTROLLER_MANAGER)
 
@@ -74,7 +89,10 @@ def build(binary: GoBinary, *, force: bool = False) -> float | None:
     binary.path.parent.mkdir(parents=True, exist_ok=True)
     partial = binary.path.with_name(binary.name + ".partial")
     start = time.monotonic()
-    proc = subprocess.run(["go", "build", "-trimpath", "-o", str(partial), binary.package],
+    # No -trimpath: it would change every package's build ID, so the two Kubernetes commands
+    # could not share the compiled packages in the Go build cache.
+    cmd = ["go", "build", "-o", str(partial)] + (["-ldflags", binary.ldflags] if binary.ldflags else [])
+    proc = subprocess.run([*cmd, binary.package],
                           cwd=binary.module_dir, env=go_env())
     if proc.returncode != 0:
         raise LabUnavailable(f"{binary.name}: go build {binary.package} failed (exit {proc.returncode})")
