@@ -19,6 +19,7 @@ from tools.lab.__main__ import stack_service_cidr
 
 STACKS = ("dev", "prod")
 TIMINGS: list[tuple[str, float]] = []
+WARNINGS: list[str] = []  # every warning the API server gave while applying a plan, verbatim
 
 
 def pytest_collection_modifyitems(config, items):
@@ -53,9 +54,12 @@ def pytest_report_header(config):
 
 def pytest_terminal_summary(terminalreporter):
     counts: dict[str, dict[str, int]] = {}
+    seconds: dict[str, float] = {}
     for outcome in ("passed", "failed", "error", "skipped"):
         for rep in terminalreporter.stats.get(outcome, []):
             fname = getattr(rep, "nodeid", "").split("::")[0].rsplit("/", 1)[-1]
+            if fname in SCENARIOS:
+                seconds[fname] = seconds.get(fname, 0.0) + getattr(rep, "duration", 0.0)
             if fname in SCENARIOS and getattr(rep, "when", "call") in ("call", "setup"):
                 if outcome == "passed" and rep.when != "call":
                     continue
@@ -67,7 +71,12 @@ def pytest_terminal_summary(terminalreporter):
             c = counts.get(fname, {})
             ran = "ran" if c.get("passed") or c.get("failed") or c.get("error") else "did not run"
             detail = ", ".join(f"{n} {k}" for k, n in sorted(c.items()))
-            terminalreporter.write_line(f"{label}: {ran} ({detail or 'no tests'})")
+            took = f", {seconds[fname]:.1f} s in the checks; setup timed below" if fname in seconds and ran == "ran" else ""
+            terminalreporter.write_line(f"{label}: {ran} ({detail or 'no tests'}{took})")
+    if WARNINGS:
+        terminalreporter.section("API server warnings while applying the plans (verbatim)")
+        for line in WARNINGS:
+            terminalreporter.write_line(line)
     if TIMINGS:
         terminalreporter.section("lab timings (wall clock, seconds)")
         for label, seconds in TIMINGS:
@@ -89,6 +98,7 @@ def stack_lab(request, tmp_path_factory):
         result = lab_stack.apply_stack(lab, name, plan_dir)
         record(f"{name}: CRDs ({len(result.crds)}) applied and established", result.seconds["crds"])
         record(f"{name}: plan objects ({len(result.applied)}) server-side applied", result.seconds["apply"])
+        WARNINGS.extend(f"{name}: {a.path}: {w}" for a in result.applied for w in a.warnings)
         yield lab, result
     finally:
         cluster.stop(lab)

@@ -7,6 +7,8 @@ namespace, is reported verbatim.
 
 from __future__ import annotations
 
+import yaml
+
 
 def test_every_plan_object_is_accepted(stack_lab):
     _lab, result = stack_lab
@@ -37,3 +39,18 @@ def test_charts_crds_established(stack_lab):
     assert any(n.endswith(".traefik.io") for n in result.crds), result.crds
     proc = lab.kubectl("get", "crd", "-o", "name", check=True)
     assert len(proc.stdout.split()) == len(set(result.crds))
+
+
+def test_a_refusal_is_reported(stack_lab):
+    """The apply check is live: the plan's masked Secret as written (stringData is a string,
+    not a map) is refused by the API server, and reported as refused."""
+    from tools.lab.stack import apply_obj
+
+    lab, result = stack_lab
+    secrets = [a.path for a in result.applied if "/Secret-" in a.path]
+    assert secrets, f"{result.stack}: the plan has no Secret to try"
+    masked = yaml.safe_load((result.plan_dir / secrets[0]).read_text())
+    masked["metadata"]["name"] = "lab-masked"
+    proc = apply_obj(lab, masked)
+    assert proc.returncode != 0, proc.stdout
+    assert "stringData" in proc.stderr, proc.stderr

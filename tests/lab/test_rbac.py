@@ -57,7 +57,14 @@ def access_review(user: str, groups: list[str], check, namespace: str | None) ->
 def ask(lab, reviews: list[dict]) -> list[bool]:
     proc = lab.kubectl("create", "-o", "json", "-f", "-",
                        input=yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": reviews}), check=True)
-    items = json.loads(proc.stdout)["items"]
+    # kubectl prints each created object of a List as its own JSON document.
+    decoder, text, pos, items = json.JSONDecoder(), proc.stdout, 0, []
+    while text[pos:].strip():
+        obj, end = decoder.raw_decode(text, pos)
+        items.append(obj)
+        pos = end
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
     assert len(items) == len(reviews)
     return [bool(i["status"].get("allowed")) for i in items]
 
@@ -86,19 +93,33 @@ def matrix_cases(stack_lab):
     return cases
 
 
-def test_real_authorizer_agrees_with_rbac_md(stack_lab, matrix_cases):
-    lab, result = stack_lab
+def disagreements(lab, cases) -> tuple[list[str], int]:
     reviews = []
-    for _persona, ns, label, subject, _expected in matrix_cases:
+    for _persona, ns, label, subject, _expected in cases:
         user, groups = user_info(subject)
         reviews.append(access_review(user, groups, CHECKS[label], ns))
     answers = ask(lab, reviews)
-    disagreements = [
+    return [
         f"{persona} in {ns}: {label}: rbac.md says {'yes' if expected else 'no'}, "
         f"the API server says {'yes' if real else 'no'}"
-        for (persona, ns, label, _s, expected), real in zip(matrix_cases, answers) if real != expected]
-    assert not disagreements, f"{result.stack}: {len(disagreements)} of {len(answers)} cells disagree:\n" + \
-        "\n".join(disagreements)
+        for (persona, ns, label, _s, expected), real in zip(cases, answers) if real != expected], len(answers)
+
+
+def test_real_authorizer_agrees_with_rbac_md(stack_lab, matrix_cases):
+    _lab, result = stack_lab
+    found, asked = disagreements(stack_lab[0], matrix_cases)
+    print(f"{result.stack}: {asked} who-can cells asked of the API server")
+    assert not found, f"{result.stack}: {len(found)} of {asked} cells disagree:\n" + "\n".join(found)
+
+
+def test_a_wrong_cell_is_caught(stack_lab, matrix_cases):
+    """The comparison is live: flip one yes and one no of the matrix and both are reported."""
+    lab, _result = stack_lab
+    yes = next(c for c in matrix_cases if c[4])
+    no = next(c for c in matrix_cases if not c[4])
+    flipped = [(*yes[:4], False), (*no[:4], True)]
+    found, _ = disagreements(lab, flipped)
+    assert len(found) == 2, found
 
 
 def test_matrix_is_not_vacuous(stack_lab, matrix_cases):

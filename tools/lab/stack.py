@@ -27,11 +27,16 @@ from tools.lab.cluster import Lab, LabError
 CHARTS = binaries.REPO.parent / "shared" / "charts"
 FIELD_MANAGER = "k3s-platform-lab"
 MASKED = "[secret]"
-# The keys the program writes for each Secret type (crds.ca_secret / crds.basic_auth_secret).
-STAND_IN_SECRET_DATA = {
-    "kubernetes.io/tls": {"tls.crt": "lab stand-in", "tls.key": "lab stand-in", "ca.crt": "lab stand-in"},
-    "Opaque": {"users": "lab:$2y$05$standin"},
-}
+
+
+def stand_in_secret_data(lab: Lab, secret_type: str) -> dict[str, str]:
+    """Values under the keys the program writes (crds.ca_secret / crds.basic_auth_secret): for a
+    TLS Secret the lab's own throwaway CA pair, so the API server sees real PEM."""
+    if secret_type == "kubernetes.io/tls":
+        pki = Path(lab.workdir) / "pki"
+        cert, key = (pki / "ca.crt").read_text(), (pki / "ca.key").read_text()
+        return {"tls.crt": cert, "tls.key": key, "ca.crt": cert}
+    return {"users": "lab:$2y$05$standin"}
 
 
 @dataclass
@@ -86,9 +91,9 @@ def chart_crds() -> list[dict]:
     return crds
 
 
-def unmask(obj: dict) -> dict:
+def unmask(lab: Lab, obj: dict) -> dict:
     if obj.get("kind") == "Secret" and obj.get("stringData") == MASKED:
-        obj = dict(obj, stringData=dict(STAND_IN_SECRET_DATA[obj.get("type", "Opaque")]))
+        obj = dict(obj, stringData=stand_in_secret_data(lab, obj.get("type", "Opaque")))
     return obj
 
 
@@ -117,7 +122,7 @@ def apply_stack(lab: Lab, stack: str, plan_dir: Path) -> StackResult:
     result.seconds["crds"] = round(time.monotonic() - t0, 2)
     t0 = time.monotonic()
     for path in manifest_files(plan_dir):
-        obj = unmask(yaml.safe_load(path.read_text()))
+        obj = unmask(lab, yaml.safe_load(path.read_text()))
         proc = apply_obj(lab, obj)
         result.applied.append(Applied(str(path.relative_to(plan_dir)), proc.returncode == 0,
                                       proc.stdout.strip(), proc.stderr.strip()))
