@@ -19,6 +19,7 @@ from tools.lab.__main__ import stack_service_cidr
 
 STACKS = ("dev", "prod")
 TIMINGS: list[tuple[str, float]] = []
+NOTES: list[str] = []  # facts the checks measured (quota usage, admission warnings on pods)
 WARNINGS: list[str] = []  # every warning the API server gave while applying a plan, verbatim
 
 
@@ -41,7 +42,8 @@ def record(label: str, seconds: float) -> None:
 
 SCENARIOS = {"test_apply.py": "(a) plans applied to the real API server",
              "test_rbac.py": "(5) real RBAC authorizer vs rbac.md",
-             "test_admission.py": "(6) real admission vs the policy pack"}
+             "test_admission.py": "(6) real admission vs the policy pack",
+             "test_workloads.py": "(6b) the workloads' own pods through real admission"}
 
 
 def pytest_report_header(config):
@@ -77,6 +79,10 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("API server warnings while applying the plans (verbatim)")
         for line in WARNINGS:
             terminalreporter.write_line(line)
+    if NOTES:
+        terminalreporter.section("lab measurements")
+        for line in NOTES:
+            terminalreporter.write_line(line)
     if TIMINGS:
         terminalreporter.section("lab timings (wall clock, seconds)")
         for label, seconds in TIMINGS:
@@ -98,7 +104,8 @@ def stack_lab(request, tmp_path_factory):
         result = lab_stack.apply_stack(lab, name, plan_dir)
         record(f"{name}: CRDs ({len(result.crds)}) applied and established", result.seconds["crds"])
         record(f"{name}: plan objects ({len(result.applied)}) server-side applied", result.seconds["apply"])
-        WARNINGS.extend(f"{name}: {a.path}: {w}" for a in result.applied for w in a.warnings)
+        record(f"{name}: chart objects ({len(result.chart_applied)}) server-side applied", result.seconds["charts"])
+        WARNINGS.extend(f"{name}: {a.path}: {w}" for a in result.applied + result.chart_applied for w in a.warnings)
         yield lab, result
     finally:
         cluster.stop(lab)

@@ -54,3 +54,17 @@ def test_a_refusal_is_reported(stack_lab):
     proc = apply_obj(lab, masked)
     assert proc.returncode != 0, proc.stdout
     assert "stringData" in proc.stderr, proc.stderr
+
+
+def test_every_chart_object_is_accepted(stack_lab):
+    """What the stack's Releases would install (the charts rendered with the program's values)."""
+    _lab, result = stack_lab
+    assert result.chart_applied, f"{result.stack}: no chart objects rendered"
+    refused = [f"{a.path}: {a.stderr}" for a in result.chart_applied if not a.ok]
+    assert not refused, f"{result.stack}: the API server refused chart objects:\n" + "\n".join(refused)
+
+
+def test_no_pod_security_warnings_on_chart_workloads(stack_lab):
+    _lab, result = stack_lab
+    warned = [f"{a.path}: {w}" for a in result.chart_applied for w in a.warnings if "PodSecurity" in w]
+    assert not warned, f"{result.stack}: Pod Security warnings:\n" + "\n".join(warned)

@@ -1,8 +1,9 @@
 """Put one stack's offline plan into a lab API server and report, object by object, what it did.
 
-Order: the charts' CRDs (``helm template --include-crds`` of the pinned charts in the local
-chart repository, CRDs only, waited for until Established), then the plan's cluster-scoped
-objects (``manifests/_cluster``), then every namespace's objects. Each object is sent on its
+Order: the CRDs of the stack's chart Releases (``helm template --include-crds`` of the pinned
+charts in the local chart repository with the Releases' own values, waited for until
+Established), then the plan's cluster-scoped objects (``manifests/_cluster``), then every
+namespace's objects, then the charts' other objects (what the Releases would install). Each object is sent on its
 own with server-side apply, so one refusal does not hide the others; the API server's
 warnings (Pod Security ``warn`` mode among them) are kept with the object.
 
@@ -57,6 +58,8 @@ class StackResult:
     plan_dir: Path
     crds: list[str] = field(default_factory=list)
     applied: list[Applied] = field(default_factory=list)
+    chart_objects: list[dict] = field(default_factory=list)
+    chart_applied: list[Applied] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -73,22 +76,33 @@ def write_plan(stack: str, out: Path) -> Path:
     return out
 
 
-def chart_crds() -> list[dict]:
-    """The CustomResourceDefinitions of the pinned charts in the local chart repository."""
+def render_releases(plan_dir: Path) -> list[dict]:
+    """The objects of the stack's chart Releases (the plan's ``charts/*.yaml``: chart, version,
+    namespace, values), rendered by ``helm template --include-crds`` from the pinned chart
+    archives of the local chart repository, as the Helm library would for ``pulumi up``."""
     helm = str(ensure_helm())
     index = yaml.safe_load((CHARTS / "index.yaml").read_text())
-    crds: list[dict] = []
-    for name, entries in sorted(index["entries"].items()):
-        [entry] = entries
-        archive = CHARTS / entry["urls"][0]
-        args = [helm, "template", f"lab-{name}", str(archive), "--include-crds"]
-        if name == "cert-manager":
-            args += ["--set", "crds.enabled=true"]  # the program's values (charts/k3s-cert-manager-chart.yaml)
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    objects: list[dict] = []
+    for release_file in sorted((plan_dir / "charts").glob("*.yaml")):
+        rel = yaml.safe_load(release_file.read_text())
+        [entry] = [e for e in index["entries"][rel["chart"]] if e["version"] == rel["version"]]
+        values = release_file.with_suffix(".values.lab")
+        values.write_text(yaml.safe_dump(rel.get("values") or {}))
+        proc = subprocess.run(
+            [helm, "template", rel["name"], str(CHARTS / entry["urls"][0]), "--namespace", rel["namespace"],
+             "--include-crds", "-f", str(values), "--kube-version", binaries.KUBERNETES_VERSION,
+             # what the live API server's discovery would offer (Traefik's PDB template asks)
+             "--api-versions", "policy/v1/PodDisruptionBudget"],
+            capture_output=True, text=True, timeout=300)
+        values.unlink()
         if proc.returncode != 0:
-            raise LabError(f"helm template {name} failed: {proc.stderr.strip()[:500]}")
-        crds += [d for d in yaml.safe_load_all(proc.stdout) if d and d.get("kind") == "CustomResourceDefinition"]
-    return crds
+            raise LabError(f"helm template {rel['chart']} failed: {proc.stderr.strip()[:500]}")
+        for doc in yaml.safe_load_all(proc.stdout):
+            if doc:
+                if doc.get("kind") != "CustomResourceDefinition" and "namespace" not in doc.get("metadata", {}):
+                    doc.setdefault("metadata", {})["lab/release-namespace"] = rel["namespace"]
+                objects.append(doc)
+    return objects
 
 
 def unmask(lab: Lab, obj: dict) -> dict:
@@ -112,7 +126,9 @@ def manifest_files(plan_dir: Path) -> list[Path]:
 def apply_stack(lab: Lab, stack: str, plan_dir: Path) -> StackResult:
     result = StackResult(stack, plan_dir)
     t0 = time.monotonic()
-    crds = chart_crds()
+    rendered = render_releases(plan_dir)
+    crds = [o for o in rendered if o["kind"] == "CustomResourceDefinition"]
+    result.chart_objects = [o for o in rendered if o["kind"] != "CustomResourceDefinition"]
     for crd in crds:
         proc = apply_obj(lab, crd)
         if proc.returncode != 0:
@@ -127,4 +143,33 @@ def apply_stack(lab: Lab, stack: str, plan_dir: Path) -> StackResult:
         result.applied.append(Applied(str(path.relative_to(plan_dir)), proc.returncode == 0,
                                       proc.stdout.strip(), proc.stderr.strip()))
     result.seconds["apply"] = round(time.monotonic() - t0, 2)
+    t0 = time.monotonic()
+    for obj in result.chart_objects:
+        proc = apply_obj(lab, _namespaced(lab, obj))
+        meta = obj["metadata"]
+        where = meta.get("namespace") or meta.get("lab/release-namespace")
+        result.chart_applied.append(Applied(f"chart {where}: {obj['kind']} {meta['name']}", proc.returncode == 0,
+                                            proc.stdout.strip(), proc.stderr.strip()))
+    result.seconds["charts"] = round(time.monotonic() - t0, 2)
     return result
+
+
+_NAMESPACED: dict[str, set[str]] = {}
+
+
+def _namespaced(lab: Lab, obj: dict) -> dict:
+    """Helm leaves metadata.namespace out of a chart's namespaced objects; `helm install` puts
+    them in the release namespace. Do the same, asking the API server which kinds are namespaced."""
+    obj = dict(obj, metadata=dict(obj["metadata"]))
+    release_ns = obj["metadata"].pop("lab/release-namespace", None)
+    if release_ns is None:
+        return obj
+    if lab.kubeconfig not in _NAMESPACED:
+        # columns: NAME [SHORTNAMES] APIVERSION NAMESPACED KIND
+        proc = lab.kubectl("api-resources", "--namespaced=true", "--no-headers", check=True)
+        _NAMESPACED[lab.kubeconfig] = {
+            f"{line.split()[-3].rpartition('/')[0]}/{line.split()[-1]}" for line in proc.stdout.splitlines() if line.strip()}
+    group = obj["apiVersion"].rpartition("/")[0]
+    if f"{group}/{obj['kind']}" in _NAMESPACED[lab.kubeconfig]:
+        obj["metadata"]["namespace"] = release_ns
+    return obj
