@@ -1,5 +1,6 @@
 """Fixtures for the lab tests: one fresh lab (etcd + kube-apiserver + controller-manager on
-127.0.0.1) per stack, with that stack's offline plan applied to it.
+127.0.0.1) per stack, with that stack's offline plan applied to it. If a lab started by
+``./run lab up`` is running, it is reset before each stack and used instead.
 
 The lab tests run only under ``./run lab test`` (which sets K3SP_LAB=1), so the ordinary suite
 never starts servers; without the built binaries they skip with one line naming
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
 from tools.lab import binaries, cluster
 from tools.lab import stack as lab_stack
-from tools.lab.__main__ import stack_service_cidr
+from tools.lab.__main__ import current_file, stack_service_cidr
 
 STACKS = ("dev", "prod")
 TIMINGS: list[tuple[str, float]] = []
@@ -97,8 +99,17 @@ def stack_lab(request, tmp_path_factory):
     plan_dir = lab_stack.write_plan(name, tmp_path_factory.mktemp(f"plan-{name}"))
     record(f"{name}: offline plan", time.monotonic() - t0)
     binaries.ensure_kubectl()
-    lab = cluster.start(stack_service_cidr(name))
-    record(f"{name}: lab startup (PKI, etcd, kube-apiserver ready, controller-manager)", lab.started_seconds)
+    running = running_lab()
+    if running is not None:
+        # A lab from `./run lab up`: emptied (etcd data wiped, processes restarted on the same
+        # ports and PKI) before each stack, and left up with the last stack in it.
+        running.service_cidr = stack_service_cidr(name)
+        lab = cluster.reset(running)
+        current_file().write_text((Path(lab.workdir) / "state.json").read_text())
+        record(f"{name}: reset of the running lab (etcd wiped, restarted, ready)", lab.started_seconds)
+    else:
+        lab = cluster.start(stack_service_cidr(name))
+        record(f"{name}: lab startup (PKI, etcd, kube-apiserver ready, controller-manager)", lab.started_seconds)
     try:
         t0 = time.monotonic()
         result = lab_stack.apply_stack(lab, name, plan_dir)
@@ -108,4 +119,14 @@ def stack_lab(request, tmp_path_factory):
         WARNINGS.extend(f"{name}: {a.path}: {w}" for a in result.applied + result.chart_applied for w in a.warnings)
         yield lab, result
     finally:
-        cluster.stop(lab)
+        if running is None:
+            cluster.stop(lab)
+
+
+def running_lab() -> cluster.Lab | None:
+    cur = current_file()
+    if cur.is_file():
+        lab = cluster.Lab.load(cur)
+        if lab.alive():
+            return lab
+    return None

@@ -62,5 +62,9 @@ def make_pki(d: Path, service_cidr: str) -> Pki:
             "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key", cwd=d)
     _openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=d)
+    return pki_files(d)
+
+
+def pki_files(d: Path) -> Pki:
     return Pki(d / "ca.crt", d / "apiserver.crt", d / "apiserver.key", d / "admin.crt", d / "admin.key",
                d / "sa.key", d / "sa.pub")

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools.lab import binaries
-from tools.lab.certs import make_pki
+from tools.lab.certs import make_pki, pki_files
 
 # The admission plugins the lab asks for on top of the defaults. PodSecurity, LimitRanger,
 # ResourceQuota, NamespaceLifecycle and ServiceAccount are all in 1.34's default-enabled set
@@ -48,6 +48,7 @@ class Lab:
     etcd_port: int
     pids: dict[str, int]
     service_cidr: str
+    peer_port: int = 0
     started_seconds: float = 0.0
 
     @property
@@ -130,11 +131,39 @@ def start(service_cidr: str, *, workdir: Path | None = None, timeout: float = 90
         raise binaries.LabUnavailable(f"lab binaries not built ({', '.join(missing)}): run ./run lab build")
     t0 = time.monotonic()
     wd = Path(workdir or tempfile.mkdtemp(prefix="k3sp-lab-"))
-    pki = make_pki(wd / "pki", service_cidr)
-    etcd_port, peer_port, api_port = _free_port(), _free_port(), _free_port()
-    pids: dict[str, int] = {}
-    lab = Lab(str(wd), str(wd / "kubeconfig"), api_port, etcd_port, pids, service_cidr)
+    make_pki(wd / "pki", service_cidr)
+    lab = Lab(str(wd), str(wd / "kubeconfig"), _free_port(), _free_port(), {}, service_cidr, _free_port())
+    try:
+        _launch(lab, timeout)
+    except BaseException:
+        stop(lab)
+        raise
+    lab.started_seconds = round(time.monotonic() - t0, 2)
+    lab.save()
+    return lab
 
+
+def reset(lab: Lab, *, timeout: float = 90) -> Lab:
+    """Empty a running lab: stop it, delete etcd's data, start it again on the same ports with
+    the same PKI (a KUBECONFIG pointing at it keeps working)."""
+    t0 = time.monotonic()
+    stop(lab, keep=True)
+    shutil.rmtree(Path(lab.workdir) / "etcd-data", ignore_errors=True)
+    lab.pids = {}
+    try:
+        _launch(lab, timeout)
+    except BaseException:
+        stop(lab)
+        raise
+    lab.started_seconds = round(time.monotonic() - t0, 2)
+    lab.save()
+    return lab
+
+
+def _launch(lab: Lab, timeout: float) -> None:
+    wd, pids, service_cidr = Path(lab.workdir), lab.pids, lab.service_cidr
+    pki = pki_files(wd / "pki")
+    etcd_port, peer_port, api_port = lab.etcd_port, lab.peer_port, lab.api_port
     etcd_log = wd / "etcd.log"
     etcd_url = f"http://127.0.0.1:{etcd_port}"
     peer_url = f"http://127.0.0.1:{peer_port}"
@@ -146,52 +175,45 @@ def start(service_cidr: str, *, workdir: Path | None = None, timeout: float = 90
         stdout=etcd_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     pids["etcd"] = etcd.pid
     lab.save()
-    try:
-        _wait(f"{etcd_url}/health", context=None, deadline=time.monotonic() + timeout, what="etcd",
-              log=etcd_log, proc=etcd)
-        api_log = wd / "kube-apiserver.log"
-        api = subprocess.Popen(
-            [str(binaries.KUBE_APISERVER.path),
-             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
-             f"--etcd-servers={etcd_url}",
-             f"--tls-cert-file={pki.serving_cert}", f"--tls-private-key-file={pki.serving_key}",
-             f"--client-ca-file={pki.ca_cert}",
-             f"--service-account-key-file={pki.sa_pub}", f"--service-account-signing-key-file={pki.sa_key}",
-             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-             "--authorization-mode=Node,RBAC",
-             f"--enable-admission-plugins={','.join(ADMISSION_PLUGINS)}",
-             f"--service-cluster-ip-range={service_cidr}",
-             # k3s lets privileged pods through the API server; Pod Security admission is what
-             # must refuse them in a tenant namespace, so the lab does the same.
-             "--allow-privileged=true",
-             f"--cert-dir={wd / 'apiserver-certs'}", "--profiling=false", "--v=1"],
-            stdout=api_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-        pids["kube-apiserver"] = api.pid
-        lab.save()
-        _kubeconfig(Path(lab.kubeconfig), lab.server, pki)
-        ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
-        ctx.load_cert_chain(str(pki.admin_cert), str(pki.admin_key))
-        _wait(f"{lab.server}/readyz", context=ctx, deadline=time.monotonic() + timeout,
-              what="kube-apiserver", log=api_log, proc=api)
-        kcm_log = wd / "kube-controller-manager.log"
-        kcm = subprocess.Popen(
-            [str(binaries.KUBE_CONTROLLER_MANAGER.path), f"--kubeconfig={lab.kubeconfig}",
-             f"--controllers={','.join(CONTROLLERS)}", "--leader-elect=false", "--secure-port=0",
-             f"--service-cluster-ip-range={service_cidr}", "--v=1"],
-            stdout=kcm_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-        pids["kube-controller-manager"] = kcm.pid
-        lab.save()
-        deadline = time.monotonic() + timeout
-        while lab.kubectl("get", "serviceaccount", "default", "-n", "default").returncode != 0:
-            if kcm.poll() is not None or time.monotonic() > deadline:
-                raise LabError(f"kube-controller-manager made no default ServiceAccount; log:\n{_tail(kcm_log)}")
-            time.sleep(0.3)
-    except BaseException:
-        stop(lab)
-        raise
-    lab.started_seconds = round(time.monotonic() - t0, 2)
+    _wait(f"{etcd_url}/health", context=None, deadline=time.monotonic() + timeout, what="etcd",
+          log=etcd_log, proc=etcd)
+    api_log = wd / "kube-apiserver.log"
+    api = subprocess.Popen(
+        [str(binaries.KUBE_APISERVER.path),
+         "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
+         f"--etcd-servers={etcd_url}",
+         f"--tls-cert-file={pki.serving_cert}", f"--tls-private-key-file={pki.serving_key}",
+         f"--client-ca-file={pki.ca_cert}",
+         f"--service-account-key-file={pki.sa_pub}", f"--service-account-signing-key-file={pki.sa_key}",
+         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+         "--authorization-mode=Node,RBAC",
+         f"--enable-admission-plugins={','.join(ADMISSION_PLUGINS)}",
+         f"--service-cluster-ip-range={service_cidr}",
+         # k3s lets privileged pods through the API server; Pod Security admission is what
+         # must refuse them in a tenant namespace, so the lab does the same.
+         "--allow-privileged=true",
+         f"--cert-dir={wd / 'apiserver-certs'}", "--profiling=false", "--v=1"],
+        stdout=api_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    pids["kube-apiserver"] = api.pid
     lab.save()
-    return lab
+    _kubeconfig(Path(lab.kubeconfig), lab.server, pki)
+    ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
+    ctx.load_cert_chain(str(pki.admin_cert), str(pki.admin_key))
+    _wait(f"{lab.server}/readyz", context=ctx, deadline=time.monotonic() + timeout,
+          what="kube-apiserver", log=api_log, proc=api)
+    kcm_log = wd / "kube-controller-manager.log"
+    kcm = subprocess.Popen(
+        [str(binaries.KUBE_CONTROLLER_MANAGER.path), f"--kubeconfig={lab.kubeconfig}",
+         f"--controllers={','.join(CONTROLLERS)}", "--leader-elect=false", "--secure-port=0",
+         f"--service-cluster-ip-range={service_cidr}", "--v=1"],
+        stdout=kcm_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    pids["kube-controller-manager"] = kcm.pid
+    lab.save()
+    deadline = time.monotonic() + timeout
+    while lab.kubectl("get", "serviceaccount", "default", "-n", "default").returncode != 0:
+        if kcm.poll() is not None or time.monotonic() > deadline:
+            raise LabError(f"kube-controller-manager made no default ServiceAccount; log:\n{_tail(kcm_log)}")
+        time.sleep(0.3)
 
 
 def stop(lab: Lab, *, keep: bool = False) -> None:
