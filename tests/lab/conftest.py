@@ -45,6 +45,7 @@ def record(label: str, seconds: float) -> None:
 SCENARIOS = {"test_apply.py": "(a) plans applied to the real API server",
              "test_rbac.py": "(5) real RBAC authorizer vs rbac.md",
              "test_admission.py": "(6) real admission vs the policy pack",
+             "test_pss_conformance.py": "(6c) real Pod Security vs the PSS conformance fixtures",
              "test_workloads.py": "(6b) the workloads' own pods through real admission"}
 
 
