@@ -25,12 +25,17 @@ NOTES: list[str] = []  # facts the checks measured (quota usage, admission warni
 WARNINGS: list[str] = []  # every warning the API server gave while applying a plan, verbatim
 
 
-def pytest_collection_modifyitems(config, items):
+def skip_reason() -> str | None:
     if os.environ.get("K3SP_LAB") != "1":
-        reason = "lab tests run only with ./run lab test"
-    elif binaries.missing():
-        reason = f"lab binaries not built ({', '.join(binaries.missing())}): run ./run lab build"
-    else:
+        return "lab tests run only with ./run lab test"
+    if binaries.missing():
+        return f"lab binaries not built ({', '.join(binaries.missing())}): run ./run lab build"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = skip_reason()
+    if reason is None:
         return
     marker = pytest.mark.skip(reason=reason)
     for item in items:
@@ -72,6 +77,8 @@ def pytest_terminal_summary(terminalreporter):
                 counts[fname][outcome] += 1
     if counts:
         terminalreporter.section("lab scenarios")
+        if skip_reason() and not any(c.get("passed") or c.get("failed") for c in counts.values()):
+            terminalreporter.write_line(f"lab skipped: {skip_reason()}")
         for fname, label in SCENARIOS.items():
             c = counts.get(fname, {})
             ran = "ran" if c.get("passed") or c.get("failed") or c.get("error") else "did not run"
@@ -99,7 +106,10 @@ def stack_lab(request, tmp_path_factory):
     t0 = time.monotonic()
     plan_dir = lab_stack.write_plan(name, tmp_path_factory.mktemp(f"plan-{name}"))
     record(f"{name}: offline plan", time.monotonic() - t0)
-    binaries.ensure_kubectl()
+    try:
+        binaries.ensure_kubectl()
+    except binaries.LabUnavailable as err:
+        pytest.skip(f"lab: {err}")
     running = running_lab()
     if running is not None:
         # A lab from `./run lab up`: emptied (etcd data wiped, processes restarted on the same

@@ -89,7 +89,7 @@ def cmd_test(args) -> int:
     import pytest
 
     os.environ["K3SP_LAB"] = "1"
-    return pytest.main(["tests/lab", "-p", "no:cacheprovider", "-rs", *args.pytest_args])
+    return pytest.main(["tests/lab", "-p", "no:cacheprovider", *args.pytest_args])
 
 
 def main(argv: list[str] | None = None) -> int:
