@@ -2,7 +2,8 @@
 
 In a namespace of the plan labelled ``pod-security.kubernetes.io/enforce: restricted`` (with
 its LimitRange and ResourceQuota applied), the API server must REFUSE a pod that runs as root,
-a privileged pod and a pod whose limit is above the LimitRange maximum — each for the reason
+a privileged pod, a pod whose limit is above the LimitRange maximum and a pod that would take
+the namespace above its ResourceQuota — each for the reason
 the policy names — and ADMIT a compliant pod (it is really created; with no kubelet it never
 runs). A control: the same root pod in a namespace without the label is admitted (dry run),
 so the refusal comes from the tenant namespace's labels.
@@ -31,7 +32,8 @@ def tenant_namespaces(result) -> dict[str, dict]:
         if "k3s-platform/tenant" in labels and labels.get("pod-security.kubernetes.io/enforce") == "restricted":
             [lr] = [yaml.safe_load(p.read_text()) for p in (manifests / ns["metadata"]["name"]).glob("LimitRange-*.yaml")]
             [limits] = [x for x in lr["spec"]["limits"] if x["type"] == "Container"]
-            out[ns["metadata"]["name"]] = limits
+            [quota] = [yaml.safe_load(p.read_text()) for p in (manifests / ns["metadata"]["name"]).glob("ResourceQuota-*.yaml")]
+            out[ns["metadata"]["name"]] = dict(limits, quota=quota["spec"]["hard"])
     return out
 
 
@@ -74,6 +76,25 @@ def over_limit_pod(ns, limits):
     return pod
 
 
+def _millicores(q: str) -> int:
+    return int(q[:-1]) if q.endswith("m") else int(float(q) * 1000)
+
+
+def over_quota_pod(ns, limits):
+    """Every container within the LimitRange maximum, together above the quota's limits.cpu."""
+    pod = compliant_pod("lab-over-quota", ns, limits)
+    cpu_max, hard = _millicores(limits["max"]["cpu"]), _millicores(limits["quota"]["limits.cpu"])
+    template = pod["spec"]["containers"][0]
+    pod["spec"]["containers"] = []
+    for i in range(hard // cpu_max + 1):
+        c = copy.deepcopy(template)
+        c["name"] = f"app{i}"
+        c["resources"]["limits"]["cpu"] = f"{cpu_max}m"
+        c["resources"]["requests"]["cpu"] = "10m"
+        pod["spec"]["containers"].append(c)
+    return pod
+
+
 def create(lab: Lab, pod: dict, *, dry_run: bool = False):
     args = ["create", "-f", "-", "-o", "name"] + (["--dry-run=server"] if dry_run else [])
     return lab.kubectl(*args, input=yaml.safe_dump(pod))
@@ -105,6 +126,9 @@ REFUSALS = {
     "root": (root_pod, ['violates PodSecurity "restricted:v1.34"', "runAsUser=0"]),
     "privileged": (privileged_pod, ['violates PodSecurity "restricted:v1.34"', "privileged"]),
     "above LimitRange max": (over_limit_pod, ["maximum cpu usage per Container is"]),
+    # Enforced only because the resourcequota controller fills the quota's status: with an empty
+    # status.hard the ResourceQuota plugin constrains nothing (measured in the lab).
+    "above ResourceQuota": (over_quota_pod, ["exceeded quota: quota", "limits.cpu"]),
 }
 
 

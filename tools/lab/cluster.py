@@ -2,8 +2,8 @@
 
 Plus kube-controller-manager with only the controllers admission leans on (``serviceaccount``:
 each namespace's ``default`` ServiceAccount, without which the ServiceAccount admission plugin
-refuses every pod; ``resourcequota``: a quota's status, without which the ResourceQuota plugin
-refuses every pod with "status unknown for quota"; ``namespace``: deletion). No kubelet and
+refuses every pod; ``resourcequota``: a quota's ``status.hard``, without which the
+ResourceQuota plugin constrains nothing — both measured in the lab; ``namespace``: deletion). No kubelet and
 no scheduler: objects are stored and admitted, pods never run. Each
 lab gets its own temporary directory (PKI, etcd data, logs, kubeconfig, ``state.json`` with
 the PIDs) and random free ports; ``stop`` ends exactly the PIDs it recorded.
