@@ -1,0 +1,240 @@
+"""Start and stop one lab control plane: a real etcd and a real kube-apiserver on 127.0.0.1.
+
+Plus kube-controller-manager with only the controllers admission leans on (``serviceaccount``:
+each namespace's ``default`` ServiceAccount, without which the ServiceAccount admission plugin
+refuses every pod; ``resourcequota``: a quota's ``status.hard``, without which the
+ResourceQuota plugin constrains nothing — both measured in the lab; ``namespace``: deletion). No kubelet and
+no scheduler: objects are stored and admitted, pods never run. Each
+lab gets its own temporary directory (PKI, etcd data, logs, kubeconfig, ``state.json`` with
+the PIDs) and random free ports; ``stop`` ends exactly the PIDs it recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tools.lab import binaries
+from tools.lab.certs import make_pki, pki_files
+
+# The admission plugins the lab asks for on top of the defaults. PodSecurity, LimitRanger,
+# ResourceQuota, NamespaceLifecycle and ServiceAccount are all in 1.34's default-enabled set
+# (pkg/kubeapiserver/options/plugins.go, DefaultOffAdmissionPlugins); they are named here so
+# the lab does not depend on that list.
+CONTROLLERS = ("serviceaccount", "resourcequota", "namespace")
+ADMISSION_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity", "ResourceQuota")
+
+
+class LabError(Exception):
+    pass
+
+
+@dataclass
+class Lab:
+    workdir: str
+    kubeconfig: str
+    api_port: int
+    etcd_port: int
+    pids: dict[str, int]
+    service_cidr: str
+    peer_port: int = 0
+    started_seconds: float = 0.0
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.api_port}"
+
+    def save(self) -> Path:
+        path = Path(self.workdir) / "state.json"
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Lab:
+        return cls(**json.loads(path.read_text()))
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = False,
+                timeout: float = 120) -> subprocess.CompletedProcess:
+        cmd = [str(binaries.ensure_kubectl()), "--kubeconfig", self.kubeconfig, *args]
+        proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise LabError(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+        return proc
+
+    def alive(self) -> bool:
+        return all(_is_ours(pid, name) for name, pid in self.pids.items())
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _is_ours(pid: int, name: str) -> bool:
+    """True if PID is still the process we started (guards against PID reuse)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return False
+    return Path(cmdline).name in (name, f"{name}.partial")
+
+
+def _wait(url: str, *, context: ssl.SSLContext | None, deadline: float, what: str, log: Path,
+          proc: subprocess.Popen) -> None:
+    last = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LabError(f"{what} exited ({proc.returncode}); last log lines:\n{_tail(log)}")
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as err:
+            last = str(err)
+        time.sleep(0.2)
+    raise LabError(f"{what} not ready at {url} ({last}); last log lines:\n{_tail(log)}")
+
+
+def _tail(log: Path, n: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def _kubeconfig(path: Path, server: str, pki) -> None:
+    path.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: lab\n  cluster:\n    server: {server}\n    certificate-authority: {pki.ca_cert}\n"
+        f"users:\n- name: lab-admin\n  user:\n    client-certificate: {pki.admin_cert}\n"
+        f"    client-key: {pki.admin_key}\n"
+        "contexts:\n- name: lab\n  context: {cluster: lab, user: lab-admin}\n"
+        "current-context: lab\n")
+    path.chmod(0o600)
+
+
+def start(service_cidr: str, *, workdir: Path | None = None, timeout: float = 90) -> Lab:
+    missing = binaries.missing()
+    if missing:
+        raise binaries.LabUnavailable(f"lab binaries not built ({', '.join(missing)}): run ./run lab build")
+    t0 = time.monotonic()
+    wd = Path(workdir or tempfile.mkdtemp(prefix="k3sp-lab-"))
+    make_pki(wd / "pki", service_cidr)
+    lab = Lab(str(wd), str(wd / "kubeconfig"), _free_port(), _free_port(), {}, service_cidr, _free_port())
+    try:
+        _launch(lab, timeout)
+    except BaseException:
+        stop(lab)
+        raise
+    lab.started_seconds = round(time.monotonic() - t0, 2)
+    lab.save()
+    return lab
+
+
+def reset(lab: Lab, *, timeout: float = 90) -> Lab:
+    """Empty a running lab: stop it, delete etcd's data, start it again on the same ports with
+    the same PKI (a KUBECONFIG pointing at it keeps working)."""
+    t0 = time.monotonic()
+    stop(lab, keep=True)
+    shutil.rmtree(Path(lab.workdir) / "etcd-data", ignore_errors=True)
+    lab.pids = {}
+    try:
+        _launch(lab, timeout)
+    except BaseException:
+        stop(lab)
+        raise
+    lab.started_seconds = round(time.monotonic() - t0, 2)
+    lab.save()
+    return lab
+
+
+def _launch(lab: Lab, timeout: float) -> None:
+    wd, pids, service_cidr = Path(lab.workdir), lab.pids, lab.service_cidr
+    pki = pki_files(wd / "pki")
+    etcd_port, peer_port, api_port = lab.etcd_port, lab.peer_port, lab.api_port
+    etcd_log = wd / "etcd.log"
+    etcd_url = f"http://127.0.0.1:{etcd_port}"
+    peer_url = f"http://127.0.0.1:{peer_port}"
+    etcd = subprocess.Popen(
+        [str(binaries.ETCD.path), "--name", "lab", "--data-dir", str(wd / "etcd-data"),
+         "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
+         "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+         "--initial-cluster", f"lab={peer_url}", "--unsafe-no-fsync", "--log-level", "warn"],
+        stdout=etcd_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    pids["etcd"] = etcd.pid
+    lab.save()
+    _wait(f"{etcd_url}/health", context=None, deadline=time.monotonic() + timeout, what="etcd",
+          log=etcd_log, proc=etcd)
+    api_log = wd / "kube-apiserver.log"
+    api = subprocess.Popen(
+        [str(binaries.KUBE_APISERVER.path),
+         "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
+         f"--etcd-servers={etcd_url}",
+         f"--tls-cert-file={pki.serving_cert}", f"--tls-private-key-file={pki.serving_key}",
+         f"--client-ca-file={pki.ca_cert}",
+         f"--service-account-key-file={pki.sa_pub}", f"--service-account-signing-key-file={pki.sa_key}",
+         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+         "--authorization-mode=Node,RBAC",
+         f"--enable-admission-plugins={','.join(ADMISSION_PLUGINS)}",
+         f"--service-cluster-ip-range={service_cidr}",
+         # k3s lets privileged pods through the API server; Pod Security admission is what
+         # must refuse them in a tenant namespace, so the lab does the same.
+         "--allow-privileged=true",
+         f"--cert-dir={wd / 'apiserver-certs'}", "--profiling=false", "--v=1"],
+        stdout=api_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    pids["kube-apiserver"] = api.pid
+    lab.save()
+    _kubeconfig(Path(lab.kubeconfig), lab.server, pki)
+    ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
+    ctx.load_cert_chain(str(pki.admin_cert), str(pki.admin_key))
+    _wait(f"{lab.server}/readyz", context=ctx, deadline=time.monotonic() + timeout,
+          what="kube-apiserver", log=api_log, proc=api)
+    kcm_log = wd / "kube-controller-manager.log"
+    kcm = subprocess.Popen(
+        [str(binaries.KUBE_CONTROLLER_MANAGER.path), f"--kubeconfig={lab.kubeconfig}",
+         f"--controllers={','.join(CONTROLLERS)}", "--leader-elect=false", "--secure-port=0",
+         f"--service-cluster-ip-range={service_cidr}", "--v=1"],
+        stdout=kcm_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    pids["kube-controller-manager"] = kcm.pid
+    lab.save()
+    deadline = time.monotonic() + timeout
+    while lab.kubectl("get", "serviceaccount", "default", "-n", "default").returncode != 0:
+        if kcm.poll() is not None or time.monotonic() > deadline:
+            raise LabError(f"kube-controller-manager made no default ServiceAccount; log:\n{_tail(kcm_log)}")
+        time.sleep(0.3)
+
+
+def stop(lab: Lab, *, keep: bool = False) -> None:
+    """SIGTERM the recorded PIDs (API server first), SIGKILL what is left after 10 s, remove the dir."""
+    for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
+        pid = lab.pids.get(name)
+        if pid is None or not _is_ours(pid, name):
+            continue
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _is_ours(pid, name):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    break
+            except ChildProcessError:
+                pass
+            time.sleep(0.1)
+        if _is_ours(pid, name):
+            os.kill(pid, signal.SIGKILL)
+    if not keep:
+        shutil.rmtree(lab.workdir, ignore_errors=True)
