@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from components.platform import personas
-from components.platform.whocan import (
+from tools.whocan import (
     DEFAULT_CHECKS,
     Authorizer,
     Subject,

@@ -3,13 +3,13 @@
 Golden files live in `tests/system/golden/`. After an intended change to a builder, rewrite
 them with
 
-    UPDATE_GOLDEN=1 /work/venv/bin/python -m pytest tests/system
+    UPDATE_GOLDEN=1 ./run test tests/system
 
 and review the diff before committing.
 
-`stack_run(stack)` runs `tests/system/program.py` (the system layer wired the way the lead
-wires it into Platform) under Pulumi's mocks with the stack's real `Pulumi.<stack>.yaml`,
-and returns every registration the engine would receive (tools/harness.py).
+`stack_run(stack)` runs the real program (`components/stack.py`'s Platform) under Pulumi's
+mocks with the stack's real `Pulumi.<stack>.yaml`, and returns every registration the engine
+would receive (tools/harness.py): the system layer is tested as it is wired, not a copy.
 """
 
 from __future__ import annotations
@@ -35,6 +35,17 @@ def golden():
 
 @cache
 def stack_run(stack: str) -> harness.StackRun:
-    from tests.system.program import system_program
+    """The system layer of the real program (components/stack.py's Platform) under the
+    harness: every registration at or below a `k3s-platform:system:*` component, wherever the
+    program wires it (tenants' issuers and routes included). No second wiring to drift."""
+    run = harness.run_stack(stack)
+    by_urn = {r.urn: r for r in run.registrations}
 
-    return harness.run_stack(stack, program=system_program)
+    def in_system_layer(reg) -> bool:
+        while reg is not None:
+            if reg.type.startswith("k3s-platform:system:"):
+                return True
+            reg = by_urn.get(reg.parent)
+        return False
+
+    return harness.StackRun(stack, [r for r in run.registrations if in_system_layer(r)], run.outputs)

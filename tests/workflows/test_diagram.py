@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tools.harness import Registration, StackRun, run_stack
+from tools.harness import Registration, StackRun, run_stack, stack_config
 from tools.plan.diagram import GraphvizMissing, architecture_dot, render_svg_png
 
 
@@ -16,7 +16,7 @@ def prod_run() -> StackRun:
 
 
 def test_prod_dot_names_every_node_tenant_and_persona(prod_run):
-    dot = architecture_dot(prod_run)
+    dot = architecture_dot(prod_run, stack_config("prod"))
     for node in ("cp1", "cp2", "cp3", "w1", "w2"):
         assert f'"node:{node}"' in dot
     assert dot.count("k3s server") == 3 and dot.count("k3s agent") == 2
@@ -30,7 +30,8 @@ def test_prod_dot_names_every_node_tenant_and_persona(prod_run):
 
 
 def test_dot_is_deterministic(prod_run):
-    assert architecture_dot(prod_run) == architecture_dot(run_stack("prod"))
+    config = stack_config("prod")
+    assert architecture_dot(prod_run, config) == architecture_dot(run_stack("prod"), config)
 
 
 def test_fallbacks_without_charts_or_routes():

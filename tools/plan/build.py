@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.platform import personas as persona_specs
-from components.platform.whocan import Subject, rbac_matrix_markdown
 from tools import pack_settings, policy_runner, schemas
 from tools.harness import ConfigFileError, StackRun, run_stack, stack_config
 from tools.plan import render
 from tools.plan.diagram import GraphvizMissing, architecture_dot, render_svg_png
+from tools.whocan import Subject, rbac_matrix_markdown
 
 Progress = Callable[[str], None]
 
@@ -163,7 +163,7 @@ def _check_and_render(run: StackRun, config, progress: Progress | None) -> Plan:
             f"{len(violations)} violations", started)
     started = time.perf_counter()
     files = render.plan_files(run, violations, {"rbac.md": rbac_report(objects),
-                                                "architecture.dot": architecture_dot(run)},
+                                                "architecture.dot": architecture_dot(run, config)},
                               resource_list=resource_list, objects=objects)
     _report(progress, "files rendered", f"{len(files)} files", started)
     text = render.human_summary(run, violations)

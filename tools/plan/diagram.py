@@ -7,7 +7,7 @@ Graphviz DOT text, sorted so that two runs give the same bytes. It draws:
 - the pfSense router, its subsystems summarised by pfSense object kind (VLANs, DHCP mappings,
   DNS overrides, NAT, firewall rules, HAProxy, OpenVPN);
 - each k3s node, from the `command:remote:Command` steps named `<cluster>-<node>-install`
-  (role read from the install script's header);
+  (role from the stack config's servers and agents);
 - Traefik and cert-manager, from `kubernetes:helm.sh/v4:Chart` registrations when present,
   otherwise from their Namespace objects, otherwise a dashed "not in this run" node;
 - each tenant namespace (Namespace labelled `k3s-platform/tenant`) with its hosts
@@ -49,7 +49,6 @@ _SUBSYSTEMS = (
 )
 _HOST_RULE = re.compile(r"Host\(([^)]*)\)")
 _QUOTED = re.compile(r"[`\"']([^`\"']+)[`\"']")
-_ROLE = re.compile(r"k3s (server|agent) on ")
 
 
 GRAPHVIZ_HINT = ("graphviz's `dot` is not on PATH — install graphviz "
@@ -107,8 +106,16 @@ def _dns_overrides(run: StackRun) -> list[str]:
     return sorted(hosts)
 
 
-def _nodes(run: StackRun) -> list[tuple[str, str, str]]:
-    """(cluster, node, role) for each `<cluster>-<node>-install` step."""
+def _node_roles(config: Any) -> dict[str, str]:
+    """Node name -> "server"/"agent", from the typed stack config (no config: no roles)."""
+    cluster = getattr(config, "cluster", None)
+    if cluster is None:
+        return {}
+    return {**{n.name: "server" for n in cluster.servers}, **{n.name: "agent" for n in cluster.agents}}
+
+
+def _nodes(run: StackRun, roles: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(cluster, node, role) for each `<cluster>-<node>-install` step; role from the config."""
     clusters = sorted((r.name for r in run.by_type(CLUSTER_COMPONENT)), key=len, reverse=True)
     found = []
     for reg in run.by_type(REMOTE_COMMAND):
@@ -120,8 +127,7 @@ def _nodes(run: StackRun) -> list[tuple[str, str, str]]:
             cluster, _, node = stem.rpartition("-")
         else:
             node = stem[len(cluster) + 1:]
-        match = _ROLE.search(str(_inputs(reg).get("create", "")))
-        found.append((cluster or "k3s", node, match.group(1) if match else "node"))
+        found.append((cluster or "k3s", node, roles.get(node, "node")))
     return sorted(found, key=lambda n: (n[0], n[2] != "server", n[1]))
 
 
@@ -202,7 +208,7 @@ def architecture_dot(run: StackRun, config: Any = None) -> str:
     out += ['  subgraph "cluster_router" {', '    label="router"; style="dashed";',
             _node("router", ["pfSense router", *_router_summary(run)], fillcolor="#fde9d9"), "  }"]
 
-    nodes = _nodes(run)
+    nodes = _nodes(run, _node_roles(config))
     out += ['  subgraph "cluster_k3s" {', '    label="k3s cluster"; style="rounded";']
     for cluster, node, role in nodes:
         out.append(_node(f"node:{node}", [node, f"k3s {role}"],
