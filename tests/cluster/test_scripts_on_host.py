@@ -8,8 +8,6 @@ from dataclasses import replace
 
 from components.cluster import render
 
-from .host_sandbox import host  # noqa: F401 (fixture)
-
 CLUSTER = render.ClusterSpec(k3s_version="v1.34.2+k3s1", api_hostname="k8s.home.example.org",
                              pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", ha=True)
 CP1 = render.NodeSpec("cp1", "192.168.10.11", "server", first=True)
