@@ -410,14 +410,3 @@ def render_objects(settings: RouterSettings, inv: RouterInventory) -> list[Desir
         + render_haproxy(inv)
     )
 
-
-def plan_document(settings: RouterSettings, inv: RouterInventory) -> dict[str, Any]:
-    """A JSON-ready view of the plan (used by golden tests and the offline plan). The
-    OpenVPN server appears with its secret key redacted."""
-    objs = render_objects(settings, inv)
-    if settings.vpn.enabled:
-        objs.append(render_openvpn_server(settings, inv, "[secret]"))
-    roles = [o.role for o in objs]
-    if len(set(roles)) != len(roles):  # two objects must never share a Pulumi name
-        raise ValueError(f"duplicate router object roles: {sorted({r for r in roles if roles.count(r) > 1})}")
-    return {o.role: {"kind": o.kind.name, "naturalKey": o.natural_key, "payload": o.payload} for o in objs}

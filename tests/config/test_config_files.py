@@ -45,7 +45,6 @@ def test_a_yaml_syntax_error_names_line_and_column(tmp_path, capsys):
 
 
 def test_duplicate_keys_are_refused_with_their_line(tmp_path, capsys):
-    pytest.importorskip("components.safe_yaml", reason="safe_yaml lands from the faults branch")
     bad = tmp_path / "Pulumi.prod.yaml"
     text = VALID_DEV.read_text()
     bad.write_text(text + "  k3s-platform:domain: other.example.org\n")

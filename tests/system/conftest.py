@@ -3,12 +3,12 @@
 Golden files live in `tests/system/golden/`. After an intended change to a builder, rewrite
 them with
 
-    UPDATE_GOLDEN=1 /work/venv/bin/python -m pytest tests/system
+    UPDATE_GOLDEN=1 ./run test tests/system
 
 and review the diff before committing.
 
-`stack_run(stack)` runs `tests/system/program.py` (the system layer wired the way the lead
-wires it into Platform) under Pulumi's mocks with the stack's real `Pulumi.<stack>.yaml`,
+`stack_run(stack)` runs `tests/system/program.py` (the system layer wired as
+components/stack.py wires it) under Pulumi's mocks with the stack's real `Pulumi.<stack>.yaml`,
 and returns every registration the engine would receive (tools/harness.py).
 """
 
