@@ -6,13 +6,17 @@ Creates, as children named `<name>-<role>` (parent = the Router):
   resolver host override per ingress host plus the API name (`dns-<fqdn>`), NAT port
   forwards 80/443 (`nat-http`, `nat-https`), firewall rules (`fw-...`), and in HA mode the
   HAProxy backends/frontends for 6443 and 80/443 (`haproxy-...`);
-- with `vpn.enabled`: an ECDSA P-256 CA, server and one client certificate per admin made
-  with pulumi-tls (`vpn-ca`, `vpn-server-cert`, `vpn-client-<n>-cert` and their keys/CSRs),
-  a 256-byte tls-crypt key from pulumi-random (`vpn-tls-key`), their imports into pfSense
+- with `vpn.enabled`: the VPN PKI from `vpn_pki.py` — an ECDSA P-256 CA, server and one
+  client certificate per admin (`vpn-ca`, `vpn-server-cert`, `vpn-client-<n>-cert` and their
+  keys/CSRs) and a 256-byte tls-crypt key (`vpn-tls-key`) — their imports into pfSense
   (`vpn-ca-import`, `vpn-server-cert-import`, `vpn-client-<n>-import`; the CA's private key
   stays out of the router) and the OpenVPN server (`vpn-server`);
 - one `PfSenseApply` per subsystem that has objects (`apply-firewall`, `apply-nat`,
   `apply-dhcp`, `apply-dns`, `apply-haproxy`, `apply-openvpn`), depending on all of them.
+
+Each object is created after the objects its `DesiredObject.after` names (payloads.py
+computes them with the payloads: a frontend after its backend, the OpenVPN server after the
+certificates it refers to, rules on the OpenVPN interface after the server).
 
 Outputs: `ready` (applies the cluster waits for), `applies` (all, by subsystem),
 `vpn_client_configs` (secret dict admin -> .ovpn), `vpn_ca_cert_pem`.
