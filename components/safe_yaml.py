@@ -83,6 +83,8 @@ def load_all(text: str, *, source: str, limits: Limits = DEFAULT_LIMITS) -> list
         _check_nesting(text, source, limits)  # before composing: that recursion has no guard in C
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # check_node() said a document follows; nothing did
+                break
             _Checker(source, limits).check(node)
             docs.append(loader.construct_document(node))
     except yaml.MarkedYAMLError as err:
@@ -108,7 +110,8 @@ def _check_nesting(text: str, source: str, limits: Limits) -> None:
             depth += 1
             if depth > limits.max_depth:
                 mark = event.start_mark
-                raise YamlError(source, mark.line + 1, mark.column + 1,
+                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                raise YamlError(source, line, column,
                                 f"nesting deeper than {limits.max_depth} levels", "flatten the document")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1

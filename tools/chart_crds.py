@@ -104,6 +104,8 @@ def convert(crd: dict, version: dict, source: str) -> dict:
     group, kind = spec["group"], spec["names"]["kind"]
     api_version = f"{group}/{version['name']}"
     body = _strict(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
+    if not isinstance(body, dict):
+        raise ChartCrdError(f"{source}: {crd['metadata']['name']} {version['name']}: openAPIV3Schema is not a mapping")
     props = body.setdefault("properties", {})
     props["apiVersion"] = {**props.get("apiVersion", {"type": "string"}), "const": api_version}
     props["kind"] = {**props.get("kind", {"type": "string"}), "const": kind}
@@ -128,7 +130,8 @@ class CrdDoc:
 
 def _untemplate(path: str, text: str) -> tuple[str, str | None]:
     """The YAML of a CRD template whose actions are whole lines, and its leading `if` gate."""
-    lines, gate = [], None
+    lines: list[str] = []
+    gate: str | None = None
     for number, line in enumerate(text.splitlines(), 1):
         if _WHOLE_LINE_ACTION.match(line):
             found = _GATE.match(line)
@@ -154,7 +157,10 @@ def crds_in_archive(data: bytes, chart: str) -> list[CrdDoc]:
                 continue
             if not (inner.startswith("crds/") or inner.startswith("templates/")):
                 continue
-            text = tar.extractfile(member).read().decode()
+            handle = tar.extractfile(member)
+            if handle is None:  # isfile() above: only a corrupt archive gets here
+                raise ChartCrdError(f"{chart}: {member.name} cannot be read from the archive")
+            text = handle.read().decode()
             if "kind: CustomResourceDefinition" not in text:
                 continue
             gate = None

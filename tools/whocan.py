@@ -224,6 +224,8 @@ class Authorizer:
 
     def _role_rules(self, role_ref: Mapping, binding_ns: str | None) -> list[dict]:
         kind, name = role_ref.get("kind"), role_ref.get("name")
+        if not isinstance(name, str):  # a roleRef without a name grants nothing
+            return []
         if kind == "ClusterRole":
             return self._cluster_roles.get(name, [])
         if kind == "Role" and binding_ns:

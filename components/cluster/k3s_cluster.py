@@ -105,7 +105,7 @@ class K3sCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         # The engine marks `result` secret (additional_secret_outputs); say it here too so
         # no path — mocks, previews, a future SDK — can carry it in clear.
-        token_value = pulumi.Output.secret(token.result)
+        token_value: pulumi.Output[str] = pulumi.Output.secret(token.result)
 
         nodes = node_specs(cluster)
         order = step_order(nodes)
@@ -136,7 +136,7 @@ class K3sCluster(pulumi.ComponentResource):
                 remote_path=render.STAGED_CONFIG_PATH,
                 opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(depends_on=[prepare])))
 
-            waits_for = [copy, *(installs[n] for n in order.install_after[node.name])]
+            waits_for: list[pulumi.Resource] = [copy, *(installs[n] for n in order.install_after[node.name])]
             if node.name in order.needs_endpoint:
                 waits_for += endpoint_ready
             # Joiners get the first server's CA-pinned token; the first server the plain one.

@@ -1,5 +1,7 @@
-"""Router drivers: the small interface the dynamic resources call, and its pfSense
-implementation over the pfrest REST API v2 (standard-library HTTP only).
+"""The router driver the dynamic resources call: pfSense over the pfrest REST API v2
+(standard-library HTTP only). Its public methods — find, upsert, delete, apply, each on a
+`Kind` and a payload — are all resources.py uses, so another router (OPNsense) needs only a
+class with the same four.
 
 Creates nothing by itself; at deploy time it reads, writes and applies pfSense objects.
 
@@ -32,8 +34,8 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from .kinds import APPLY_PATHS, REFID_PREFIX, SERVICE_SETTINGS, Kind, get_kind, natural_key
 
@@ -52,18 +54,6 @@ class RouterError(Exception):
 
 class RouterAuthError(RouterError):
     """The router rejected the API key (401/403): never retried."""
-
-
-class RouterDriver(Protocol):
-    """What the dynamic resources need from a router (pfSense today, OPNsense later)."""
-
-    def find(self, kind: Kind, payload: Mapping[str, Any]) -> dict[str, Any] | None: ...
-
-    def upsert(self, kind: Kind, payload: Mapping[str, Any]) -> dict[str, Any]: ...
-
-    def delete(self, kind: Kind, payload: Mapping[str, Any]) -> bool: ...
-
-    def apply(self, subsystem: str, expected: list[tuple[str, Mapping[str, Any]]] = ...) -> None: ...
 
 
 class RouterHttpError(RouterError):
@@ -190,6 +180,8 @@ class PfRestDriver:
 
     def _connection(self) -> http.client.HTTPConnection:
         parts = urllib.parse.urlsplit(self.api_url)
+        if not parts.hostname:
+            raise RouterError(f"router {self.api_url}: no host in the URL — write https://<router>[:port]")
         if parts.scheme == "https":
             return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self._timeout, context=self._ssl)
         if parts.scheme == "http":
@@ -274,7 +266,8 @@ class PfRestDriver:
             message = self._redact(" ".join(str(message).split()))
             if status >= 500:
                 raise RouterOutcomeUnknown(self.api_url, where, f"HTTP {status} {message}".strip(), status=status)
-            raise RouterHttpError(self.api_url, *where.split(" ", 1), status, message)
+            method, _, path = where.partition(" ")
+            raise RouterHttpError(self.api_url, method, path, status, message)
         if envelope is None:
             raise RouterError(
                 f"router {self.api_url}: {where} returned non-JSON — is the REST API package installed?"
@@ -519,7 +512,7 @@ class PfRestDriver:
             )
         return applied
 
-    def apply(self, subsystem: str, expected: list[tuple[str, Mapping[str, Any]]] = ()) -> None:
+    def apply(self, subsystem: str, expected: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> None:
         """Check every expected object is present, apply the subsystem's pending changes, and
         poll until pfSense reports `applied` (pfrest applies in a background process)."""
         if subsystem not in APPLY_PATHS:

@@ -16,6 +16,8 @@ from typing import Any
 
 from .inventory import RouterInventory
 from .kinds import (
+    CERTIFICATE,
+    CERTIFICATE_AUTHORITY,
     FIREWALL_RULE,
     HAPROXY_BACKEND,
     HAPROXY_FRONTEND,
@@ -34,6 +36,9 @@ TAG = "k3s-platform"
 VPN_CA_DESCR = f"{TAG}-vpn-ca"
 VPN_SERVER_CERT_DESCR = f"{TAG}-vpn-server"
 VPN_SERVER_DESCR = f"{TAG}: openvpn admin access"
+VPN_CA_ROLE = "vpn-ca-import"
+VPN_SERVER_CERT_ROLE = "vpn-server-cert-import"
+VPN_SERVER_ROLE = "vpn-server"
 # pfSense's interface group that holds every OpenVPN instance.
 OPENVPN_IFACE = "openvpn"
 # The data-channel ciphers offered to clients, strongest first.
@@ -44,11 +49,13 @@ HEALTH_CHECK_INTERVAL_MS = 2000
 
 @dataclass(frozen=True)
 class DesiredObject:
-    """One pfSense object: `role` names the child resource, `payload` is the request body."""
+    """One pfSense object: `role` names the child resource, `payload` is the request body,
+    `after` the roles of objects that must exist first (ones this payload refers to)."""
 
     role: str
     kind: Kind
     payload: dict[str, Any]
+    after: tuple[str, ...] = ()
 
     @property
     def natural_key(self) -> str:
@@ -172,6 +179,8 @@ def render_port_forwards(settings: RouterSettings, inv: RouterInventory) -> list
 def _rule(role: str, descr: str, iface: str, proto: str, src: str, dst: str, port: int) -> DesiredObject:
     # Ref: Models/FirewallRule.inc — type, interface (list), ipprotocol, protocol,
     #      source, destination, destination_port, descr
+    # A rule on the OpenVPN interface group needs the server (the group is empty until then).
+    after = (VPN_SERVER_ROLE,) if iface == OPENVPN_IFACE else ()
     return DesiredObject(
         role,
         FIREWALL_RULE,
@@ -185,6 +194,7 @@ def _rule(role: str, descr: str, iface: str, proto: str, src: str, dst: str, por
             "destination_port": str(port),
             "descr": f"{TAG}: {descr}",
         },
+        after,
     )
 
 
@@ -271,6 +281,7 @@ def _frontend(name: str, address: str, port: int, backend: str, descr: str) -> D
             ],
             "client_timeout": 3600000 if port == 6443 else 60000,
         },
+        (f"haproxy-backend-{backend}",),  # refers to its backend by name
     )
 
 
@@ -318,7 +329,7 @@ def render_openvpn_server(settings: RouterSettings, inv: RouterInventory, tls_ke
     #   (many, stored ';'-delimited) — split horizon for VPN clients depends on it.
     push = [f'push "dhcp-option DNS {inv.lan_address}"', f'push "dhcp-option DOMAIN {inv.domain}"']
     return DesiredObject(
-        "vpn-server",
+        VPN_SERVER_ROLE,
         OPENVPN_SERVER,
         {
             "description": VPN_SERVER_DESCR,
@@ -345,7 +356,43 @@ def render_openvpn_server(settings: RouterSettings, inv: RouterInventory, tls_ke
             "custom_options": push,
             "gwredir": False,
         },
+        (VPN_CA_ROLE, VPN_SERVER_CERT_ROLE),  # its caref and certref
     )
+
+
+def render_vpn_certificates(ca_pem: Any, server: tuple[Any, Any], clients: dict[str, tuple[Any, Any]]) -> list[DesiredObject]:
+    """The imports of the VPN CA (certificate only: its key stays out of the router), the
+    server certificate and one certificate per client. `server` and each client are
+    (certificate PEM, key PEM); the PEMs are passed through untouched, so they may be
+    Pulumi Outputs."""
+    # Ref: Models/CertificateAuthority.inc — descr, crt, trust, randomserial (prv omitted)
+    objs = [
+        DesiredObject(
+            VPN_CA_ROLE,
+            CERTIFICATE_AUTHORITY,
+            {"descr": VPN_CA_DESCR, "crt": ca_pem, "trust": False, "randomserial": True},
+        )
+    ]
+    # Ref: Models/Certificate.inc — descr, type, crt, prv
+    cert_pem, key_pem = server
+    objs.append(
+        DesiredObject(
+            VPN_SERVER_CERT_ROLE,
+            CERTIFICATE,
+            {"descr": VPN_SERVER_CERT_DESCR, "type": "server", "crt": cert_pem, "prv": key_pem},
+            (VPN_CA_ROLE,),
+        )
+    )
+    for client, (cert_pem, key_pem) in clients.items():
+        objs.append(
+            DesiredObject(
+                f"vpn-client-{client}-import",
+                CERTIFICATE,
+                {"descr": f"{TAG}-vpn-client-{client}", "type": "user", "crt": cert_pem, "prv": key_pem},
+                (VPN_CA_ROLE,),
+            )
+        )
+    return objs
 
 
 # --- the whole plan -----------------------------------------------------------------------
@@ -363,14 +410,3 @@ def render_objects(settings: RouterSettings, inv: RouterInventory) -> list[Desir
         + render_haproxy(inv)
     )
 
-
-def plan_document(settings: RouterSettings, inv: RouterInventory) -> dict[str, Any]:
-    """A JSON-ready view of the plan (used by golden tests and the offline plan). The
-    OpenVPN server appears with its secret key redacted."""
-    objs = render_objects(settings, inv)
-    if settings.vpn.enabled:
-        objs.append(render_openvpn_server(settings, inv, "[secret]"))
-    roles = [o.role for o in objs]
-    if len(set(roles)) != len(roles):  # two objects must never share a Pulumi name
-        raise ValueError(f"duplicate router object roles: {sorted({r for r in roles if roles.count(r) > 1})}")
-    return {o.role: {"kind": o.kind.name, "naturalKey": o.natural_key, "payload": o.payload} for o in objs}

@@ -44,7 +44,7 @@ from pulumi.dynamic import (
 )
 
 from .driver import PfRestDriver, RouterError
-from .kinds import SERVICE_SETTINGS, canonical_json, get_kind, project_live
+from .kinds import SERVICE_SETTINGS, Kind, canonical_json, get_kind, project_live
 
 # Connection inputs shared by every router resource (camelCase: they are resource properties).
 PENDING = "pending"  # objectsHash after a refresh found the subsystem not applied
@@ -152,14 +152,14 @@ class PfSenseObject(Resource, module="network", name="PfSenseObject"):
         self,
         name: str,
         connection: Mapping[str, Any],
-        kind: str,
+        kind: Kind,
         natural_key: str,
         payload: pulumi.Input[Mapping[str, Any]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        secret_outs = ["apiKey"] + (["payload"] if get_kind(kind).secret else [])
+        secret_outs = ["apiKey"] + (["payload"] if kind.secret else [])
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outs))
-        props = {**connection, "kind": kind, "naturalKey": natural_key, "payload": payload}
+        props = {**connection, "kind": kind.name, "naturalKey": natural_key, "payload": payload}
         super().__init__(PfSenseObjectProvider(), name, props, opts)
 
 

@@ -6,13 +6,17 @@ Creates, as children named `<name>-<role>` (parent = the Router):
   resolver host override per ingress host plus the API name (`dns-<fqdn>`), NAT port
   forwards 80/443 (`nat-http`, `nat-https`), firewall rules (`fw-...`), and in HA mode the
   HAProxy backends/frontends for 6443 and 80/443 (`haproxy-...`);
-- with `vpn.enabled`: an ECDSA P-256 CA, server and one client certificate per admin made
-  with pulumi-tls (`vpn-ca`, `vpn-server-cert`, `vpn-client-<n>-cert` and their keys/CSRs),
-  a 256-byte tls-crypt key from pulumi-random (`vpn-tls-key`), their imports into pfSense
+- with `vpn.enabled`: the VPN PKI from `vpn_pki.py` — an ECDSA P-256 CA, server and one
+  client certificate per admin (`vpn-ca`, `vpn-server-cert`, `vpn-client-<n>-cert` and their
+  keys/CSRs) and a 256-byte tls-crypt key (`vpn-tls-key`) — their imports into pfSense
   (`vpn-ca-import`, `vpn-server-cert-import`, `vpn-client-<n>-import`; the CA's private key
   stays out of the router) and the OpenVPN server (`vpn-server`);
 - one `PfSenseApply` per subsystem that has objects (`apply-firewall`, `apply-nat`,
   `apply-dhcp`, `apply-dns`, `apply-haproxy`, `apply-openvpn`), depending on all of them.
+
+Each object is created after the objects its `DesiredObject.after` names (payloads.py
+computes them with the payloads: a frontend after its backend, the OpenVPN server after the
+certificates it refers to, rules on the OpenVPN interface after the server).
 
 Outputs: `ready` (applies the cluster waits for), `applies` (all, by subsystem),
 `vpn_client_configs` (secret dict admin -> .ovpn), `vpn_ca_cert_pem`.
@@ -21,39 +25,39 @@ Outputs: `ready` (applies the cluster waits for), `applies` (all, by subsystem),
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_random as random
-import pulumi_tls as tls
 
 from .inventory import RouterInventory
-from .kinds import (
-    CERTIFICATE,
-    CERTIFICATE_AUTHORITY,
-    get_kind,
-    natural_key,
-    payload_hash,
-)
-from .openvpn import render_client_config, render_static_key
+from .kinds import Kind, payload_hash
+from .openvpn import render_client_config
 from .payloads import (
-    OPENVPN_IFACE,
-    TAG,
-    VPN_CA_DESCR,
-    VPN_SERVER_CERT_DESCR,
+    DesiredObject,
     render_objects,
     render_openvpn_server,
+    render_vpn_certificates,
     vpn_endpoint,
 )
 from .resources import PfSenseApply, PfSenseObject
 from .settings import RouterSettings
+from .vpn_pki import SERVER_CN, VpnPki, vpn_pki
 
 # Subsystems joining nodes wait for: the API name resolves and (prod) HAProxy fronts it.
 # Nodes reach the router from the LAN side, so WAN firewall/NAT/VPN stay off that path
 # (they were the longest chain before a cp2 install; see BENCHMARKS.md).
 READY_SUBSYSTEMS = ("dns", "haproxy")
-_CA_HOURS = 10 * 365 * 24
-_SERVER_CN = VPN_SERVER_CERT_DESCR
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One object of a subsystem, as that subsystem's apply sees it."""
+
+    resource: PfSenseObject
+    kind: Kind
+    key: dict[str, Any]  # key fields only (no secrets): what the apply checks is present
+    payload: Any  # the full payload (may be an Output): its hash re-runs the apply
 
 
 class Router(pulumi.ComponentResource):
@@ -61,6 +65,7 @@ class Router(pulumi.ComponentResource):
 
     ready: list[pulumi.Resource]
     applies: dict[str, pulumi.Resource]
+    objects: dict[str, PfSenseObject]
     vpn_client_configs: pulumi.Output[dict[str, str]]
     vpn_ca_cert_pem: pulumi.Output[str | None]
 
@@ -83,35 +88,28 @@ class Router(pulumi.ComponentResource):
             "applyTimeoutSeconds": settings.apply_timeout_seconds,
             "apiKey": pulumi.Output.secret(api_key),
         }
-        # subsystem -> [(resource, kind name, key-only payload, full payload input)]
-        self._members: dict[str, list[tuple[pulumi.Resource, str, dict, Any]]] = defaultdict(list)
-        self.objects: dict[str, PfSenseObject] = {}
+        self._members: dict[str, list[_Member]] = defaultdict(list)
+        self.objects = {}
 
-        vpn_server = None
         if settings.vpn.enabled:
-            vpn_server = self._vpn(settings, inventory)
+            self._vpn(settings, inventory)
         else:
             self.vpn_client_configs = pulumi.Output.secret({})
             self.vpn_ca_cert_pem = pulumi.Output.from_input(None)
 
         for obj in render_objects(settings, inventory):
-            deps: list[pulumi.Resource] = []
-            if obj.kind.name == "haproxy_frontend":  # references its backend by name
-                deps.append(self.objects[f"haproxy-backend-{obj.payload['backend_serverpool']}"])
-            if obj.kind.name == "firewall_rule" and OPENVPN_IFACE in obj.payload["interface"] and vpn_server:
-                deps.append(vpn_server)
-            self._object(obj.role, obj.kind.name, obj.payload, obj.kind.subsystem, deps)
+            self._object(obj)
 
-        self.applies: dict[str, pulumi.Resource] = {}
+        self.applies = {}
         for subsystem in sorted(self._members):
             members = self._members[subsystem]
             self.applies[subsystem] = PfSenseApply(
                 f"{name}-apply-{subsystem}",
                 self._connection,
                 subsystem,
-                [{"kind": kind, "payload": key} for _, kind, key, _ in members],
-                pulumi.Output.all(*[p for *_, p in members]).apply(lambda ps: payload_hash(*ps)),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r, *_ in members]),
+                [{"kind": m.kind.name, "payload": m.key} for m in members],
+                pulumi.Output.all(*[m.payload for m in members]).apply(lambda ps: payload_hash(*ps)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[m.resource for m in members]),
             )
         self.ready = [self.applies[s] for s in READY_SUBSYSTEMS if s in self.applies]
 
@@ -123,121 +121,42 @@ class Router(pulumi.ComponentResource):
             }
         )
 
-    # -- helpers --------------------------------------------------------------------------
-
-    def _object(
-        self,
-        role: str,
-        kind: str,
-        payload: Any,
-        subsystem: str | None,
-        deps: list[pulumi.Resource],
-        key: dict[str, Any] | None = None,
-    ) -> PfSenseObject:
-        """One PfSenseObject; `key` (static key fields) is required when payload is an Output."""
-        k = get_kind(kind)
-        key = key if key is not None else {f: payload[f] for f in k.key_fields + (("parent_id",) if k.parent_id else ())}
-        if k.secret:
-            payload = pulumi.Output.secret(payload)
+    def _object(self, obj: DesiredObject, payload: Any = None) -> PfSenseObject:
+        """One PfSenseObject for `obj`, after the objects it names in `after`. `payload`
+        replaces `obj.payload` as the resource input when the real one is an Output (its
+        key fields must be those of `obj.payload`)."""
+        kind = obj.kind
+        key_fields = kind.key_fields + (("parent_id",) if kind.parent_id else ())
+        key = {f: obj.payload[f] for f in key_fields}
+        value = obj.payload if payload is None else payload
+        if kind.secret:
+            value = pulumi.Output.secret(value)
         res = PfSenseObject(
-            f"{self._name}-{role}",
+            f"{self._name}-{obj.role}",
             self._connection,
             kind,
-            natural_key(k, key),
-            payload,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+            obj.natural_key,
+            value,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.objects[r] for r in obj.after]),
         )
-        self.objects[role] = res
-        if subsystem:
-            self._members[subsystem].append((res, kind, key, payload))
+        self.objects[obj.role] = res
+        if kind.subsystem:
+            self._members[kind.subsystem].append(_Member(res, kind, key, value))
         return res
 
-    def _tls_cert(self, role: str, common_name: str, ca_key, ca_cert, uses: list[str]):
-        opts = pulumi.ResourceOptions(parent=self)
-        key = tls.PrivateKey(f"{self._name}-{role}-key", algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
-        csr = tls.CertRequest(
-            f"{self._name}-{role}-csr",
-            private_key_pem=key.private_key_pem,
-            subject=tls.CertRequestSubjectArgs(common_name=common_name, organization=TAG),
-            opts=opts,
-        )
-        cert = tls.LocallySignedCert(
-            f"{self._name}-{role}-cert",
-            cert_request_pem=csr.cert_request_pem,
-            ca_private_key_pem=ca_key.private_key_pem,
-            ca_cert_pem=ca_cert.cert_pem,
-            validity_period_hours=self._cert_hours,
-            allowed_uses=uses,
-            opts=opts,
-        )
-        return key, cert
-
-    def _vpn(self, settings: RouterSettings, inv: RouterInventory) -> PfSenseObject:
+    def _vpn(self, settings: RouterSettings, inv: RouterInventory) -> None:
         vpn = settings.vpn
-        self._cert_hours = vpn.cert_validity_days * 24
-        opts = pulumi.ResourceOptions(parent=self)
-        # ECDSA P-256: accepted by pfSense's certificate import and OpenVPN (ECDH, no DH file).
-        ca_key = tls.PrivateKey(f"{self._name}-vpn-ca-key", algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
-        ca = tls.SelfSignedCert(
-            f"{self._name}-vpn-ca",
-            private_key_pem=ca_key.private_key_pem,
-            is_ca_certificate=True,
-            subject=tls.SelfSignedCertSubjectArgs(common_name=f"{TAG} VPN CA", organization=TAG),
-            validity_period_hours=_CA_HOURS,
-            allowed_uses=["cert_signing", "crl_signing", "digital_signature"],
-            opts=opts,
-        )
-        server_key, server_cert = self._tls_cert(
-            "vpn-server", _SERVER_CN, ca_key, ca, ["digital_signature", "key_encipherment", "server_auth"]
-        )
-        tls_bytes = random.RandomBytes(f"{self._name}-vpn-tls-key", length=256, opts=opts)
-        tls_key = pulumi.Output.secret(tls_bytes.hex.apply(render_static_key))
-
-        # Ref: Models/CertificateAuthority.inc — descr, crt, trust, randomserial (prv omitted)
-        ca_obj = self._object(
-            "vpn-ca-import",
-            CERTIFICATE_AUTHORITY.name,
-            {"descr": VPN_CA_DESCR, "crt": ca.cert_pem, "trust": False, "randomserial": True},
-            "openvpn",
-            [],
-            key={"descr": VPN_CA_DESCR},
-        )
-        # Ref: Models/Certificate.inc — descr, type, crt, prv
-        server_obj = self._object(
-            "vpn-server-cert-import",
-            CERTIFICATE.name,
-            {"descr": VPN_SERVER_CERT_DESCR, "type": "server", "crt": server_cert.cert_pem, "prv": server_key.private_key_pem},
-            "openvpn",
-            [ca_obj],
-            key={"descr": VPN_SERVER_CERT_DESCR},
-        )
-        client_parts = {}
-        for client in vpn.clients:
-            key, cert = self._tls_cert(f"vpn-client-{client}", client, ca_key, ca, ["digital_signature", "client_auth"])
-            descr = f"{TAG}-vpn-client-{client}"
-            self._object(
-                f"vpn-client-{client}-import",
-                CERTIFICATE.name,
-                {"descr": descr, "type": "user", "crt": cert.cert_pem, "prv": key.private_key_pem},
-                "openvpn",
-                [ca_obj],
-                key={"descr": descr},
-            )
-            client_parts[client] = (cert.cert_pem, key.private_key_pem)
-
-        server_payload = tls_key.apply(lambda k: render_openvpn_server(settings, inv, k).payload)
-        server = self._object(
-            "vpn-server",
-            "openvpn_server",
-            server_payload,
-            "openvpn",
-            [ca_obj, server_obj],
-            key={"description": render_openvpn_server(settings, inv, "").payload["description"]},
-        )
+        pki: VpnPki = vpn_pki(self._name, vpn, pulumi.ResourceOptions(parent=self))
+        pems = {client: (pair.cert.cert_pem, pair.key.private_key_pem) for client, pair in pki.clients.items()}
+        server = (pki.server.cert.cert_pem, pki.server.key.private_key_pem)
+        for obj in render_vpn_certificates(pki.ca.cert.cert_pem, server, pems):
+            self._object(obj)
+        template = render_openvpn_server(settings, inv, "")  # role, kind, key: no secret needed
+        self._object(template, pki.tls_key.apply(lambda k: render_openvpn_server(settings, inv, k).payload))
 
         endpoint = vpn_endpoint(settings, inv)
-        names = list(client_parts)
-        flat = [part for name in names for part in client_parts[name]]
+        names = list(pems)
+        flat = [part for name in names for part in pems[name]]
 
         def _configs(args: list[str]) -> dict[str, str]:
             ca_pem, key_text, rest = args[0], args[1], args[2:]
@@ -246,7 +165,7 @@ class Router(pulumi.ComponentResource):
                     endpoint=endpoint,
                     port=vpn.port,
                     protocol=vpn.protocol,
-                    server_cn=_SERVER_CN,
+                    server_cn=SERVER_CN,
                     ca_pem=ca_pem,
                     cert_pem=rest[2 * i],
                     key_pem=rest[2 * i + 1],
@@ -255,6 +174,7 @@ class Router(pulumi.ComponentResource):
                 for i, name in enumerate(names)
             }
 
-        self.vpn_client_configs = pulumi.Output.secret(pulumi.Output.all(ca.cert_pem, tls_key, *flat).apply(_configs))
-        self.vpn_ca_cert_pem = ca.cert_pem
-        return server
+        self.vpn_client_configs = pulumi.Output.secret(
+            pulumi.Output.all(pki.ca.cert.cert_pem, pki.tls_key, *flat).apply(_configs)
+        )
+        self.vpn_ca_cert_pem = pki.ca.cert.cert_pem

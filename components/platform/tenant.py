@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import kube
 from components.config import Tenant as TenantConfig
@@ -35,7 +36,7 @@ class Tenant(pulumi.ComponentResource):
 
     def __init__(self, name: str, tenant: TenantConfig, *, psa_version: str,
                  appops_role: pulumi.Resource, cert_manager: CertManager, traefik: TraefikStack,
-                 provider: pulumi.ProviderResource, opts: pulumi.ResourceOptions | None = None) -> None:
+                 provider: k8s.Provider, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("k3s-platform:platform:Tenant", name, None, opts)
         objects = tenant_objects(tenant, psa_version=psa_version, traefik_namespace=traefik.namespace)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.config.test_config_fixtures import INVALID, expected
+from tests.config.fixtures import INVALID, expected, write_stack_file
 from tools.plan.__main__ import main as plan_main
 
 VALID_DEV = Path(__file__).resolve().parents[2] / "Pulumi.dev.yaml"
@@ -19,7 +19,7 @@ def run_plan(config_file: Path, tmp_path: Path, capsys) -> tuple[int, str]:
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
 def test_every_invalid_fixture_stops_the_plan_with_exit_2(path, tmp_path, capsys):
-    code, output = run_plan(path, tmp_path, capsys)
+    code, output = run_plan(write_stack_file(path, tmp_path), tmp_path, capsys)
     assert code == 2, output
     assert expected(path) in output
     assert "Traceback" not in output
@@ -45,7 +45,6 @@ def test_a_yaml_syntax_error_names_line_and_column(tmp_path, capsys):
 
 
 def test_duplicate_keys_are_refused_with_their_line(tmp_path, capsys):
-    pytest.importorskip("components.safe_yaml", reason="safe_yaml lands from the faults branch")
     bad = tmp_path / "Pulumi.prod.yaml"
     text = VALID_DEV.read_text()
     bad.write_text(text + "  k3s-platform:domain: other.example.org\n")

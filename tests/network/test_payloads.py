@@ -1,7 +1,7 @@
 """Golden tests for the pure router payload rendering.
 
 Regenerate the golden files after an intended change with:
-    UPDATE_GOLDEN=1 /work/venv/bin/python -m pytest tests/network/test_payloads.py
+    UPDATE_GOLDEN=1 ./run test tests/network/test_payloads.py
 and review the diff in tests/network/golden/ before committing.
 """
 
@@ -9,20 +9,36 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from components.network.inventory import RouterInventory
 from components.network.openvpn import render_client_config, render_static_key
 from components.network.payloads import (
-    plan_document,
     render_haproxy,
+    render_objects,
+    render_openvpn_server,
     render_port_forwards,
 )
+from components.network.settings import RouterSettings
 from tests.golden import check_golden
 
 from .conftest import dev_inventory, make_settings, prod_inventory
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def plan_document(settings: RouterSettings, inv: RouterInventory) -> dict[str, Any]:
+    """Every object the Router renders, as JSON-ready data keyed by role (what the golden
+    files hold); the OpenVPN server appears with its secret key redacted."""
+    objs = render_objects(settings, inv)
+    if settings.vpn.enabled:
+        objs.append(render_openvpn_server(settings, inv, "[secret]"))
+    roles = [o.role for o in objs]
+    assert len(set(roles)) == len(roles), f"two router objects share a Pulumi name: {roles}"
+    return {o.role: {"kind": o.kind.name, "naturalKey": o.natural_key, "payload": o.payload} for o in objs}
+
 def _check_golden(name: str, text: str) -> None:
     check_golden(GOLDEN / name, text)
 
@@ -125,3 +141,23 @@ def test_client_config_refuses_an_endpoint_that_would_add_directives(endpoint):
         render_client_config(
             endpoint=endpoint, port=1194, protocol="udp", server_cn="k3s-platform-vpn-server",
             ca_pem="ca", cert_pem="cert", key_pem="key", tls_key="tls")
+
+
+def test_every_object_names_only_earlier_objects_it_comes_after():
+    """`after` is computed with the payloads: the Router creates each object after those it
+    names, so every name must be an object rendered before it."""
+    from components.network.payloads import render_vpn_certificates
+
+    settings, inv = make_settings(), prod_inventory()
+    assert settings.vpn.enabled
+    clients = {c: ("cert", "key") for c in settings.vpn.clients}
+    objs = [*render_vpn_certificates("ca", ("cert", "key"), clients),
+            render_openvpn_server(settings, inv, ""), *render_objects(settings, inv)]
+    seen: set[str] = set()
+    for obj in objs:
+        assert set(obj.after) <= seen, f"{obj.role} comes after {obj.after}, not all rendered before it"
+        seen.add(obj.role)
+    after = {o.role: o.after for o in objs}
+    assert after["haproxy-frontend-k3s-api"] == ("haproxy-backend-k3s-api",)
+    assert after["vpn-server"] == ("vpn-ca-import", "vpn-server-cert-import")
+    assert after["fw-vpn-api"] == ("vpn-server",) and after["fw-wan-https"] == ()

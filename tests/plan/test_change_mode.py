@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.config.fixtures import INVALID_DIR, write_stack_file
 from tools.harness import run_stack
 from tools.plan.engine_rules import DELETE, REPLACE, SAME, UPDATE, change_report, diff_runs
 
@@ -146,5 +147,5 @@ def test_cli_change_mode_exit_codes_and_layout(tmp_path):
     assert any("w2-install DESTRUCTIVE-ON-HOST host 192.168.10.22" in line for line in destructive)
     assert "placeholder-" not in result.stdout and "PRIVATE KEY" not in result.stdout
 
-    result = plan_cli("prod", "--from", ROOT / "tests/config/invalid/duplicate-mac.yaml")
+    result = plan_cli("prod", "--from", write_stack_file(INVALID_DIR / "duplicate-mac.yaml", tmp_path / "bad"))
     assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.config.fixtures import INVALID_DIR, write_stack_file
+
 ROOT = Path(__file__).resolve().parents[2]
-INVALID = ROOT / "tests" / "config" / "invalid"
 
 
 def plan(*args, cwd=ROOT):
@@ -75,7 +76,8 @@ def test_no_secret_in_plan(prod_plan):
     ("duplicate-mac", "cluster.agents[1].mac:"),
 ])
 def test_invalid_config_exits_nonzero_naming_the_key(fixture, key, tmp_path):
-    result = plan("prod", "--out", tmp_path / "o", "--config-file", INVALID / f"{fixture}.yaml")
+    config_file = write_stack_file(INVALID_DIR / f"{fixture}.yaml", tmp_path)
+    result = plan("prod", "--out", tmp_path / "o", "--config-file", config_file)
     assert result.returncode == 2
     assert key in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

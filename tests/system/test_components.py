@@ -2,7 +2,7 @@
 
 Each test reads the registrations the engine would receive (tools/harness.py) from
 tests/system/program.py, which wires CertManager, TraefikStack and, per tenant,
-NamespaceIssuer + TlsRoute the way the lead integrates them.
+NamespaceIssuer + TlsRoute the way components/stack.py wires them.
 """
 
 from __future__ import annotations
