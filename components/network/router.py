@@ -27,7 +27,8 @@ import pulumi
 import pulumi_random as random
 import pulumi_tls as tls
 
-from .inventory import RouterInventory
+from components.config.router import RouterInventory, RouterSettings
+
 from .kinds import (
     CERTIFICATE,
     CERTIFICATE_AUTHORITY,
@@ -46,7 +47,6 @@ from .payloads import (
     vpn_endpoint,
 )
 from .resources import PfSenseApply, PfSenseObject
-from .settings import RouterSettings
 
 # Subsystems joining nodes wait for: the API name resolves and (prod) HAProxy fronts it.
 # Nodes reach the router from the LAN side, so WAN firewall/NAT/VPN stay off that path

@@ -2,6 +2,7 @@
 revision runs from an exported tree, and a refactor that moves a resource fails."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,8 +38,25 @@ def test_hidden_dump_flag_writes_the_registrations(tmp_path):
     assert "--dump-registrations" not in plan("--help").stdout
 
 
-def test_against_head_moves_nothing():
-    done = plan("dev", "--against", "HEAD")
+def committed_copy(tmp_path: Path) -> Path:
+    """The working tree's files (tracked and new, not ignored) committed in a fresh repository:
+    there, HEAD and the working tree are the same program."""
+    repo = tmp_path / "copy"
+    files = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy"]):
+        subprocess.run(["git", "-C", str(repo), *cmd], check=True, env=env)
+    return repo
+
+
+def test_against_head_moves_nothing(tmp_path):
+    done = plan("dev", "--against", "HEAD", cwd=committed_copy(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 replace, 0 delete, 0 create" in done.stdout
     assert done.stdout.rstrip().splitlines()[-1].startswith("ok: no resource")

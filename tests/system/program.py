@@ -23,7 +23,7 @@ def system_program() -> None:
                                psa_version=psa, provider=provider)
     traefik = TraefikStack(
         "k3s-traefik", ingress=config.ingress,
-        admin_cidrs=[str(c) for c in config.network.admin_cidrs],
+        admin_cidrs=[str(c) for c in config.admin_sources],
         trusted_proxies=[f"{config.network.lan.gateway}/32"] if config.cluster.ha else [],
         ha=config.cluster.ha, dashboard_password=secrets.dashboard_password,
         cert_manager=cert_manager, psa_version=psa, provider=provider)
