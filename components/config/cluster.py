@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from components.config.types import (
-    _K3S_VERSION,
+    K3S_VERSION,
     SUPPORTED_KUBERNETES_MINORS,
     AbsolutePath,
     CronSchedule,
@@ -82,7 +82,7 @@ class Cluster(Model):
     @field_validator("k3s_version")
     @classmethod
     def _version_format(cls, version: str) -> str:
-        match = _K3S_VERSION.match(version)
+        match = K3S_VERSION.match(version)
         if not match:
             raise ValueError(f"{version!r} is not a pinned k3s release — write e.g. v1.34.2+k3s1")
         if int(match.group(1)) not in SUPPORTED_KUBERNETES_MINORS:
@@ -95,7 +95,7 @@ class Cluster(Model):
     @property
     def kubernetes_minor(self) -> str:
         """`v1.34` for k3s `v1.34.2+k3s1`: the Pod Security version and schema version."""
-        match = _K3S_VERSION.match(self.k3s_version)
+        match = K3S_VERSION.match(self.k3s_version)
         return f"v1.{match.group(1)}" if match else "latest"
 
     @property

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.types import Model
+from components.config.types import Model, Port
 
 # pfSense interface identifiers ("wan", "lan", "opt1") and physical NIC names ("igc0").
 _IFACE_RE = re.compile(r"^[a-z][a-z0-9_.]{0,31}$")
@@ -84,7 +84,7 @@ class VpnSettings(Model):
     """OpenVPN remote access for admins. Default: disabled, UDP 1194."""
 
     enabled: bool = False
-    port: int = Field(default=1194, ge=1, le=65535)
+    port: Port = 1194
     protocol: Literal["udp", "tcp"] = "udp"
     tunnel_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.8.0.0/24")
     clients: tuple[str, ...] = ()

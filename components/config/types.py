@@ -33,7 +33,7 @@ class ConfigError(Exception):
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
-_K3S_VERSION = re.compile(r"^v1\.(\d+)\.(\d+)\+k3s(\d+)$")
+K3S_VERSION = re.compile(r"^v1\.(\d+)\.(\d+)\+k3s(\d+)$")
 # Kubernetes minors this platform supports: each has a k3s release line, a bundled OpenAPI
 # schema in the pinned kubernetes-validate (the plan validates against it) and Pod Security
 # rules the policy pack knows. Widen it only after checking all three.
