@@ -36,7 +36,7 @@ def parse_quantity(q: str | int) -> Decimal:
 
     Accepts the decimal SI suffixes (m, k, M, G, T, P, E), the binary ones (Ki .. Ei) and
     decimal exponents (``1e3``, ``2E-1``). An int is accepted as a plain number, because
-    YAML config gives ``pods: 10`` as an int. Raises SpecError on anything else.
+    YAML config gives ``pods: 10`` as an int. Raises ValueError on anything else.
     """
     if isinstance(q, bool) or not isinstance(q, (str, int)):
         raise ValueError(f"{q!r} is not a Kubernetes quantity (expected a string such as '500m' or '1Gi')")

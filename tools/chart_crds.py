@@ -38,7 +38,7 @@ from pathlib import Path
 
 import yaml
 
-from components.system.traefik_values import ChartPin
+from components.system.chart_pin import ChartPin
 from tools.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME, schema_file_name
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"

@@ -1,7 +1,7 @@
 """`python -m tools.config_doc [--check]` — write docs/config.md from the typed config models.
 
 Pulumi.yaml can type only scalar and array keys (ADR 0001), so the reference for the
-structured keys is generated from `components/config.py` itself: every dotted key, its type,
+structured keys is generated from `components/config/` itself: every dotted key, its type,
 and its default or "required". `--check` exits 1 when the file is out of date (tests use it).
 """
 
@@ -82,11 +82,11 @@ def render() -> str:
     lines = [
         "# Stack configuration reference",
         "",
-        "Generated from `components/config.py` by `python -m tools.config_doc`; do not edit by hand.",
+        "Generated from `components/config/` by `python -m tools.config_doc`; do not edit by hand.",
         "Keys live under the `k3s-platform:` namespace in `Pulumi.<stack>.yaml`.",
         "Cross-field rules (node addresses inside the LAN and outside the DHCP range, disjoint",
         "CIDRs, an odd number of servers, unique names/IPs/MACs/hosts, hostnames under `domain`,",
-        "LimitRange within quota) are listed in `components/config.py` (`CROSS_RULES`).",
+        "LimitRange within quota) are listed in `components/config/stack.py` (`CROSS_RULES`).",
         "",
         "Secrets, set with `pulumi config set --secret <key>`: "
         + ", ".join(f"`{k}`" for k in SECRET_KEYS) + ".",

@@ -1,7 +1,6 @@
-"""Network layer: the pfSense Router component and its settings/inventory types."""
+"""Network layer: the pfSense Router component. Its settings and inventory types are config
+(`components.config.router`)."""
 
-from .inventory import RouterInventory, RouterNode
 from .router import Router
-from .settings import RouterSettings, VlanSettings, VpnSettings
 
-__all__ = ["Router", "RouterInventory", "RouterNode", "RouterSettings", "VlanSettings", "VpnSettings"]
+__all__ = ["Router"]

@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .inventory import RouterInventory
+from components.config.router import RouterInventory, RouterSettings
+from components.config.types import slug as _slug
+
 from .kinds import (
     CERTIFICATE,
     CERTIFICATE_AUTHORITY,
@@ -30,7 +32,6 @@ from .kinds import (
     Kind,
     natural_key,
 )
-from .settings import RouterSettings
 
 TAG = "k3s-platform"
 VPN_CA_DESCR = f"{TAG}-vpn-ca"
@@ -60,10 +61,6 @@ class DesiredObject:
     @property
     def natural_key(self) -> str:
         return natural_key(self.kind, self.payload)
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
 def _split_host(fqdn: str) -> tuple[str, str]:

@@ -30,7 +30,8 @@ from typing import Any
 
 import pulumi
 
-from .inventory import RouterInventory
+from components.config.router import RouterInventory, RouterSettings
+
 from .kinds import Kind, payload_hash
 from .openvpn import render_client_config
 from .payloads import (
@@ -41,7 +42,6 @@ from .payloads import (
     vpn_endpoint,
 )
 from .resources import PfSenseApply, PfSenseObject
-from .settings import RouterSettings
 from .vpn_pki import SERVER_CN, VpnPki, vpn_pki
 
 # Subsystems joining nodes wait for: the API name resolves and (prod) HAProxy fronts it.

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
+from components.config.router import VpnSettings
 from components.pki import CaPair, SignedPair, self_signed_ca, signed_cert
 
 from .openvpn import render_static_key
 from .payloads import TAG, VPN_SERVER_CERT_DESCR
-from .settings import VpnSettings
 
 CA_VALIDITY_HOURS = 10 * 365 * 24
 SERVER_CN = VPN_SERVER_CERT_DESCR

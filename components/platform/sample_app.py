@@ -6,6 +6,8 @@ quota-fitting resources, default-deny with the Traefik allow, a certificate, an 
 
 from __future__ import annotations
 
+from components.kube_specs import restricted_pod_security_context, restricted_security_context
+
 APP = "whoami"
 # The image runs as root unless told otherwise (no USER in it): pin an unprivileged uid.
 NOBODY = 65534
@@ -27,20 +29,13 @@ def deployment(namespace: str, *, image: str, port: int, replicas: int) -> dict:
                 "metadata": {"labels": labels(namespace)},
                 "spec": {
                     "automountServiceAccountToken": False,  # it never talks to the API
-                    "securityContext": {
-                        "runAsNonRoot": True, "runAsUser": NOBODY, "runAsGroup": NOBODY,
-                        "fsGroup": NOBODY, "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": restricted_pod_security_context(run_as=NOBODY, fs_group=NOBODY),
                     "containers": [{
                         "name": APP,
                         "image": image,
                         "args": ["--port", str(port)],  # unprivileged port
                         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-                        "securityContext": {
-                            "allowPrivilegeEscalation": False,
-                            "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]},
-                        },
+                        "securityContext": restricted_security_context(),
                         "resources": {
                             "requests": {"cpu": "10m", "memory": "32Mi"},
                             "limits": {"cpu": "100m", "memory": "64Mi"},

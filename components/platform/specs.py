@@ -12,27 +12,23 @@ What this module creates (as plain wire-form dicts, camelCase, ready for
                         need: DNS, same namespace, Traefik to the app ports, the ACME
                         HTTP-01 solver, and an optional egress allow-list.
 
-It also offers ``parse_quantity`` (Kubernetes quantity syntax -> Decimal) for the config
-layer's "LimitRange default within quota" check.
+The Namespace, ResourceQuota and LimitRange shapes are the shared ones
+(components/kube_specs.py); this module adds what is the tenant's own: its labels, the
+zero LoadBalancer/NodePort quota, and the NetworkPolicies.
 
 Nothing here imports pulumi: the thin Tenant component wires Outputs into these functions.
-Bad input raises ``SpecError`` (a ValueError) whose message starts with the offending field.
+Inputs are validated config (components/config/): nothing here checks them again.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
-from components.quantity import parse_quantity
+from components import kube_specs
 
 __all__ = [
-    "SpecError",
     "EgressRule",
-    "parse_quantity",
     "tenant_labels",
     "namespace",
     "resource_quota",
@@ -43,10 +39,6 @@ __all__ = [
     "ACME_SOLVER_LABEL",
     "ACME_SOLVER_PORT",
 ]
-
-
-class SpecError(ValueError):
-    """Invalid input to a spec builder; the message names the field first."""
 
 
 # --- labels and well-known names (the rest of the program relies on these) -----------------
@@ -70,32 +62,7 @@ DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
 ACME_SOLVER_PORT = 8089
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_PSA_VERSION = re.compile(r"^(v1\.\d+|latest)$")
-_PROTOCOLS = ("TCP", "UDP", "SCTP")
-
-
-def _positive_quantity(field: str, value: object) -> str:
-    """Check one quantity is valid and > 0; return it as the wire string."""
-    try:
-        amount = parse_quantity(value)  # type: ignore[arg-type]
-    except ValueError as err:
-        raise SpecError(f"{field}: {err}") from None
-    if amount <= 0:
-        raise SpecError(f"{field}: must be a positive quantity, got {value!r}")
-    return str(value)
-
-
 # --- shared metadata -------------------------------------------------------------------------
-
-
-def _check_dns_label(field: str, value: object) -> str:
-    if not isinstance(value, str) or len(value) > 63 or not _DNS1123_LABEL.match(value):
-        raise SpecError(
-            f"{field}: {value!r} is not a valid name (lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit, at most 63 characters)"
-        )
-    return value
 
 
 def tenant_labels(tenant: str) -> dict[str, str]:
@@ -110,87 +77,26 @@ def _metadata(name: str, namespace: str) -> dict:
 # --- Namespace -------------------------------------------------------------------------------
 
 
-def namespace(tenant: str, *, psa_version: str, extra_labels: Mapping[str, str] | None = None) -> dict:
-    """The tenant Namespace: name = tenant, Pod Security ``restricted`` in all three modes.
-
-    ``psa_version`` pins the policy to a Kubernetes minor (``"v1.34"``) so a cluster upgrade
-    cannot tighten or loosen admission silently; ``"latest"`` is accepted but not advised.
-    ``extra_labels`` may add labels but never override the tenant or Pod Security ones.
-    """
-    _check_dns_label("tenant", tenant)
-    if not isinstance(psa_version, str) or not _PSA_VERSION.match(psa_version):
-        raise SpecError(f"psa_version: {psa_version!r} must look like 'v1.34' (or 'latest')")
-    labels = tenant_labels(tenant)
-    for mode in PSA_MODES:
-        labels[f"pod-security.kubernetes.io/{mode}"] = PSA_LEVEL
-        labels[f"pod-security.kubernetes.io/{mode}-version"] = psa_version
-    for key, value in (extra_labels or {}).items():
-        if key in labels or key.startswith("pod-security.kubernetes.io/"):
-            raise SpecError(f"extra_labels.{key}: reserved label, set by the platform")
-        if not isinstance(value, str):
-            raise SpecError(f"extra_labels.{key}: value must be a string, got {value!r}")
-        labels[key] = value
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": tenant, "labels": labels},
-    }
+def namespace(tenant: str, *, psa_version: str) -> dict:
+    """The tenant Namespace: name = tenant, Pod Security ``restricted`` in all three modes,
+    pinned to a Kubernetes minor (``"v1.34"``)."""
+    return kube_specs.namespace(tenant, labels=tenant_labels(tenant), psa_version=psa_version)
 
 
 # --- ResourceQuota ---------------------------------------------------------------------------
 
-# Quota keys a tenant may set; anything else is most likely a typo that would
-# silently not limit anything.
-# Ref: https://kubernetes.io/docs/concepts/policy/resource-quotas/
-QUOTA_KEYS = frozenset(
-    {
-        "requests.cpu",
-        "requests.memory",
-        "limits.cpu",
-        "limits.memory",
-        "requests.ephemeral-storage",
-        "limits.ephemeral-storage",
-        "pods",
-        "persistentvolumeclaims",
-        "requests.storage",
-        "services",
-        "configmaps",
-        "secrets",
-    }
-)
 # Always zero: tenants publish through Traefik, never by a node port or a LoadBalancer IP.
 _FORBIDDEN_SERVICE_TYPES = {"services.loadbalancers": "0", "services.nodeports": "0"}
 
 
 def resource_quota(namespace: str, hard: Mapping[str, str]) -> dict:
-    """ResourceQuota ``quota`` from the tenant's limits, plus zero LoadBalancers/NodePorts.
-
-    Every value must be a positive quantity; ``count/<resource>.<group>`` keys are allowed
-    alongside the standard ones.
-    """
-    _check_dns_label("namespace", namespace)
-    if not hard:
-        raise SpecError("quota: at least one limit is required (e.g. requests.cpu, limits.memory, pods)")
-    spec_hard: dict[str, str] = {}
-    for key in sorted(hard):
-        if key in _FORBIDDEN_SERVICE_TYPES:
-            raise SpecError(f"quota.{key}: always 0 on this platform (services are published through Traefik); remove it")
-        if key not in QUOTA_KEYS and not key.startswith("count/"):
-            raise SpecError(f"quota.{key}: unknown quota key; use one of {', '.join(sorted(QUOTA_KEYS))} or count/<resource>")
-        spec_hard[key] = _positive_quantity(f"quota.{key}", hard[key])
+    """ResourceQuota ``quota`` from the tenant's limits (sorted), plus zero LoadBalancers/NodePorts."""
+    spec_hard = {key: str(hard[key]) for key in sorted(hard)}
     spec_hard.update(_FORBIDDEN_SERVICE_TYPES)
-    return {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": _metadata("quota", namespace),
-        "spec": {"hard": spec_hard},
-    }
+    return kube_specs.resource_quota(namespace, spec_hard, labels=tenant_labels(namespace))
 
 
 # --- LimitRange ------------------------------------------------------------------------------
-
-LIMIT_KEYS = ("cpu", "memory", "ephemeral-storage")
-
 
 def limit_range(
     namespace: str,
@@ -199,46 +105,14 @@ def limit_range(
     default_request: Mapping[str, str],
     max: Mapping[str, str],  # noqa: A002 - mirrors the LimitRange field name
 ) -> dict:
-    """LimitRange ``limits``: per-container default limits, default requests and maxima.
-
-    Checks what the API server would reject, but with the field named:
-    ``defaultRequest <= default <= max`` for every resource that has both values.
-    """
-    _check_dns_label("namespace", namespace)
-    sections = {"default": default, "defaultRequest": default_request, "max": max}
-    parsed: dict[str, dict[str, Decimal]] = {}
-    wire: dict[str, dict[str, str]] = {}
-    for section, values in sections.items():
-        parsed[section], wire[section] = {}, {}
-        for key in sorted(values or {}):
-            field = f"limits.{section}.{key}"
-            if key not in LIMIT_KEYS:
-                raise SpecError(f"{field}: unknown resource; use one of {', '.join(LIMIT_KEYS)}")
-            wire[section][key] = _positive_quantity(field, values[key])
-            parsed[section][key] = parse_quantity(values[key])
-    # The quota covers cpu and memory, so a container without both would be rejected;
-    # the defaults are what fill them in.
-    for section in ("default", "defaultRequest"):
-        for key in ("cpu", "memory"):
-            if key not in wire[section]:
-                raise SpecError(f"limits.{section}.{key}: required (the quota needs every container to declare it)")
-    for lower, upper in (("defaultRequest", "default"), ("default", "max"), ("defaultRequest", "max")):
-        for key, low in parsed[lower].items():
-            high = parsed[upper].get(key)
-            if high is not None and low > high:
-                raise SpecError(
-                    f"limits.{lower}.{key}: {wire[lower][key]} is above limits.{upper}.{key} ({wire[upper][key]})"
-                )
-    item: dict = {"type": "Container"}
-    for section in ("default", "defaultRequest", "max"):
-        if wire[section]:
-            item[section] = wire[section]
-    return {
-        "apiVersion": "v1",
-        "kind": "LimitRange",
-        "metadata": _metadata("limits", namespace),
-        "spec": {"limits": [item]},
-    }
+    """LimitRange ``limits``: per-container default limits, default requests and maxima
+    (config checks defaultRequest <= default <= max and that both fit the quota)."""
+    return kube_specs.limit_range(
+        namespace,
+        default={k: str(default[k]) for k in sorted(default)},
+        default_request={k: str(default_request[k]) for k in sorted(default_request)},
+        max={k: str(max[k]) for k in sorted(max)},
+        labels=tenant_labels(namespace))
 
 
 # --- NetworkPolicies -------------------------------------------------------------------------
@@ -251,12 +125,6 @@ class EgressRule:
     cidr: str
     ports: tuple[int, ...]
     protocol: str = "TCP"
-
-
-def _check_port(field: str, port: object) -> int:
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise SpecError(f"{field}: {port!r} is not a port number (1-65535)")
-    return port
 
 
 def _network_policy(namespace: str, name: str, spec: dict) -> dict:
@@ -277,29 +145,15 @@ def _traefik_peer(traefik_namespace: str) -> dict:
 
 
 def _egress_policy(namespace: str, index: int, rule: EgressRule) -> dict:
-    field = f"egress[{index}]"
-    if not isinstance(rule, EgressRule):
-        raise SpecError(f"{field}: expected an EgressRule(cidr, ports, protocol), got {type(rule).__name__}")
-    try:
-        network = ipaddress.ip_network(rule.cidr, strict=True)
-    except (ValueError, TypeError) as err:
-        raise SpecError(f"{field}.cidr: {rule.cidr!r} is not a network in CIDR form ({err})") from None
-    if rule.protocol not in _PROTOCOLS:
-        raise SpecError(f"{field}.protocol: {rule.protocol!r} must be one of {', '.join(_PROTOCOLS)}")
-    # An empty port list would mean "every port": make the allow-list say what it allows.
-    if not rule.ports:
-        raise SpecError(f"{field}.ports: list at least one port")
-    ports = [
-        {"protocol": rule.protocol, "port": _check_port(f"{field}.ports[{i}]", p)}
-        for i, p in enumerate(rule.ports)
-    ]
+    # Config requires at least one port: an empty list would mean "every port".
+    ports = [{"protocol": rule.protocol, "port": p} for p in rule.ports]
     return _network_policy(
         namespace,
         f"allow-egress-{index}",
         {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": str(network)}}], "ports": ports}],
+            "egress": [{"to": [{"ipBlock": {"cidr": str(rule.cidr)}}], "ports": ports}],
         },
     )
 
@@ -322,9 +176,7 @@ def network_policies(
       8089, so certificates can be issued despite the default deny.
     - ``allow-egress-<i>``: one per ``egress`` entry, ``i`` being its index in the list.
     """
-    _check_dns_label("namespace", namespace)
-    _check_dns_label("traefik_namespace", traefik_namespace)
-    ports = sorted({_check_port(f"app_ports[{i}]", p) for i, p in enumerate(app_ports)})
+    ports = sorted(set(app_ports))
 
     policies = [
         _network_policy(namespace, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),

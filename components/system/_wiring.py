@@ -21,7 +21,7 @@ from components.system.budget import (
     resource_quota,
     system_namespace,
 )
-from components.system.traefik_values import ChartPin
+from components.system.chart_pin import ChartPin
 
 
 @dataclass

@@ -10,6 +10,8 @@ created only after cert-manager can really admit it (closes the race noted in AD
 
 from __future__ import annotations
 
+from components.kube_specs import restricted_pod_security_context, restricted_security_context
+
 NAME = "cert-manager-api-check"
 # Ref: deploy/charts/cert-manager/templates/startupapicheck-job.yaml and -rbac.yaml (v1.21):
 # args `check api --wait=<timeout>`, a Role allowing `create` on certificates.
@@ -46,17 +48,14 @@ def api_check_objects(namespace: str, *, image_tag: str, resources: dict) -> dic
                         "restartPolicy": "OnFailure",
                         "serviceAccountName": NAME,
                         "enableServiceLinks": False,
-                        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                        "securityContext": restricted_pod_security_context(),
                         "containers": [{
                             "name": "api-check",
                             "image": f"{IMAGE}:{image_tag}",
                             "args": ["check", "api", f"--wait={WAIT}", "-v"],
                             "env": [{"name": "POD_NAMESPACE",
                                      "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
-                            "securityContext": {
-                                "runAsNonRoot": True, "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
-                            },
+                            "securityContext": restricted_security_context(),
                             "resources": {k: dict(v) for k, v in resources.items()},
                         }],
                     },

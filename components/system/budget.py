@@ -8,56 +8,24 @@ Pure builders returning wire-form dicts:
 - `resource_quota(namespace, budget)` and `limit_range(namespace, defaults)`: the objects the
   quota policy requires for every namespace the stack creates.
 
-The tenant layer has its own builders (components/platform/specs.py); layers depend
-downwards only, so the system layer keeps these few lines to itself.
+The objects themselves come from components/kube_specs.py, which the tenant layer shares;
+this module holds only what is the system layer's own: its labels and the budget arithmetic.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from components import kube_specs
+from components.kube_specs import MANAGED_BY
 from components.quantity import parse_quantity
-
-MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "k3s-platform"}
-_PSA_VERSION = re.compile(r"^(v1\.\d+|latest)$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
-class BudgetError(ValueError):
-    """Invalid input; the message starts with the offending field."""
-
-
-def _label(field: str, value: str) -> str:
-    if not isinstance(value, str) or not _DNS_LABEL.match(value):
-        raise BudgetError(f"{field}: {value!r} is not a DNS label")
-    return value
-
-
-def _quantity(field: str, value: str) -> str:
-    try:
-        amount = parse_quantity(str(value))
-    except ValueError:
-        raise BudgetError(f"{field}: {value!r} is not a Kubernetes quantity (e.g. 500m, 256Mi)") from None
-    if amount <= 0:
-        raise BudgetError(f"{field}: {value!r} must be positive")
-    return str(value)
 
 
 def system_namespace(name: str, *, psa_version: str, level: str = "restricted") -> dict:
     """A system Namespace with Pod Security labels (enforce, audit, warn) at `level`."""
-    _label("name", name)
-    if not isinstance(psa_version, str) or not _PSA_VERSION.match(psa_version):
-        raise BudgetError(f"psa_version: {psa_version!r} must look like 'v1.34' (or 'latest')")
-    if level not in ("restricted", "baseline"):
-        raise BudgetError(f"level: {level!r} must be 'restricted' or 'baseline'")
-    labels = dict(MANAGED_BY)
-    for mode in ("enforce", "audit", "warn"):
-        labels[f"pod-security.kubernetes.io/{mode}"] = level
-        labels[f"pod-security.kubernetes.io/{mode}-version"] = psa_version
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+    return kube_specs.namespace(name, labels=MANAGED_BY, psa_version=psa_version, level=level)
 
 
 @dataclass(frozen=True)
@@ -85,47 +53,23 @@ class ContainerDefaults:
 
 def resource_quota(namespace: str, budget: Budget) -> dict:
     """ResourceQuota `quota`: requests, limits and pods from `budget`."""
-    _label("namespace", namespace)
-    if isinstance(budget.pods, bool) or not isinstance(budget.pods, int) or budget.pods < 1:
-        raise BudgetError(f"budget.pods: {budget.pods!r} must be a positive integer")
-    hard = {
-        "requests.cpu": _quantity("budget.requests_cpu", budget.requests_cpu),
-        "requests.memory": _quantity("budget.requests_memory", budget.requests_memory),
-        "limits.cpu": _quantity("budget.limits_cpu", budget.limits_cpu),
-        "limits.memory": _quantity("budget.limits_memory", budget.limits_memory),
+    return kube_specs.resource_quota(namespace, {
+        "requests.cpu": budget.requests_cpu,
+        "requests.memory": budget.requests_memory,
+        "limits.cpu": budget.limits_cpu,
+        "limits.memory": budget.limits_memory,
         "pods": str(budget.pods),
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": {"name": "quota", "namespace": namespace, "labels": dict(MANAGED_BY)},
-        "spec": {"hard": hard},
-    }
+    }, labels=MANAGED_BY)
 
 
 def limit_range(namespace: str, defaults: ContainerDefaults = ContainerDefaults()) -> dict:
-    """LimitRange `limits`: per-container defaults and maxima; defaultRequest <= default <= max."""
-    _label("namespace", namespace)
-    pairs = (("cpu", defaults.default_request_cpu, defaults.default_cpu, defaults.max_cpu),
-             ("memory", defaults.default_request_memory, defaults.default_memory, defaults.max_memory))
-    for resource, request, default, maximum in pairs:
-        for field, value in (("default_request", request), ("default", default), ("max", maximum)):
-            _quantity(f"defaults.{field}_{resource}", value)
-        if parse_quantity(request) > parse_quantity(default):
-            raise BudgetError(f"defaults.default_request_{resource}: {request} is above default {default}")
-        if parse_quantity(default) > parse_quantity(maximum):
-            raise BudgetError(f"defaults.default_{resource}: {default} is above max {maximum}")
-    return {
-        "apiVersion": "v1",
-        "kind": "LimitRange",
-        "metadata": {"name": "limits", "namespace": namespace, "labels": dict(MANAGED_BY)},
-        "spec": {"limits": [{
-            "type": "Container",
-            "default": {"cpu": defaults.default_cpu, "memory": defaults.default_memory},
-            "defaultRequest": {"cpu": defaults.default_request_cpu, "memory": defaults.default_request_memory},
-            "max": {"cpu": defaults.max_cpu, "memory": defaults.max_memory},
-        }]},
-    }
+    """LimitRange `limits`: per-container defaults and maxima (defaultRequest <= default <= max)."""
+    return kube_specs.limit_range(
+        namespace,
+        default={"cpu": defaults.default_cpu, "memory": defaults.default_memory},
+        default_request={"cpu": defaults.default_request_cpu, "memory": defaults.default_request_memory},
+        max={"cpu": defaults.max_cpu, "memory": defaults.max_memory},
+        labels=MANAGED_BY)
 
 
 # Room above the computed rollout peak, so a chart bump that raises a request or adds a pod
@@ -155,4 +99,4 @@ def sum_quantities(values: list[str], *, unit: str) -> str:
         return f"{math.ceil(total * 1000)}m"
     if unit == "Mi":
         return f"{math.ceil(total / (1024 * 1024))}Mi"
-    raise BudgetError(f"unit: {unit!r} must be 'm' or 'Mi'")
+    raise ValueError(f"unit: {unit!r} must be 'm' or 'Mi'")

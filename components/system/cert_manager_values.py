@@ -19,8 +19,9 @@ Pure: no pulumi import.
 
 from __future__ import annotations
 
+from components.kube_specs import restricted_pod_security_context, restricted_security_context
 from components.system.budget import Budget, sum_quantities, with_headroom
-from components.system.traefik_values import ChartPin
+from components.system.chart_pin import ChartPin
 
 # Ref: https://github.com/cert-manager/cert-manager/releases/tag/v1.21.1
 CERT_MANAGER_CHART = ChartPin(chart="cert-manager", version="v1.21.1", repo="https://charts.jetstack.io",
@@ -37,26 +38,12 @@ RESOURCES = {
 COMPONENTS = tuple(RESOURCES)
 
 
-def _pod_security() -> dict:
-    return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-
-
-def _container_security() -> dict:
-    return {
-        "runAsNonRoot": True,
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
 def _component(name: str, tag: str) -> dict:
     return {
         "image": {"tag": tag},
         "resources": {k: dict(v) for k, v in RESOURCES[name].items()},
-        "securityContext": _pod_security(),
-        "containerSecurityContext": _container_security(),
+        "securityContext": restricted_pod_security_context(),
+        "containerSecurityContext": restricted_security_context(),
     }
 
 

@@ -1,8 +1,8 @@
 """Pure builders for the custom resources (and their Secrets) of the system layer.
 
 Each function returns one wire-form object (camelCase, ready for
-`kubernetes.apiextensions.CustomResource` or a typed resource) and validates what the API
-server or the controller would otherwise reject later, naming the field:
+`kubernetes.apiextensions.CustomResource` or a typed resource). Names, hosts, ranges and
+e-mail come from validated config (components/config/) and are not checked again here:
 
 Traefik (`traefik.io/v1alpha1`):
 - `tls_option`: TLS 1.2 minimum, strict SNI, AEAD/ECDHE ciphers only; named `default` it
@@ -26,11 +26,9 @@ No pulumi import here: the thin components wire Outputs into these dicts.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Sequence
 
-from components.system.budget import MANAGED_BY
+from components.kube_specs import MANAGED_BY
 
 TRAEFIK_API = "traefik.io/v1alpha1"
 CERT_MANAGER_API = "cert-manager.io/v1"
@@ -55,60 +53,12 @@ CIPHER_SUITES = (
 CURVES = ("X25519", "CurveP256", "CurveP384")
 HSTS_SECONDS = 31536000  # one year
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 class CrdSpecError(ValueError):
-    """Invalid input to a builder; the message starts with the offending field."""
-
-
-# --- checks ----------------------------------------------------------------------------------
-
-
-def _label(field: str, value: object) -> str:
-    if not isinstance(value, str) or not _DNS_LABEL.match(value):
-        raise CrdSpecError(f"{field}: {value!r} is not a DNS label (lowercase letters, digits, '-')")
-    return value
-
-
-def _name(field: str, value: object) -> str:
-    if not isinstance(value, str) or not _DNS_SUBDOMAIN.match(value):
-        raise CrdSpecError(f"{field}: {value!r} is not a valid object name (lowercase DNS subdomain)")
-    return value
-
-
-def _hosts(field: str, hosts: Sequence[str]) -> list[str]:
-    if isinstance(hosts, str) or not hosts:
-        raise CrdSpecError(f"{field}: list at least one hostname")
-    out: list[str] = []
-    for i, host in enumerate(hosts):
-        if not isinstance(host, str) or not _HOSTNAME.match(host):
-            raise CrdSpecError(f"{field}[{i}]: {host!r} is not a fully qualified hostname")
-        if host in out:
-            raise CrdSpecError(f"{field}[{i}]: {host} is listed twice")
-        out.append(host)
-    return out
-
-
-def _cidrs(field: str, ranges: Sequence[str]) -> list[str]:
-    if isinstance(ranges, str) or not ranges:
-        # An empty allow-list would be read by Traefik as "allow nobody" — say so early.
-        raise CrdSpecError(f"{field}: list at least one source range (CIDR)")
-    out = []
-    for i, cidr in enumerate(ranges):
-        try:
-            out.append(str(ipaddress.ip_network(str(cidr), strict=True)))
-        except ValueError:
-            raise CrdSpecError(f"{field}[{i}]: {cidr!r} is not a network in CIDR form") from None
-    return out
+    """A builder was handed what would leak a secret (a plaintext password); the message
+    starts with the offending field. Config-derived inputs are not checked again here."""
 
 
 def _meta(namespace: str, name: str, labels: dict | None = None) -> dict:
-    _label("namespace", namespace)
-    _name("name", name)
     return {"name": name, "namespace": namespace, "labels": {**MANAGED_BY, **(labels or {})}}
 
 
@@ -170,7 +120,6 @@ def basic_auth_secret(namespace: str, name: str, users: str) -> dict:
 
 def basic_auth_middleware(namespace: str, name: str, *, secret_name: str, realm: str = "k3s-platform") -> dict:
     """Middleware `basicAuth` on the htpasswd Secret `secret_name` (same namespace)."""
-    _name("secret_name", secret_name)
     return _traefik("Middleware", namespace, name, {"basicAuth": {
         "secret": secret_name,
         "realm": realm,
@@ -181,7 +130,7 @@ def basic_auth_middleware(namespace: str, name: str, *, secret_name: str, realm:
 def ip_allow_list_middleware(namespace: str, name: str, *, source_ranges: Sequence[str]) -> dict:
     """Middleware `ipAllowList`: only clients from `source_ranges` (LAN/VPN)."""
     return _traefik("Middleware", namespace, name, {"ipAllowList": {
-        "sourceRange": _cidrs("source_ranges", source_ranges),
+        "sourceRange": [str(r) for r in source_ranges],
     }})
 
 
@@ -192,13 +141,10 @@ def redirect_https_middleware(namespace: str, name: str = "redirect-https") -> d
 
 def host_rule(hosts: Sequence[str], path_prefixes: Sequence[str] = ()) -> str:
     """Traefik v3 rule: Host(`a`) || Host(`b`), optionally && (PathPrefix(`/x`) || ...)."""
-    rule = " || ".join(f"Host(`{h}`)" for h in _hosts("hosts", hosts))
+    rule = " || ".join(f"Host(`{h}`)" for h in hosts)
     if len(hosts) > 1:
         rule = f"({rule})"
     if path_prefixes:
-        for i, prefix in enumerate(path_prefixes):
-            if not isinstance(prefix, str) or not prefix.startswith("/") or "`" in prefix:
-                raise CrdSpecError(f"path_prefixes[{i}]: {prefix!r} must start with '/' and contain no backquote")
         paths = " || ".join(f"PathPrefix(`{p}`)" for p in path_prefixes)
         rule = f"{rule} && ({paths})" if len(path_prefixes) > 1 else f"{rule} && {paths}"
     return rule
@@ -221,21 +167,13 @@ def ingress_route(
     `middlewares` are names of Middlewares in `namespace` (cross-namespace references are
     off). `service_kind` is `Service` (needs `port`) or `TraefikService` (e.g. api@internal).
     """
-    if service_kind not in ("Service", "TraefikService"):
-        raise CrdSpecError(f"service_kind: {service_kind!r} must be 'Service' or 'TraefikService'")
     if service_kind == "Service":
-        _label("service", service)
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            raise CrdSpecError(f"port: {port!r} must be a port number (1-65535) for a Service")
         backend = {"name": service, "kind": "Service", "port": port}
     else:
-        if not isinstance(service, str) or not service:
-            raise CrdSpecError("service: name the TraefikService (e.g. api@internal)")
         backend = {"name": service, "kind": "TraefikService"}
-    _name("tls_secret", tls_secret)
     route: dict = {"kind": "Rule", "match": host_rule(hosts, path_prefixes), "services": [backend]}
     if middlewares:
-        route["middlewares"] = [{"name": _name(f"middlewares[{i}]", m)} for i, m in enumerate(middlewares)]
+        route["middlewares"] = [{"name": m} for m in middlewares]
     return _traefik("IngressRoute", namespace, name, {
         "entryPoints": ["websecure"],
         "routes": [route],
@@ -248,18 +186,12 @@ def ingress_route(
 
 def issuer_name(mode: str, acme_server: str = "staging") -> str:
     """The Issuer's name by mode: `letsencrypt-staging`, `letsencrypt-production` or `platform-ca`."""
-    if mode == "ca":
-        return "platform-ca"
-    if mode == "acme":
-        if acme_server not in ACME_SERVERS:
-            raise CrdSpecError(f"certificates.acmeServer: {acme_server!r} must be one of {', '.join(ACME_SERVERS)}")
-        return f"letsencrypt-{acme_server}"
-    raise CrdSpecError(f"certificates.issuer: {mode!r} must be 'acme' or 'ca'")
+    return "platform-ca" if mode == "ca" else f"letsencrypt-{acme_server}"
 
 
 def account_key_secret(namespace: str, acme_server: str) -> str:
     """Name of the Secret holding the ACME account key in `namespace` (one per namespace)."""
-    return f"acme-account-{acme_server}-{_label('namespace', namespace)}"
+    return f"acme-account-{acme_server}-{namespace}"
 
 
 def acme_issuer(
@@ -275,11 +207,6 @@ def acme_issuer(
 
     Ref: https://cert-manager.io/docs/configuration/acme/http01/
     """
-    if server_url not in ACME_SERVERS.values():
-        raise CrdSpecError(f"server_url: {server_url!r} is not a Let's Encrypt directory ({', '.join(ACME_SERVERS.values())})")
-    if not isinstance(email, str) or not _EMAIL.match(email):
-        raise CrdSpecError(f"certificates.email: {email!r} is not an e-mail address")
-    _name("account_key_secret_name", account_key_secret_name)
     return _cert_manager("Issuer", namespace, name, {"acme": {
         "server": server_url,
         "email": email,
@@ -303,15 +230,12 @@ def ca_secret(namespace: str, name: str, *, cert_pem: str, key_pem: str) -> dict
 
 def ca_issuer(namespace: str, *, ca_secret_name: str, name: str = "platform-ca") -> dict:
     """CA Issuer signing with the key pair in Secret `ca_secret_name` (same namespace)."""
-    _name("ca_secret_name", ca_secret_name)
     return _cert_manager("Issuer", namespace, name, {"ca": {"secretName": ca_secret_name}})
 
 
 def certificate(namespace: str, name: str, *, hosts: Sequence[str], issuer: str, secret_name: str) -> dict:
     """Certificate for `hosts` from the namespaced Issuer `issuer`, stored in `secret_name`."""
-    dns_names = _hosts("hosts", hosts)
-    _name("issuer", issuer)
-    _name("secret_name", secret_name)
+    dns_names = list(hosts)
     return _cert_manager("Certificate", namespace, name, {
         "secretName": secret_name,
         "dnsNames": dns_names,

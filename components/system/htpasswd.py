@@ -34,7 +34,11 @@ MAX_PASSWORD_BYTES = 72
 
 
 class HtpasswdError(ValueError):
-    """Invalid input; the message starts with the offending field."""
+    """Invalid input: `field` names the argument, `reason` says what is wrong."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
 
 
 # A salt key shorter than this could be searched; RandomBytes(32) gives 32.
@@ -44,9 +48,9 @@ MIN_SALT_KEY_BYTES = 16
 def derived_salt(user: str, password: str, *, salt_key: bytes, cost: int = DEFAULT_COST) -> bytes:
     """A bcrypt salt string (`$2b$<cost>$` + 22 chars) from a hash keyed by the secret salt key."""
     if not 4 <= cost <= 31:
-        raise HtpasswdError(f"cost: {cost} is outside bcrypt's range 4-31")
+        raise HtpasswdError("cost", f"{cost} is outside bcrypt's range 4-31")
     if not isinstance(salt_key, bytes) or len(salt_key) < MIN_SALT_KEY_BYTES:
-        raise HtpasswdError(f"salt_key: must be at least {MIN_SALT_KEY_BYTES} secret random bytes")
+        raise HtpasswdError("salt_key", f"must be at least {MIN_SALT_KEY_BYTES} secret random bytes")
     digest = hmac.new(salt_key, user.encode() + b"\0" + password.encode(), hashlib.sha256).digest()
     # 16 bytes -> 24 base64 chars with "==" padding; the first 22 carry the 128 bits, and the
     # last of them has its low bits zero, which is the canonical bcrypt encoding.
@@ -58,18 +62,15 @@ def htpasswd_line(user: str, password: str, *, salt_key: bytes, cost: int = DEFA
     """`user:<bcrypt hash>` for Traefik BasicAuth; deterministic for the same inputs.
 
     `salt_key`: secret random bytes kept in the stack's state (each stack has its own, so the
-    same password in dev and prod gives unrelated hashes).
+    same password in dev and prod gives unrelated hashes). `user` is validated config
+    (`ingress.dashboardUser`); the password is a secret, known only here, so it is checked here.
     """
-    if not isinstance(user, str) or not user:
-        raise HtpasswdError("user: must be a non-empty string")
-    if ":" in user or any(c.isspace() for c in user):
-        raise HtpasswdError(f"user: {user!r} may not contain ':' or whitespace (htpasswd format)")
     if not isinstance(password, str) or not password:
-        raise HtpasswdError("password: must be a non-empty string — set the secret config value")
+        raise HtpasswdError("password", "must be a non-empty string — set the secret config value")
     if "\n" in password or "\r" in password:
-        raise HtpasswdError("password: may not contain a line break")
+        raise HtpasswdError("password", "may not contain a line break")
     if len(password.encode()) > MAX_PASSWORD_BYTES:
-        raise HtpasswdError(f"password: longer than {MAX_PASSWORD_BYTES} bytes, which bcrypt cannot hash — shorten it")
+        raise HtpasswdError("password", f"longer than {MAX_PASSWORD_BYTES} bytes, which bcrypt cannot hash — shorten it")
     hashed = bcrypt.hashpw(password.encode(), derived_salt(user, password, salt_key=salt_key, cost=cost))
     return f"{user}:{hashed.decode()}"
 
@@ -77,5 +78,5 @@ def htpasswd_line(user: str, password: str, *, salt_key: bytes, cost: int = DEFA
 def htpasswd_file(users: dict[str, str], *, salt_key: bytes, cost: int = DEFAULT_COST) -> str:
     """Several users, one line each, sorted by user name so the text is stable."""
     if not users:
-        raise HtpasswdError("users: at least one user is required")
+        raise HtpasswdError("users", "at least one user is required")
     return "\n".join(htpasswd_line(u, users[u], salt_key=salt_key, cost=cost) for u in sorted(users)) + "\n"

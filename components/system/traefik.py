@@ -44,7 +44,6 @@ from components.system.tls_route import TlsRoute
 from components.system.traefik_values import (
     INGRESS_CLASS,
     TRAEFIK_CHART,
-    TraefikValuesError,
     traefik_budget,
     traefik_values,
 )
@@ -57,12 +56,14 @@ DASHBOARD_ALLOW = "dashboard-allow"
 
 
 def dashboard_users(user: str, password: str, *, salt_key_b64: str) -> str:
-    """The `users` value of the BasicAuth secret; bad input becomes a RunError naming the key."""
+    """The `users` value of the BasicAuth secret. The password is a secret, checked only here
+    (config cannot see it): a bad one becomes a RunError naming its config key."""
     try:
         return htpasswd_line(user, password, salt_key=base64.b64decode(salt_key_b64)) + "\n"
     except HtpasswdError as err:
-        field = "ingress.dashboardUser" if str(err).startswith("user") else "dashboardPassword"
-        raise pulumi.RunError(f"{field}: {str(err).split(': ', 1)[1]}") from None
+        if err.field != "password":
+            raise
+        raise pulumi.RunError(f"dashboardPassword: {err.reason}") from None
 
 
 class TraefikStack(pulumi.ComponentResource):
@@ -96,13 +97,10 @@ class TraefikStack(pulumi.ComponentResource):
         super().__init__("k3s-platform:system:TraefikStack", name, None, opts)
         self.namespace = NAMESPACE
         self.ingress_class = INGRESS_CLASS
-        try:
-            values = traefik_values(replicas=ingress.replicas, ha=ha,
-                                    trusted_proxies=[str(p) for p in trusted_proxies])
-            allow = crds.ip_allow_list_middleware(NAMESPACE, DASHBOARD_ALLOW,
-                                                  source_ranges=[str(c) for c in admin_cidrs])
-        except (TraefikValuesError, crds.CrdSpecError) as err:
-            raise pulumi.RunError(str(err)) from None
+        values = traefik_values(replicas=ingress.replicas, ha=ha,
+                                trusted_proxies=[str(p) for p in trusted_proxies])
+        allow = crds.ip_allow_list_middleware(NAMESPACE, DASHBOARD_ALLOW,
+                                              source_ranges=[str(c) for c in admin_cidrs])
 
         ns = bounded_namespace(name, NAMESPACE, psa_version=psa_version,
                                budget=traefik_budget(ingress.replicas), provider=provider, parent=self)

@@ -24,27 +24,17 @@ What the values say:
 - the chart's own dashboard IngressRoute is off (the stack builds a protected one);
 - in HA: replicas >= 2, a PodDisruptionBudget (minAvailable 1) and pod anti-affinity.
 
-Pure: no pulumi import. Bad input raises `TraefikValuesError` naming the field.
+Pure: no pulumi import. Inputs are validated config (components/config/); nothing here
+checks them again.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from components.kube_specs import restricted_pod_security_context, restricted_security_context
 from components.system.budget import Budget, sum_quantities, with_headroom
-
-
-@dataclass(frozen=True)
-class ChartPin:
-    """Where a chart comes from and which version; `app_version` is the image tag it ships."""
-
-    chart: str
-    version: str
-    repo: str
-    app_version: str
-
+from components.system.chart_pin import ChartPin
 
 # Ref: https://github.com/traefik/traefik-helm-chart/releases/tag/v41.3.0 (appVersion v3.7.11);
 # crd-schemas/ is generated from this pin's CRDs (`./run schemas`).
@@ -62,21 +52,6 @@ RESOURCES = {
 }
 
 
-class TraefikValuesError(ValueError):
-    """Invalid input; the message starts with the offending field."""
-
-
-def _cidrs(field: str, values: Sequence[str]) -> list[str]:
-    out = []
-    for i, value in enumerate(values):
-        try:
-            out.append(str(ipaddress.ip_network(str(value), strict=True)))
-        except ValueError:
-            raise TraefikValuesError(
-                f"{field}[{i}]: {value!r} is not a network in CIDR form (e.g. 192.168.10.1/32)") from None
-    return out
-
-
 def _entry_point_trust(trusted: list[str]) -> dict:
     # An empty list means "trust nobody": Traefik then ignores PROXY headers and strips
     # X-Forwarded-* from clients.
@@ -88,13 +63,9 @@ def _entry_point_trust(trusted: list[str]) -> dict:
 
 def traefik_values(*, replicas: int, ha: bool, trusted_proxies: Sequence[str] = (),
                    image_tag: str = TRAEFIK_CHART.app_version) -> dict:
-    """Values for the Traefik chart; see the module docstring for what each part means."""
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= 10:
-        raise TraefikValuesError(f"ingress.replicas: {replicas!r} must be an integer from 1 to 10")
-    if ha and replicas < 2:
-        raise TraefikValuesError(
-            f"ingress.replicas: {replicas} leaves no spare Traefik in an HA stack — set it to 2 or more")
-    trusted = _cidrs("trusted_proxies", trusted_proxies)
+    """Values for the Traefik chart; see the module docstring for what each part means.
+    Inputs are validated config (`ingress.replicas`, and 2 or more in an HA stack)."""
+    trusted = [str(p) for p in trusted_proxies]
 
     values: dict = {
         "image": {"tag": image_tag},
@@ -133,19 +104,8 @@ def traefik_values(*, replicas: int, ha: bool, trusted_proxies: Sequence[str] = 
             "addRoutersLabels": True,
             "addServicesLabels": True,
         }},
-        "podSecurityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS_ID,
-            "runAsGroup": RUN_AS_ID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "securityContext": {
-            "runAsNonRoot": True,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "podSecurityContext": restricted_pod_security_context(run_as=RUN_AS_ID),
+        "securityContext": restricted_security_context(),
         "resources": {k: dict(v) for k, v in RESOURCES.items()},
         "podDisruptionBudget": {"enabled": False},
         # Source IP preserved: Traefik must see the router (prod, PROXY v2 trusted from it

@@ -13,9 +13,9 @@ from components.config import (
     label_key_problem,
     parse_config_keys,
     parse_stack_config,
+    pem_certificates_problem,
     split_keys,
 )
-from components.network.settings import pem_certificates_problem
 from tests.config.test_config_fixtures import raw_config
 
 PROD = Path(__file__).parent / "valid" / "prod-ha.yaml"
@@ -123,3 +123,13 @@ def test_a_section_error_does_not_hide_the_domain_check():
     with pytest.raises(ConfigError) as err:
         parse_config_keys({f"k3s-platform:{k}": v for k, v in raw.items()})
     assert [p.split(":")[0] for p in err.value.problems] == ["domain", "ingress.replicas"]
+
+
+def test_ha_stack_keeps_a_spare_traefik():
+    # Checked here once (it was traefik_values' own check before issue 15).
+    raw = raw_config(PROD)
+    raw["ingress"]["replicas"] = 1
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert err.value.problems == [
+        "ingress.replicas: 1 leaves no spare Traefik in an HA stack — set it to 2 or more"]

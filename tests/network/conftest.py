@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from components.config import RouterInventory, RouterNode, RouterSettings
 from components.network.driver import PfRestDriver
-from components.network.inventory import RouterInventory, RouterNode
-from components.network.settings import RouterSettings
 
 from .fake_pfrest import API_KEY, FakePfRest
 

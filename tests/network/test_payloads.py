@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from components.network.inventory import RouterInventory
+from components.config.router import RouterInventory, RouterSettings
 from components.network.openvpn import render_client_config, render_static_key
 from components.network.payloads import (
     render_haproxy,
@@ -21,7 +21,6 @@ from components.network.payloads import (
     render_openvpn_server,
     render_port_forwards,
 )
-from components.network.settings import RouterSettings
 from tests.golden import check_golden
 
 from .conftest import dev_inventory, make_settings, prod_inventory

@@ -1,15 +1,13 @@
-"""RouterSettings and RouterInventory validation: good input parses with documented
-defaults; each mistake gives a message naming the field and how to fix it."""
+"""RouterSettings validation: good input parses with documented defaults; each mistake gives
+a message naming the field and how to fix it. (RouterInventory holds no checks: it is
+computed from validated config, tests/config/test_derived.py.)"""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from components.network.inventory import RouterInventory, RouterNode
-from components.network.settings import RouterSettings
-
-from .conftest import dev_inventory
+from components.config import RouterSettings
 
 
 def test_defaults_from_camel_case_yaml():
@@ -46,40 +44,6 @@ def test_settings_are_frozen():
     s = RouterSettings.model_validate({"apiUrl": "https://r"})
     with pytest.raises(ValidationError):
         s.verify_tls = False  # type: ignore[misc]
-
-
-def test_mac_is_normalized():
-    node = RouterNode("cp1", "192.168.10.11", "52-54-00-AA-BB-CC", "server")
-    assert node.mac == "52:54:00:aa:bb:cc"
-
-
-@pytest.mark.parametrize(
-    "change,message",
-    [
-        ({"nodes": ()}, "nodes is empty"),
-        ({"ingress_address": "10.0.0.1"}, "ingress_address 10.0.0.1 is outside lan_cidr"),
-        ({"api_hostname": "k8s"}, "api_hostname 'k8s' is not a lowercase DNS name"),
-        ({"ingress_hosts": ("a.home.example.org", "a.home.example.org")}, "duplicates"),
-        ({"proxy_protocol": True}, "proxy_protocol needs ha"),
-        ({"nodes": (RouterNode("cp1", "192.168.10.11", "52:54:00:00:00:01", "agent"),)}, "no node has role 'server'"),
-        (
-            {"nodes": (RouterNode("cp1", "192.168.10.11", "52:54:00:00:00:01", "server"),
-                       RouterNode("cp2", "192.168.10.12", "52:54:00:00:00:01", "server"))},
-            "node macs",
-        ),
-    ],
-)
-def test_bad_inventory_is_explained(change, message):
-    base = dev_inventory()
-    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
-    fields.update(change)
-    with pytest.raises(ValueError, match=message):
-        RouterInventory(**fields)
-
-
-def test_bad_mac_is_explained():
-    with pytest.raises(ValueError, match="aa:bb:cc:dd:ee:ff"):
-        RouterNode("cp1", "192.168.10.11", "52:54:00", "server")
 
 
 def test_vlan_description_stays_on_one_line():

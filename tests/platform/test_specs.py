@@ -13,7 +13,8 @@ import kubernetes_validate
 import pytest
 
 from components.platform import specs
-from components.platform.specs import EgressRule, SpecError, parse_quantity
+from components.platform.specs import EgressRule
+from components.quantity import parse_quantity
 
 from .conftest import K8S_VERSION, to_yaml
 
@@ -35,7 +36,7 @@ LIMITS = dict(
 
 def blog_objects() -> list[dict]:
     return [
-        specs.namespace("blog", psa_version="v1.34", extra_labels={"team": "writers"}),
+        specs.namespace("blog", psa_version="v1.34"),
         specs.resource_quota("blog", QUOTA),
         specs.limit_range("blog", **LIMITS),
         *specs.network_policies(
@@ -129,26 +130,6 @@ def test_namespace_version_is_a_parameter():
     assert {v for k, v in labels.items() if k.endswith("-version")} == {"v1.35"}
 
 
-@pytest.mark.parametrize(
-    "key", ["k3s-platform/tenant", "app.kubernetes.io/managed-by", "pod-security.kubernetes.io/enforce"]
-)
-def test_namespace_extra_labels_cannot_override_platform_labels(key):
-    with pytest.raises(SpecError, match=f"^extra_labels.{key}: reserved label"):
-        specs.namespace("blog", psa_version="v1.34", extra_labels={key: "privileged"})
-
-
-@pytest.mark.parametrize("tenant", ["Blog", "blog_1", "-blog", "", "a" * 64])
-def test_namespace_rejects_invalid_tenant_names(tenant):
-    with pytest.raises(SpecError, match="^tenant: .* is not a valid name"):
-        specs.namespace(tenant, psa_version="v1.34")
-
-
-@pytest.mark.parametrize("version", ["1.34", "v1", "v2.0", "", "v1.34.1"])
-def test_namespace_rejects_unpinned_or_malformed_psa_version(version):
-    with pytest.raises(SpecError, match="^psa_version: "):
-        specs.namespace("blog", psa_version=version)
-
-
 # --- ResourceQuota ---------------------------------------------------------------------------
 
 
@@ -164,31 +145,9 @@ def test_quota_keeps_config_values_and_normalises_ints_to_strings():
     assert set(hard) == set(QUOTA) | {"services.loadbalancers", "services.nodeports"}
 
 
-@pytest.mark.parametrize("key", ["services.loadbalancers", "services.nodeports"])
-def test_quota_refuses_to_open_service_types(key):
-    with pytest.raises(SpecError, match=f"^quota.{key}: always 0"):
-        specs.resource_quota("blog", {"pods": "5", key: "1"})
-
-
-@pytest.mark.parametrize(("value", "why"), [("0", "must be a positive quantity"), ("-1", "must be a positive quantity"), ("2 cores", "not a Kubernetes quantity")])
-def test_quota_rejects_non_positive_or_invalid_values_naming_the_key(value, why):
-    with pytest.raises(SpecError, match=f"^quota.limits.cpu: .*{why}"):
-        specs.resource_quota("blog", {"limits.cpu": value})
-
-
-def test_quota_rejects_typos_in_keys():
-    with pytest.raises(SpecError, match="^quota.limit.cpu: unknown quota key"):
-        specs.resource_quota("blog", {"limit.cpu": "1"})
-
-
 def test_quota_accepts_object_count_keys():
     hard = specs.resource_quota("blog", {"count/deployments.apps": "10"})["spec"]["hard"]
     assert hard["count/deployments.apps"] == "10"
-
-
-def test_quota_needs_at_least_one_limit():
-    with pytest.raises(SpecError, match="^quota: at least one"):
-        specs.resource_quota("blog", {})
 
 
 # --- LimitRange ------------------------------------------------------------------------------
@@ -205,28 +164,6 @@ def test_limit_range_is_per_container_with_defaults_and_maxima():
             "max": {"cpu": "2", "memory": "2Gi"},
         }
     ]
-
-
-def test_limit_range_default_above_max_names_the_key():
-    with pytest.raises(SpecError, match=r"^limits.default.memory: 4Gi is above limits.max.memory \(2Gi\)"):
-        specs.limit_range("blog", **{**LIMITS, "default": {"cpu": "500m", "memory": "4Gi"}})
-
-
-def test_limit_range_request_above_default_limit_names_the_key():
-    with pytest.raises(SpecError, match=r"^limits.defaultRequest.cpu: 1 is above limits.default.cpu \(500m\)"):
-        specs.limit_range("blog", **{**LIMITS, "default_request": {"cpu": "1", "memory": "128Mi"}})
-
-
-def test_limit_range_needs_cpu_and_memory_defaults():
-    with pytest.raises(SpecError, match="^limits.defaultRequest.memory: required"):
-        specs.limit_range("blog", **{**LIMITS, "default_request": {"cpu": "100m"}})
-
-
-def test_limit_range_rejects_zero_and_unknown_resources():
-    with pytest.raises(SpecError, match="^limits.max.cpu: must be a positive quantity"):
-        specs.limit_range("blog", **{**LIMITS, "max": {"cpu": "0"}})
-    with pytest.raises(SpecError, match="^limits.default.gpu: unknown resource"):
-        specs.limit_range("blog", **{**LIMITS, "default": {"gpu": "1"}})
 
 
 # --- NetworkPolicies: shape ------------------------------------------------------------------
@@ -261,27 +198,6 @@ def test_acme_solver_policy_targets_cert_managers_solver_pods_on_8089():
     acme = {p["metadata"]["name"]: p for p in specs.network_policies("blog", app_ports=[8080])}["allow-acme-solver"]
     assert acme["spec"]["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
     assert acme["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8089}]
-
-
-@pytest.mark.parametrize(
-    ("rule", "message"),
-    [
-        (EgressRule("10.0.0.1/8", (443,)), r"^egress\[0\].cidr: '10.0.0.1/8' is not a network"),
-        (EgressRule("not-a-cidr", (443,)), r"^egress\[0\].cidr: "),
-        (EgressRule("10.0.0.0/8", ()), r"^egress\[0\].ports: list at least one port"),
-        (EgressRule("10.0.0.0/8", (0,)), r"^egress\[0\].ports\[0\]: 0 is not a port number"),
-        (EgressRule("10.0.0.0/8", (443, 70000)), r"^egress\[0\].ports\[1\]: 70000 is not a port number"),
-        (EgressRule("10.0.0.0/8", (443,), "ICMP"), r"^egress\[0\].protocol: 'ICMP' must be one of"),
-    ],
-)
-def test_egress_allow_list_errors_name_the_entry(rule, message):
-    with pytest.raises(SpecError, match=message):
-        specs.network_policies("blog", app_ports=[8080], egress=[rule])
-
-
-def test_app_port_errors_name_the_index():
-    with pytest.raises(SpecError, match=r"^app_ports\[1\]: 0 is not a port number"):
-        specs.network_policies("blog", app_ports=[8080, 0])
 
 
 def test_every_tenant_object_carries_the_tenant_labels():

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.system.traefik_values import ChartPin
+from components.system.chart_pin import ChartPin
 from tests.schemas.conftest import serve
 from tools.chart_crds import ChartCrdError, convert, crds_in_archive, fetch_chart
 

@@ -10,8 +10,6 @@ import pytest
 from components.config import Certificates
 from components.system import crds
 from components.system.budget import (
-    BudgetError,
-    ContainerDefaults,
     limit_range,
     resource_quota,
     system_namespace,
@@ -114,37 +112,11 @@ def test_route_names_the_certificates_secret_and_only_websecure():
     assert objs["route"]["spec"]["routes"][0]["middlewares"] == [{"name": "blog-headers"}]
 
 
-@pytest.mark.parametrize("call, field", [
-    (lambda: crds.ingress_route("blog", "r", hosts=["blog.example.org"], service="blog", tls_secret="t"), "port"),
-    (lambda: crds.ingress_route("blog", "r", hosts=[], service="blog", port=80, tls_secret="t"), "hosts"),
-    (lambda: crds.ingress_route("blog", "r", hosts=["not a host"], service="b", port=80, tls_secret="t"), "hosts[0]"),
-    (lambda: crds.ingress_route("Blog", "r", hosts=["a.example.org"], service="b", port=80, tls_secret="t"), "namespace"),
-    (lambda: crds.ip_allow_list_middleware("traefik", "a", source_ranges=[]), "source_ranges"),
-    (lambda: crds.ip_allow_list_middleware("traefik", "a", source_ranges=["10.0.0.1/8"]), "source_ranges[0]"),
-    (lambda: crds.acme_issuer("blog", server_url="https://example.org/acme", email="a@b.org",
-                              account_key_secret_name="k"), "server_url"),
-    (lambda: crds.acme_issuer("blog", server_url=crds.ACME_SERVERS["staging"], email="nobody",
-                              account_key_secret_name="k"), "certificates.email"),
-    (lambda: crds.basic_auth_secret("traefik", "users", "admin:plaintext"), "users[0]"),
-    (lambda: crds.issuer_name("selfsigned"), "certificates.issuer"),
-    (lambda: crds.certificate("blog", "c", hosts=["a.example.org", "a.example.org"], issuer="i",
-                              secret_name="s"), "hosts[1]"),
-])
-def test_bad_input_names_the_field(call, field):
+def test_hashed_users_only_never_a_plaintext_password():
+    # Config cannot see the secret: the builder refuses a line that is not a bcrypt hash.
     with pytest.raises(crds.CrdSpecError) as err:
-        call()
-    assert str(err.value).startswith(f"{field}:")
-
-
-@pytest.mark.parametrize("call, field", [
-    (lambda: system_namespace("traefik", psa_version="1.34"), "psa_version"),
-    (lambda: limit_range("traefik", ContainerDefaults(default_cpu="2", max_cpu="1")), "defaults.default_cpu"),
-    (lambda: limit_range("traefik", ContainerDefaults(default_request_memory="1Gi")), "defaults.default_request_memory"),
-])
-def test_budget_bad_input_names_the_field(call, field):
-    with pytest.raises(BudgetError) as err:
-        call()
-    assert str(err.value).startswith(f"{field}:")
+        crds.basic_auth_secret("traefik", "users", "admin:plaintext")
+    assert str(err.value).startswith("users[0]:")
 
 
 def test_system_namespaces_are_restricted_and_quota_sets_required_keys():

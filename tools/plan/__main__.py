@@ -50,12 +50,22 @@ def main(argv: list[str] | None = None) -> int:
                       help="check the engine rules of a first `pulumi preview` (computed outputs unknown)")
     mode.add_argument("--from", dest="from_config", type=Path, metavar="OLD_CONFIG_FILE",
                       help="list the steps `pulumi up` would take from OLD_CONFIG_FILE to this config")
+    mode.add_argument("--against", metavar="GIT_REF",
+                      help="prove a refactor moves no resource: the steps from the program at GIT_REF "
+                           "to the working tree; exit 1 on any replace, delete or create")
+    mode.add_argument("--dump-registrations", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--progress", action="store_true",
                         help=f"print each stage's line to stderr (default: only for {LONG_PLAN}+ registrations)")
     args = parser.parse_args(argv)
     out = caller_path(args.out) if args.out else ROOT / "plan-out" / args.stack
     config_file = caller_path(args.config_file) if args.config_file else None
     protected = (ROOT, caller_path("."))
+    if args.against or args.dump_registrations:
+        from tools.plan import against
+
+        if args.dump_registrations:
+            return against.dump_registrations(args.stack, config_file, caller_path(args.dump_registrations))
+        return against.run_against(args.stack, args.against, config_file)
     if args.fresh_preview or args.from_config:
         from tools.plan.engine_rules import run_mode
 

@@ -1,13 +1,9 @@
-"""Typed settings for the `k3s-platform:router` stack config value.
+"""`router`: how to reach pfSense and what the router owns besides node/host data (VLANs,
+the OpenVPN server); and `RouterInventory`, the facts about the rest of the platform the
+router payloads are rendered from, computed by `StackConfig.router_inventory`.
 
-Creates nothing: these frozen pydantic models describe how to reach the pfSense REST API
-(pfrest v2) and what the router owns besides the node/host data (VLANs, admin networks, the
-OpenVPN server). Only `components/config.py` reads `pulumi.Config`; it builds a
-`RouterSettings` from the YAML mapping and turns validation errors into
-`router.<field>: message` lines. The API key is not here: it is the separate secret
-`k3s-platform:pfsenseApiKey`.
-
-Validator messages read "what is wrong — how to fix it".
+Creates nothing. The API key is not here: it is the separate secret
+`k3s-platform:pfsenseApiKey`. Validator messages read "what is wrong — how to fix it".
 """
 
 from __future__ import annotations
@@ -16,11 +12,13 @@ import base64
 import binascii
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
+
+from components.config.types import Model, Port
 
 # pfSense interface identifiers ("wan", "lan", "opt1") and physical NIC names ("igc0").
 _IFACE_RE = re.compile(r"^[a-z][a-z0-9_.]{0,31}$")
@@ -49,11 +47,6 @@ def pem_certificates_problem(text: str) -> str | None:
     return None
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, alias_generator=to_camel
-    )
-
 
 def _check_iface(value: str, field: str) -> str:
     if not _IFACE_RE.match(value):
@@ -64,7 +57,7 @@ def _check_iface(value: str, field: str) -> str:
     return value
 
 
-class VlanSettings(_Model):
+class VlanSettings(Model):
     """One 802.1Q VLAN on a parent NIC. `cidr` documents the network (optional)."""
 
     tag: int = Field(ge=1, le=4094)
@@ -87,11 +80,11 @@ class VlanSettings(_Model):
         return v
 
 
-class VpnSettings(_Model):
+class VpnSettings(Model):
     """OpenVPN remote access for admins. Default: disabled, UDP 1194."""
 
     enabled: bool = False
-    port: int = Field(default=1194, ge=1, le=65535)
+    port: Port = 1194
     protocol: Literal["udp", "tcp"] = "udp"
     tunnel_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.8.0.0/24")
     clients: tuple[str, ...] = ()
@@ -139,7 +132,7 @@ class VpnSettings(_Model):
         return self
 
 
-class RouterSettings(_Model):
+class RouterSettings(Model):
     """How to reach pfSense and what the router owns. Defaults noted per field.
 
     - apiUrl: https URL of the pfSense web GUI that serves pfrest (required).
@@ -228,3 +221,50 @@ class RouterSettings(_Model):
                 "caBundle is set but verifyTls is false — keep verifyTls true to use the bundle"
             )
         return self
+
+
+# --- derived facts (computed by StackConfig.router_inventory, never parsed) ---------------
+
+
+@dataclass(frozen=True)
+class RouterNode:
+    """A k3s node as the router sees it: one DHCP static mapping (MAC -> IP, name)."""
+
+    name: str
+    ip: str
+    mac: str
+    role: Literal["server", "agent"]
+
+
+@dataclass(frozen=True)
+class RouterInventory:
+    """Node and hostname facts the router payloads are rendered from; validated config only
+    (`StackConfig.router_inventory` builds it, so it holds no check of its own).
+
+    - domain: DNS domain of the LAN, e.g. home.example.org.
+    - nodes: every k3s node (one DHCP static mapping each).
+    - ingress_hosts: every tenant host plus the dashboard host (one DNS override each).
+    - api_hostname / api_address: the Kubernetes API name and where it resolves.
+    - ingress_address: where 80/443 land inside (dev: the node; prod: the router LAN IP).
+    - lan_cidr / lan_address: the LAN network and the router's LAN IP.
+    - ha: prod: HAProxy in front of the servers; dev: NAT straight to the single node.
+    - proxy_protocol: HAProxy sends PROXY v2 to Traefik on 80/443 (prod only).
+    - admin_cidrs: admin ranges on the LAN side (LAN/VLANs), allowed to 6443 and the
+      dashboard through the LAN interface; the VPN tunnel has its own rules (default none).
+    """
+
+    domain: str
+    nodes: tuple[RouterNode, ...]
+    ingress_hosts: tuple[str, ...]
+    api_hostname: str
+    ingress_address: str
+    api_address: str
+    lan_cidr: str
+    lan_address: str
+    ha: bool = False
+    proxy_protocol: bool = False
+    admin_cidrs: tuple[str, ...] = ()
+
+    @property
+    def servers(self) -> tuple[RouterNode, ...]:
+        return tuple(n for n in self.nodes if n.role == "server")

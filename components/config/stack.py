@@ -1,0 +1,361 @@
+"""The whole stack config: its sections, the facts derived from them (admin sources, the
+router inventory, ingress hosts) and the cross-field rules that span sections."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from ipaddress import IPv4Network
+from typing import Any
+from urllib.parse import urlsplit
+
+from components.config.cluster import Cluster
+from components.config.network import Network
+from components.config.platform import RESERVED_NAMESPACES, PlatOps, Tenant
+from components.config.router import RouterInventory, RouterNode, RouterSettings
+from components.config.system import Certificates, Charts, Ingress
+from components.config.types import Hostname, Model, slug
+from components.quantity import parse_quantity
+
+# HAProxy's frontends on the router's LAN address in HA stacks: ingress and the API.
+HAPROXY_PORTS = (80, 443, 6443)
+
+
+
+# --- the stack ---------------------------------------------------------------------------
+
+
+class StackConfig(Model):
+    """Every section of the stack config, and the facts derived from them."""
+
+    domain: Hostname
+    network: Network
+    cluster: Cluster
+    ingress: Ingress
+    certificates: Certificates
+    platops: PlatOps = PlatOps()
+    tenants: tuple[Tenant, ...] = ()
+    router: RouterSettings
+    charts: Charts = Charts()
+
+    @property
+    def ingress_hosts(self) -> tuple[str, ...]:
+        """Every hostname routed by Traefik: tenant hosts then the dashboard."""
+        hosts = [h for t in self.tenants for h in t.hosts]
+        return tuple(dict.fromkeys(hosts + [self.ingress.dashboard_host]))
+
+    @property
+    def vpn_tunnel(self) -> IPv4Network | None:
+        """The OpenVPN tunnel network when the VPN is on (its one home: router.vpn.tunnelCidr)."""
+        return self.router.vpn.tunnel_cidr if self.router.vpn.enabled else None
+
+    @property
+    def lan_admin_cidrs(self) -> tuple[IPv4Network, ...]:
+        """Admin ranges that reach the router on the LAN side (LAN, VLANs): network.adminCidrs
+        minus any inside the VPN tunnel, whose admins arrive on the OpenVPN interface and
+        have their own rules there."""
+        tunnel = self.vpn_tunnel
+        return tuple(c for c in self.network.admin_cidrs if tunnel is None or not c.subnet_of(tunnel))
+
+    @property
+    def admin_sources(self) -> tuple[IPv4Network, ...]:
+        """Every range admins come from: network.adminCidrs, then the VPN tunnel when the VPN
+        is on (each once). It feeds the dashboard's IP allow-list."""
+        extra = (self.vpn_tunnel,) if self.vpn_tunnel is not None else ()
+        return tuple(dict.fromkeys((*self.network.admin_cidrs, *extra)))
+
+    @property
+    def router_inventory(self) -> RouterInventory:
+        """What the router must know about the rest of the platform: one node list and one
+        host list drive leases, DNS, NAT and HAProxy backends."""
+        cluster, lan = self.cluster, self.network.lan
+        nodes = tuple(RouterNode(n.name, str(n.ip), n.mac, "server") for n in cluster.servers) + tuple(
+            RouterNode(n.name, str(n.ip), n.mac, "agent") for n in cluster.agents)
+        # prod: HAProxy on the router fronts the API and ingress; dev: the single node serves both.
+        front = str(lan.gateway) if cluster.ha else str(cluster.servers[0].ip)
+        return RouterInventory(
+            domain=self.domain, nodes=nodes, ingress_hosts=self.ingress_hosts,
+            api_hostname=cluster.api_hostname, ingress_address=front, api_address=front,
+            lan_cidr=str(lan.cidr), lan_address=str(lan.gateway), ha=cluster.ha, proxy_protocol=cluster.ha,
+            admin_cidrs=tuple(str(c) for c in self.lan_admin_cidrs))
+
+
+# --- cross-field checks (run once every field parsed) ----------------------------------
+
+
+def _under(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
+
+
+def _lan_rules(network: Network) -> list[str]:
+    lan, problems = network.lan, []
+    if lan.gateway not in lan.cidr:
+        problems.append(f"network.lan.gateway: {lan.gateway} is outside {lan.cidr} — pick an address in the LAN")
+    for end in ("start", "end"):
+        ip = getattr(lan.dhcp_range, end)
+        if ip not in lan.cidr:
+            problems.append(f"network.lan.dhcpRange.{end}: {ip} is outside {lan.cidr} — pick an address in the LAN")
+    return problems
+
+
+def _router_networks(router: RouterSettings | None) -> dict[str, IPv4Network]:
+    """The networks the router owns besides the LAN: the VPN tunnel (when on) and VLANs."""
+    nets: dict[str, IPv4Network] = {}
+    if router is None:
+        return nets
+    if router.vpn.enabled:
+        nets["router.vpn.tunnelCidr"] = router.vpn.tunnel_cidr
+    for i, vlan in enumerate(router.vlans):
+        if vlan.cidr is not None:
+            nets[f"router.vlans[{i}].cidr"] = vlan.cidr
+    return nets
+
+
+def _cidr_rules(network: Network, cluster: Cluster, router: RouterSettings | None = None) -> list[str]:
+    """Every network the platform routes is disjoint from every other one."""
+    cidrs = {"network.lan.cidr": network.lan.cidr, **_router_networks(router),
+             "cluster.podCidr": cluster.pod_cidr, "cluster.serviceCidr": cluster.service_cidr}
+    keys, problems = list(cidrs), []
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            if cidrs[a].overlaps(cidrs[b]):
+                problems.append(f"{b}: {cidrs[b]} overlaps {a} {cidrs[a]} — choose disjoint ranges")
+    return problems
+
+
+def _admin_rules(network: Network, router: RouterSettings | None = None) -> list[str]:
+    """Admin ranges: each listed once, none wider than the networks the router owns."""
+    problems: list[str] = []
+    first: dict[IPv4Network, int] = {}
+    inside = [network.lan.cidr, *_router_networks(router).values()]
+    widest = max(n.num_addresses for n in inside)
+    for i, cidr in enumerate(network.admin_cidrs):
+        key = f"network.adminCidrs[{i}]"
+        if cidr in first:
+            problems.append(f"{key}: {cidr} is already listed as network.adminCidrs[{first[cidr]}] — list each range once")
+            continue
+        first[cidr] = i
+        if network.allow_public_admin or any(cidr.subnet_of(n) for n in inside):
+            continue
+        if cidr.num_addresses > widest:
+            problems.append(
+                f"{key}: {cidr} is wider than the LAN, VLANs and VPN tunnel — it would open the "
+                "Kubernetes API (6443) and the Traefik dashboard (behind basic auth only) to every "
+                "address in it; narrow it, or set network.allowPublicAdmin: true to accept that"
+            )
+    return problems
+
+
+def _server_count_rules(cluster: Cluster) -> list[str]:
+    if not cluster.servers:
+        return ["cluster.servers: no servers — declare at least one k3s server"]
+    if len(cluster.servers) % 2 == 0:
+        return [f"cluster.servers: {len(cluster.servers)} servers give embedded etcd no quorum after one "
+                "failure — use 1 or 3 (an odd number)"]
+    return []
+
+
+def _node_rules(network: Network, cluster: Cluster) -> list[str]:
+    lan, problems = network.lan, []
+    seen: dict[str, dict[Any, str]] = {"name": {}, "ip": {}, "mac": {}}
+    for group in ("servers", "agents"):
+        for i, node in enumerate(getattr(cluster, group)):
+            key = f"cluster.{group}[{i}]"
+            for attr, known in seen.items():
+                value = getattr(node, attr)
+                if value in known:
+                    problems.append(f"{key}.{attr}: {value} is already used by {known[value]} — make it unique")
+                else:
+                    known[value] = key
+            if node.ip not in lan.cidr:
+                problems.append(f"{key}.ip: {node.ip} is outside the LAN {lan.cidr} — give the node an address in it")
+            elif node.ip in (lan.cidr.network_address, lan.cidr.broadcast_address) and lan.cidr.prefixlen < 31:
+                what = "network" if node.ip == lan.cidr.network_address else "broadcast"
+                problems.append(f"{key}.ip: {node.ip} is the {what} address of {lan.cidr} — pick a host address")
+            elif node.ip == lan.gateway:
+                problems.append(f"{key}.ip: {node.ip} is the router's address — give the node its own address")
+            elif node.ip in lan.dhcp_range:
+                problems.append(
+                    f"{key}.ip: {node.ip} is inside the DHCP range {lan.dhcp_range.start}-{lan.dhcp_range.end}"
+                    " — pick an address outside it (static leases must not collide with the pool)"
+                )
+    return problems
+
+
+def _tenant_rules(tenants: tuple[Tenant, ...]) -> list[str]:
+    problems: list[str] = []
+    first_use: dict[str, int] = {}
+    for i, tenant in enumerate(tenants):
+        key = f"tenants[{i}]"
+        if tenant.name in first_use:
+            problems.append(f"{key}.name: {tenant.name} is already used by tenants[{first_use[tenant.name]}] — make it unique")
+        first_use.setdefault(tenant.name, i)
+        if tenant.name in RESERVED_NAMESPACES:
+            problems.append(f"{key}.name: {tenant.name} is a system namespace — pick another tenant name")
+        problems += _limits_within_quota(key, tenant)
+        if tenant.sample_app and tenant.sample_app.port not in tenant.app_ports:
+            problems.append(
+                f"{key}.sampleApp.port: {tenant.sample_app.port} is not in appPorts — add it to "
+                f"{key}.appPorts so Traefik may reach it"
+            )
+        if tenant.sample_app and tenant.sample_app.replicas > tenant.quota.pods:
+            problems.append(
+                f"{key}.sampleApp.replicas: {tenant.sample_app.replicas} is above {key}.quota.pods "
+                f"{tenant.quota.pods} — the quota would refuse the extra pods; lower it or raise the quota"
+            )
+    return problems
+
+
+def _ingress_replica_rules(cluster: Cluster, ingress: Ingress) -> list[str]:
+    """An HA stack keeps a spare Traefik (its PodDisruptionBudget needs one)."""
+    if cluster.ha and ingress.replicas < 2:
+        return [f"ingress.replicas: {ingress.replicas} leaves no spare Traefik in an HA stack — set it to 2 or more"]
+    return []
+
+
+def _router_port_rules(network: Network, cluster: Cluster, router: RouterSettings) -> list[str]:
+    """With several servers HAProxy binds 80, 443 and 6443 on the router's LAN address; the
+    pfSense web GUI (which serves pfrest) must not hold one of them there."""
+    if not cluster.ha:
+        return []
+    url = urlsplit(router.api_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    if url.hostname == str(network.lan.gateway) and port in HAPROXY_PORTS:
+        return [
+            f"router.apiUrl: the pfSense web GUI on {url.hostname}:{port} would hold a port HAProxy "
+            f"needs ({', '.join(map(str, HAPROXY_PORTS))}) — move the GUI to another port "
+            "(System > Advanced > Admin Access, e.g. 8443), tick 'Disable webConfigurator redirect "
+            "rule' there (it holds port 80), and set router.apiUrl to https://<router>:8443"
+        ]
+    return []
+
+
+def _host_rules(sections: Mapping[str, Any]) -> list[str]:
+    """Every hostname under `domain`, and each used once (API, dashboard, tenant hosts)."""
+    domain = sections["domain"]
+    named: list[tuple[str, str]] = []  # (dotted key, host), in config order
+    if "cluster" in sections:
+        named.append(("cluster.apiHostname", sections["cluster"].api_hostname))
+    if "ingress" in sections:
+        named.append(("ingress.dashboardHost", sections["ingress"].dashboard_host))
+    for i, tenant in enumerate(sections.get("tenants", ())):
+        named += [(f"tenants[{i}].hosts[{j}]", host) for j, host in enumerate(tenant.hosts)]
+    problems: list[str] = []
+    owners: dict[str, str] = {}
+    for key, host in named:
+        if not _under(host, domain):
+            problems.append(f"{key}: {host} is not under {domain} — use a name in the domain")
+        if host in owners:
+            problems.append(f"{key}: {host} is already used by {owners[host]} — each host belongs to one place")
+        owners.setdefault(host, key)
+    return problems
+
+
+# Each cross-field rule and the top-level sections it reads: a rule runs whenever its
+# sections parsed, so a typo in one section never hides a mistake in another.
+def derived_names(sections: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(resource name, dotted key, value) for every resource name the program derives from a
+    config value, using the program's own naming (see the component named per family).
+    Names of different families never meet: each family has its own prefix."""
+    out: list[tuple[str, str, str]] = []
+    hosts: list[tuple[str, str]] = []  # router DNS overrides (network/payloads.py)
+    if "cluster" in sections:
+        cluster = sections["cluster"]
+        hosts.append(("cluster.apiHostname", cluster.api_hostname))
+        for group in ("servers", "agents"):
+            for i, node in enumerate(getattr(cluster, group)):
+                # k3s node commands (cluster/k3s_cluster.py) and DHCP mappings (payloads.py)
+                out.append((f"node {node.name}", f"cluster.{group}[{i}].name", node.name))
+    if "ingress" in sections:
+        hosts.append(("ingress.dashboardHost", sections["ingress"].dashboard_host))
+    for i, tenant in enumerate(sections.get("tenants", ())):
+        out.append((f"tenant {tenant.name}", f"tenants[{i}].name", tenant.name))  # stack.py
+        hosts += [(f"tenants[{i}].hosts[{j}]", h) for j, h in enumerate(tenant.hosts)]
+    out += [(f"dns-{slug(h)}", key, h) for key, h in hosts]
+    if "network" in sections:
+        out += [(f"fw-admin-{slug(str(c))}", f"network.adminCidrs[{i}]", str(c))
+                for i, c in enumerate(sections["network"].admin_cidrs)]
+    if "router" in sections:
+        router = sections["router"]
+        out += [(f"vlan-{v.parent}-{v.tag}", f"router.vlans[{i}]", f"{v.parent}/{v.tag}")
+                for i, v in enumerate(router.vlans)]
+        # Each client: its certificate and its pfSense import (network/router.py).
+        out += [(f"vpn-client-{c}{role}", f"router.vpn.clients[{i}]", c)
+                for i, c in enumerate(router.vpn.clients) for role in ("", "-import")]
+    return out
+
+
+def _name_rules(sections: Mapping[str, Any]) -> list[str]:
+    """Two different config values must never produce the same resource name (Pulumi would
+    stop on a duplicate URN). Equal values are reported by the rule of their section."""
+    problems: list[str] = []
+    first: dict[str, tuple[str, str]] = {}
+    for name, key, value in derived_names(sections):
+        if name in first and first[name][1] != value:
+            other_key, other = first[name]
+            problems.append(
+                f"{key}: {value} and {other_key} ({other}) both become the resource name "
+                f"{name!r} — rename one of them (Pulumi needs each resource name once)"
+            )
+        first.setdefault(name, (key, value))
+    return problems
+
+
+# Each cross-field rule, the top-level sections it needs and those it reads when they
+# parsed: a rule runs whenever its needed sections parsed, so a typo in one section never
+# hides a mistake in another.
+CROSS_RULES = (
+    (("network",), (), _lan_rules),
+    (("network", "cluster"), ("router",), _cidr_rules),
+    (("network",), ("router",), _admin_rules),
+    (("cluster",), (), _server_count_rules),
+    (("network", "cluster"), (), _node_rules),
+    (("tenants",), (), _tenant_rules),
+    (("network", "cluster", "router"), (), _router_port_rules),
+    (("cluster", "ingress"), (), _ingress_replica_rules),
+)
+
+
+def cross_check(sections: Mapping[str, Any]) -> list[str]:
+    """Rules that span several keys, over the parsed sections. `dotted.key: message` lines."""
+    problems: list[str] = []
+    for needs, reads, rule in CROSS_RULES:
+        if all(n in sections for n in needs):
+            problems += rule(*(sections[n] for n in needs), *(sections.get(r) for r in reads))
+    if "domain" in sections:
+        problems += _host_rules(sections)
+    problems += _name_rules(sections)
+    return problems
+
+
+def _limits_within_quota(key: str, tenant: Tenant) -> list[str]:
+    """A LimitRange default or maximum above the namespace quota could never be scheduled."""
+    q, lim = tenant.quota, tenant.limits
+    pairs = [
+        ("defaultRequestCpu", lim.default_request_cpu, "requestsCpu", q.requests_cpu),
+        ("defaultRequestMemory", lim.default_request_memory, "requestsMemory", q.requests_memory),
+        ("defaultCpu", lim.default_cpu, "limitsCpu", q.limits_cpu),
+        ("defaultMemory", lim.default_memory, "limitsMemory", q.limits_memory),
+        ("maxCpu", lim.max_cpu, "limitsCpu", q.limits_cpu),
+        ("maxMemory", lim.max_memory, "limitsMemory", q.limits_memory),
+    ]
+    out = []
+    for rkey, rval, lkey, lval in (("requestsCpu", q.requests_cpu, "limitsCpu", q.limits_cpu),
+                                   ("requestsMemory", q.requests_memory, "limitsMemory", q.limits_memory)):
+        if parse_quantity(rval) > parse_quantity(lval):
+            out.append(f"{key}.quota.{rkey}: {rval} is above {key}.quota.{lkey} {lval} — a request "
+                       "cannot exceed its limit; lower it or raise the limit")
+    for rkey, rval, dkey, dval in (("defaultRequestCpu", lim.default_request_cpu, "defaultCpu", lim.default_cpu),
+                                   ("defaultRequestMemory", lim.default_request_memory, "defaultMemory",
+                                    lim.default_memory)):
+        if parse_quantity(rval) > parse_quantity(dval):
+            out.append(f"{key}.limits.{rkey}: {rval} is above {key}.limits.{dkey} {dval} — the API server "
+                       "refuses a default request above the default limit; lower it or raise the limit")
+    for lkey, lval, qkey, qval in pairs:
+        if parse_quantity(lval) > parse_quantity(qval):
+            out.append(f"{key}.limits.{lkey}: {lval} is above {key}.quota.{qkey} {qval} — lower it or raise the quota")
+    for lkey, dval, mval in (("defaultCpu", lim.default_cpu, lim.max_cpu),
+                             ("defaultMemory", lim.default_memory, lim.max_memory)):
+        if parse_quantity(dval) > parse_quantity(mval):
+            out.append(f"{key}.limits.{lkey}: {dval} is above the maximum {mval} — lower it or raise the max")
+    return out
+

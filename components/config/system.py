@@ -1,0 +1,41 @@
+"""`ingress`, `certificates`, `charts`: what the system layer (Traefik, cert-manager) needs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, HttpUrl, model_validator
+
+from components.config.types import Email, Hostname, Model, WebUser
+
+
+class Ingress(Model):
+    """Traefik. The dashboard user's password is the secret `dashboardPassword`."""
+
+    dashboard_host: Hostname
+    replicas: int = Field(default=1, ge=1, le=10)
+    dashboard_user: WebUser = "admin"
+
+
+class Certificates(Model):
+    """`ca`: a private CA made by the program (dev). `acme`: Let's Encrypt HTTP-01."""
+
+    issuer: Literal["ca", "acme"]
+    acme_server: Literal["staging", "production"] = "staging"
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _acme_needs_email(self) -> Certificates:
+        if self.issuer == "acme" and not self.email:
+            raise ValueError("issuer acme needs an account e-mail — set certificates.email")
+        return self
+
+
+
+class Charts(Model):
+    """Where the Helm charts come from. `repository`: one chart repository that serves both
+    pinned charts (an air-gapped mirror, e.g. `http://charts.lan:8879`); default: each chart's
+    official repository."""
+
+    repository: HttpUrl | None = None
+

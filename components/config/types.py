@@ -1,0 +1,295 @@
+"""Shared field types of the stack config: each input grammar written once.
+
+Every `Annotated` type here rejects bad input with "what is wrong — how to fix it"; the
+section modules (network, cluster, system, platform, router) build their models from them,
+and builders downstream take the validated values without checking them again.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from components.quantity import parse_quantity
+
+
+class ConfigError(Exception):
+    """Every problem found in the stack config, one `dotted.key: message` line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+    def report(self, stack: str | None = None) -> str:
+        where = f"Pulumi.{stack}.yaml" if stack else "the stack config"
+        lines = [f"invalid configuration in {where} ({len(self.problems)} problem(s)):"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+K3S_VERSION = re.compile(r"^v1\.(\d+)\.(\d+)\+k3s(\d+)$")
+# Kubernetes minors this platform supports: each has a k3s release line, a bundled OpenAPI
+# schema in the pinned kubernetes-validate (the plan validates against it) and Pod Security
+# rules the policy pack knows. Widen it only after checking all three.
+SUPPORTED_KUBERNETES_MINORS = (32, 33, 34, 35)
+# POSIX portable user name (useradd's default rule): it reaches the node scripts.
+_POSIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]+$")
+# Groups as an authenticator reports them (OIDC prefixes like `oidc:` allowed).
+_GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,252}$")
+# Kubernetes label keys/values (also taint keys/values).
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_PREFIX = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+# Label namespaces the kubelet refuses in --node-labels unless listed here.
+# Ref: https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#noderestriction
+_KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
+_KUBELET_LABELS = frozenset({
+    "kubernetes.io/hostname", "kubernetes.io/arch", "kubernetes.io/os",
+    "beta.kubernetes.io/instance-type", "node.kubernetes.io/instance-type",
+    "failure-domain.beta.kubernetes.io/region", "failure-domain.beta.kubernetes.io/zone",
+    "topology.kubernetes.io/region", "topology.kubernetes.io/zone",
+})
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS label — use lowercase letters, digits and '-', at most 63 characters"
+        )
+    return value
+
+
+def _hostname(value: str) -> str:
+    if not _HOSTNAME.match(value):
+        raise ValueError(f"{value!r} is not a fully qualified hostname — write it like app.home.example.org")
+    return value
+
+
+def _mac(value: str) -> str:
+    normalized = value.strip().lower().replace("-", ":")
+    if not _MAC.match(normalized):
+        raise ValueError(f"{value!r} is not a MAC address — write six hex pairs, e.g. aa:bb:cc:00:11:22")
+    return normalized
+
+
+def _quantity(value: str | int) -> str:
+    text = str(value)
+    try:
+        amount = parse_quantity(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a Kubernetes quantity — write e.g. 500m, 2, 512Mi or 4Gi"
+        ) from None
+    if amount <= 0:
+        raise ValueError(f"{text!r} must be positive — give a quantity above zero")
+    return text
+
+
+def _posix_user(value: str) -> str:
+    if not _POSIX_USER.match(value):
+        raise ValueError(
+            f"{value!r} is not a POSIX user name — use lowercase letters, digits, '_' and '-', "
+            "starting with a letter or '_', at most 32 characters"
+        )
+    return value
+
+
+_WEB_USER = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+
+
+def _web_user(value: str) -> str:
+    if not _WEB_USER.match(value):
+        raise ValueError(f"{value!r} is not a user name — use letters, digits, '.', '_', '@' or '-'")
+    return value
+
+
+def _email(value: str) -> str:
+    local, at, domain = value.partition("@")
+    if not (at and _EMAIL.match(value) and _HOSTNAME.match(domain.lower())):
+        raise ValueError(f"{value!r} is not an e-mail address — write it like ops@example.org")
+    return value
+
+
+def _group(value: str) -> str:
+    if value.startswith("system:"):
+        raise ValueError(
+            f"{value!r} is a Kubernetes system group (every authenticated user, every service "
+            "account, the nodes...) — name a group your identity provider gives only to the team"
+        )
+    if not _GROUP.match(value):
+        raise ValueError(
+            f"{value!r} is not a group name — use letters, digits and '.', '_', '@', ':', '/', '-'"
+        )
+    return value
+
+
+def label_key_problem(key: str) -> str | None:
+    """Why Kubernetes (or the kubelet, for node labels) refuses `key`, or None."""
+    prefix, slash, name = key.rpartition("/")
+    if not _LABEL_NAME.match(name) or (slash and not _LABEL_PREFIX.match(prefix)):
+        return (f"{key!r} is not a label key — write [prefix/]name: name up to 63 letters, digits, "
+                "'-', '_' or '.', prefix a DNS subdomain")
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    if value and not _LABEL_NAME.match(value):
+        return (f"{value!r} is not a label value — up to 63 letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit")
+    return None
+
+
+def _node_labels(labels: dict[str, str]) -> dict[str, str]:
+    for key, value in labels.items():
+        problem = label_key_problem(key) or label_value_problem(value)
+        if problem:
+            raise ValueError(problem)
+        namespace = key.rpartition("/")[0]
+        if (namespace.endswith(("kubernetes.io", "k8s.io")) and key not in _KUBELET_LABELS
+                and namespace not in _KUBELET_LABEL_NAMESPACES
+                and not namespace.endswith("node-restriction.kubernetes.io")):
+            raise ValueError(
+                f"{key!r} is in a Kubernetes label namespace the kubelet refuses to set on its "
+                "own node — use your own prefix, or node-restriction.kubernetes.io/"
+            )
+    return labels
+
+
+def _taint(value: str) -> str:
+    rest, colon, effect = value.rpartition(":")
+    key, eq, taint_value = rest.partition("=")
+    if not colon or effect not in TAINT_EFFECTS:
+        raise ValueError(
+            f"taint {value!r} has no valid effect — write key=value:Effect with Effect one of "
+            f"{', '.join(TAINT_EFFECTS)}"
+        )
+    problem = label_key_problem(key) or (label_value_problem(taint_value) if eq else None)
+    if problem:
+        raise ValueError(f"taint {value!r}: {problem}")
+    return value
+
+
+# Cron as k3s reads etcd-snapshot-schedule-cron (five fields, or a @descriptor).
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31),
+                ("month", 1, 12), ("day of week", 0, 7))
+_CRON_NAMES = {
+    3: {m: i + 1 for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))},
+    4: {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))},
+}
+_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def cron_problem(text: str) -> str | None:
+    """Why `text` is not a five-field cron schedule, or None."""
+    if text.strip() in _CRON_DESCRIPTORS:
+        return None
+    fields = text.split()
+    if len(fields) != 5:
+        return f"{text!r} has {len(fields)} fields — a cron schedule has five (minute hour day month weekday)"
+    for index, (field, (what, low, high)) in enumerate(zip(fields, _CRON_FIELDS)):
+        names = _CRON_NAMES.get(index, {})
+
+        def number(part: str) -> int:
+            value = names.get(part.lower())
+            if value is None:
+                if not part.isdigit():
+                    raise ValueError
+                value = int(part)
+            if not low <= value <= high:
+                raise ValueError
+            return value
+
+        for item in field.split(","):
+            base, slash, step = item.partition("/")
+            try:
+                if slash and not (step.isdigit() and int(step) > 0):
+                    raise ValueError
+                if base != "*":
+                    first, dash, last = base.partition("-")
+                    if number(first) > (number(last) if dash else high):
+                        raise ValueError
+            except ValueError:
+                return f"{what} field {field!r} of {text!r} is not valid — use *, numbers {low}-{high}, ranges a-b, lists a,b and steps */n"
+    return None
+
+
+def _cron(value: str) -> str:
+    problem = cron_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# Image references: [registry[:port]/]path[:tag][@algorithm:digest].
+# Ref: https://github.com/distribution/reference (grammar in reference.go)
+_IMAGE = re.compile(
+    r"^(?:(?P<registry>(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?)/)?"
+    r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}))?$"
+)
+
+
+def image_problem(image: str) -> str | None:
+    """Why `image` is not a pinned image reference, or None."""
+    match = _IMAGE.match(image)
+    if not match:
+        return (f"{image!r} is not an image reference — write [registry/]name:tag or "
+                "name@sha256:<64 hex digits>, e.g. traefik/whoami:v1.11.0")
+    digest = match.group("digest")
+    if digest and digest.startswith("sha256:") and len(digest) != len("sha256:") + 64:
+        return f"{image!r} has a malformed sha256 digest — it needs exactly 64 hex digits"
+    if not digest and match.group("tag") in (None, "latest"):
+        return f"{image!r} does not pin a version — add a tag other than latest, or a digest"
+    return None
+
+
+def _image(value: str) -> str:
+    problem = image_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Hostname = Annotated[str, AfterValidator(_hostname)]
+MacAddress = Annotated[str, AfterValidator(_mac)]
+Quantity = Annotated[str, AfterValidator(_quantity)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+# `ssh-ed25519 AAAA...` (an optional trailing comment is allowed, as in known_hosts).
+SshHostKey = Annotated[str, Field(pattern=r"^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+AbsolutePath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/+-]+$")]
+PosixUser = Annotated[str, AfterValidator(_posix_user)]
+Email = Annotated[str, AfterValidator(_email)]
+WebUser = Annotated[str, AfterValidator(_web_user)]
+GroupName = Annotated[str, AfterValidator(_group)]
+Taint = Annotated[str, AfterValidator(_taint)]
+NodeLabels = Annotated[dict[str, str], AfterValidator(_node_labels)]
+CronSchedule = Annotated[str, AfterValidator(_cron)]
+ImageRef = Annotated[str, AfterValidator(_image)]
+
+
+class Model(BaseModel):
+    """Frozen, strict about unknown keys, camelCase in YAML, snake_case in Python."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+
+def slug(text: str) -> str:
+    """A config value as part of a resource name: lowercase, every other character `-`
+    (`10.8.0.0/24` -> `10-8-0-0-24`). The router's names and the config's duplicate-name
+    check both use it."""
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")

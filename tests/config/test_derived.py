@@ -1,0 +1,52 @@
+"""Facts the config derives once for every layer: the admin sources (LAN-side ranges plus the
+VPN tunnel when it is on) and the router inventory (nodes, hosts, front address)."""
+
+from ipaddress import IPv4Network
+from pathlib import Path
+
+from components.config import parse_config_keys, parse_stack_config
+from tests.config.test_config_fixtures import raw_config
+from tools.harness import load_config_file
+
+PROD = Path(__file__).parent / "valid" / "prod-ha.yaml"
+
+
+def prod(**network):
+    raw = raw_config(PROD)
+    raw["network"].update(network)
+    return parse_stack_config(raw)
+
+
+def test_tunnel_is_an_admin_source_without_being_listed():
+    cfg = prod(adminCidrs=["192.168.10.0/24"])
+    assert cfg.admin_sources == (IPv4Network("192.168.10.0/24"), IPv4Network("10.8.0.0/24"))
+    assert cfg.router_inventory.admin_cidrs == ("192.168.10.0/24",)
+
+
+def test_a_listed_tunnel_gets_no_lan_side_rules_and_counts_once():
+    cfg = prod(adminCidrs=["192.168.10.0/24", "10.8.0.0/24"])
+    assert cfg.admin_sources == (IPv4Network("192.168.10.0/24"), IPv4Network("10.8.0.0/24"))
+    assert cfg.router_inventory.admin_cidrs == ("192.168.10.0/24",)
+
+
+def test_vpn_off_keeps_only_the_listed_ranges():
+    raw = raw_config(PROD)
+    raw["router"]["vpn"] = {"enabled": False}
+    raw["network"]["adminCidrs"] = ["192.168.10.0/24", "10.8.0.0/24"]
+    cfg = parse_stack_config(raw)
+    assert cfg.admin_sources == (IPv4Network("192.168.10.0/24"), IPv4Network("10.8.0.0/24"))
+    assert cfg.router_inventory.admin_cidrs == ("192.168.10.0/24", "10.8.0.0/24")
+
+
+def test_router_inventory_of_the_stacks():
+    prod_cfg = parse_config_keys(load_config_file("prod")[0])
+    inv = prod_cfg.router_inventory
+    assert inv.ha and inv.proxy_protocol
+    assert inv.api_address == inv.ingress_address == str(prod_cfg.network.lan.gateway)
+    assert [n.role for n in inv.nodes] == ["server"] * 3 + ["agent"] * 2
+    assert inv.ingress_hosts == prod_cfg.ingress_hosts
+    dev_cfg = parse_config_keys(load_config_file("dev")[0])
+    dev_inv = dev_cfg.router_inventory
+    assert not dev_inv.ha and dev_inv.api_address == str(dev_cfg.cluster.servers[0].ip)
+    assert dev_inv.admin_cidrs == ("192.168.20.0/24",)
+    assert [str(c) for c in dev_cfg.admin_sources] == ["192.168.20.0/24", "10.8.20.0/24"]
