@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_tls as tls
 
 from components import kube
 from components.config import Certificates
+from components.pki import self_signed_ca
 from components.system._wiring import bounded_namespace, chart
 from components.system.api_check import api_check_objects
 from components.system.cert_manager_values import (
@@ -92,19 +92,12 @@ class CertManager(pulumi.ComponentResource):
 
         self.ca = None
         if certificates.issuer == "ca":
-            key = tls.PrivateKey(f"{name}-ca-key", algorithm="ECDSA", ecdsa_curve="P256",
-                                 opts=pulumi.ResourceOptions(parent=self))
-            cert = tls.SelfSignedCert(
-                f"{name}-ca-cert",
-                private_key_pem=key.private_key_pem,
-                is_ca_certificate=True,
-                validity_period_hours=CA_VALIDITY_HOURS,
-                early_renewal_hours=30 * 24,
-                allowed_uses=["cert_signing", "crl_signing", "digital_signature"],
-                subject=tls.SelfSignedCertSubjectArgs(
-                    common_name=ca_common_name or f"k3s-platform {pulumi.get_stack()} CA",
-                    organization="k3s-platform"),
-                opts=pulumi.ResourceOptions(parent=self))
+            pair = self_signed_ca(
+                f"{name}-ca-key", f"{name}-ca-cert",
+                common_name=ca_common_name or f"k3s-platform {pulumi.get_stack()} CA",
+                organization="k3s-platform", validity_hours=CA_VALIDITY_HOURS,
+                early_renewal_hours=30 * 24, opts=pulumi.ResourceOptions(parent=self))
+            key, cert = pair.key, pair.cert
             self.ca = PrivateCa(cert_pem=cert.cert_pem, key_pem=pulumi.Output.secret(key.private_key_pem))
 
         outputs = {"namespace": self.namespace, "chartVersion": CERT_MANAGER_CHART.version}
