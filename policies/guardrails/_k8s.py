@@ -105,13 +105,6 @@ def is_kubernetes(resource_type: str) -> bool:
     ) and resource_type != "pulumi:providers:kubernetes"
 
 
-def object_ref(props: Any) -> str:
-    """`namespace/name` (or just `name`) for messages."""
-    name = get(props, "metadata", "name", default="?")
-    namespace = get(props, "metadata", "namespace")
-    return f"{namespace}/{name}" if namespace else str(name)
-
-
 @dataclass(frozen=True)
 class PodSpec:
     """A pod spec found inside an object: where it is, its metadata and spec."""
