@@ -10,8 +10,13 @@ get it — unless `K3SP_REQUIRE_SHARED=1` (set by
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -36,3 +41,23 @@ def shared_path(relative: str, what: str, where: str) -> Path:
     if required():
         pytest.fail(f"K3SP_REQUIRE_SHARED=1: {message}", pytrace=False)
     pytest.skip(message, allow_module_level=True)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve `directory` (e.g. the local chart repository) on 127.0.0.1, a free port; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from components.system.chart_pin import ChartPin
-from tests.schemas.conftest import serve
+from tests.shared_data import serve
 from tools.chart_crds import ChartCrdError, convert, crds_in_archive, fetch_chart
 
 WIDGET_CRD = {

@@ -13,8 +13,7 @@ import json
 import subprocess
 import sys
 
-from tests.schemas.conftest import serve
-from tests.shared_data import shared_path
+from tests.shared_data import serve, shared_path
 from tools.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME, ROOT
 
 PINS = ", ".join(f"{pin.chart} {pin.version} from {pin.repo}" for pin, _ in CRD_CHARTS)

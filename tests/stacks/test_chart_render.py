@@ -10,16 +10,13 @@ each stack's Release inputs (chart, version, namespace, values) are handed to a 
 
 from __future__ import annotations
 
-import functools
-import http.server
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.shared_data import required, shared_path
+from tests.shared_data import required, serve, shared_path
 from tools import schemas
 from tools.harness import stack_config
 from tools.helm import HelmUnavailable, ensure_helm
@@ -33,16 +30,8 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 
 @pytest.fixture(scope="module")
 def chart_repo():
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(CHARTS))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(CHARTS) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
