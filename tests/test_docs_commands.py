@@ -15,7 +15,7 @@ PULUMI_COMMANDS = {"up", "preview", "stack", "config", "login", "logout", "insta
 
 def run_tasks() -> set[str]:
     script = (ROOT / "run").read_text()
-    return set(re.findall(r"^  ([a-z]+)\) ", script, re.M))
+    return set(re.findall(r"^  ([a-z]+)\)(?: |$)", script, re.M))
 
 
 def command_text(doc: Path) -> str:
