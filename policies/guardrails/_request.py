@@ -48,3 +48,17 @@ def memo(obj: Any, tag: str, compute: Callable[[], T]) -> T:
     value = compute()  # an exception is not remembered: the next policy meets it too
     table[key] = (obj, value)
     return value
+
+
+def remember(obj: Any, tag: str, value: Any) -> None:
+    """Record `value` as (obj, tag)'s within the current request (nothing outside one)."""
+    table = getattr(_local, "memo", None)
+    if table is not None:
+        table[(id(obj), tag)] = (obj, value)
+
+
+def recall(obj: Any, tag: str) -> Any:
+    """(obj, tag)'s value within the current request, None if there is none."""
+    table = getattr(_local, "memo", None)
+    hit = table.get((id(obj), tag)) if table is not None else None
+    return hit[1] if hit is not None and hit[0] is obj else None

@@ -123,7 +123,8 @@ def test_without_sharing_each_policy_decodes(decodes):
 
 def test_one_decode_per_resource_in_analyze_stack(shared, decodes):
     _servicer().AnalyzeStack(_stack_request(OBJECTS), None)
-    assert decodes["n"] == 2 * len(OBJECTS)  # not once per stack policy (three)
+    # not once per stack policy (three); the provider's properties, the same in every resource, once
+    assert decodes["n"] == len(OBJECTS) + 1
 
 
 def test_install_is_idempotent_and_reversible(shared):
@@ -231,3 +232,75 @@ def test_collector_paused_during_analyze_stack_only(shared):
     assert gc.isenabled()
     server.AnalyzeStack(_stack_request(OBJECTS), None)
     assert seen == [False] and gc.isenabled()
+
+
+# --- decoded once across requests --------------------------------------------------------
+
+
+def _wire(message):
+    """The message as the analyzer's server gets it: parsed from its bytes (protobuf maps
+    then iterate in an order of their own, not necessarily the sender's)."""
+    return type(message).FromString(message.SerializeToString())
+
+
+def _engine_answers() -> list[bytes]:
+    """Analyze per object, then AnalyzeStack, on one servicer, each request parsed from the wire."""
+    server = _servicer()
+    out = [server.Analyze(_wire(_request(o)), None).SerializeToString(deterministic=True) for o in OBJECTS]
+    out.append(server.AnalyzeStack(_wire(_stack_request(OBJECTS)), None).SerializeToString(deterministic=True))
+    return out
+
+
+def test_same_diagnostics_when_analyze_stack_reuses_analyze_decodes():
+    plain = _engine_answers()
+    _shared_decode.install()
+    try:
+        shared = _engine_answers()
+        assert len(_shared_decode._decoded) == len(OBJECTS) + 1  # AnalyzeStack found them all
+    finally:
+        _shared_decode.uninstall()
+    assert shared == plain
+    stack = plain[-1]
+    assert b"namespace-quota-and-limits" in stack and b"bare" in stack  # a stack policy's violation
+    assert b"can't run policy" in b"".join(plain)
+
+
+def test_analyze_stack_after_analyze_decodes_nothing_again(shared, decodes):
+    server = _servicer()
+    for o in OBJECTS:
+        server.Analyze(_wire(_request(o)), None)
+    assert decodes["n"] == len(OBJECTS) + 1  # each object once, the shared provider once
+    server.AnalyzeStack(_wire(_stack_request(OBJECTS)), None)
+    assert decodes["n"] == len(OBJECTS) + 1
+
+
+def test_decoded_keeps_only_the_last_used(shared):
+    table = _shared_decode._Decoded(2)
+    a, b, c = table.entry(b"a"), table.entry(b"b"), table.entry(b"c")
+    assert len(table) == 2 and table.entry(b"b") is b and table.entry(b"c") is c
+    assert table.entry(b"a") is not a  # dropped, decoded afresh
+
+
+def test_options_and_provider_built_once_per_request(shared, monkeypatch):
+    from pulumi_policy import policy as server
+
+    built = {"n": 0}
+    real = server.PolicyProviderResource
+
+    def counting(*args):
+        built["n"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(server, "PolicyProviderResource", counting)
+    _servicer().AnalyzeStack(_stack_request(OBJECTS), None)
+    assert built["n"] == len(OBJECTS)  # not once per stack policy (three)
+
+
+def test_decoded_resources_frozen_between_analyze_and_analyze_stack(shared):
+    import gc
+
+    server = _servicer()
+    server.Analyze(_request(helpers.workload("Deployment")), None)
+    assert gc.get_freeze_count() > 0
+    server.AnalyzeStack(_stack_request(OBJECTS), None)
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
