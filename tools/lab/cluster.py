@@ -133,14 +133,7 @@ def start(service_cidr: str, *, workdir: Path | None = None, timeout: float = 90
     wd = Path(workdir or tempfile.mkdtemp(prefix="k3sp-lab-"))
     make_pki(wd / "pki", service_cidr)
     lab = Lab(str(wd), str(wd / "kubeconfig"), _free_port(), _free_port(), {}, service_cidr, _free_port())
-    try:
-        _launch(lab, timeout)
-    except BaseException:
-        stop(lab)
-        raise
-    lab.started_seconds = round(time.monotonic() - t0, 2)
-    lab.save()
-    return lab
+    return _launch_recorded(lab, timeout, t0)
 
 
 def reset(lab: Lab, *, timeout: float = 90) -> Lab:
@@ -150,6 +143,11 @@ def reset(lab: Lab, *, timeout: float = 90) -> Lab:
     stop(lab, keep=True)
     shutil.rmtree(Path(lab.workdir) / "etcd-data", ignore_errors=True)
     lab.pids = {}
+    return _launch_recorded(lab, timeout, t0)
+
+
+def _launch_recorded(lab: Lab, timeout: float, t0: float) -> Lab:
+    """Start the lab's processes (stopping whatever started if one fails), then record it."""
     try:
         _launch(lab, timeout)
     except BaseException:
