@@ -44,7 +44,7 @@ cache_key() {
     go version
     cat "$manifest"
     tools | cut -f2 | sort -u | while read -r req; do echo "$req $(pin_of "$req")"; done
-    find "$repo/engine" -name 'go.mod' -o -name 'go.sum' | LC_ALL=C sort | while read -r f; do
+    find "$repo/engine" -name 'go.mod' -o -name 'go.sum' -o -name '*.go' | LC_ALL=C sort | while read -r f; do
       echo "${f#"$repo"/}"
       cat "$f"
     done
@@ -116,6 +116,31 @@ build_go() {
   fi
 }
 
+# Our own program inside an engine module (kind "local"): built with that module's go.mod, so
+# it uses exactly the dependency versions of the tool built from it (policy-calls: the CLI's sdk).
+build_local() {
+  local name=$1 moddir=$repo/engine/$2 package=$3 bin=$4 logs=$5 sdk t0
+  [ -f "$moddir/go.mod" ] || { note FAILED "$name" "engine/$2/go.mod does not exist"; failed=$((failed + 1)); return; }
+  sdk=$(go list -C "$moddir" -m -f '{{.Version}}' github.com/pulumi/pulumi/sdk/v3) ||
+    { note FAILED "$name" "engine/$2/go.mod does not resolve sdk/v3"; failed=$((failed + 1)); return; }
+  if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.version" 2>/dev/null)" = "$sdk" ]; then
+    note cached "$name" "with sdk/v3 $sdk"
+    return
+  fi
+  echo "engine: building $name with sdk/v3 $sdk (log: $logs/$name.log)" >&2
+  t0=$(date +%s)
+  if go build -C "$moddir" -trimpath -o "$bin/.$name.partial" "$package" >"$logs/$name.log" 2>&1; then
+    mv -f "$bin/.$name.partial" "$bin/$name"
+    echo "$sdk" >"$bin/.$name.version"
+    note built "$name" "with sdk/v3 $sdk in $(($(date +%s) - t0)) s"
+  else
+    rm -f "$bin/.$name.partial"
+    tail -n 20 "$logs/$name.log" >&2
+    note FAILED "$name" "go build failed (see $logs/$name.log)"
+    failed=$((failed + 1))
+  fi
+}
+
 copy_files() {
   local name=$1 want=$2 module=$3 files=$4 bin=$5
   local out err dir f
@@ -169,6 +194,7 @@ run_build() {
     case "$kind" in
       go) build_go "$name" "$want" "$module" "$package" "$versionvar" "$dir/bin" "$dir/logs" ;;
       files) copy_files "$name" "$want" "$module" "$package" "$dir/bin" ;;
+      local) build_local "$name" "$module" "$package" "$dir/bin" "$dir/logs" ;;
       *) die "engine/tools.tsv: unknown kind '$kind' for $name" ;;
     esac
   done < <(tools)

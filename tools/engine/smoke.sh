@@ -113,5 +113,12 @@ for f in "$repo"/Pulumi.*.yaml; do
   fi
 done
 
+# The engine's own analyzer client (policy-calls, built beside the CLI) against the pack: the
+# benchmark's "as the engine calls it" figures come from it (tools/bench/engine_calls.py).
+policy_calls_agree() { (cd "$repo" && venv/bin/python -m tools.bench.engine_calls "$bin/policy-calls"); }
+if [ -x "$bin/policy-calls" ] && [ -x "$repo/venv/bin/python" ]; then
+  check "policy-calls (the engine's analyzer client) gets the pack's diagnostics" policy_calls_agree
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
