@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,8 +197,15 @@ def expand_only(only: Iterable[str] | None) -> set[str] | None:
 class AnalyzerProcess:
     """The policy pack's analyzer server, started like the CLI starts it; a context manager."""
 
-    def __init__(self, pack_dir: Path = PACK_DIR) -> None:
+    def __init__(self, pack_dir: Path = PACK_DIR, *, command: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        """command: another analyzer to start instead (it must print its port, as the pack
+        does); env: variables added to the analyzer's environment (the engine adds the stack's
+        PULUMI_CONFIG, PULUMI_PROJECT, ...; see tools/bench/engine_calls.py)."""
         self.pack_dir = pack_dir
+        self.command = command or [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_PLACEHOLDER, str(pack_dir)]
+        self.extra_env = env or {}
+        self.port = 0
         self.proc: subprocess.Popen | None = None
         self.channel = None
         self.stub = None
@@ -221,12 +228,12 @@ class AnalyzerProcess:
 
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("PULUMI_CONFIG", None)  # the pack needs no program config; keep secrets out
+        env.update(self.extra_env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_PLACEHOLDER, str(self.pack_dir)],
-            cwd=self.pack_dir, env=env, stdin=subprocess.DEVNULL,
+            self.command, cwd=self.pack_dir, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=self._stderr,
         )
-        port = self._read_port()
+        self.port = port = self._read_port()
         # Keep draining stdout so a chatty pack can never block on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()
         self.channel = grpc.insecure_channel(
@@ -347,6 +354,34 @@ def _violation(diag: Any, fallback_urn: str, by_urn: dict[str, dict], descriptio
     )
 
 
+@contextlib.contextmanager
+def configured_analyzer(raw_config: dict, selected: set[str] | None = None, *,
+                        env: dict[str, str] | None = None) -> Iterator[tuple[AnalyzerProcess, dict[str, str]]]:
+    """The pack's analyzer, started and configured as the CLI does (GetAnalyzerInfo, then
+    Configure with `raw_config` reconciled; policies outside `selected` disabled): yields
+    it and {policy name: description}; stopped on exit."""
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2
+
+    with AnalyzerProcess(env=env) as server:
+        info = server.stub.GetAnalyzerInfo(empty_pb2.Empty())
+        policies = [{
+            "name": p.name,
+            "enforcement": _LEVEL_NAMES[p.enforcementLevel],
+            "schema": {"properties": _to_py(p.configSchema.properties),
+                       "required": list(p.configSchema.required)},
+        } for p in info.policies]
+        effective = reconcile_config(policies, raw_config)
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, (level, props) in effective.items():
+            if selected is not None and name not in selected:
+                level = "disabled"
+            request.policyConfig[name].CopyFrom(
+                analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_IDS[level], properties=_struct(props)))
+        server.stub.Configure(request)
+        yield server, {p.name: p.description for p in info.policies}
+
+
 def check_resources(resources: list[dict], *, stack: str | None = None, config: dict | None = None,
                     only: set[str] | None = None, timings: dict[str, float] | None = None) -> list[Violation]:
     """Policy violations for `resources` (the engine's view of a stack).
@@ -359,7 +394,6 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
     calls, "stack": AnalyzeStack) and, where /proc is readable, "analyzer_cpu": the CPU
     seconds the analyzer spent on both. Raises PolicyRunError on bad input, naming the field.
     """
-    from google.protobuf import empty_pb2
     from pulumi.runtime.proto import analyzer_pb2
 
     _check_input(resources)
@@ -372,23 +406,7 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
 
     timings = {} if timings is None else timings
     started = time.perf_counter()
-    with AnalyzerProcess() as server, _collector_paused():
-        info = server.stub.GetAnalyzerInfo(empty_pb2.Empty())
-        policies = [{
-            "name": p.name,
-            "enforcement": _LEVEL_NAMES[p.enforcementLevel],
-            "schema": {"properties": _to_py(p.configSchema.properties),
-                       "required": list(p.configSchema.required)},
-        } for p in info.policies]
-        descriptions = {p.name: p.description for p in info.policies}
-        effective = reconcile_config(policies, raw_config)
-        request = analyzer_pb2.ConfigureAnalyzerRequest()
-        for name, (level, props) in effective.items():
-            if selected is not None and name not in selected:
-                level = "disabled"
-            request.policyConfig[name].CopyFrom(
-                analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_IDS[level], properties=_struct(props)))
-        server.stub.Configure(request)
+    with configured_analyzer(raw_config, selected) as (server, descriptions), _collector_paused():
         timings["start"] = time.perf_counter() - started
         started = time.perf_counter()
         analyzer_cpu = _cpu_seconds(server.proc.pid)

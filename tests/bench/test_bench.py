@@ -44,9 +44,18 @@ def test_report_names_the_command_and_no_machine_path():
     path = {"length": 1, "custom_resources": 1, "remote_steps": 0, "names": ["a"], "types": ["t"],
             "with_providers": {"length": 1, "remote_steps": 0, "names": ["a"]}}
     evals = [{"stack": "dev", "resources": 93, "median": 0.5, "min": 0.4, "max": 0.6}]
-    text = bench.report(bench.machine(), evals, rows, bench.ratios(rows), policies, path, 5.0, 60.0, (1.0, 2.0))
+    previews = [{"label": "prod", "resources": 125, "client": "engine (policy-calls)", "per_second": 690,
+                 "pack": {"per_resource": 0.17, "stack": 0.01, "per_second": 690, "per_cpu_second": 800,
+                          "diagnostics": 0},
+                 "floor": {"per_resource": 0.12, "stack": 0.005, "per_second": 990, "per_cpu_second": 1200,
+                           "diagnostics": 0}}]
+    text = bench.report(bench.machine(), evals, rows, bench.ratios(rows), policies, previews, path, 5.0, 60.0,
+                        (1.0, 2.0))
     assert "`./run bench`" in text
     for machine_path in ("/work/", "/tmp/", "/root/", "/home/"):
         assert machine_path not in text
     assert "plan / evaluation" in text and "meets / meets the 2x target" in text
-    assert "1785" in text and "meets the 1500 target" in text
+    # The target is judged as a preview calls the pack, with the floor beside it.
+    assert "prod: 690 resources/s (MISSES the 1500 target); the floor, 990 resources/s, is below the target" in text
+    assert "| 990 | 0.70 |" in text
+    assert "1785 resources/s as the plan calls the pack (meets 1500)" in text
