@@ -8,7 +8,8 @@ time) and is kept secret in inputs, outputs and state.
 
 - PfSenseObject: id = natural key. create/update = upsert by natural key; delete tolerates
   an object already gone and applies its subsystem at once (no apply resource runs after a
-  delete); diff compares normalized desired payloads, and a new natural key replaces.
+  delete); diff compares normalized desired payloads; a new natural key, or an `apiUrl` naming
+  another router host, replaces (a new port or scheme for the same host updates).
 - PfSenseApply: depends on every object of its subsystem (set by the Router); re-applies
   when the hash of those objects' payloads changes; polls until pfSense reports applied.
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 from pulumi.dynamic import (
@@ -68,8 +70,31 @@ def _public(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in props.items() if k != "__provider"}
 
 
+def router_host(api_url: Any) -> str:
+    """Which router an API URL names: its host, lowercased. The scheme and port only say how
+    the router is reached (moving pfSense's GUI from :443 to :8443 is the same router)."""
+    text = str(api_url or "")
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:
+        host = None
+    return (host or text).lower()
+
+
+def router_moved(old_url: Any, new_url: Any) -> bool:
+    """True when two API URLs name different routers: their objects must be replaced."""
+    return router_host(old_url) != router_host(new_url)
+
+
 def _connection_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
-    return any(olds.get(k) != news.get(k) for k in CONNECTION_KEYS if k != "apiUrl")
+    return any(olds.get(k) != news.get(k) for k in CONNECTION_KEYS)
+
+
+def _replaces(olds: Mapping[str, Any], news: Mapping[str, Any], identity: tuple[str, ...]) -> list[str]:
+    """The inputs whose change makes this a different object: `identity` keys, and `apiUrl`
+    when it names another router (an update of the port or scheme is not a new object)."""
+    keys = [k for k in identity if olds.get(k) != news.get(k)]
+    return keys + (["apiUrl"] if router_moved(olds.get("apiUrl"), news.get("apiUrl")) else [])
 
 
 class PfSenseObjectProvider(ResourceProvider):
@@ -82,7 +107,7 @@ class PfSenseObjectProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # A different kind, key or router is a different object: replace it.
-        replaces = [k for k in ("kind", "naturalKey", "apiUrl") if olds.get(k) != news.get(k)]
+        replaces = _replaces(olds, news, ("kind", "naturalKey"))
         payload_changed = canonical_json(olds.get("payload")) != canonical_json(news.get("payload"))
         changes = bool(replaces) or payload_changed or _connection_changed(olds, news)
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=bool(replaces))
@@ -125,7 +150,7 @@ class PfSenseApplyProvider(ResourceProvider):
         return CreateResult(id_=f"apply:{props['subsystem']}", outs=_public(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in ("subsystem", "apiUrl") if olds.get(k) != news.get(k)]
+        replaces = _replaces(olds, news, ("subsystem",))
         changes = (bool(replaces) or olds.get("objectsHash") != news.get("objectsHash")
                    or olds.get("settings") != news.get("settings") or _connection_changed(olds, news))
         return DiffResult(changes=changes, replaces=replaces)

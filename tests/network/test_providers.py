@@ -70,6 +70,29 @@ def test_diff_normalizes_and_replaces_on_new_key(fake):
     assert result.changes and result.replaces == ["naturalKey"]
 
 
+def test_a_new_gui_port_is_an_update_that_reaches_the_router_there(fake):
+    provider = PfSenseObjectProvider()
+    port = fake.url.rsplit(":", 1)[1]
+    olds = _props(fake.url.replace(f":{port}", ":1"), _mapping())  # the GUI's old port, gone now
+    news = _props(fake.url, _mapping())
+    result = provider.diff("id", olds, news)
+    assert result.changes is True and result.replaces == []
+    provider.update("id", olds, news)
+    assert fake.listing("static_mapping")[0]["ipaddr"] == "192.168.10.11"
+    apply = PfSenseApplyProvider().diff("apply:dhcp", {**olds, "subsystem": "dhcp", "objectsHash": "h"},
+                                        {**news, "subsystem": "dhcp", "objectsHash": "h"})
+    assert apply.changes is True and apply.replaces == []
+
+
+def test_another_router_host_replaces_deleting_on_the_old_one_first(fake):
+    olds = _props("https://192.0.2.1", _mapping())
+    result = PfSenseObjectProvider().diff("id", olds, _props(fake.url, _mapping()))
+    assert result.replaces == ["apiUrl"] and result.delete_before_replace is True
+    apply = PfSenseApplyProvider().diff("apply:dhcp", {**olds, "subsystem": "dhcp", "objectsHash": "h"},
+                                        {**_props(fake.url, _mapping()), "subsystem": "dhcp", "objectsHash": "h"})
+    assert apply.replaces == ["apiUrl"]
+
+
 def test_rejected_key_fails_create_with_router_url(fake):
     provider = PfSenseObjectProvider()
     props = {**_props(fake.url, _mapping()), "apiKey": "not-the-key"}

@@ -193,6 +193,7 @@ def _pf_inputs():
 
 
 @pytest.mark.parametrize("key,value", [("kind", "dns_override"), ("naturalKey", "cc"), ("apiUrl", "https://s"),
+                                       ("apiUrl", "https://r:8443"), ("apiUrl", "https://R/"),
                                        ("payload", {"ipaddr": "10.0.0.2"}), ("retries", 5.0),
                                        ("__provider", "other pickle")])
 def test_pfsense_object_rule_matches_its_provider(key, value):
@@ -208,6 +209,7 @@ def test_pfsense_object_rule_matches_its_provider(key, value):
 
 
 @pytest.mark.parametrize("key,value", [("subsystem", "haproxy"), ("objectsHash", "h2"), ("apiUrl", "https://s"),
+                                       ("apiUrl", "https://r:8443"),
                                        ("objects", [{"kind": "x"}]), ("apiKey", "k2")])
 def test_pfsense_apply_rule_matches_its_provider(key, value):
     base = {**{k: v for k, v in _pf_inputs().items() if k not in ("kind", "naturalKey", "payload")},

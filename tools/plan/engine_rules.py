@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_step
 from typing import Any
 
+from components.network.resources import router_moved
 from tools.harness import Registration, StackRun
 
 CONSTRUCT_UNKNOWN = "cannot construct components if the provider is configured with unknown values"
@@ -62,6 +63,9 @@ class DiffRule:
 
     types: str  # fnmatch pattern over the type token
     replaces: tuple[str, ...] = ()
+    # For some of `replaces`: a change replaces only when this says the two values differ in
+    # what matters (the pfSense providers: `apiUrl` names another router host).
+    replaces_when: tuple[tuple[str, Callable[[Any, Any], bool]], ...] = ()
     watch: tuple[str, ...] | None = None
     kubernetes: bool = False
     delete_before_replace: bool = False
@@ -82,10 +86,11 @@ DIFF_RULES: tuple[DiffRule, ...] = (
     DiffRule("tls:*", replaces=ANY, source="pulumi-tls: every input forces a new resource"),
     DiffRule("pulumi-python:dynamic/network:PfSenseObject",
              replaces=("kind", "naturalKey", "apiUrl"), delete_before_replace=True,
+             replaces_when=(("apiUrl", router_moved),),
              watch=("kind", "naturalKey", "payload", *_PFSENSE_CONNECTION),
              source="components/network/resources.py PfSenseObjectProvider.diff"),
     DiffRule("pulumi-python:dynamic/network:PfSenseApply",
-             replaces=("subsystem", "apiUrl"),
+             replaces=("subsystem", "apiUrl"), replaces_when=(("apiUrl", router_moved),),
              watch=("subsystem", "objectsHash", *_PFSENSE_CONNECTION),
              source="components/network/resources.py PfSenseApplyProvider.diff"),
     DiffRule("kubernetes:helm.sh/v3:Release", replaces=("name", "namespace"),
@@ -400,7 +405,8 @@ def diff_resource(old: Registration, new: Registration, *, provider_replaced: bo
         if rule.replaces == ANY:
             replace_keys += [_top(p) for p in changed]
         else:
-            replace_keys += [_top(p) for p in changed if _top(p) in rule.replaces]
+            replace_keys += [key for key in dict.fromkeys(_top(p) for p in changed)
+                             if key in rule.replaces and _replaces_value(rule, key, old.inputs, new.inputs)]
         if rule.kubernetes:
             replace_keys += _kubernetes_replaces(old.inputs, new.inputs, changed, provider_inputs[1])
     for pattern in new.replace_on_changes:
@@ -487,6 +493,14 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
                           destructive=None if retained else host_delete(reg),
                           note="retainOnDelete: only dropped from the state" if retained else ""))
     return steps
+
+
+def _replaces_value(rule: DiffRule, key: str, old_inputs: dict, new_inputs: dict) -> bool:
+    """Whether the change of `key`, one of `rule.replaces`, replaces (see `replaces_when`)."""
+    for name, differs in rule.replaces_when:
+        if name == key:
+            return differs(old_inputs.get(key), new_inputs.get(key))
+    return True
 
 
 def would_replace(reg: Registration, keys: list[str]) -> bool:
