@@ -75,7 +75,7 @@ note() { results+=("$(printf '%-8s %-28s %s' "$1" "$2" "$3")"); }
 
 build_go() {
   local name=$1 want=$2 module=$3 package=$4 versionvar=$5 bin=$6 logs=$7
-  local moddir=$repo/engine/$name got out err ldflags="" t0
+  local moddir=$repo/engine/$name got out err ldflags=""
   if [ ! -f "$moddir/go.mod" ]; then
     if out=$(go mod download -json "$module@$want" 2>&1); then
       note MISSING "$name" "$module@$want is served now, but engine/$name/go.mod does not exist yet (see engine/README.md)"
@@ -102,11 +102,17 @@ build_go() {
     return
   fi
   [ "$versionvar" = "-" ] || ldflags="-X $versionvar=$got"
-  echo "engine: building $name $got (log: $logs/$name.log)" >&2
+  go_build "$name" "$moddir" "$package" "$ldflags" "$got" "$label" "$bin" "$logs"
+}
+
+# `go build` of one package into bin/, atomically; records `version` beside the binary.
+go_build() {
+  local name=$1 moddir=$2 package=$3 ldflags=$4 version=$5 label=$6 bin=$7 logs=$8 t0
+  echo "engine: building $name $label (log: $logs/$name.log)" >&2
   t0=$(date +%s)
   if go build -C "$moddir" -trimpath -ldflags "$ldflags" -o "$bin/.$name.partial" "$package" >"$logs/$name.log" 2>&1; then
     mv -f "$bin/.$name.partial" "$bin/$name"
-    echo "$got" >"$bin/.$name.version"
+    echo "$version" >"$bin/.$name.version"
     note built "$name" "$label in $(($(date +%s) - t0)) s"
   else
     rm -f "$bin/.$name.partial"
@@ -119,7 +125,7 @@ build_go() {
 # Our own program inside an engine module (kind "local"): built with that module's go.mod, so
 # it uses exactly the dependency versions of the tool built from it (policy-calls: the CLI's sdk).
 build_local() {
-  local name=$1 moddir=$repo/engine/$2 package=$3 bin=$4 logs=$5 sdk t0
+  local name=$1 moddir=$repo/engine/$2 package=$3 bin=$4 logs=$5 sdk
   [ -f "$moddir/go.mod" ] || { note FAILED "$name" "engine/$2/go.mod does not exist"; failed=$((failed + 1)); return; }
   sdk=$(go list -C "$moddir" -m -f '{{.Version}}' github.com/pulumi/pulumi/sdk/v3) ||
     { note FAILED "$name" "engine/$2/go.mod does not resolve sdk/v3"; failed=$((failed + 1)); return; }
@@ -127,18 +133,7 @@ build_local() {
     note cached "$name" "with sdk/v3 $sdk"
     return
   fi
-  echo "engine: building $name with sdk/v3 $sdk (log: $logs/$name.log)" >&2
-  t0=$(date +%s)
-  if go build -C "$moddir" -trimpath -o "$bin/.$name.partial" "$package" >"$logs/$name.log" 2>&1; then
-    mv -f "$bin/.$name.partial" "$bin/$name"
-    echo "$sdk" >"$bin/.$name.version"
-    note built "$name" "with sdk/v3 $sdk in $(($(date +%s) - t0)) s"
-  else
-    rm -f "$bin/.$name.partial"
-    tail -n 20 "$logs/$name.log" >&2
-    note FAILED "$name" "go build failed (see $logs/$name.log)"
-    failed=$((failed + 1))
-  fi
+  go_build "$name" "$moddir" "$package" "" "$sdk" "with sdk/v3 $sdk" "$bin" "$logs"
 }
 
 copy_files() {
