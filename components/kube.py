@@ -9,6 +9,7 @@ arguments. Nested keys stay camelCase: the SDK passes them through unchanged.
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -31,6 +32,8 @@ KINDS = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
 }
 
+R = TypeVar("R", bound=pulumi.CustomResource)
+
 
 def _snake(key: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
@@ -38,11 +41,22 @@ def _snake(key: str) -> str:
 
 def apply(name: str, obj: dict, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """Register `obj` as its typed resource named `name`."""
-    key = (obj["apiVersion"], obj["kind"])
-    if key in KINDS:
-        fields = {_snake(k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-        return KINDS[key](name, **fields, opts=opts)
-    # Custom resources (Traefik, cert-manager): the generic class keeps the wire form.
+    cls = KINDS.get((obj["apiVersion"], obj["kind"]))
+    if cls is None:
+        return apply_custom(name, obj, opts)
+    return apply_as(cls, name, obj, opts)
+
+
+def apply_as(cls: type[R], name: str, obj: dict, opts: pulumi.ResourceOptions) -> R:
+    """Register `obj`, a built-in kind, as `cls` (its class in KINDS): for callers that keep the typed resource."""
+    if KINDS.get((obj["apiVersion"], obj["kind"])) is not cls:
+        raise ValueError(f"{obj['apiVersion']} {obj['kind']} is not a {cls.__name__}")
+    fields = {_snake(k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    return cls(name, **fields, opts=opts)
+
+
+def apply_custom(name: str, obj: dict, opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    """Register `obj`, a custom resource (Traefik, cert-manager), with the generic class that keeps the wire form."""
     fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
     return k8s.apiextensions.CustomResource(
         name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],

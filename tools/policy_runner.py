@@ -32,7 +32,11 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used at run time: grpc and the protos load only to talk to a pack
+    import grpc
+    from pulumi.runtime.proto.analyzer_pb2_grpc import AnalyzerStub
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK_DIR = ROOT / "policies"
@@ -46,7 +50,6 @@ _MAX_MESSAGE = 400 * 1024 * 1024  # same ceiling as pulumi-policy's server
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 # proto EnforcementLevel values (pulumi/proto/analyzer.proto)
 _LEVEL_NAMES = {0: "advisory", 1: "mandatory", 2: "disabled", 3: "remediate"}
-_LEVEL_IDS = {name: value for value, name in _LEVEL_NAMES.items()}
 
 
 class PolicyRunError(Exception):
@@ -207,9 +210,23 @@ class AnalyzerProcess:
         self.extra_env = env or {}
         self.port = 0
         self.proc: subprocess.Popen | None = None
-        self.channel = None
-        self.stub = None
+        self.channel: grpc.Channel | None = None
+        self.stub: AnalyzerStub | None = None
         self._stderr = tempfile.TemporaryFile()
+
+    @property
+    def client(self) -> AnalyzerStub:
+        """The gRPC stub of the running analyzer (inside `with`)."""
+        if self.stub is None:
+            raise PolicyRunError("analyzer: not running — call it inside `with AnalyzerProcess(...)`")
+        return self.stub
+
+    @property
+    def pid(self) -> int:
+        """The process id of the running analyzer (inside `with`)."""
+        if self.proc is None:
+            raise PolicyRunError("analyzer: not running — call it inside `with AnalyzerProcess(...)`")
+        return self.proc.pid
 
     def __enter__(self) -> AnalyzerProcess:
         try:
@@ -342,7 +359,9 @@ def _violation(diag: Any, fallback_urn: str, by_urn: dict[str, dict], descriptio
     urn = diag.urn or fallback_urn
     res = by_urn.get(urn, {})
     props = res.get("properties") or {}
-    meta = props.get("metadata") if isinstance(props.get("metadata"), dict) else {}
+    meta = props.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
     prefix = descriptions.get(diag.policyName, diag.description) + "\n"
     message = diag.message[len(prefix):] if diag.message.startswith(prefix) else diag.message
     return Violation(
@@ -364,7 +383,7 @@ def configured_analyzer(raw_config: dict, selected: set[str] | None = None, *,
     from pulumi.runtime.proto import analyzer_pb2
 
     with AnalyzerProcess(env=env) as server:
-        info = server.stub.GetAnalyzerInfo(empty_pb2.Empty())
+        info = server.client.GetAnalyzerInfo(empty_pb2.Empty())
         policies = [{
             "name": p.name,
             "enforcement": _LEVEL_NAMES[p.enforcementLevel],
@@ -377,8 +396,9 @@ def configured_analyzer(raw_config: dict, selected: set[str] | None = None, *,
             if selected is not None and name not in selected:
                 level = "disabled"
             request.policyConfig[name].CopyFrom(
-                analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_IDS[level], properties=_struct(props)))
-        server.stub.Configure(request)
+                analyzer_pb2.PolicyConfig(enforcementLevel=analyzer_pb2.EnforcementLevel.Value(level.upper()),
+                                          properties=_struct(props)))
+        server.client.Configure(request)
         yield server, {p.name: p.description for p in info.policies}
 
 
@@ -409,7 +429,7 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
     with configured_analyzer(raw_config, selected) as (server, descriptions), _collector_paused():
         timings["start"] = time.perf_counter() - started
         started = time.perf_counter()
-        analyzer_cpu = _cpu_seconds(server.proc.pid)
+        analyzer_cpu = _cpu_seconds(server.pid)
 
         # Each resource is encoded once, for its Analyze and for AnalyzeStack; the stack
         # request is assembled while the analyzer answers the Analyze calls in flight.
@@ -419,7 +439,7 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
             properties = _struct(r.get("properties"))
             options = analyzer_pb2.AnalyzerResourceOptions(parent=r.get("parent") or "")
             provider = _provider_message(r.get("provider"))
-            pending.append((r["urn"], server.stub.Analyze.future(analyzer_pb2.AnalyzeRequest(
+            pending.append((r["urn"], server.client.Analyze.future(analyzer_pb2.AnalyzeRequest(
                 type=r["type"], urn=r["urn"], name=r["name"], properties=properties,
                 options=options, provider=provider))))
             stack_resources.append(analyzer_pb2.AnalyzerResource(
@@ -436,11 +456,11 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
         timings["analyze"] = time.perf_counter() - started
         started = time.perf_counter()
         stack_request = analyzer_pb2.AnalyzeStackRequest(resources=stack_resources)
-        for d in server.stub.AnalyzeStack(stack_request).diagnostics:
+        for d in server.client.AnalyzeStack(stack_request).diagnostics:
             violations.append(_violation(d, "", by_urn, descriptions))
         timings["stack"] = time.perf_counter() - started
         if analyzer_cpu is not None:
-            timings["analyzer_cpu"] = (_cpu_seconds(server.proc.pid) or analyzer_cpu) - analyzer_cpu
+            timings["analyzer_cpu"] = (_cpu_seconds(server.pid) or analyzer_cpu) - analyzer_cpu
     return violations
 
 
@@ -501,8 +521,9 @@ def manifest_resources(docs: Iterable[Any], *, stack: str = "manifests",
             continue
         if not isinstance(doc, dict):
             raise PolicyRunError(f"{where}: not a Kubernetes object (a YAML mapping)")
-        items = doc.get("items") if str(doc.get("kind", "")).endswith("List") and isinstance(
-            doc.get("items"), list) else [doc]
+        items = doc.get("items")
+        if not (str(doc.get("kind", "")).endswith("List") and isinstance(items, list)):
+            items = [doc]
         for j, obj in enumerate(items):
             at = where if len(items) == 1 else f"{where} items[{j}]"
             if not isinstance(obj, dict):
@@ -512,7 +533,9 @@ def manifest_resources(docs: Iterable[Any], *, stack: str = "manifests",
                 raise PolicyRunError(f"{at}: apiVersion is missing")
             if not isinstance(kind, str) or not kind:
                 raise PolicyRunError(f"{at}: kind is missing")
-            meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            meta = obj.get("metadata")
+            if not isinstance(meta, dict):
+                meta = {}
             name = str(meta.get("name") or meta.get("generateName") or f"unnamed-{len(out)}")
             namespace = meta.get("namespace")
             rname = f"{namespace}/{name}" if namespace else name

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
 
 from components.config.stack import StackConfig, cross_check
 from components.config.types import ConfigError
@@ -53,7 +54,7 @@ def _dotted(loc: tuple) -> str:
     return out
 
 
-def _message(err: dict) -> str:
+def _message(err: ErrorDetails) -> str:
     hint = _HINTS.get(err["type"])
     if hint:
         if err["type"] in ("ip_v4_address", "ip_v4_network"):

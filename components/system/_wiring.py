@@ -1,6 +1,6 @@
 """Small helpers shared by the system components: system namespaces and pinned charts.
 
-(Builder dicts become resources through `components.kube.apply`.)
+(Builder dicts become resources through `components.kube`.)
 
 - `bounded_namespace(...)`: a system Namespace plus its ResourceQuota and LimitRange;
 - `chart(...)`: a pinned chart as a `kubernetes.helm.v3.Release` in an existing namespace.
@@ -38,11 +38,12 @@ class BoundedNamespace:
 
 def bounded_namespace(prefix: str, name: str, *, psa_version: str, budget: Budget,
                       provider: k8s.Provider, parent: pulumi.Resource) -> BoundedNamespace:
-    ns = kube.apply(f"{prefix}-namespace", system_namespace(name, psa_version=psa_version),
-                    pulumi.ResourceOptions(parent=parent, provider=provider))
+    ns = kube.apply_as(k8s.core.v1.Namespace, f"{prefix}-namespace",
+                       system_namespace(name, psa_version=psa_version),
+                       pulumi.ResourceOptions(parent=parent, provider=provider))
     in_ns = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[ns])
-    quota = kube.apply(f"{prefix}-quota", resource_quota(name, budget), in_ns)
-    limits = kube.apply(f"{prefix}-limits", limit_range(name), in_ns)
+    quota = kube.apply_as(k8s.core.v1.ResourceQuota, f"{prefix}-quota", resource_quota(name, budget), in_ns)
+    limits = kube.apply_as(k8s.core.v1.LimitRange, f"{prefix}-limits", limit_range(name), in_ns)
     return BoundedNamespace(ns, quota, limits)
 
 

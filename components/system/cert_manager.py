@@ -100,7 +100,8 @@ class CertManager(pulumi.ComponentResource):
             key, cert = pair.key, pair.cert
             self.ca = PrivateCa(cert_pem=cert.cert_pem, key_pem=pulumi.Output.secret(key.private_key_pem))
 
-        outputs = {"namespace": self.namespace, "chartVersion": CERT_MANAGER_CHART.version}
+        outputs: dict[str, pulumi.Input[str]] = {
+            "namespace": self.namespace, "chartVersion": CERT_MANAGER_CHART.version}
         if self.ca:
             outputs["caCertPem"] = self.ca.cert_pem  # public; operators add it to their trust store
         self.register_outputs(outputs)

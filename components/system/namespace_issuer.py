@@ -75,14 +75,15 @@ class NamespaceIssuer(pulumi.ComponentResource):
                 raise pulumi.RunError("certificates.issuer: ca mode needs the CertManager's private CA")
             ca = cert_manager.ca
             # Cert and key go in as one secret Output: the plan shows neither.
-            pems = pulumi.Output.secret(pulumi.Output.all(ca.cert_pem, ca.key_pem).apply(
-                lambda p: crds.ca_secret(namespace, CA_SECRET, cert_pem=p[0], key_pem=p[1])["stringData"]))
+            pems: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
+                pulumi.Output.all(ca.cert_pem, ca.key_pem).apply(
+                    lambda p: crds.ca_secret(namespace, CA_SECRET, cert_pem=p[0], key_pem=p[1])["stringData"]))
             meta = crds.ca_secret(namespace, CA_SECRET, cert_pem="", key_pem="")
             secret = k8s.core.v1.Secret(
                 f"{name}-ca-secret", metadata=meta["metadata"], type=meta["type"], string_data=pems,
                 opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)))
             waits.append(secret)
 
-        self.issuer = kube.apply(f"{name}-issuer", obj, pulumi.ResourceOptions(
+        self.issuer = kube.apply_custom(f"{name}-issuer", obj, pulumi.ResourceOptions(
             parent=self, provider=provider, depends_on=waits))
         self.register_outputs({"namespace": namespace, "issuerName": self.issuer_name})

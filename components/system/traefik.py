@@ -108,14 +108,14 @@ class TraefikStack(pulumi.ComponentResource):
                            provider=provider, parent=self, repository=chart_repository)
         after_chart = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.chart])
 
-        self.tls_option = kube.apply(f"{name}-tls-default", crds.tls_option(NAMESPACE, "default"), after_chart)
+        self.tls_option = kube.apply_custom(f"{name}-tls-default", crds.tls_option(NAMESPACE, "default"), after_chart)
 
         # The password only ever flows inside a secret Output; the hash is secret too. The
         # bcrypt salt is keyed by secret random bytes kept in state (htpasswd.py says why).
         salt_key = random.RandomBytes(f"{name}-dashboard-salt-key", length=32,
                                       opts=pulumi.ResourceOptions(parent=self))
         user = ingress.dashboard_user
-        users = pulumi.Output.secret(pulumi.Output.all(dashboard_password, salt_key.base64).apply(
+        users: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(dashboard_password, salt_key.base64).apply(
             lambda args: dashboard_users(user, args[0], salt_key_b64=args[1])))
         secret_meta = crds.basic_auth_secret(NAMESPACE, DASHBOARD_USERS_SECRET, "")
         users_secret = k8s.core.v1.Secret(

@@ -34,7 +34,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_step
-from typing import Any
+from typing import Any, TypedDict
 
 from components.network.resources import router_moved
 from tools.harness import Registration, StackRun
@@ -243,6 +243,15 @@ class Step:
         return bool(self.error) or (self.op == REPLACE and bool(self.destructive))
 
 
+class _StepIdentity(TypedDict):
+    """The fields of a `Step` that name its resource (the same for every op)."""
+
+    urn: str
+    type: str
+    name: str
+    old_urn: str | None
+
+
 def _parent_chain_type(urn: str) -> str:
     return urn.split("::")[2]
 
@@ -369,8 +378,8 @@ def diff_resource(old: Registration, new: Registration, *, provider_replaced: bo
     """The step for one resource present in both runs. `provider_replaced`: the provider that
     manages it is itself replaced; `provider_inputs`: (old, new) configuration of its provider
     (None: the default provider), read when the provider reference changed."""
-    base = {"urn": new.urn, "type": new.type, "name": new.name,
-            "old_urn": old.urn if old.urn != new.urn else None}
+    base: _StepIdentity = {"urn": new.urn, "type": new.type, "name": new.name,
+                           "old_urn": old.urn if old.urn != new.urn else None}
     old_in = {k: canonical(v) for k, v in old.inputs.items()}
     new_in = {k: canonical(v) for k, v in new.inputs.items()}
     for path in new.ignore_changes:
@@ -583,7 +592,9 @@ def construct_errors(run: StackRun) -> list[str]:
         if not provider_urn:
             continue  # the default provider: configured from stack config, always known
         provider = by_urn.get(provider_urn)
-        unknown = [k for k in (provider.unknown_inputs if provider else []) if k != "version"]
+        if provider is None:
+            continue  # not registered in this run: none of its inputs is known to be unknown
+        unknown = [k for k in provider.unknown_inputs if k != "version"]
         if not unknown:
             continue
         errors.append(
