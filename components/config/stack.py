@@ -49,14 +49,6 @@ class StackConfig(Model):
         return self.router.vpn.tunnel_cidr if self.router.vpn.enabled else None
 
     @property
-    def lan_admin_cidrs(self) -> tuple[IPv4Network, ...]:
-        """Admin ranges that reach the router on the LAN side (LAN, VLANs): network.adminCidrs
-        minus any inside the VPN tunnel, whose admins arrive on the OpenVPN interface and
-        have their own rules there."""
-        tunnel = self.vpn_tunnel
-        return tuple(c for c in self.network.admin_cidrs if tunnel is None or not c.subnet_of(tunnel))
-
-    @property
     def admin_sources(self) -> tuple[IPv4Network, ...]:
         """Every range admins come from: network.adminCidrs, then the VPN tunnel when the VPN
         is on (each once). It feeds the dashboard's IP allow-list."""
@@ -76,7 +68,7 @@ class StackConfig(Model):
             domain=self.domain, nodes=nodes, ingress_hosts=self.ingress_hosts,
             api_hostname=cluster.api_hostname, ingress_address=front, api_address=front,
             lan_cidr=str(lan.cidr), lan_address=str(lan.gateway), ha=cluster.ha, proxy_protocol=cluster.ha,
-            admin_cidrs=tuple(str(c) for c in self.lan_admin_cidrs))
+            admin_cidrs=tuple(str(c) for c in self.network.admin_cidrs))  # LAN-side: none is in the tunnel
 
 
 # --- cross-field checks (run once every field parsed) ----------------------------------
@@ -128,12 +120,22 @@ def _admin_rules(network: Network, router: RouterSettings | None = None) -> list
     first: dict[IPv4Network, int] = {}
     inside = [network.lan.cidr, *_router_networks(router).values()]
     widest = max(n.num_addresses for n in inside)
+    tunnel = router.vpn.tunnel_cidr if router is not None and router.vpn.enabled else None
     for i, cidr in enumerate(network.admin_cidrs):
         key = f"network.adminCidrs[{i}]"
         if cidr in first:
             problems.append(f"{key}: {cidr} is already listed as network.adminCidrs[{first[cidr]}] — list each range once")
             continue
         first[cidr] = i
+        if tunnel is not None and cidr.subnet_of(tunnel):
+            # Listed here it would read as a restriction, yet every VPN client is an admin
+            # source (rules on the OpenVPN interface); adminCidrs are the LAN-side ranges.
+            problems.append(
+                f"{key}: {cidr} is inside the VPN tunnel (router.vpn.tunnelCidr {tunnel}) — every VPN "
+                "client is already an admin source, so this entry would neither add nor restrict "
+                "anything; remove it (to cut one VPN admin off, see docs/operations.md, "
+                '"Rotating the VPN certificates")')
+            continue
         if network.allow_public_admin or any(cidr.subnet_of(n) for n in inside):
             continue
         if cidr.num_addresses > widest:

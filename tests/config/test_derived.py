@@ -4,7 +4,9 @@ VPN tunnel when it is on) and the router inventory (nodes, hosts, front address)
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from components.config import parse_config_keys, parse_stack_config
+import pytest
+
+from components.config import ConfigError, parse_config_keys, parse_stack_config
 from tests.config.test_config_fixtures import raw_config
 from tools.harness import load_config_file
 
@@ -23,10 +25,9 @@ def test_tunnel_is_an_admin_source_without_being_listed():
     assert cfg.router_inventory.admin_cidrs == ("192.168.10.0/24",)
 
 
-def test_a_listed_tunnel_gets_no_lan_side_rules_and_counts_once():
-    cfg = prod(adminCidrs=["192.168.10.0/24", "10.8.0.0/24"])
-    assert cfg.admin_sources == (IPv4Network("192.168.10.0/24"), IPv4Network("10.8.0.0/24"))
-    assert cfg.router_inventory.admin_cidrs == ("192.168.10.0/24",)
+def test_the_tunnel_listed_as_an_admin_range_is_refused_while_the_vpn_is_on():
+    with pytest.raises(ConfigError, match=r"network.adminCidrs\[1\]: 10.8.0.0/24 is inside the VPN tunnel"):
+        prod(adminCidrs=["192.168.10.0/24", "10.8.0.0/24"])
 
 
 def test_vpn_off_keeps_only_the_listed_ranges():
