@@ -347,13 +347,21 @@ def run_stack(stack: str, config_file: str | Path | None = None, program=None,
 
 
 def redact(value: Any) -> Any:
-    """Replace every secret (and unknown) by `[secret]`; unwrap nothing else."""
+    """Replace every secret (and unknown) value by `[secret]`; unwrap nothing else. A secret
+    map keeps its keys (a Secret's `stringData` stays a map of the keys it holds, as the API
+    server and a reviewer expect); only the values under them are masked."""
     from pulumi.runtime import rpc
 
     if rpc.is_rpc_secret(value):
-        return SECRET
+        return _masked(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    return SECRET

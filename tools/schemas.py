@@ -136,9 +136,7 @@ def _unredact(value):
     if value == SECRET:
         return "cmVkYWN0ZWQ="  # base64, valid for Secret.data too
     if isinstance(value, dict):
-        # A Secret's whole data map may be one secret value: stand in a one-key map.
-        return {k: ({"redacted": "cmVkYWN0ZWQ="} if k in ("data", "stringData") and v == SECRET
-                    else _unredact(v)) for k, v in value.items()}
+        return {k: _unredact(v) for k, v in value.items()}  # a secret map keeps its keys (redact)
     if isinstance(value, list):
         return [_unredact(v) for v in value]
     return value

@@ -167,8 +167,13 @@ def test_dashboard_is_behind_allow_list_basic_auth_and_headers(stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_all_emitted_objects_validate(stack):
-    # Validated with secrets revealed: a redacted `stringData` is one string, not a map.
-    objects = [wire(unwrap(reg.inputs)) for reg, _ in k8s_objects(stack_run(stack))]
+    # Validated with secrets revealed, and as the plan shows them (keys kept, values masked).
+    revealed = [wire(unwrap(reg.inputs)) for reg, _ in k8s_objects(stack_run(stack))]
+    shown = [obj for _, obj in k8s_objects(stack_run(stack))]
+    assert [o["metadata"] for o in shown] == [o["metadata"] for o in revealed]
+    secrets = [o for o in shown if o["kind"] == "Secret"]
+    assert secrets and all(isinstance(o.get("stringData", o.get("data")), dict) for o in secrets)
+    objects = revealed + secrets
     assert len(objects) >= 15
     minor = stack_config(stack).cluster.kubernetes_minor  # the schema of the stack's k3s minor
     problems = [p for obj in objects for p in validate(obj, minor)]

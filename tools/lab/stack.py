@@ -7,7 +7,7 @@ namespace's objects, then the charts' other objects (what the Releases would ins
 own with server-side apply, so one refusal does not hide the others; the API server's
 warnings (Pod Security ``warn`` mode among them) are kept with the object.
 
-The offline plan masks secret values (``stringData: '[secret]'``); the lab puts stand-in
+The offline plan masks secret values (``stringData: {users: '[secret]'}``); the lab puts stand-in
 values under the keys the program writes (components/system/crds.py) before applying.
 """
 
@@ -106,7 +106,8 @@ def render_releases(plan_dir: Path) -> list[dict]:
 
 
 def unmask(lab: Lab, obj: dict) -> dict:
-    if obj.get("kind") == "Secret" and obj.get("stringData") == MASKED:
+    masked = obj.get("stringData")
+    if obj.get("kind") == "Secret" and isinstance(masked, dict) and set(masked.values()) == {MASKED}:
         obj = dict(obj, stringData=stand_in_secret_data(lab, obj.get("type", "Opaque")))
     return obj
 
