@@ -80,6 +80,19 @@ class VlanSettings(Model):
         return v
 
 
+def _check_names(v: tuple[str, ...], what: str, fix: str) -> tuple[str, ...]:
+    """`v` as admin names (certificate CNs): each valid and listed once."""
+    for name in v:
+        if not _CLIENT_RE.match(name):
+            raise ValueError(
+                f"client name {name!r} is invalid — use lowercase letters, digits, '.', '_' or '-'"
+            )
+    dupes = sorted({n for n in v if v.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{what} {dupes} appear more than once — {fix}")
+    return v
+
+
 class VpnSettings(Model):
     """OpenVPN remote access for admins. Default: disabled, UDP 1194."""
 
@@ -88,6 +101,12 @@ class VpnSettings(Model):
     protocol: Literal["udp", "tcp"] = "udp"
     tunnel_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.8.0.0/24")
     clients: tuple[str, ...] = ()
+    # Admins cut off: the router blocks their certificate's common name (network/payloads.py
+    # render_vpn_revocations). Names only, same grammar as `clients`.
+    revoked_clients: tuple[str, ...] = Field(
+        default=(),
+        description="admin names the OpenVPN server refuses (one blocking client specific override each)",
+    )
     # Public name or address the clients dial; default `vpn.<domain>` (set by the Router).
     endpoint: str | None = None
 
@@ -106,15 +125,12 @@ class VpnSettings(Model):
     @field_validator("clients")
     @classmethod
     def _clients(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for name in v:
-            if not _CLIENT_RE.match(name):
-                raise ValueError(
-                    f"client name {name!r} is invalid — use lowercase letters, digits, '.', '_' or '-'"
-                )
-        dupes = sorted({n for n in v if v.count(n) > 1})
-        if dupes:
-            raise ValueError(f"client names {dupes} appear more than once — list each admin once")
-        return v
+        return _check_names(v, "client names", "list each admin once")
+
+    @field_validator("revoked_clients")
+    @classmethod
+    def _revoked(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_names(v, "revoked client names", "list each revoked admin once")
 
     @field_validator("tunnel_cidr")
     @classmethod
@@ -128,6 +144,21 @@ class VpnSettings(Model):
         if self.enabled and not self.clients:
             raise ValueError(
                 "vpn is enabled but has no clients — list at least one admin name in vpn.clients"
+            )
+        both = [n for n in self.revoked_clients if n in self.clients]
+        if both:
+            # The router would import a certificate for the name and block it at once.
+            raise ValueError(
+                f"admin names {both} are in both vpn.clients and vpn.revokedClients — remove them from "
+                "vpn.clients to cut them off, or from vpn.revokedClients to let them back in"
+            )
+        if self.revoked_clients and not self.enabled:
+            # An error, not a silent no-op: with the VPN off the Router owns no server, CA or
+            # tls-crypt key (enabling it again makes new ones, so old profiles cannot connect),
+            # and a list it ignores would look like a block that is in force.
+            raise ValueError(
+                "vpn.revokedClients is set but vpn is disabled — there is no server to block "
+                "them on; remove vpn.revokedClients (or enable the vpn)"
             )
         return self
 

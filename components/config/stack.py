@@ -283,6 +283,9 @@ def derived_names(sections: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         # Each client: its certificate and its pfSense import (network/router.py).
         out += [(f"vpn-client-{c}{role}", f"router.vpn.clients[{i}]", c)
                 for i, c in enumerate(router.vpn.clients) for role in ("", "-import")]
+        # Each revoked admin: its blocking client specific override (network/payloads.py).
+        out += [(f"vpn-revoked-{c}", f"router.vpn.revokedClients[{i}]", c)
+                for i, c in enumerate(router.vpn.revoked_clients)]
     return out
 
 

@@ -114,6 +114,18 @@ OPENVPN_SERVER = Kind(
     "openvpn",
     secret=True,
 )
+# Ref: Models/OpenVPNClientSpecificOverride.inc (config_path openvpn/openvpn-csc; `common_name`
+# required; always_apply: apply() rewrites the override's csc file for each OpenVPN server);
+# Endpoints/VPNOpenVPNCSOEndpoint.inc (GET/POST/PATCH/DELETE) and VPNOpenVPNCSOsEndpoint.inc
+# (GET/DELETE, many). One override per common name: pfSense writes it to
+# <server>/csc/<common_name>, so a second one for the same name would overwrite the first.
+OPENVPN_CLIENT_OVERRIDE = Kind(
+    "openvpn_client_override",
+    "/api/v2/vpn/openvpn/cso",
+    "/api/v2/vpn/openvpn/csos",
+    ("common_name",),
+    "openvpn",
+)
 
 KINDS: dict[str, Kind] = {
     k.name: k
@@ -128,6 +140,7 @@ KINDS: dict[str, Kind] = {
         CERTIFICATE_AUTHORITY,
         CERTIFICATE,
         OPENVPN_SERVER,
+        OPENVPN_CLIENT_OVERRIDE,
     )
 }
 

@@ -24,6 +24,7 @@ from .kinds import (
     HAPROXY_BACKEND,
     HAPROXY_FRONTEND,
     HOST_OVERRIDE,
+    OPENVPN_CLIENT_OVERRIDE,
     OPENVPN_SERVER,
     PORT_FORWARD,
     REFID_PREFIX,
@@ -392,6 +393,39 @@ def render_vpn_certificates(ca_pem: Any, server: tuple[Any, Any], clients: dict[
     return objs
 
 
+def render_vpn_revocations(settings: RouterSettings) -> list[DesiredObject]:
+    """One blocking client specific override per `vpn.revokedClients` name. Client
+    certificates carry CN = the admin name (vpn_pki.py), so the server refuses the revoked
+    admin's certificate although it is still signed by our CA (no CRL: the CA key never
+    reaches the router). Empty with the VPN off (the config refuses the list then)."""
+    if not settings.vpn.enabled:
+        return []
+    # Ref: Models/OpenVPNClientSpecificOverride.inc (pfrest/pfSense-pkg-RESTAPI, read at
+    # 805c7f0c) — common_name, block (stored 'yes'/''), disable, description, server_list.
+    # - block: pfSense writes `disable` into the csc file (openvpn_resync_csc in pfSense's
+    #   src/etc/inc/openvpn.inc), which makes OpenVPN refuse that common name.
+    # - disable must stay false: a disabled override is deleted, not written.
+    # - server_list is left empty: optional (default [], allow_empty), and empty means every
+    #   OpenVPN server ("When no servers are specified, the override will apply to all
+    #   servers"; openvpn_resync_csc writes it for each TLS server). Naming ours would need
+    #   its `vpnif`, which pfSense assigns; we own only one server anyway.
+    return [
+        DesiredObject(
+            f"vpn-revoked-{name}",
+            OPENVPN_CLIENT_OVERRIDE,
+            {
+                "common_name": name,
+                "block": True,
+                "disable": False,
+                "description": f"{TAG}: revoked vpn admin {name}",
+                "server_list": [],
+            },
+            (VPN_SERVER_ROLE,),  # the csc file is written per existing server
+        )
+        for name in settings.vpn.revoked_clients
+    ]
+
+
 # --- the whole plan -----------------------------------------------------------------------
 
 
@@ -405,5 +439,6 @@ def render_objects(settings: RouterSettings, inv: RouterInventory) -> list[Desir
         + render_port_forwards(settings, inv)
         + render_firewall_rules(settings, inv)
         + render_haproxy(inv)
+        + render_vpn_revocations(settings)
     )
 

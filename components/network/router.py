@@ -10,13 +10,14 @@ Creates, as children named `<name>-<role>` (parent = the Router):
   client certificate per admin (`vpn-ca`, `vpn-server-cert`, `vpn-client-<n>-cert` and their
   keys/CSRs) and a 256-byte tls-crypt key (`vpn-tls-key`) — their imports into pfSense
   (`vpn-ca-import`, `vpn-server-cert-import`, `vpn-client-<n>-import`; the CA's private key
-  stays out of the router) and the OpenVPN server (`vpn-server`);
+  stays out of the router) and the OpenVPN server (`vpn-server`), and one blocking client
+  specific override per `vpn.revokedClients` name (`vpn-revoked-<n>`);
 - one `PfSenseApply` per subsystem that has objects (`apply-firewall`, `apply-nat`,
   `apply-dhcp`, `apply-dns`, `apply-haproxy`, `apply-openvpn`), depending on all of them.
 
 Each object is created after the objects its `DesiredObject.after` names (payloads.py
 computes them with the payloads: a frontend after its backend, the OpenVPN server after the
-certificates it refers to, rules on the OpenVPN interface after the server).
+certificates it refers to, rules on the OpenVPN interface and revocations after the server).
 
 Outputs: `ready` (applies the cluster waits for), `applies` (all, by subsystem),
 `vpn_client_configs` (secret dict admin -> .ovpn), `vpn_ca_cert_pem`.

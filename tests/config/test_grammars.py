@@ -133,3 +133,10 @@ def test_ha_stack_keeps_a_spare_traefik():
         parse_stack_config(raw)
     assert err.value.problems == [
         "ingress.replicas: 1 leaves no spare Traefik in an HA stack — set it to 2 or more"]
+
+
+def test_revoked_clients_name_their_blocking_overrides():
+    raw = raw_config(PROD)
+    raw["router"]["vpn"]["revokedClients"] = ["carol"]
+    names = {n: key for n, key, _ in derived_names(dict(parse_stack_config(raw)))}
+    assert names["vpn-revoked-carol"] == "router.vpn.revokedClients[0]"

@@ -160,3 +160,26 @@ def test_every_object_names_only_earlier_objects_it_comes_after():
     assert after["haproxy-frontend-k3s-api"] == ("haproxy-backend-k3s-api",)
     assert after["vpn-server"] == ("vpn-ca-import", "vpn-server-cert-import")
     assert after["fw-vpn-api"] == ("vpn-server",) and after["fw-wan-https"] == ()
+
+
+def test_each_revoked_client_gets_one_blocking_override_after_the_server():
+    settings = make_settings(vpn={"enabled": True, "clients": ["alice"], "revokedClients": ["bob", "carol"]})
+    objs = [o for o in render_objects(settings, prod_inventory()) if o.kind.name == "openvpn_client_override"]
+    assert [(o.role, o.natural_key, o.after) for o in objs] == [
+        ("vpn-revoked-bob", "openvpn_client_override:bob", ("vpn-server",)),
+        ("vpn-revoked-carol", "openvpn_client_override:carol", ("vpn-server",)),
+    ]
+    assert objs[0].kind.path == "/api/v2/vpn/openvpn/cso" and objs[0].kind.plural == "/api/v2/vpn/openvpn/csos"
+    # The certificate's CN is the admin name (vpn_pki.py): blocking that name cuts it off.
+    assert objs[0].payload == {
+        "common_name": "bob",
+        "block": True,
+        "disable": False,
+        "description": "k3s-platform: revoked vpn admin bob",
+        "server_list": [],  # every OpenVPN server
+    }
+
+
+def test_no_revocations_without_revoked_clients():
+    # The golden settings revoke nobody: no override, so the goldens above stay as they were.
+    assert not [o for o in render_objects(make_settings(), prod_inventory()) if o.kind.name == "openvpn_client_override"]

@@ -10,7 +10,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.network.driver import RouterError
-from components.network.kinds import STATIC_MAPPING, natural_key, payload_hash
+from components.network.kinds import OPENVPN_CLIENT_OVERRIDE, STATIC_MAPPING, natural_key, payload_hash
 from components.network.resources import PfSenseApplyProvider, PfSenseObjectProvider
 
 from .fake_pfrest import API_KEY
@@ -189,3 +189,34 @@ def test_providers_hold_no_unpicklable_state():
         assert vars(provider) == {}
         pickle.dumps(provider)
         assert serialize_provider(provider)
+
+
+def _block(name: str = "bob") -> dict:
+    return {"common_name": name, "block": True, "disable": False,
+            "description": f"k3s-platform: revoked vpn admin {name}", "server_list": []}
+
+
+def test_revocation_override_is_created_checked_repaired_and_deleted(fake):
+    provider = _roundtrip(PfSenseObjectProvider())
+    props = {**_conn(fake.url), "kind": "openvpn_client_override",
+             "naturalKey": natural_key(OPENVPN_CLIENT_OVERRIDE, _block()), "payload": _block()}
+    created = provider.create(props)
+    assert created.id == "openvpn_client_override:bob"
+    assert ("POST", "/api/v2/vpn/openvpn/cso") in fake.writes()
+    assert fake.listing("openvpn_client_override") == [{**_block(), "id": 0}]
+    # pfrest applies an override on write (always_apply): the OpenVPN "apply" only checks it is there.
+    apply = PfSenseApplyProvider()
+    apply.create({**_conn(fake.url), "subsystem": "openvpn", "objectsHash": payload_hash(_block()),
+                  "objects": [{"kind": "openvpn_client_override", "payload": {"common_name": "bob"}}]})
+    assert not any(p.endswith("/apply") for _, p in fake.writes())
+    # Someone unticks Block by hand: refresh shows it, the next `up` blocks again.
+    fake.objects["openvpn_client_override"][0]["block"] = False
+    drifted = provider.read(created.id, created.outs)
+    assert drifted.outs["payload"]["block"] is False
+    assert provider.diff(created.id, drifted.outs, props).changes is True
+    provider.update(created.id, drifted.outs, props)
+    assert fake.listing("openvpn_client_override")[0]["block"] is True
+    # Taking the name off revokedClients deletes the override (the admin may connect again).
+    provider.delete(created.id, props)
+    assert fake.listing("openvpn_client_override") == []
+    assert ("DELETE", "/api/v2/vpn/openvpn/cso") in fake.writes()

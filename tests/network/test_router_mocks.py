@@ -76,14 +76,14 @@ def _strip_secrets(value):
     return value
 
 
-def _run(inventory_factory, check):
+def _run(inventory_factory, check, settings=None):
     mocks = Mocks()
     monitor = CapturingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, preview=False, monitor=monitor)
 
     @pulumi.runtime.test
     def body():
-        router = Router("router", make_settings(), inventory_factory(), pulumi.Output.secret(API_KEY))
+        router = Router("router", settings or make_settings(), inventory_factory(), pulumi.Output.secret(API_KEY))
         urns = [r.urn for r in router.objects.values()] + [a.urn for a in router.applies.values()]
         return pulumi.Output.all(router.urn, router.vpn_client_configs, *urns).apply(
             lambda args: check(router, monitor.requests, args[0], args[1])
@@ -139,6 +139,26 @@ def test_prod_plan_and_dependencies():
                 assert req["parent"] == router_urn, name
 
     _run(prod_inventory, check)
+
+
+def test_revoked_clients_are_blocked_on_the_router():
+    def check(router, reqs, router_urn, configs):
+        overrides = _of_kind(reqs, "openvpn_client_override")
+        assert sorted(overrides) == ["router-vpn-revoked-bob", "router-vpn-revoked-carol"]
+        bob = overrides["router-vpn-revoked-bob"]
+        assert bob["inputs"]["naturalKey"] == "openvpn_client_override:bob"
+        assert bob["inputs"]["payload"] == {
+            "common_name": "bob", "block": True, "disable": False,
+            "description": "k3s-platform: revoked vpn admin bob", "server_list": [],
+        }
+        assert bob["parent"] == router_urn
+        assert any(d.endswith("router-vpn-server") for d in bob["dependencies"])
+        # applied (verified present) with the rest of OpenVPN; no certificate for a revoked admin
+        assert any(d.endswith("router-vpn-revoked-bob") for d in reqs["router-apply-openvpn"]["dependencies"])
+        assert sorted(configs) == ["alice"] and "router-vpn-client-bob-import" not in reqs
+
+    settings = make_settings(vpn={"enabled": True, "clients": ["alice"], "revokedClients": ["bob", "carol"]})
+    _run(dev_inventory, check, settings)
 
 
 def test_secrets_stay_secret():
