@@ -35,8 +35,8 @@ class Network(Model):
     """`adminCidrs`: where admins come from on the LAN side (LAN/VLANs); they may reach 6443
     and the dashboard. Do not list the VPN tunnel (`router.vpn.tunnelCidr`) or a range inside
     it: when the VPN is on, every VPN client is an admin source, with its rules on the
-    OpenVPN interface (`StackConfig.admin_sources`); to cut one VPN admin off, see
-    docs/operations.md.
+    OpenVPN interface (`StackConfig.admin_sources`); to cut one VPN admin off, move them to
+    `router.vpn.revokedClients`.
 
     `allowPublicAdmin` (default false): accept an admin range wider than the LAN, VLANs and
     VPN tunnel (e.g. 0.0.0.0/0), which opens the API and the dashboard to all of it.

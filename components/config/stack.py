@@ -133,8 +133,8 @@ def _admin_rules(network: Network, router: RouterSettings | None = None) -> list
             problems.append(
                 f"{key}: {cidr} is inside the VPN tunnel (router.vpn.tunnelCidr {tunnel}) — every VPN "
                 "client is already an admin source, so this entry would neither add nor restrict "
-                "anything; remove it (to cut one VPN admin off, see docs/operations.md, "
-                '"Rotating the VPN certificates")')
+                "anything; remove it (to cut one VPN admin off, move them from router.vpn.clients to "
+                "router.vpn.revokedClients)")
             continue
         if network.allow_public_admin or any(cidr.subnet_of(n) for n in inside):
             continue
