@@ -317,7 +317,8 @@ class AnalyzerProcess:
 
 # --------------------------------------------------------------------------- requests
 
-def _struct(props: Any):
+def struct_message(props: Any):
+    """A resource's properties as the protobuf Struct the engine sends."""
     from google.protobuf import struct_pb2
 
     s = struct_pb2.Struct()
@@ -326,7 +327,8 @@ def _struct(props: Any):
     return s
 
 
-def _provider_message(ref: str | None):
+def provider_message(ref: str | None):
+    """The AnalyzerProviderResource for a provider reference (`urn::id`), None without one."""
     from pulumi.runtime.proto import analyzer_pb2
 
     if not ref:
@@ -397,7 +399,7 @@ def configured_analyzer(raw_config: dict, selected: set[str] | None = None, *,
                 level = "disabled"
             request.policyConfig[name].CopyFrom(
                 analyzer_pb2.PolicyConfig(enforcementLevel=analyzer_pb2.EnforcementLevel.Value(level.upper()),
-                                          properties=_struct(props)))
+                                          properties=struct_message(props)))
         server.client.Configure(request)
         yield server, {p.name: p.description for p in info.policies}
 
@@ -429,16 +431,16 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
     with configured_analyzer(raw_config, selected) as (server, descriptions), _collector_paused():
         timings["start"] = time.perf_counter() - started
         started = time.perf_counter()
-        analyzer_cpu = _cpu_seconds(server.pid)
+        analyzer_cpu = cpu_seconds(server.pid)
 
         # Each resource is encoded once, for its Analyze and for AnalyzeStack; the stack
         # request is assembled while the analyzer answers the Analyze calls in flight.
         stack_resources = []
         pending: deque = deque()
         for r in resources:
-            properties = _struct(r.get("properties"))
+            properties = struct_message(r.get("properties"))
             options = analyzer_pb2.AnalyzerResourceOptions(parent=r.get("parent") or "")
-            provider = _provider_message(r.get("provider"))
+            provider = provider_message(r.get("provider"))
             pending.append((r["urn"], server.client.Analyze.future(analyzer_pb2.AnalyzeRequest(
                 type=r["type"], urn=r["urn"], name=r["name"], properties=properties,
                 options=options, provider=provider))))
@@ -460,7 +462,7 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
             violations.append(_violation(d, "", by_urn, descriptions))
         timings["stack"] = time.perf_counter() - started
         if analyzer_cpu is not None:
-            timings["analyzer_cpu"] = (_cpu_seconds(server.pid) or analyzer_cpu) - analyzer_cpu
+            timings["analyzer_cpu"] = (cpu_seconds(server.pid) or analyzer_cpu) - analyzer_cpu
     return violations
 
 
@@ -482,7 +484,7 @@ def _collector_paused():
             gc.enable()
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of a live process (Linux /proc), None where unavailable."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

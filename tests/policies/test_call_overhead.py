@@ -33,7 +33,7 @@ def _request() -> analyzer_pb2.AnalyzeRequest:
     spec["securityContext"] = {"runAsUser": 0}
     obj = helpers.pod(spec, name="root")
     return analyzer_pb2.AnalyzeRequest(type=helpers.type_of(obj), urn=helpers.urn_of(obj), name="root",
-                                       properties=policy_runner._struct(obj))
+                                       properties=policy_runner.struct_message(obj))
 
 
 def _at_remediate(server: _PolicyAnalyzerServicer, policy: str) -> _PolicyAnalyzerServicer:

@@ -34,14 +34,14 @@ def _servicer() -> _PolicyAnalyzerServicer:
 def _request(obj: dict) -> analyzer_pb2.AnalyzeRequest:
     return analyzer_pb2.AnalyzeRequest(
         type=helpers.type_of(obj), urn=helpers.urn_of(obj), name=obj["metadata"]["name"],
-        properties=policy_runner._struct(obj), provider=policy_runner._provider_message(PROVIDER))
+        properties=policy_runner.struct_message(obj), provider=policy_runner.provider_message(PROVIDER))
 
 
 def _stack_request(objs: list[dict]) -> analyzer_pb2.AnalyzeStackRequest:
     return analyzer_pb2.AnalyzeStackRequest(resources=[
         analyzer_pb2.AnalyzerResource(type=helpers.type_of(o), urn=helpers.urn_of(o), name=o["metadata"]["name"],
-                                      properties=policy_runner._struct(o),
-                                      provider=policy_runner._provider_message(PROVIDER))
+                                      properties=policy_runner.struct_message(o),
+                                      provider=policy_runner.provider_message(PROVIDER))
         for o in objs])
 
 

@@ -62,7 +62,7 @@ def driver_path() -> Path | None:
 
 
 def _provider(ref: str | None) -> dict | None:
-    message = policy_runner._provider_message(ref)
+    message = policy_runner.provider_message(ref)
     return None if message is None else {"urn": message.urn, "type": message.type, "name": message.name}
 
 
@@ -93,9 +93,9 @@ def _python_calls(stub: Any, resources: list[dict]) -> dict[str, float]:
     stub.GetAnalyzerInfo(empty_pb2.Empty())
     requests, stack = [], []
     for r in resources:
-        props = policy_runner._struct(r.get("properties"))
+        props = policy_runner.struct_message(r.get("properties"))
         options = analyzer_pb2.AnalyzerResourceOptions(parent=r.get("parent") or "")
-        provider = policy_runner._provider_message(r.get("provider"))
+        provider = policy_runner.provider_message(r.get("provider"))
         requests.append(analyzer_pb2.AnalyzeRequest(type=r["type"], urn=r["urn"], name=r["name"],
                                                     properties=props, options=options, provider=provider))
         stack.append(analyzer_pb2.AnalyzerResource(
@@ -113,9 +113,9 @@ def _python_calls(stub: Any, resources: list[dict]) -> dict[str, float]:
 
 
 def _calls(server: policy_runner.AnalyzerProcess, resources: list[dict], driver: Path | None) -> dict[str, float]:
-    cpu_before = policy_runner._cpu_seconds(server.proc.pid) if server.proc else None
+    cpu_before = policy_runner.cpu_seconds(server.proc.pid) if server.proc else None
     result = _go_calls(driver, server.port, resources) if driver else _python_calls(server.stub, resources)
-    cpu_after = policy_runner._cpu_seconds(server.proc.pid) if server.proc else None
+    cpu_after = policy_runner.cpu_seconds(server.proc.pid) if server.proc else None
     seconds = result["per_resource"] + result["stack"]
     cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else 0.0
     result.update(per_second=len(resources) / seconds if seconds > 0 else 0.0,
