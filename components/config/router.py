@@ -110,6 +110,11 @@ class VpnSettings(Model):
     # Public name or address the clients dial; default `vpn.<domain>` (set by the Router).
     endpoint: str | None = None
 
+    @property
+    def active_tunnel(self) -> ipaddress.IPv4Network | None:
+        """The tunnel network while the VPN is on; None while it is off."""
+        return self.tunnel_cidr if self.enabled else None
+
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, v: str | None) -> str | None:

@@ -46,7 +46,7 @@ class StackConfig(Model):
     @property
     def vpn_tunnel(self) -> IPv4Network | None:
         """The OpenVPN tunnel network when the VPN is on (its one home: router.vpn.tunnelCidr)."""
-        return self.router.vpn.tunnel_cidr if self.router.vpn.enabled else None
+        return self.router.vpn.active_tunnel
 
     @property
     def admin_sources(self) -> tuple[IPv4Network, ...]:
@@ -94,8 +94,8 @@ def _router_networks(router: RouterSettings | None) -> dict[str, IPv4Network]:
     nets: dict[str, IPv4Network] = {}
     if router is None:
         return nets
-    if router.vpn.enabled:
-        nets["router.vpn.tunnelCidr"] = router.vpn.tunnel_cidr
+    if router.vpn.active_tunnel is not None:
+        nets["router.vpn.tunnelCidr"] = router.vpn.active_tunnel
     for i, vlan in enumerate(router.vlans):
         if vlan.cidr is not None:
             nets[f"router.vlans[{i}].cidr"] = vlan.cidr
@@ -120,7 +120,7 @@ def _admin_rules(network: Network, router: RouterSettings | None = None) -> list
     first: dict[IPv4Network, int] = {}
     inside = [network.lan.cidr, *_router_networks(router).values()]
     widest = max(n.num_addresses for n in inside)
-    tunnel = router.vpn.tunnel_cidr if router is not None and router.vpn.enabled else None
+    tunnel = router.vpn.active_tunnel if router is not None else None
     for i, cidr in enumerate(network.admin_cidrs):
         key = f"network.adminCidrs[{i}]"
         if cidr in first:
