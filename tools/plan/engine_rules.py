@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as replace_step
 from typing import Any, TypedDict
 
-from components.network.resources import router_moved
+from components.network.resources import CONNECTION_KEYS, router_moved
 from tools.harness import Registration, StackRun
 
 CONSTRUCT_UNKNOWN = "cannot construct components if the provider is configured with unknown values"
@@ -72,8 +72,6 @@ class DiffRule:
     source: str = ""
 
 
-_PFSENSE_CONNECTION = ("apiUrl", "verifyTls", "caBundle", "timeoutSeconds", "retries", "applyTimeoutSeconds",
-                       "apiKey")
 
 DIFF_RULES: tuple[DiffRule, ...] = (
     DiffRule("command:remote:Command", replaces=("triggers",),
@@ -87,11 +85,11 @@ DIFF_RULES: tuple[DiffRule, ...] = (
     DiffRule("pulumi-python:dynamic/network:PfSenseObject",
              replaces=("kind", "naturalKey", "apiUrl"), delete_before_replace=True,
              replaces_when=(("apiUrl", router_moved),),
-             watch=("kind", "naturalKey", "payload", *_PFSENSE_CONNECTION),
+             watch=("kind", "naturalKey", "payload", *CONNECTION_KEYS),
              source="components/network/resources.py PfSenseObjectProvider.diff"),
     DiffRule("pulumi-python:dynamic/network:PfSenseApply",
              replaces=("subsystem", "apiUrl"), replaces_when=(("apiUrl", router_moved),),
-             watch=("subsystem", "objectsHash", *_PFSENSE_CONNECTION),
+             watch=("subsystem", "objectsHash", *CONNECTION_KEYS),
              source="components/network/resources.py PfSenseApplyProvider.diff"),
     DiffRule("kubernetes:helm.sh/v3:Release", replaces=("name", "namespace"),
              source="pulumi-kubernetes Release: a new release name or namespace is a new release "
