@@ -68,6 +68,21 @@ not_served() {
   grep -qE '40[34] Not Found|403 Forbidden|410 Gone|not available|unknown revision|invalid version|Could not resolve host|no matching versions' <<<"$1"
 }
 
+# A failed `go mod download` of a tool's module: BLOCKED when the proxy does not serve that
+# version (counted missing), FAILED on any other error.
+refused_download() {
+  local name=$1 want=$2 module=$3 out=$4 doing=$5 err
+  err=$(download_error "$out")
+  [ -n "$err" ] || err=$(head -n1 <<<"$out")
+  if not_served "$err"; then
+    note BLOCKED "$name" "$want not available: $err"
+    missing=$((missing + 1))
+  else
+    note FAILED "$name" "unexpected error $doing $module@$want: $err"
+    failed=$((failed + 1))
+  fi
+}
+
 results=()
 missing=0
 failed=0
@@ -75,22 +90,14 @@ note() { results+=("$(printf '%-8s %-28s %s' "$1" "$2" "$3")"); }
 
 build_go() {
   local name=$1 want=$2 module=$3 package=$4 versionvar=$5 bin=$6 logs=$7
-  local moddir=$repo/engine/$name got out err ldflags=""
+  local moddir=$repo/engine/$name got out ldflags=""
   if [ ! -f "$moddir/go.mod" ]; then
     if out=$(go mod download -json "$module@$want" 2>&1); then
       note MISSING "$name" "$module@$want is served now, but engine/$name/go.mod does not exist yet (see engine/README.md)"
       missing=$((missing + 1))
       return
     fi
-    err=$(download_error "$out")
-    [ -n "$err" ] || err=$(head -n1 <<<"$out")
-    if not_served "$err"; then
-      note BLOCKED "$name" "$want not available: $err"
-      missing=$((missing + 1))
-    else
-      note FAILED "$name" "unexpected error probing $module@$want: $err"
-      failed=$((failed + 1))
-    fi
+    refused_download "$name" "$want" "$module" "$out" probing
     return
   fi
   got=$(go list -C "$moddir" -m -f '{{.Version}}' "$module") ||
@@ -138,20 +145,13 @@ build_local() {
 
 copy_files() {
   local name=$1 want=$2 module=$3 files=$4 bin=$5
-  local out err dir f
+  local out dir f
   if [ -f "$bin/.$name.version" ] && [ "$(cat "$bin/.$name.version")" = "$want" ]; then
     note cached "$name" "$want"
     return
   fi
   if ! out=$(go mod download -json "$module@$want" 2>&1); then
-    err=$(download_error "$out")
-    if not_served "$err"; then
-      note BLOCKED "$name" "$want not available: $err"
-      missing=$((missing + 1))
-    else
-      note FAILED "$name" "unexpected error downloading $module@$want: ${err:-$out}"
-      failed=$((failed + 1))
-    fi
+    refused_download "$name" "$want" "$module" "$out" downloading
     return
   fi
   dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$out")
