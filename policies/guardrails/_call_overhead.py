@@ -26,6 +26,8 @@ import os
 import threading
 from typing import Any
 
+from pulumi.runtime.proto import analyzer_pb2
+
 _SETTINGS_ENV = tuple(name.encode() if os.supports_bytes_environ else name for name in (
     "PULUMI_CONFIG", "PULUMI_PROJECT", "PULUMI_STACK", "PULUMI_DRY_RUN", "PULUMI_ORGANIZATION"))
 _POLICIES = "_PolicyAnalyzerServicer__policies"  # the servicer's (name-mangled) policy list
@@ -61,7 +63,6 @@ def _remediate_when_needed(remediate, remediate_level):
         if policies is None or any(self._get_enforcement_level(p) == remediate_level for p in policies):
             return remediate(self, request, context)
         self._configure_runtime_settings()  # as the servicer does before anything else
-        from pulumi.runtime.proto import analyzer_pb2
         return analyzer_pb2.RemediateResponse()
     answer.call_overhead = True
     return answer

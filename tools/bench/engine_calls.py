@@ -113,9 +113,9 @@ def _python_calls(stub: Any, resources: list[dict]) -> dict[str, float]:
 
 
 def _calls(server: policy_runner.AnalyzerProcess, resources: list[dict], driver: Path | None) -> dict[str, float]:
-    cpu_before = policy_runner.cpu_seconds(server.proc.pid) if server.proc else None
-    result = _go_calls(driver, server.port, resources) if driver else _python_calls(server.stub, resources)
-    cpu_after = policy_runner.cpu_seconds(server.proc.pid) if server.proc else None
+    cpu_before = policy_runner.cpu_seconds(server.pid)
+    result = _go_calls(driver, server.port, resources) if driver else _python_calls(server.client, resources)
+    cpu_after = policy_runner.cpu_seconds(server.pid)
     seconds = result["per_resource"] + result["stack"]
     cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else 0.0
     result.update(per_second=len(resources) / seconds if seconds > 0 else 0.0,
