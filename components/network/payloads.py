@@ -406,8 +406,8 @@ def render_vpn_revocations(settings: RouterSettings) -> list[DesiredObject]:
     #   src/etc/inc/openvpn.inc), which makes OpenVPN refuse that common name.
     # - disable must stay false: a disabled override is deleted, not written.
     # - server_list is left empty: optional (default [], allow_empty), and empty means every
-    #   OpenVPN server ("When no servers are specified, the override will apply to all
-    #   servers"; openvpn_resync_csc writes it for each TLS server). Naming ours would need
+    #   OpenVPN server (so says the field's help; openvpn_resync_csc writes the override for
+    #   each TLS server). Naming ours would need
     #   its `vpnif`, which pfSense assigns; we own only one server anyway.
     return [
         DesiredObject(
