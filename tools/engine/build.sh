@@ -11,7 +11,8 @@
 # proxy's answer, and nothing is put in its place.
 # Cache (outside the repository): ${K3SP_ENGINE_CACHE:-~/.cache/k3s-platform/engine}/
 #   <pulumi pin>-<key>/bin   the binaries; <key> hashes the pins, engine/, and `go version`
-#   gomod/, gocache/         GOMODCACHE and GOCACHE (K3SP_ENGINE_GOMODCACHE/_GOCACHE override)
+#   ../go/mod, ../go/build   GOMODCACHE and GOCACHE, shared with the lab (K3SP_GO_CACHE moves them)
+#   ../src/                  provider source trees prepared for building (tools/engine/sources.py)
 # Exit status: 0 when every tool was built or is blocked (reported); 1 on an unexpected
 # failure (a build error, a proxy error other than "not served"); 3 with --require-all when
 # any tool is missing.
@@ -20,8 +21,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 manifest=$repo/engine/tools.tsv
 cache_root=${K3SP_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k3s-platform/engine}
-GOMODCACHE=${K3SP_ENGINE_GOMODCACHE:-$cache_root/gomod}
-GOCACHE=${K3SP_ENGINE_GOCACHE:-$cache_root/gocache}
+# One Go module cache and one build cache for every engine and lab build (tools/lab/binaries.py
+# and tools/engine/sources.py use the same), so a module is downloaded once.
+go_cache=${K3SP_GO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k3s-platform/go}
+GOMODCACHE=$go_cache/mod
+GOCACHE=$go_cache/build
 GOFLAGS='-modcacherw -buildvcs=false'
 export GOMODCACHE GOCACHE GOFLAGS
 
@@ -143,6 +147,19 @@ build_local() {
   go_build "$name" "$moddir" "$package" "" "$sdk" "with sdk/v3 $sdk" "$bin" "$logs"
 }
 
+# A provider plugin built from an upstream source tree (kind "source": a served module or an
+# archive in ../shared/vendor), prepared and built by tools/engine/sources.py.
+build_source() {
+  local name=$1 bin=$2 logs=$3 line
+  export GOMODCACHE GOCACHE
+  if line=$(python3 "$repo/tools/engine/sources.py" build "$name" "$bin" "$logs"); then
+    results+=("$line")
+  else
+    results+=("$line")
+    failed=$((failed + 1))
+  fi
+}
+
 copy_files() {
   local name=$1 want=$2 module=$3 files=$4 bin=$5
   local out dir f
@@ -190,6 +207,7 @@ run_build() {
       go) build_go "$name" "$want" "$module" "$package" "$versionvar" "$dir/bin" "$dir/logs" ;;
       files) copy_files "$name" "$want" "$module" "$package" "$dir/bin" ;;
       local) build_local "$name" "$module" "$package" "$dir/bin" "$dir/logs" ;;
+      source) build_source "$name" "$dir/bin" "$dir/logs" ;;
       *) die "engine/tools.tsv: unknown kind '$kind' for $name" ;;
     esac
   done < <(tools)

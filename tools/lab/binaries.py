@@ -1,7 +1,7 @@
 """The lab's binaries: where they live, how they are built, and the pinned kubectl.
 
-kube-apiserver, kube-controller-manager and etcd are built from their Go modules
-(``lab/apiserver``, ``lab/etcd``: go.mod/go.sum only) into ``~/.cache/k3s-platform/lab/<version>/`` (or ``$K3SP_CACHE``), with
+kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok are built from their Go modules
+(``lab/apiserver``, ``lab/etcd``, ``lab/kwok``: go.mod/go.sum only) into ``~/.cache/k3s-platform/lab/<version>/`` (or ``$K3SP_CACHE``), with
 the Go module and build caches under ``~/.cache/k3s-platform/go``. Nothing built or fetched is
 kept in the repository.
 
@@ -65,8 +65,12 @@ KUBE_APISERVER = GoBinary("kube-apiserver", KUBERNETES_VERSION, REPO / "lab" / "
 KUBE_CONTROLLER_MANAGER = GoBinary("kube-controller-manager", KUBERNETES_VERSION, REPO / "lab" / "apiserver",
                                    "k8s.io/kubernetes/cmd/kube-controller-manager",
                                    _kube_version_ldflags(KUBERNETES_VERSION))
+KUBE_SCHEDULER = GoBinary("kube-scheduler", KUBERNETES_VERSION, REPO / "lab" / "apiserver",
+                          "k8s.io/kubernetes/cmd/kube-scheduler", _kube_version_ldflags(KUBERNETES_VERSION))
 ETCD = GoBinary("etcd", ETCD_VERSION, REPO / "lab" / "etcd", "go.etcd.io/etcd/server/v3")
-GO_BINARIES = (ETCD, KUBE_APISERVER, KUBE_CONTROLLER_MANAGER)
+KWOK_VERSION = "v0.8.0"
+KWOK = GoBinary("kwok", KWOK_VERSION, REPO / "lab" / "kwok", "sigs.k8s.io/kwok/cmd/kwok")
+GO_BINARIES = (ETCD, KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KWOK)
 
 
 def go_env() -> dict[str, str]:

@@ -1,0 +1,296 @@
+"""The real Pulumi engine running the real program, through the Automation API's inline program.
+
+No language plugin is involved: the Python SDK serves the language protocol in this process
+and the CLI built by `./run engine build` drives it. What the engine needs beside the CLI:
+
+- provider plugins, installed in a PULUMI_HOME of the engine cache under the directory name the
+  SDK asks for (`resource-<name>-v<SDK's plugin version>`); each binary reports its real version
+  (`./run engine status` says which are off their pin);
+- `pulumi-resource-pulumi-python` (dynamic providers, from the sdk/v3 module's `python/dist/`):
+  it runs `python3` from PATH, so the venv's `bin` comes first;
+- the policy pack as an *executable file* (a directory pack would need the language plugin):
+  a two-line wrapper that starts `python -m pulumi.policy <engine address> policies/`.
+
+A stack lives in a work directory: a copy of `Pulumi.yaml` and the stack's config file, and a
+`file://` backend with a passphrase. Secret keys the stack file does not set get placeholders,
+set as secrets. `PULUMI_LEGACY_PROVIDER_PREVIEW` is removed from the environment: the tier
+proves the engine's default behaviour.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components import safe_yaml
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = "k3s-platform"
+PASSPHRASE = "k3s-platform-engine-tier"  # protects placeholder secrets in throwaway state only
+# Environment the tier never passes on: each changes what the engine does in preview.
+CLEARED_ENV = ("PULUMI_LEGACY_PROVIDER_PREVIEW", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_BACKEND_URL",
+               "PULUMI_ACCESS_TOKEN", "PULUMI_K8S_ENABLE_PATCH_FORCE")
+PLUGINS = ("kubernetes", "command", "tls", "random")
+
+
+class EngineUnavailable(Exception):
+    """A part of the tier is missing; the message names the command that provides it."""
+
+
+def bin_dir() -> Path:
+    out = subprocess.run([str(REPO / "tools" / "engine" / "build.sh"), "path"], capture_output=True,
+                         text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+def sdk_plugin_version(name: str) -> str:
+    """The plugin version the installed Python SDK of `name` asks the engine for."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(f"pulumi_{name}")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineUnavailable(f"pulumi_{name} is not installed in the venv: run ./run engine build")
+    meta = Path(next(iter(spec.submodule_search_locations))) / "pulumi-plugin.json"
+    return str(json.loads(meta.read_text())["version"])
+
+
+def pulumi_home(bins: Path) -> Path:
+    """A PULUMI_HOME whose plugins/ holds the built plugins under the SDKs' names."""
+    home = bins.parent / "home"
+    plugins = home / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    for name in PLUGINS:
+        binary = bins / f"pulumi-resource-{name}"
+        if not binary.is_file():
+            raise EngineUnavailable(f"{binary} is missing: run ./run engine build")
+        folder = plugins / f"resource-{name}-v{sdk_plugin_version(name)}"
+        folder.mkdir(exist_ok=True)
+        link = folder / binary.name
+        if not (link.is_symlink() and os.readlink(link) == str(binary)):
+            link.unlink(missing_ok=True)
+            link.symlink_to(binary)
+    return home
+
+
+def engine_env(bins: Path, home: Path) -> dict[str, str]:
+    venv_bin = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
+    env.update(
+        PATH=os.pathsep.join([str(venv_bin), str(bins), env.get("PATH", "")]),
+        PULUMI_HOME=str(home),
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+        PULUMI_PYTHON_CMD=str(venv_bin / "python"),
+    )
+    return env
+
+
+def policy_pack_wrapper(work: Path) -> Path:
+    """The pack as an executable analyzer: the CLI passes the engine address as the argument."""
+    wrapper = work / "k3s-platform-policies"
+    wrapper.write_text("#!/bin/sh\n"
+                       f"exec '{Path(sys.executable).parent / 'python'}' -u -m pulumi.policy \"$@\" "
+                       f"'{REPO / 'policies'}'\n")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def secret_keys() -> list[str]:
+    project = safe_yaml.load((REPO / "Pulumi.yaml").read_text(), source="Pulumi.yaml") or {}
+    return [k for k, d in (project.get("config") or {}).items() if isinstance(d, dict) and d.get("secret")]
+
+
+def program() -> None:
+    """The project's own `__main__.py`, run as the CLI's language host would run it."""
+    os.chdir(REPO)
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+
+
+def _plain(value: Any) -> Any:
+    """An Automation API event object as JSON-ready data."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dict__"):
+        return {k: _plain(v) for k, v in vars(value).items() if v is not None}
+    return value
+
+
+@dataclass
+class Run:
+    """One engine operation's result: its events (as dicts), the text it printed, its summary."""
+
+    command: str
+    events: list[dict] = field(default_factory=list)
+    output: list[str] = field(default_factory=list)
+    changes: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    def steps(self) -> list[dict]:
+        """(op, type, name, urn) of every resource step the engine took or planned."""
+        out = []
+        for e in self.events:
+            pre = e.get("resource_pre_event")
+            if pre:
+                meta = pre["metadata"]
+                out.append({"op": meta["op"], "type": meta["type"], "urn": meta["urn"],
+                            "name": meta["urn"].rsplit("::", 1)[-1]})
+        return out
+
+    def ops(self, *ops: str) -> list[str]:
+        return [s["urn"] for s in self.steps() if s["op"] in ops]
+
+    def policy_violations(self, level: str | None = None) -> list[dict]:
+        found = [e["policy_event"] for e in self.events if "policy_event" in e]
+        return [p for p in found if level is None or p.get("enforcement_level") == level]
+
+    def diagnostics(self, severity: str = "error") -> list[str]:
+        return [e["diagnostic_event"]["message"] for e in self.events
+                if "diagnostic_event" in e and e["diagnostic_event"].get("severity") == severity]
+
+
+class EngineStack:
+    """One stack of the program on a file:// backend in `work`, driven by the real CLI."""
+
+    def __init__(self, stack: str, work: Path, config_file: Path | None = None,
+                 secrets: dict[str, str] | None = None, pack: bool = True,
+                 echo: Callable[[str], None] | None = print) -> None:
+        from pulumi import automation as auto
+
+        self.stack = stack
+        self.work = work
+        self.pack = pack
+        self.echo = echo
+        bins = bin_dir()
+        if not (bins / "pulumi").is_file():
+            raise EngineUnavailable(f"no pulumi CLI in {bins}: run ./run engine build")
+        if not (bins / "pulumi-resource-pulumi-python").is_file():
+            raise EngineUnavailable(f"no pulumi-resource-pulumi-python in {bins}: run ./run engine build")
+        home = pulumi_home(bins)
+        self.env = engine_env(bins, home)
+        (work / "state").mkdir(parents=True, exist_ok=True)
+        project_dir = work / "project"
+        project_dir.mkdir(exist_ok=True)
+        shutil.copy(REPO / "Pulumi.yaml", project_dir / "Pulumi.yaml")
+        stack_file = project_dir / f"Pulumi.{stack}.yaml"
+        source = config_file or REPO / f"Pulumi.{stack}.yaml"
+        if not stack_file.exists() or config_file is not None:
+            shutil.copy(source, stack_file)
+        self.config_json = REPO / "policies" / "config" / f"{stack}.json"
+        self.wrapper = policy_pack_wrapper(work)
+        self._stack = auto.create_or_select_stack(
+            stack_name=stack, project_name=PROJECT, program=program,
+            opts=auto.LocalWorkspaceOptions(
+                work_dir=str(project_dir), pulumi_home=str(home), env_vars=self.env,
+                secrets_provider="passphrase",
+                project_settings=None,
+                pulumi_command=auto.PulumiCommand(root=str(bins.parent), skip_version_check=True)))
+        given = dict(secrets or {})
+        current = self._stack.get_all_config()
+        for key in secret_keys():
+            full = f"{PROJECT}:{key}"
+            if key in given:
+                self._stack.set_config(full, auto.ConfigValue(given[key], secret=True))
+            elif full not in current:
+                self._stack.set_config(full, auto.ConfigValue(f"placeholder-{key}", secret=True))
+
+    @contextmanager
+    def _environment(self) -> Iterator[None]:
+        """The inline program runs in this process: it sees the engine's environment too
+        (dynamic providers' python, no legacy preview switch)."""
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env)
+        cwd = os.getcwd()
+        try:
+            yield
+        finally:
+            os.chdir(cwd)
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def _policy_args(self) -> dict[str, Any]:
+        if not self.pack:
+            return {}
+        configs = [str(self.config_json)] if self.config_json.is_file() else []
+        return {"policy_packs": [str(self.wrapper)], "policy_pack_configs": configs}
+
+    def _run(self, command: str, call: Callable[..., Any], **kwargs: Any) -> Run:
+        from pulumi.automation import errors
+
+        run = Run(command)
+
+        def on_event(event: Any) -> None:
+            run.events.append(_plain(event))
+
+        def on_output(line: str) -> None:
+            run.output.append(line)
+            if self.echo:
+                self.echo(line.rstrip("\n"))
+
+        with self._environment():
+            try:
+                result = call(on_event=on_event, on_output=on_output, color="never", **kwargs)
+                summary = getattr(result, "change_summary", None)
+                if summary is None and getattr(result, "summary", None) is not None:
+                    summary = result.summary.resource_changes
+                run.changes = {str(k): int(v) for k, v in (summary or {}).items()}
+            except errors.CommandError as err:
+                run.error = str(err)
+        return run
+
+    def preview(self, **kwargs: Any) -> Run:
+        return self._run("preview", self._stack.preview, diff=False, **self._policy_args(), **kwargs)
+
+    def up(self, **kwargs: Any) -> Run:
+        return self._run("up", self._stack.up, **self._policy_args(), **kwargs)
+
+    def refresh(self, **kwargs: Any) -> Run:
+        return self._run("refresh", self._stack.refresh, **kwargs)
+
+    def destroy(self, **kwargs: Any) -> Run:
+        return self._run("destroy", self._stack.destroy, **kwargs)
+
+    def outputs(self) -> dict[str, Any]:
+        with self._environment():
+            return {k: v.value for k, v in self._stack.outputs().items()}
+
+    def export(self) -> dict:
+        with self._environment():
+            return self._stack.export_stack().deployment
+
+    def set_config(self, key: str, value: Any, secret: bool = False) -> None:
+        from pulumi import automation as auto
+
+        text = value if isinstance(value, str) else json.dumps(value)
+        with self._environment():
+            self._stack.set_config(f"{PROJECT}:{key}", auto.ConfigValue(text, secret=secret),
+                                   path=False)
+
+
+def fresh_work_dir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"k3sp-engine-{prefix}-"))
+
+
+def write_events(run: Run, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        for event in run.events:
+            fh.write(json.dumps(event, sort_keys=True) + "\n")
