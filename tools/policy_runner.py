@@ -173,9 +173,10 @@ def expand_only(only: Iterable[str] | None) -> set[str] | None:
     from guardrails import (  # the pack's own list, one source
         POLICY_GROUPS,
         POLICY_NAMES,
+        SUPPORT_POLICIES,
     )
 
-    selected: set[str] = set()
+    selected: set[str] = set(SUPPORT_POLICIES)
     unknown = []
     for item in only:
         item = item.strip()
@@ -405,7 +406,8 @@ def configured_analyzer(raw_config: dict, selected: set[str] | None = None, *,
 
 
 def check_resources(resources: list[dict], *, stack: str | None = None, config: dict | None = None,
-                    only: set[str] | None = None, timings: dict[str, float] | None = None) -> list[Violation]:
+                    only: set[str] | None = None, timings: dict[str, float] | None = None,
+                    outputs_unknown: frozenset[str] | set[str] = frozenset()) -> list[Violation]:
     """Policy violations for `resources` (the engine's view of a stack).
 
     resources: [{"urn", "type", "name", "properties" (wire form), "parent", "dependencies",
@@ -414,7 +416,10 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
     only: policy names and/or groups to run (others disabled). timings: filled with the
     seconds of each phase ("start": analyzer up and configured, "analyze": the Analyze
     calls, "stack": AnalyzeStack) and, where /proc is readable, "analyzer_cpu": the CPU
-    seconds the analyzer spent on both. Raises PolicyRunError on bad input, naming the field.
+    seconds the analyzer spent on both. outputs_unknown: URNs whose outputs the engine does not
+    know (their provider is not configured in a fresh preview): `Analyze` gets their inputs,
+    `AnalyzeStack` empty properties, as the real engine sends them. Raises PolicyRunError on
+    bad input, naming the field.
     """
     from pulumi.runtime.proto import analyzer_pb2
 
@@ -444,8 +449,9 @@ def check_resources(resources: list[dict], *, stack: str | None = None, config: 
             pending.append((r["urn"], server.client.Analyze.future(analyzer_pb2.AnalyzeRequest(
                 type=r["type"], urn=r["urn"], name=r["name"], properties=properties,
                 options=options, provider=provider))))
+            outputs = struct_message({}) if r["urn"] in outputs_unknown else properties
             stack_resources.append(analyzer_pb2.AnalyzerResource(
-                type=r["type"], urn=r["urn"], name=r["name"], properties=properties,
+                type=r["type"], urn=r["urn"], name=r["name"], properties=outputs,
                 options=options, provider=provider,
                 parent=r.get("parent") or "", dependencies=list(r.get("dependencies") or [])))
             if len(pending) >= _IN_FLIGHT:

@@ -57,6 +57,11 @@ def node_connection(cluster: Cluster, node: render.NodeSpec,
         private_key=ssh_private_key, host_key=host_key)
 
 
+def cluster_identifier(name: str) -> str:
+    """The Kubernetes provider's identity: this stack's cluster, whatever its kubeconfig says."""
+    return f"k3s-platform/{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
+
+
 def node_specs(cluster: Cluster) -> list[render.NodeSpec]:
     """Servers first (the first one bootstraps), then agents; joiners use the API endpoint."""
     url = render.api_url(cluster.api_hostname)
@@ -100,9 +105,13 @@ class K3sCluster(pulumi.ComponentResource):
         spec = cluster_spec(cluster)
         self.api_url = render.api_url(cluster.api_hostname)
 
+        # Every server and agent holds this token: a replacement would brick the cluster. So it
+        # is protected and its inputs ignored; rotating it is an explicit runbook step
+        # (docs/operations.md, `k3s token rotate`), never a side effect of a config change.
         token = random.RandomPassword(
             f"{name}-token", length=64, special=False,
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=pulumi.ResourceOptions(parent=self, protect=True,
+                                        ignore_changes=["length", "special"]))
         # The engine marks `result` secret (additional_secret_outputs); say it here too so
         # no path — mocks, previews, a future SDK — can carry it in clear.
         token_value: pulumi.Output[str] = pulumi.Output.secret(token.result)
@@ -200,13 +209,13 @@ class K3sCluster(pulumi.ComponentResource):
         # The kubeconfig names apiHostname: read it once the router serves that name and
         # every node is Ready and at the pinned version, and again after the first server's
         # config or version changes (k3s may have renewed its client certificate).
+        read_script = render.read_kubeconfig_script(render.sha256(
+            render.node_config_yaml(first, spec) + spec.k3s_version))
         read = remote.Command(
             f"{name}-kubeconfig",
             connection=connections[first.name],
-            create=render.READ_KUBECONFIG,
-            update=render.READ_KUBECONFIG,
-            environment={"K3SP_SERVER_GENERATION": render.sha256(
-                render.node_config_yaml(first, spec) + spec.k3s_version)},
+            create=read_script,
+            update=read_script,
             add_previous_output_in_env=False,
             logging=remote.Logging.NONE,
             opts=pulumi.ResourceOptions(
@@ -215,8 +224,12 @@ class K3sCluster(pulumi.ComponentResource):
 
         self.kubeconfig = pulumi.Output.secret(read.stdout.apply(
             lambda text: render.rewrite_kubeconfig(text, cluster.api_hostname, name)))
+        # A stable clusterIdentifier: the provider (and so every Kubernetes object) is replaced
+        # only if this changes, never because the kubeconfig is unknown in a preview or was
+        # read again (pulumi-kubernetes DiffConfig otherwise replaces on a computed kubeconfig).
         self.provider = k8s.Provider(
             f"{name}-provider", kubeconfig=self.kubeconfig,
+            cluster_identifier=cluster_identifier(name),
             opts=pulumi.ResourceOptions(parent=self))
         self.installs = installs
         self.members = members

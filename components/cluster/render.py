@@ -357,6 +357,14 @@ sudo install -d -m 0755 -o {shlex.quote(ssh_user)} {STAGING_DIR}
 
 READ_KUBECONFIG = f"sudo cat {CONFIG_DIR}/k3s.yaml"
 
+
+def read_kubeconfig_script(generation: str) -> str:
+    """The kubeconfig read, re-run when `generation` (the first server's config and version)
+    changes. The generation travels in the command text, not in `environment`: pulumi-command
+    sends environment variables with SSH `Setenv`, which a stock sshd refuses (Debian and
+    Ubuntu accept only `LANG LC_*`), failing the command."""
+    return f"# k3s-platform server generation {generation}\n{READ_KUBECONFIG}"
+
 # The first server's secure join token, `K10<sha256 of the cluster CA>::server:<secret>`:
 # a joiner given this form checks the CA it is shown against the hash before it trusts the
 # server, so a host impersonating apiHostname cannot collect the secret.

@@ -6,7 +6,7 @@ and blocks) is assembled in `policies/__main__.py`.
 
 from __future__ import annotations
 
-from . import images, network, nonroot, quotas, rbac, resources, restricted
+from . import images, network, nonroot, quotas, rbac, resources, restricted, stack_inputs
 
 ALL_POLICIES = [
     nonroot.POLICY,
@@ -16,7 +16,11 @@ ALL_POLICIES = [
     quotas.POLICY,
     network.POLICY,
     rbac.POLICY,
+    stack_inputs.POLICY,
 ]
+
+# Policies that serve others and stay on whatever `--only` selects.
+SUPPORT_POLICIES = [stack_inputs.NAME]
 
 POLICY_NAMES = [p.name for p in ALL_POLICIES]
 

@@ -10,6 +10,7 @@ could hide a pod template propagate (the engine then reports "can't run policy")
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -239,7 +240,14 @@ def stack_policy(name: str, description: str,
     """A whole-stack policy around a pure `check(objects, settings) -> (urn, message)` pairs."""
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        for urn, message in check(stack_objects(args), settings(args, defaults)):
+        objects = stack_objects(args)
+        # Never pass what could not be seen: an object with neither outputs nor inputs is a
+        # violation of every stack policy, not an absent object.
+        for obj in objects:
+            if not obj.seen:
+                report_violation(f"{obj.kind} {obj.urn.rsplit('::', 1)[-1]}: its properties reached "
+                                 "neither Analyze nor AnalyzeStack, so this policy cannot check it", obj.urn)
+        for urn, message in check([o for o in objects if o.seen], settings(args, defaults)):
             report_violation(message, urn)
 
     return StackValidationPolicy(
@@ -254,14 +262,49 @@ def fmt_num(value: Any) -> str:
     return str(value)
 
 
+class InputsSeen:
+    """Each resource's inputs as `Analyze` saw them, by URN, for the stack policies.
+
+    Stack policies receive resources' *outputs*. In the preview of a stack whose Kubernetes
+    provider is not configured yet (its kubeconfig is unknown: the first preview of a new
+    stack), the engine gives every object of that provider empty outputs, so a stack policy
+    would see a Namespace without a name and report it, or see nothing and pass it. The
+    engine calls `Analyze` (with the inputs) on every resource before `AnalyzeStack`, in the
+    same pack process; what it saw there stands in for the missing outputs.
+    """
+
+    def __init__(self) -> None:
+        self._by_urn: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def record(self, urn: str, resource_type: str, props: Any) -> None:
+        if urn and is_kubernetes(resource_type):
+            with self._lock:
+                self._by_urn[urn] = props
+
+    def get(self, urn: str) -> Any:
+        with self._lock:
+            return self._by_urn.get(urn)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_urn.clear()
+
+
+SEEN_INPUTS = InputsSeen()
+
+
 @dataclass(frozen=True)
 class StackObject:
-    """A stack resource reduced to what stack policies need (pure-function input)."""
+    """A stack resource reduced to what stack policies need (pure-function input).
+
+    `seen` is False when neither its outputs nor its inputs reached the pack."""
 
     urn: str
     type: str
     props: Any
     dependencies: tuple[str, ...] = ()
+    seen: bool = True
 
     @functools.cached_property
     def kind(self) -> str:
@@ -297,9 +340,16 @@ def stack_objects(args: Any) -> list[StackObject]:
 def _stack_objects(args: Any) -> list[StackObject]:
     out = []
     for r in args.resources:
-        if is_kubernetes(r.resource_type) and is_map(r.props):
-            deps = tuple(d.urn for d in (r.dependencies or []))
-            out.append(StackObject(r.urn, r.resource_type, r.props, deps))
+        if not is_kubernetes(r.resource_type):
+            continue
+        props = r.props if is_map(r.props) else None
+        if not props:  # no outputs: the provider was not configured in this preview
+            props = SEEN_INPUTS.get(r.urn)
+        deps = tuple(d.urn for d in (r.dependencies or []))
+        if props is not None and is_map(props) and len(props):
+            out.append(StackObject(r.urn, r.resource_type, props, deps))
+        else:
+            out.append(StackObject(r.urn, r.resource_type, {}, deps, seen=False))
     return out
 
 

@@ -140,7 +140,7 @@ def test_bad_only_and_stack_are_named():
     with pytest.raises(PolicyRunError, match="stack: no policy config"):
         check_resources([], stack="staging")
     assert expand_only({"pod-security", "image-tag-pinned"}) == {
-        "pods-run-as-non-root", "pod-security-restricted", "image-tag-pinned"}
+        "pods-run-as-non-root", "pod-security-restricted", "image-tag-pinned", "stack-policy-inputs"}
 
 
 def test_reconcile_like_the_cli():

@@ -112,13 +112,13 @@ def test_same_diagnostics_with_shared_decode():
 def test_one_decode_per_analyze_request(shared, decodes):
     server = _servicer()
     server.Analyze(_request(helpers.workload("Deployment")), None)
-    assert decodes["n"] == 2  # the properties and the provider's, once each for four policies
+    assert decodes["n"] == 2  # the properties and the provider's, once each for five policies
 
 
 def test_without_sharing_each_policy_decodes(decodes):
     server = _servicer()
     server.Analyze(_request(helpers.workload("Deployment")), None)
-    assert decodes["n"] == 2 * 4
+    assert decodes["n"] == 2 * 5  # four checking policies and the stack-policy-inputs recorder
 
 
 def test_one_decode_per_resource_in_analyze_stack(shared, decodes):

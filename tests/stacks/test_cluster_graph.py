@@ -160,3 +160,36 @@ def test_joiners_use_the_first_servers_ca_pinned_token(dev_run, prod_run):
     first = {d.split("::")[-1] for d in reg(prod_run, "k3s-cluster-cp1-install").property_dependencies["stdin"]}
     assert first == {"k3s-cluster-token"}
     assert not [r for r in dev_run.registrations if r.name.endswith("-join-token")]
+
+
+def test_no_remote_step_sends_environment(dev_run, prod_run):
+    # pulumi-command sends `environment` with SSH Setenv; a stock sshd (Debian, Ubuntu:
+    # AcceptEnv LANG LC_*) refuses it and the command fails. Generations travel in the text.
+    for run in (dev_run, prod_run):
+        steps = [r for r in run.registrations if r.type.startswith("command:remote:")]
+        assert steps
+        for r in steps:
+            assert not r.inputs.get("environment"), r.name
+
+
+def test_kubeconfig_read_reruns_when_the_first_server_changes(prod_run):
+    read = reg(prod_run, "k3s-cluster-kubeconfig").inputs
+    assert read["create"] == read["update"]
+    assert read["create"].startswith("# k3s-platform server generation ")
+    config = reg(prod_run, "k3s-cluster-cp1-config").inputs["source"].text
+    assert render_sha(config + "v1.34.2+k3s1") in read["create"]
+
+
+def test_provider_has_a_stable_cluster_identifier(dev_run, prod_run):
+    # pulumi-kubernetes replaces its provider (and every object on it) when the kubeconfig is
+    # computed, unless a clusterIdentifier is set and unchanged.
+    for run, stack in ((dev_run, "dev"), (prod_run, "prod")):
+        [provider] = run.by_type("pulumi:providers:kubernetes")
+        assert provider.inputs["clusterIdentifier"] == f"k3s-platform/k3s-platform/{stack}/k3s-cluster"
+
+
+def test_cluster_token_is_protected_and_never_regenerated(dev_run, prod_run):
+    for run in (dev_run, prod_run):
+        [token] = run.by_type("random:index/randomPassword:RandomPassword")
+        assert token.protect is True
+        assert set(token.ignore_changes) >= {"length", "special"}

@@ -110,7 +110,8 @@ def policy_resources(resource_list: list[dict]) -> list[dict]:
     ]
 
 
-def check_policies(run: StackRun, resource_list: list[dict] | None = None, config=None) -> list[dict]:
+def check_policies(run: StackRun, resource_list: list[dict] | None = None, config=None,
+                   outputs_unknown: frozenset[str] | set[str] = frozenset()) -> list[dict]:
     """Feed every resource to the policy pack's analyzer, as `pulumi preview --policy-pack` does.
 
     config: the stack's StackConfig; the pack settings that follow it must agree with the
@@ -123,7 +124,7 @@ def check_policies(run: StackRun, resource_list: list[dict] | None = None, confi
         mismatches = pack_settings.disagreements(run.stack, config, raw)
         if mismatches:
             raise PlanFailure("the policy pack would not see the stack's config:\n  " + "\n  ".join(mismatches))
-    found = policy_runner.check_resources(resources, config=raw)
+    found = policy_runner.check_resources(resources, config=raw, outputs_unknown=outputs_unknown)
     return [{"policy": v.policy, "enforcement": v.enforcement, "resource": v.kind_ref(),
              "urn": v.urn, "message": v.message} for v in found]
 

@@ -601,6 +601,21 @@ def construct_errors(run: StackRun) -> list[str]:
     return errors
 
 
+def unconfigured_provider_resources(run: StackRun) -> set[str]:
+    """URNs of the custom resources whose explicit provider has an unknown input (other than
+    its version): in a preview the engine does not configure that provider and gives each of
+    its resources empty outputs, which is what stack policies then receive."""
+    by_urn = {r.urn: r for r in run.registrations}
+    out = set()
+    for reg in run.registrations:
+        if not reg.custom or reg.type.startswith("pulumi:providers:"):
+            continue
+        provider = by_urn.get(reg.provider or "")
+        if provider is not None and [k for k in provider.unknown_inputs if k != "version"]:
+            out.add(reg.urn)
+    return out
+
+
 # --- reporting ------------------------------------------------------------------------------
 
 
@@ -668,6 +683,15 @@ def change_report(steps: Iterable[Step], title: str) -> ChangeReport:
 # --- the plan's two modes (the only impure part: they run the program) ------------------------
 
 
+def fresh_preview_policy_errors(run: StackRun, unconfigured: set[str]) -> list[str]:
+    """The pack as the engine calls it in this preview: mandatory violations fail it."""
+    from tools.plan.build import check_policies
+
+    found = check_policies(run, outputs_unknown=unconfigured)
+    return [f"error: policy {v['policy']} ({v['enforcement']}) on {v['resource']}: {v['message']}"
+            for v in found if v["enforcement"] == "mandatory"]
+
+
 def run_mode(stack: str, config_file=None, *, fresh_preview: bool = False, old_config=None, program=None) -> int:
     """`./run plan <stack> --fresh-preview | --from OLD_CONFIG_FILE`. Exit: 0 ok, 1 the engine
     would refuse (or a change would run a host-side delete on a kept resource), 2 bad config."""
@@ -681,8 +705,12 @@ def run_mode(stack: str, config_file=None, *, fresh_preview: bool = False, old_c
         if fresh_preview:
             run = run_stack(stack, config_file, program=program, fresh_preview=True)
             errors = construct_errors(run)
+            unconfigured = unconfigured_provider_resources(run)
             print(f"fresh preview of {stack}: {len(run.registrations)} registrations, "
-                  f"{sum(1 for r in run.registrations if r.remote)} remote components")
+                  f"{sum(1 for r in run.registrations if r.remote)} remote components, "
+                  f"{len(unconfigured)} resources on a provider not configured yet (empty outputs "
+                  "for the stack policies)")
+            errors += fresh_preview_policy_errors(run, unconfigured)
             for err in errors:
                 print(err)
             print(f"FAILED: {len(errors)} engine error(s)" if errors else "ok: the engine would accept this preview")
