@@ -213,6 +213,10 @@ def acme_issuer(
         "privateKeySecretRef": {"name": account_key_secret_name},
         "solvers": [{"http01": {"ingress": {
             "ingressClassName": ingress_class,
+            # The solver's Service defaults to NodePort, which the tenant quota forbids
+            # (services.nodeports: 0): the challenge would never be served. Traefik reaches
+            # the solver pod through a ClusterIP Service just as well.
+            "serviceType": "ClusterIP",
             # The solver's router lives on `web`, where it outranks the https redirect.
             "ingressTemplate": {"metadata": {"annotations": {
                 "traefik.ingress.kubernetes.io/router.entrypoints": "web",

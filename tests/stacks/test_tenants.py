@@ -81,3 +81,13 @@ def test_every_tenant_gets_a_certificate_for_its_hosts_and_a_route_only_with_an_
     assert certs["shop"]["spec"]["secretName"] == "shop-tls"
     assert "blog" in routes  # the sample app's route
     assert "shop" not in routes  # no app: shop's AppOps write their own route on shop-tls
+
+
+def test_acme_solvers_use_a_service_the_quota_allows(objects):
+    # cert-manager's HTTP-01 solver Service is a NodePort unless told otherwise, and the
+    # tenant quota allows no NodePort: the challenge would never be answered.
+    issuers = [o for o in objects if o["kind"] == "Issuer" and "acme" in o["spec"]]
+    assert {o["metadata"]["namespace"] for o in issuers} >= {"blog", "shop"}
+    for issuer in issuers:
+        for solver in issuer["spec"]["acme"]["solvers"]:
+            assert solver["http01"]["ingress"]["serviceType"] == "ClusterIP"

@@ -186,10 +186,6 @@ report() {
   local dir=$1 r
   echo "engine bin: $dir/bin"
   for r in "${results[@]}"; do echo "  $r"; done
-  if [ ! -x "$dir/bin/pulumi-language-python" ]; then
-    echo "  -> without pulumi-language-python no program runs (preview/up/destroy are impossible);"
-    echo "     the CLI alone still does stacks, config and secrets (tools/engine/smoke.sh)."
-  fi
 }
 
 run_build() {

@@ -83,11 +83,37 @@ def pulumi_home(bins: Path) -> Path:
     return home
 
 
-def engine_env(bins: Path, home: Path) -> dict[str, str]:
+def cli_dir(bins: Path) -> Path:
+    """A folder holding only the CLI and the dynamic-provider host, hard-linked from `bins`.
+
+    The engine takes any `pulumi-resource-*` beside its own executable or on PATH before the
+    plugin folders (and warns "using ... from $PATH"), so the provider plugins must not sit
+    next to the CLI: they are found in PULUMI_HOME under the versions the SDKs ask for."""
+    folder = bins.parent / "cli" / "bin"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("pulumi", "pulumi-resource-pulumi-python", "pulumi-language-python-exec"):
+        source, target = bins / name, folder / name
+        if not source.is_file():
+            raise EngineUnavailable(f"{source} is missing: run ./run engine build")
+        if target.exists() and os.path.samefile(source, target):
+            continue
+        target.unlink(missing_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+    return folder
+
+
+def engine_env(cli: Path, home: Path) -> dict[str, str]:
     venv_bin = Path(sys.executable).parent
     env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
     env.update(
-        PATH=os.pathsep.join([str(venv_bin), str(bins), env.get("PATH", "")]),
+        PATH=os.pathsep.join([str(venv_bin), str(cli), env.get("PATH", "")]),
+        # Dynamic providers are unpickled in their own process by module path
+        # (components.network...): the repository must be importable there, as the project
+        # directory is when the CLI runs `pulumi up` in it.
+        PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])]),
         PULUMI_HOME=str(home),
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
@@ -184,8 +210,10 @@ class EngineStack:
         if not (bins / "pulumi-resource-pulumi-python").is_file():
             raise EngineUnavailable(f"no pulumi-resource-pulumi-python in {bins}: run ./run engine build")
         home = pulumi_home(bins)
-        self.env = engine_env(bins, home)
+        cli = cli_dir(bins)
+        self.env = engine_env(cli, home)
         (work / "state").mkdir(parents=True, exist_ok=True)
+        self.env["PULUMI_BACKEND_URL"] = f"file://{work / 'state'}"
         project_dir = work / "project"
         project_dir.mkdir(exist_ok=True)
         shutil.copy(REPO / "Pulumi.yaml", project_dir / "Pulumi.yaml")
@@ -201,7 +229,7 @@ class EngineStack:
                 work_dir=str(project_dir), pulumi_home=str(home), env_vars=self.env,
                 secrets_provider="passphrase",
                 project_settings=None,
-                pulumi_command=auto.PulumiCommand(root=str(bins.parent), skip_version_check=True)))
+                pulumi_command=auto.PulumiCommand(root=str(cli.parent), skip_version_check=True)))
         given = dict(secrets or {})
         current = self._stack.get_all_config()
         for key in secret_keys():
