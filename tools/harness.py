@@ -241,6 +241,18 @@ def _capturing_monitor(mocks, sink: list[Registration]):
                 ))
             return response
 
+        def make_urn(self, parent: str, type_: str, name: str) -> str:
+            """The URN the engine gives (resource.NewURN): the parent's whole qualified type
+            chain before the resource's own type, and nothing for the root Stack. The stock
+            mock keeps only the parent's last type and prefixes the Stack's."""
+            from pulumi.runtime.settings import get_project, get_stack
+
+            if parent:
+                qualified = parent.split("::")[2]
+                if qualified != "pulumi:pulumi:Stack":
+                    type_ = f"{qualified}${type_}"
+            return "urn:pulumi:" + "::".join([get_stack(), get_project(), type_, name])
+
         @staticmethod
         def _mark_secret_outputs(request, response):
             """What the engine does and the stock mock monitor does not: outputs named in
