@@ -61,9 +61,20 @@ class FakePfRest:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> FakePfRest:
+    def start(self, tls: tuple[str, str] | None = None) -> FakePfRest:
+        """Serve; with `tls` (cert file, key file) over HTTPS, as the pfSense GUI does."""
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread.start()
         return self
+
+    @property
+    def https_url(self) -> str:
+        return f"https://127.0.0.1:{self.server.server_address[1]}"
 
     def stop(self) -> None:
         self.released.set()

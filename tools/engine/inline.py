@@ -146,6 +146,18 @@ def program() -> None:
     runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
 
 
+def program_of(body: Callable[[], None] | None) -> Callable[[], None]:
+    """The project's program, or `body` run with the repository as the current directory."""
+    if body is None:
+        return program
+
+    def run() -> None:
+        os.chdir(REPO)
+        body()
+
+    return run
+
+
 def _plain(value: Any) -> Any:
     """An Automation API event object as JSON-ready data."""
     if isinstance(value, enum.Enum):
@@ -197,7 +209,8 @@ class EngineStack:
 
     def __init__(self, stack: str, work: Path, config_file: Path | None = None,
                  secrets: dict[str, str] | None = None, pack: bool = True,
-                 echo: Callable[[str], None] | None = print) -> None:
+                 echo: Callable[[str], None] | None = print,
+                 program: Callable[[], None] | None = None) -> None:
         from pulumi import automation as auto
 
         self.stack = stack
@@ -224,7 +237,7 @@ class EngineStack:
         self.config_json = REPO / "policies" / "config" / f"{stack}.json"
         self.wrapper = policy_pack_wrapper(work)
         self._stack = auto.create_or_select_stack(
-            stack_name=stack, project_name=PROJECT, program=program,
+            stack_name=stack, project_name=PROJECT, program=program_of(program),
             opts=auto.LocalWorkspaceOptions(
                 work_dir=str(project_dir), pulumi_home=str(home), env_vars=self.env,
                 secrets_provider="passphrase",
@@ -322,3 +335,11 @@ def write_events(run: Run, path: Path) -> None:
     with path.open("w") as fh:
         for event in run.events:
             fh.write(json.dumps(event, sort_keys=True) + "\n")
+
+
+def unprotect_all(stack: EngineStack) -> None:
+    """`pulumi state unprotect --all`: what an operator runs before destroying a stack whose
+    cluster token (and, in HA, install steps) are protected."""
+    cli = Path(stack.env["PATH"].split(os.pathsep)[1]) / "pulumi"
+    subprocess.run([str(cli), "state", "unprotect", "--all", "--yes", "--non-interactive", "-s", stack.stack],
+                   cwd=stack.work / "project", env=stack.env, check=True, capture_output=True, text=True)

@@ -1,0 +1,118 @@
+"""Every remote step of a node under the real command provider, over SSH to a host configured as
+Debian ships sshd (AcceptEnv LANG LC_*): created, re-run only where the plan's change mode says
+so, and deleted, with the rendered scripts running in the host sandbox."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from components.cluster.k3s_cluster import K3sCluster
+from components.config import read_stack_config
+from tools.engine import inline
+from tools.harness import FAKE_KUBECONFIG, run_stack
+from tools.plan.engine_rules import diff_runs
+
+from .conftest import assert_no_errors
+from .ssh_hosts import lan_for, missing
+
+def write_kubeconfig(tmp) -> str:
+    """What the stand-in installer appends: a kubeconfig as k3s writes it, with a real (but
+    unrelated) CA certificate, so the Kubernetes provider can be configured from it."""
+    import base64
+    import subprocess
+
+    pem = {}
+    for name in ("ca", "client"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "2", "-subj", f"/CN=k3s-{name}", "-keyout", str(tmp / f"{name}.key"),
+                        "-out", str(tmp / f"{name}.crt")], check=True, capture_output=True)
+        pem[name] = base64.b64encode((tmp / f"{name}.crt").read_bytes()).decode()
+        pem[f"{name}-key"] = base64.b64encode((tmp / f"{name}.key").read_bytes()).decode()
+    text = (FAKE_KUBECONFIG.replace("ZmFrZS1jYQ==", pem["ca"]).replace("ZmFrZS1jZXJ0", pem["client"])
+            .replace("ZmFrZS1rZXk=", pem["client-key"]))
+    return f"\nmkdir -p /etc/rancher/k3s\ncat > /etc/rancher/k3s/k3s.yaml <<'KUBECONFIG'\n{text}KUBECONFIG\n"
+
+
+def cluster_program() -> None:
+    config, secrets = read_stack_config()
+    K3sCluster("k3s-cluster", config.cluster, secrets.ssh_private_key)
+
+
+@pytest.fixture
+def lan(tmp_path):
+    why = missing()
+    if why:
+        pytest.fail(why, pytrace=False)
+    network = lan_for("192.168.20.0/24", "192.168.20.1", tmp_path / "lan")
+    yield network
+    network.close()
+
+
+def stack_file(path, edit=None):
+    doc = yaml.safe_load((inline.REPO / "Pulumi.dev.yaml").read_text())
+    doc["config"]["k3s-platform:cluster"]["ssh"] = {"user": "root"}
+    if edit:
+        edit(doc["config"])
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def engine_for(work, lan, config):
+    return inline.EngineStack("dev", work, config_file=config, secrets={"sshPrivateKey": lan.private_key},
+                              pack=False, program=cluster_program, echo=None)
+
+
+def command_ops(run) -> dict[str, str]:
+    return {s["name"]: s["op"] for s in run.steps() if s["type"].startswith("command:remote:")}
+
+
+def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, work):
+    host = lan.add("lab1", "192.168.20.11")
+    (host.host.state / "installer.sh").write_text(
+        (host.host.state / "installer.sh").read_text() + write_kubeconfig(host.root))
+    host.host.flag("node-lab1")  # the stand-in k3s knows the Node object (drained on delete)
+
+    config = stack_file(work / "dev.yaml")
+    engine = engine_for(work, lan, config)
+    first = engine.up()
+    inline.write_events(first, work / "up-1.events.jsonl")
+    assert_no_errors(first)
+    ops = command_ops(first)
+    assert set(ops) == {f"k3s-cluster-lab1-{s}" for s in ("prepare", "config", "install", "member", "upgrade")} | {
+        "k3s-cluster-kubeconfig"}
+    assert set(ops.values()) == {"create"}
+    calls = host.calls()
+    assert any(c.startswith("installer version=v1.34.2+k3s1") for c in calls), calls
+    planned = next(r for r in run_stack("dev", config).registrations if r.name == "k3s-cluster-lab1-config")
+    assert host.read("/etc/rancher/k3s/config.yaml") == planned.inputs["source"].text
+
+    again = engine.up()
+    assert_no_errors(again)
+    assert set(command_ops(again).values()) == {"same"}
+    assert host.calls() == []  # nothing ran on the host
+
+    # A node label: the change mode's verdict and the engine's must agree, step by step.
+    def label(cfg):
+        cfg["k3s-platform:cluster"]["servers"][0]["labels"] = {"tier": "edge"}
+
+    changed = stack_file(work / "dev-label.yaml", label)
+    expected = {s.name: s.op for s in diff_runs(run_stack("dev", config), run_stack("dev", changed))
+                if s.type.startswith("command:remote:")}
+    engine = engine_for(work, lan, changed)
+    update = engine.up()
+    inline.write_events(update, work / "up-label.events.jsonl")
+    assert_no_errors(update)
+    assert command_ops(update) == expected
+    assert "replace" not in command_ops(update).values()
+    assert not [c for c in host.calls() if c.startswith("uninstall")]
+
+    inline.unprotect_all(engine)
+    gone = engine.destroy()
+    inline.write_events(gone, work / "destroy.events.jsonl")
+    assert_no_errors(gone)
+    assert set(command_ops(gone).values()) == {"delete"}
+    calls = host.calls()
+    assert any(c.startswith("k3s kubectl drain") for c in calls), calls
+    assert "uninstall k3s-uninstall.sh" in calls
+    assert host.read("/etc/systemd/system/k3s.service") is None
