@@ -100,6 +100,15 @@ def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, wo
     expected = {s.name: s.op for s in diff_runs(run_stack("dev", config), run_stack("dev", changed))
                 if s.type.startswith("command:remote:")}
     engine = engine_for(work, lan, changed)
+    # The preview of that change: the kubeconfig read is updated, so the provider's kubeconfig
+    # is unknown; with a stable clusterIdentifier it is an update, not a replace of the
+    # provider (and of every object on it).
+    preview = engine.preview()
+    inline.write_events(preview, work / "preview-label.events.jsonl")
+    assert_no_errors(preview)
+    provider_ops = [s["op"] for s in preview.steps() if s["type"] == "pulumi:providers:kubernetes"]
+    assert provider_ops == ["update"], provider_ops  # without clusterIdentifier: a replace
+    assert not preview.ops("replace", "create-replacement")
     update = engine.up()
     inline.write_events(update, work / "up-label.events.jsonl")
     assert_no_errors(update)
