@@ -6,6 +6,8 @@ which layer, and what must exist before what) lives here and nowhere else.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 
 from components.cluster.k3s_cluster import K3sCluster
@@ -15,6 +17,40 @@ from components.platform.rbac import Personas
 from components.platform.tenant import Tenant
 from components.system.cert_manager import CertManager
 from components.system.traefik import TraefikStack
+
+
+@dataclass(frozen=True)
+class KubernetesLayers:
+    cert_manager: CertManager
+    traefik: TraefikStack
+    personas: Personas
+    tenants: list[Tenant]
+
+
+def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider: pulumi.ProviderResource,
+                      child: pulumi.ResourceOptions) -> KubernetesLayers:
+    """The system and platform layers on the cluster's provider (`child`: their parent)."""
+    psa = config.cluster.kubernetes_minor
+    charts = str(config.charts.repository).rstrip("/") if config.charts.repository else None
+    cert_manager = CertManager(
+        f"{name}-cert-manager", certificates=config.certificates, psa_version=psa,
+        provider=provider, chart_repository=charts, opts=child)
+    traefik = TraefikStack(
+        f"{name}-traefik", ingress=config.ingress,
+        admin_cidrs=[str(c) for c in config.admin_sources],
+        # PROXY protocol and forwarded headers only from the router's HAProxy (prod).
+        trusted_proxies=[f"{config.network.lan.gateway}/32"] if config.cluster.ha else [],
+        ha=config.cluster.ha, dashboard_password=secrets.dashboard_password,
+        cert_manager=cert_manager, psa_version=psa, provider=provider,
+        chart_repository=charts, opts=child)
+    personas = Personas(f"{name}-personas", config.platops.group, provider, opts=child)
+    tenants = [
+        Tenant(f"{name}-{tenant.name}", tenant, psa_version=psa,
+               appops_role=personas.appops_role, cert_manager=cert_manager,
+               traefik=traefik, provider=provider, opts=child)
+        for tenant in config.tenants
+    ]
+    return KubernetesLayers(cert_manager, traefik, personas, tenants)
 
 
 class Platform(pulumi.ComponentResource):
@@ -30,28 +66,8 @@ class Platform(pulumi.ComponentResource):
         self.cluster = K3sCluster(
             f"{name}-cluster", config.cluster, secrets.ssh_private_key,
             endpoint_ready=self.router.ready, protect=config.cluster.ha, opts=child)
-        provider = self.cluster.provider
-        psa = config.cluster.kubernetes_minor
-        charts = str(config.charts.repository).rstrip("/") if config.charts.repository else None
-
-        self.cert_manager = CertManager(
-            f"{name}-cert-manager", certificates=config.certificates, psa_version=psa,
-            provider=provider, chart_repository=charts, opts=child)
-        self.traefik = TraefikStack(
-            f"{name}-traefik", ingress=config.ingress,
-            admin_cidrs=[str(c) for c in config.admin_sources],
-            # PROXY protocol and forwarded headers only from the router's HAProxy (prod).
-            trusted_proxies=[f"{config.network.lan.gateway}/32"] if config.cluster.ha else [],
-            ha=config.cluster.ha, dashboard_password=secrets.dashboard_password,
-            cert_manager=self.cert_manager, psa_version=psa, provider=provider,
-            chart_repository=charts, opts=child)
-
-        self.personas = Personas(f"{name}-personas", config.platops.group, provider, opts=child)
-        self.tenants = [
-            Tenant(f"{name}-{tenant.name}", tenant, psa_version=psa,
-                   appops_role=self.personas.appops_role, cert_manager=self.cert_manager,
-                   traefik=self.traefik, provider=provider, opts=child)
-            for tenant in config.tenants
-        ]
+        layers = kubernetes_layers(name, config, secrets, self.cluster.provider, child)
+        self.cert_manager, self.traefik = layers.cert_manager, layers.traefik
+        self.personas, self.tenants = layers.personas, layers.tenants
 
         self.register_outputs({"apiUrl": self.cluster.api_url})

@@ -18,11 +18,12 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tools.lab import binaries
@@ -33,6 +34,22 @@ from tools.lab.certs import make_pki, pki_files
 # (pkg/kubeapiserver/options/plugins.go, DefaultOffAdmissionPlugins); they are named here so
 # the lab does not depend on that list.
 CONTROLLERS = ("serviceaccount", "resourcequota", "namespace")
+# With nodes (kwok), workloads run: these make Deployments, DaemonSets, StatefulSets and Jobs
+# produce pods, Services get endpoints, dead nodes are noticed, and owned objects are collected.
+WORKLOAD_CONTROLLERS = CONTROLLERS + (
+    "deployment", "replicaset", "garbagecollector", "nodelifecycle", "daemonset", "statefulset", "job",
+    "endpointslice", "endpoint")
+# kwok's own stage files (its module, in the shared Go module cache): nodes become Ready and
+# keep a lease; pods are created, become Ready, complete (Job pods) and are deleted.
+KWOK_STAGES = ("kustomize/stage/node/fast/node-initialize.yaml",
+               "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+               "kustomize/stage/pod/general/pod-create.yaml",
+               "kustomize/stage/pod/general/pod-init-container-running.yaml",
+               "kustomize/stage/pod/general/pod-init-container-completed.yaml",
+               "kustomize/stage/pod/general/pod-ready.yaml",
+               "kustomize/stage/pod/general/pod-complete.yaml",
+               "kustomize/stage/pod/general/pod-delete.yaml")
+KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 ADMISSION_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity", "ResourceQuota")
 
 
@@ -50,6 +67,9 @@ class Lab:
     service_cidr: str
     peer_port: int = 0
     started_seconds: float = 0.0
+    # (name, ip, labels) of kwok nodes; with nodes the lab also runs the scheduler, kwok, the
+    # workload controllers and the ServiceLB stand-in.
+    nodes: list = field(default_factory=list)
 
     @property
     def server(self) -> str:
@@ -125,14 +145,17 @@ def _kubeconfig(path: Path, server: str, pki) -> None:
     path.chmod(0o600)
 
 
-def start(service_cidr: str, *, workdir: Path | None = None, timeout: float = 90) -> Lab:
+def start(service_cidr: str, *, workdir: Path | None = None, timeout: float = 90,
+          nodes: list | None = None) -> Lab:
+    """A lab control plane; with `nodes` [(name, ip, labels)], one where workloads run."""
     missing = binaries.missing()
     if missing:
         raise binaries.LabUnavailable(f"lab binaries not built ({', '.join(missing)}): run ./run lab build")
     t0 = time.monotonic()
     wd = Path(workdir or tempfile.mkdtemp(prefix="k3sp-lab-"))
     make_pki(wd / "pki", service_cidr)
-    lab = Lab(str(wd), str(wd / "kubeconfig"), _free_port(), _free_port(), {}, service_cidr, _free_port())
+    lab = Lab(str(wd), str(wd / "kubeconfig"), _free_port(), _free_port(), {}, service_cidr, _free_port(),
+              nodes=[list(n) for n in nodes or []])
     return _launch_recorded(lab, timeout, t0)
 
 
@@ -200,9 +223,10 @@ def _launch(lab: Lab, timeout: float) -> None:
     _wait(f"{lab.server}/readyz", context=ctx, deadline=time.monotonic() + timeout,
           what="kube-apiserver", log=api_log, proc=api)
     kcm_log = wd / "kube-controller-manager.log"
+    controllers = WORKLOAD_CONTROLLERS if lab.nodes else CONTROLLERS
     kcm = subprocess.Popen(
         [str(binaries.KUBE_CONTROLLER_MANAGER.path), f"--kubeconfig={lab.kubeconfig}",
-         f"--controllers={','.join(CONTROLLERS)}", "--leader-elect=false", "--secure-port=0",
+         f"--controllers={','.join(controllers)}", "--leader-elect=false", "--secure-port=0",
          f"--service-cluster-ip-range={service_cidr}", "--v=1"],
         stdout=kcm_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     pids["kube-controller-manager"] = kcm.pid
@@ -212,11 +236,69 @@ def _launch(lab: Lab, timeout: float) -> None:
         if kcm.poll() is not None or time.monotonic() > deadline:
             raise LabError(f"kube-controller-manager made no default ServiceAccount; log:\n{_tail(kcm_log)}")
         time.sleep(0.3)
+    if lab.nodes:
+        _launch_workloads(lab, timeout)
+
+
+def kwok_stages() -> str:
+    """kwok's stage files from its module in the Go module cache (read, never copied)."""
+    module = Path(binaries.go_env()["GOMODCACHE"]) / f"sigs.k8s.io/kwok@{binaries.KWOK_VERSION}"
+    missing = [f for f in KWOK_STAGES if not (module / f).is_file()]
+    if missing:
+        raise binaries.LabUnavailable(f"kwok's stage files are not in {module}: run ./run lab build")
+    return "\n---\n".join((module / f).read_text() for f in KWOK_STAGES)
+
+
+def _node_object(name: str, ip: str, labels: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "annotations": {KWOK_ANNOTATION: "fake"},
+                         "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                    "kubernetes.io/arch": "amd64", "type": "kwok", **labels}},
+            "status": {"addresses": [{"type": "InternalIP", "address": ip}],
+                       "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                       "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"}}}
+
+
+def register_node(lab: Lab, name: str, ip: str, labels: dict) -> None:
+    """A kwok node under the stack node's name (what a k3s agent's registration would make)."""
+    lab.kubectl("apply", "-f", "-", input=json.dumps(_node_object(name, ip, labels)), check=True)
+
+
+def _launch_workloads(lab: Lab, timeout: float) -> None:
+    wd, pids = Path(lab.workdir), lab.pids
+    (wd / "kwok.yaml").write_text(kwok_stages())
+    procs = {
+        "kube-scheduler": [str(binaries.KUBE_SCHEDULER.path), f"--kubeconfig={lab.kubeconfig}",
+                           f"--authentication-kubeconfig={lab.kubeconfig}",
+                           f"--authorization-kubeconfig={lab.kubeconfig}",
+                           "--leader-elect=false", "--secure-port=0", "--v=1"],
+        "kwok": [str(binaries.KWOK.path), f"--kubeconfig={lab.kubeconfig}", f"--config={wd / 'kwok.yaml'}",
+                 f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
+                 "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1"],
+        "python": [sys.executable, "-m", "tools.lab.standins", lab.kubeconfig, *[n[1] for n in lab.nodes]],
+    }
+    for name, cmd in procs.items():
+        log = wd / f"{name}.log"
+        proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=binaries.REPO)
+        pids[name] = proc.pid
+        lab.save()
+    for name, ip, labels in lab.nodes:
+        register_node(lab, name, ip, labels)
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = lab.kubectl("get", "nodes", "-o",
+                            "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Ready')].status}{' '}{end}")
+        if ready.returncode == 0 and ready.stdout.split().count("True") == len(lab.nodes):
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"kwok did not make the nodes Ready; log:\n{_tail(wd / 'kwok.log')}")
+        time.sleep(0.3)
 
 
 def stop(lab: Lab, *, keep: bool = False) -> None:
     """SIGTERM the recorded PIDs (API server first), SIGKILL what is left after 10 s, remove the dir."""
-    for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
+    for name in ("python", "kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
         pid = lab.pids.get(name)
         if pid is None or not _is_ours(pid, name):
             continue
