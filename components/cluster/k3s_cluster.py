@@ -183,7 +183,11 @@ class K3sCluster(pulumi.ComponentResource):
 
             # Runs on the first server: waits for the node to be Ready; when the node leaves
             # the config it drains it and deletes its Node object *before* the uninstall (a
-            # server's etcd member goes with its Node object).
+            # server's etcd member goes with its Node object). Members depend on the previous
+            # server's member (agents on the first server's), so a destroy removes them one
+            # server at a time, last server first, and the first server's own member last:
+            # never two etcd members at once, never the first server while others remain.
+            member_after = [members[n] for n in order.member_after.get(node.name, ())]
             members[node.name] = remote.Command(
                 f"{name}-{node.name}-member",
                 connection=connections[first.name],
@@ -192,7 +196,7 @@ class K3sCluster(pulumi.ComponentResource):
                 add_previous_output_in_env=False,
                 logging=remote.Logging.STDERR,
                 opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(
-                    depends_on=[installs[node.name], installs[first.name]], protect=protect)))
+                    depends_on=[installs[node.name], installs[first.name], *member_after], protect=protect)))
 
             # On create the upgrade step only confirms the version; on a version change its
             # script text changes, so it runs in place, in the order `step_order` gives.

@@ -11,6 +11,8 @@ from hand-made ones, and rules/NAT entries are found again by that description.
 
 from __future__ import annotations
 
+import ipaddress
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,6 +198,19 @@ def _rule(role: str, descr: str, iface: str, proto: str, src: str, dst: str, por
     )
 
 
+def crosses_router(source_cidr: str, destination: str, lan_cidr: str, router_address: str) -> bool:
+    """Whether traffic from `source_cidr` to `destination` passes the router's LAN filter.
+
+    Hosts on one subnet talk directly (switched, never routed): a rule for them would never
+    match. Traffic to the router's own address (HAProxy in prod) is filtered on the interface,
+    and a source outside the LAN (another network, a VLAN) is routed, so both need the rule."""
+    lan = ipaddress.ip_network(lan_cidr, strict=False)
+    dest = ipaddress.ip_address(destination)
+    if dest == ipaddress.ip_address(router_address):
+        return True
+    return not (ipaddress.ip_network(source_cidr, strict=False).subnet_of(lan) and dest in lan)
+
+
 def render_firewall_rules(settings: RouterSettings, inv: RouterInventory) -> list[DesiredObject]:
     """WAN: pass only 80/443 (to the NAT target; pfSense filters after translation) and the
     VPN port. Admin networks (LAN side) and the VPN tunnel: pass to 6443 on the API address
@@ -211,12 +226,12 @@ def render_firewall_rules(settings: RouterSettings, inv: RouterInventory) -> lis
         rules.append(_rule("fw-wan-vpn", "wan openvpn", wan, vpn.protocol, "any", f"{wan}:ip", vpn.port))
     for cidr in inv.admin_cidrs:
         slug = _slug(str(cidr))
-        rules.append(
-            _rule(f"fw-admin-{slug}-api", f"admin {cidr} to kubernetes api", lan, "tcp", str(cidr), inv.api_address, 6443)
-        )
-        rules.append(
-            _rule(f"fw-admin-{slug}-dashboard", f"admin {cidr} to dashboard", lan, "tcp", str(cidr), inv.ingress_address, 443)
-        )
+        if crosses_router(str(cidr), inv.api_address, inv.lan_cidr, inv.lan_address):
+            rules.append(_rule(f"fw-admin-{slug}-api", f"admin {cidr} to kubernetes api", lan, "tcp", str(cidr),
+                               inv.api_address, 6443))
+        if crosses_router(str(cidr), inv.ingress_address, inv.lan_cidr, inv.lan_address):
+            rules.append(_rule(f"fw-admin-{slug}-dashboard", f"admin {cidr} to dashboard", lan, "tcp", str(cidr),
+                               inv.ingress_address, 443))
     if vpn.enabled:
         tunnel = str(vpn.tunnel_cidr)
         rules.append(_rule("fw-vpn-api", "vpn to kubernetes api", OPENVPN_IFACE, "tcp", tunnel, inv.api_address, 6443))

@@ -183,3 +183,25 @@ def test_each_revoked_client_gets_one_blocking_override_after_the_server():
 def test_no_revocations_without_revoked_clients():
     # The golden settings revoke nobody: no override, so the goldens above stay as they were.
     assert not [o for o in render_objects(make_settings(), prod_inventory()) if o.kind.name == "openvpn_client_override"]
+
+
+def test_admin_rules_only_where_traffic_crosses_the_router():
+    from components.network.payloads import crosses_router
+
+    lan, router = "192.168.20.0/24", "192.168.20.1"
+    assert not crosses_router("192.168.20.0/24", "192.168.20.11", lan, router)  # switched, never filtered
+    assert not crosses_router("192.168.20.64/26", "192.168.20.11", lan, router)
+    assert crosses_router("192.168.20.0/24", router, lan, router)  # to the router itself (HAProxy)
+    assert crosses_router("192.168.30.0/24", "192.168.20.11", lan, router)  # another network: routed
+    assert crosses_router("10.8.0.0/24", "192.168.20.11", lan, router)
+
+
+def test_dev_has_no_lan_admin_rules_and_prod_keeps_them():
+    from tools.harness import run_stack
+
+    def admin_rules(stack):
+        return sorted(r.name for r in run_stack(stack).registrations if "-fw-admin-" in r.name)
+
+    assert admin_rules("dev") == []  # admin LAN and the single node share the subnet
+    assert admin_rules("prod") == ["k3s-router-fw-admin-192-168-10-0-24-api",
+                                     "k3s-router-fw-admin-192-168-10-0-24-dashboard"]

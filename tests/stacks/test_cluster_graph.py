@@ -193,3 +193,13 @@ def test_cluster_token_is_protected_and_never_regenerated(dev_run, prod_run):
         [token] = run.by_type("random:index/randomPassword:RandomPassword")
         assert token.protect is True
         assert set(token.ignore_changes) >= {"length", "special"}
+
+
+def test_members_are_removed_one_server_at_a_time_first_server_last(prod_run):
+    # A destroy deletes a resource before what it depends on: members chained this way are
+    # removed cp3, cp2, then cp1 (agents before cp1), never two etcd members at once.
+    assert "k3s-cluster-cp1-member" in deps(prod_run, "k3s-cluster-cp2-member")
+    assert "k3s-cluster-cp2-member" in deps(prod_run, "k3s-cluster-cp3-member")
+    for agent in ("w1", "w2"):
+        assert "k3s-cluster-cp1-member" in deps(prod_run, f"k3s-cluster-{agent}-member")
+    assert not any(d.endswith("-member") for d in deps(prod_run, "k3s-cluster-cp1-member"))
