@@ -259,3 +259,23 @@ def project_live(desired: Any, live: Any, field: str | None = None) -> Any:
             return live if live is not None else desired
         return [project_live(d, lv, field) for d, lv in zip(desired, live)]
     return desired if _same_scalar(field, desired, live) else live
+
+
+def api_privileges() -> list[tuple[str, tuple[str, ...]]]:
+    """Every (endpoint, methods) the driver calls, from the tables above: what the router's
+    API key must be allowed (docs/router.md lists exactly this; a test keeps them equal)."""
+    calls: dict[str, set[str]] = {}
+    for kind in KINDS.values():
+        calls.setdefault(kind.path, set()).update({"GET", "POST", "PATCH", "DELETE"})
+        calls.setdefault(kind.plural, set()).add("GET")
+    for path in filter(None, APPLY_PATHS.values()):
+        calls.setdefault(path, set()).update({"GET", "POST"})
+    for path, _ in SERVICE_SETTINGS.values():
+        calls.setdefault(path, set()).update({"GET", "PATCH"})
+    order = ("GET", "POST", "PATCH", "DELETE")
+    return [(path, tuple(m for m in order if m in methods)) for path, methods in sorted(calls.items())]
+
+
+def privilege_name(path: str, method: str) -> str:
+    """pfrest's privilege for one endpoint and method: `api-v2-firewall-rule-post`."""
+    return path.strip("/").replace("/", "-") + "-" + method.lower()

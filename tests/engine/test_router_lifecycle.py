@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from components.network.kinds import api_privileges
 from tests.network.fake_pfrest import API_KEY, FakePfRest
 from tools.engine import inline
 
@@ -82,4 +83,7 @@ def test_router_up_again_update_refresh_drift_destroy(router, engine_bins, work)
     assert_no_errors(gone)
     assert set(gone.changes) == {"delete"}
     assert fake.objects["host_override"] == [FOREIGN_OVERRIDE]
+    # Every call the providers made is one docs/router.md tells the operator to allow.
+    allowed = {(m, path) for path, methods in api_privileges() for m in methods}
+    assert {(m, p) for m, p, _, _ in fake.log} <= allowed
     assert {k: v for k, v in ours(fake).items() if k != "host_override"} == {}
