@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.cluster.k3s_cluster import K3sCluster
 from components.config import Secrets, StackConfig
@@ -27,7 +28,7 @@ class KubernetesLayers:
     tenants: list[Tenant]
 
 
-def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider: pulumi.ProviderResource,
+def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider: k8s.Provider,
                       child: pulumi.ResourceOptions) -> KubernetesLayers:
     """The system and platform layers on the cluster's provider (`child`: their parent)."""
     psa = config.cluster.kubernetes_minor

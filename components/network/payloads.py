@@ -12,7 +12,6 @@ from hand-made ones, and rules/NAT entries are found again by that description.
 from __future__ import annotations
 
 import ipaddress
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,11 +203,11 @@ def crosses_router(source_cidr: str, destination: str, lan_cidr: str, router_add
     Hosts on one subnet talk directly (switched, never routed): a rule for them would never
     match. Traffic to the router's own address (HAProxy in prod) is filtered on the interface,
     and a source outside the LAN (another network, a VLAN) is routed, so both need the rule."""
-    lan = ipaddress.ip_network(lan_cidr, strict=False)
-    dest = ipaddress.ip_address(destination)
-    if dest == ipaddress.ip_address(router_address):
+    lan = ipaddress.IPv4Network(lan_cidr, strict=False)
+    dest = ipaddress.IPv4Address(destination)
+    if dest == ipaddress.IPv4Address(router_address):
         return True
-    return not (ipaddress.ip_network(source_cidr, strict=False).subnet_of(lan) and dest in lan)
+    return not (ipaddress.IPv4Network(source_cidr, strict=False).subnet_of(lan) and dest in lan)
 
 
 def render_firewall_rules(settings: RouterSettings, inv: RouterInventory) -> list[DesiredObject]:

@@ -16,6 +16,7 @@ from tools.plan.engine_rules import diff_runs
 from .conftest import assert_no_errors
 from .ssh_hosts import lan_for, missing
 
+
 def write_kubeconfig(tmp) -> str:
     """What the stand-in installer appends: a kubeconfig as k3s writes it, with a real (but
     unrelated) CA certificate, so the Kubernetes provider can be configured from it."""

@@ -315,7 +315,7 @@ class EngineStack:
 
     def export(self) -> dict:
         with self._environment():
-            return self._stack.export_stack().deployment
+            return dict(self._stack.export_stack().deployment or {})
 
     def set_config(self, key: str, value: Any, secret: bool = False) -> None:
         from pulumi import automation as auto
