@@ -80,6 +80,10 @@ def api_url(api_hostname: str) -> str:
     return f"https://{api_hostname}:{API_PORT}"
 
 
+# Admission plugins the API server enables beyond its defaults (k3s's own choice first).
+APISERVER_ADMISSION_PLUGINS = ("NodeRestriction", "DenyServiceExternalIPs")
+
+
 def node_config(node: NodeSpec, cluster: ClusterSpec) -> dict:
     """The k3s config file of one node, as a dict (keys are k3s CLI flags without dashes)."""
     # Ref: https://docs.k3s.io/installation/configuration#configuration-file
@@ -95,6 +99,10 @@ def node_config(node: NodeSpec, cluster: ClusterSpec) -> dict:
         cfg["service-cidr"] = cluster.service_cidr
         cfg["disable"] = ["traefik"]  # Traefik v3 is installed by the system layer
         cfg["write-kubeconfig-mode"] = "0600"
+        # Services with externalIPs let any namespace capture traffic for any address
+        # (CVE-2020-8554). k3s passes its own `enable-admission-plugins=NodeRestriction`; an
+        # extra arg with the same name replaces it, so NodeRestriction is named again here.
+        cfg["kube-apiserver-arg"] = [f"enable-admission-plugins={','.join(APISERVER_ADMISSION_PLUGINS)}"]
         if cluster.secrets_encryption:
             cfg["secrets-encryption"] = True
         if cluster.ha and cluster.etcd_snapshot_schedule:

@@ -10,12 +10,9 @@ Creates, as children (all Kubernetes objects through the cluster's provider):
   (`tls.SelfSignedCert`, a CA valid 5 years) — one private CA for the whole stack, copied
   into each namespace by `NamespaceIssuer` (docs/adr/0003 says why one and not one each).
 
-- `<name>-api-check-{account,role,binding,job}`: cert-manager's API check as a Job
-  (`api_check.py`), run after the chart.
-
-`ready` (the chart and the API-check Job) is what every Issuer must depend on: the chart's
-readiness wait covers the CRDs and the webhook Deployment, the Job that the webhook really
-admits cert-manager objects (docs/adr/0003).
+`ready` (the chart) is what every Issuer must depend on. A `helm.v3.Release` runs the chart's
+hooks and waits for them: its post-install `startupapicheck` Job succeeds only once the webhook
+really admits cert-manager objects, so the Release is ready only then (docs/adr/0003).
 """
 
 from __future__ import annotations
@@ -25,14 +22,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
 from components.config import Certificates
 from components.pki import self_signed_ca
 from components.system._wiring import bounded_namespace, chart
-from components.system.api_check import api_check_objects
 from components.system.cert_manager_values import (
     CERT_MANAGER_CHART,
-    RESOURCES,
     cert_manager_budget,
     cert_manager_values,
 )
@@ -79,16 +73,7 @@ class CertManager(pulumi.ComponentResource):
         self.chart = chart(f"{name}-chart", CERT_MANAGER_CHART, namespace=ns,
                            values=cert_manager_values(namespace=NAMESPACE), provider=provider, parent=self,
                            repository=chart_repository)
-        # The account and its RBAC need only the namespace; the Job needs them and the chart.
-        objs = api_check_objects(NAMESPACE, image_tag=CERT_MANAGER_CHART.app_version,
-                                 resources=RESOURCES["startupapicheck"])
-        job_obj = objs.pop("job")
-        rbac = [kube.apply(f"{name}-api-check-{role}", obj, pulumi.ResourceOptions(
-                    parent=self, provider=provider, depends_on=[ns.namespace]))
-                for role, obj in objs.items()]
-        job = kube.apply(f"{name}-api-check-job", job_obj, pulumi.ResourceOptions(
-            parent=self, provider=provider, depends_on=[self.chart, *rbac]))
-        self.ready = [self.chart, job]
+        self.ready = [self.chart]
 
         self.ca = None
         if certificates.issuer == "ca":

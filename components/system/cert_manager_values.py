@@ -1,6 +1,6 @@
 """Helm values for the official cert-manager chart (pinned v1.21.1).
 
-`cert_manager_values()` returns the values dict given to `kubernetes.helm.v4.Chart`:
+`cert_manager_values()` returns the values dict given to the chart's `kubernetes.helm.v3.Release`:
 - `crds.enabled: true` — the chart installs (and, with `crds.keep`, never deletes) the
   Issuer/Certificate CRDs, so every Issuer in the stack can depend on this one chart;
 - leader election inside the `cert-manager` namespace rather than `kube-system`, so that
@@ -10,9 +10,9 @@
   capabilities dropped, read-only root filesystem, cpu/memory requests and limits;
 - the ACME solver image pinned to the same release.
 
-`startupapicheck` is a Helm post-install hook, which `helm.v4.Chart` leaves out: the chart's
-copy is disabled, and `CertManager` runs the same check as a plain Job (`api_check.py`),
-which the provider waits on before any Issuer is created (docs/adr/0003).
+`startupapicheck` is a Helm post-install hook: the Release runs it and waits until it
+succeeds, which it does only once the webhook admits a dry-run Certificate, so every Issuer
+that depends on the Release is created after cert-manager can admit it (docs/adr/0003).
 
 Pure: no pulumi import.
 """
@@ -55,7 +55,8 @@ def cert_manager_values(*, namespace: str = "cert-manager", image_tag: str = CER
         **_component("controller", image_tag),
         "webhook": _component("webhook", image_tag),
         "cainjector": _component("cainjector", image_tag),
-        "startupapicheck": {"enabled": False},  # run as our own Job instead (api_check.py)
+        # A post-install hook the Release runs and waits for (the webhook really answers).
+        "startupapicheck": {"enabled": True, **_component("startupapicheck", image_tag)},
         "acmesolver": {"image": {"tag": image_tag}},
     }
     return values

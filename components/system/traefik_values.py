@@ -1,7 +1,7 @@
 """Helm values for the official Traefik chart (pinned 41.3.0, Traefik v3.7.11).
 
 `traefik_values(replicas=..., ha=..., trusted_proxies=...)` returns the values dict given to
-`kubernetes.helm.v4.Chart`. Every value is set on purpose; the chart enforces its values
+the chart's `kubernetes.helm.v3.Release`. Every value is set on purpose; the chart enforces its values
 schema since v39, so only keys of the v41 schema appear here (v41 renamed `logs.*` to
 `log`/`accessLog`; v39 moved entry-point HTTP options under `ports.<name>.http`).
 

@@ -119,3 +119,14 @@ def test_ssh_user_reaches_the_prepare_script_as_one_shell_word():
     line = next(x for x in text.splitlines() if x.startswith("sudo install -d"))
     words = shlex.split(line)
     assert words[5:] == ["-o", "k3s'; touch /tmp/pwned #", render.STAGING_DIR]
+
+
+
+def test_every_server_denies_service_external_ips_and_keeps_node_restriction():
+    for node, spec in NODES.values():
+        cfg = render.node_config(node, spec)
+        if node.role == "server":
+            [arg] = cfg["kube-apiserver-arg"]
+            assert arg == "enable-admission-plugins=NodeRestriction,DenyServiceExternalIPs"
+        else:
+            assert "kube-apiserver-arg" not in cfg

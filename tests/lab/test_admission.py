@@ -163,3 +163,16 @@ def test_control_root_pod_admitted_outside_tenant(stack_lab, tenants):
     pod["metadata"]["namespace"] = "default"
     proc = create(lab, pod, dry_run=True)
     assert proc.returncode == 0, f"control: root pod refused in 'default' too: {proc.stderr}"
+
+
+def test_services_with_external_ips_are_refused(stack_lab, tenants):
+    # DenyServiceExternalIPs, which every server's config enables (CVE-2020-8554): a tenant's
+    # Service may not claim an external address; the same Service without it is admitted.
+    lab, _result = stack_lab
+    ns = next(iter(tenants))
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lab-external", "namespace": ns},
+           "spec": {"ports": [{"port": 8080}], "externalIPs": ["192.0.2.10"]}}
+    proc = create(lab, svc, dry_run=True)
+    assert proc.returncode != 0 and "externalIPs" in proc.stderr, proc.stderr
+    del svc["spec"]["externalIPs"]
+    assert create(lab, svc, dry_run=True).returncode == 0

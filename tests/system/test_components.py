@@ -63,7 +63,7 @@ def charts(run):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_both_charts_are_pinned_helm_v4_charts_in_their_namespaces(stack):
+def test_both_charts_are_pinned_releases_in_their_namespaces(stack):
     found = charts(stack_run(stack))
     assert set(found) == {"traefik", "cert-manager"}
     traefik, cm = found["traefik"].inputs, found["cert-manager"].inputs
@@ -246,3 +246,19 @@ def test_component_hygiene_types_parents_and_provider(stack):
         assert reg.name.startswith(parent.name + "-"), f"{reg.name} is not named after its parent {parent.name}"
         if reg.type.startswith("kubernetes:"):
             assert reg.provider, f"{reg.name} has no explicit provider"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_issuers_wait_for_the_release_whose_hook_checks_the_webhook(stack):
+    # The Release runs the chart's startupapicheck post-install hook and waits for it: the
+    # Issuers depending on the Release are created only once the webhook admits objects.
+    run = stack_run(stack)
+    [cm] = [r for r in run.registrations if r.type == "kubernetes:helm.sh/v3:Release"
+            and r.inputs["chart"] == "cert-manager"]
+    assert cm.inputs["values"]["startupapicheck"]["enabled"] is True
+    assert cm.inputs.get("skipAwait") in (None, False)
+    assert not [r for r in run.registrations if r.type == "kubernetes:batch/v1:Job"]
+    issuers = [r for r in run.registrations if r.type == "kubernetes:cert-manager.io/v1:Issuer"]
+    assert issuers
+    for issuer in issuers:
+        assert cm.urn in issuer.dependencies, issuer.name

@@ -8,7 +8,7 @@ from pathlib import Path
 
 SYSTEM = Path(__file__).resolve().parents[2] / "components" / "system"
 LEAVES = {"budget", "chart_pin"}
-PURE = {"api_check", "cert_manager_values", "crds", "htpasswd", "traefik_values"}
+PURE = {"cert_manager_values", "crds", "htpasswd", "traefik_values"}
 
 
 def runtime_system_imports(module: str) -> set[str]:

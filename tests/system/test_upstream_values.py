@@ -109,13 +109,13 @@ CERT_MANAGER_KEYS: dict[str, tuple[type, str]] = {
     "global.leaderElection.namespace": (STR, "C-schema"),
     "acmesolver.image.tag": (STR, "C-schema"),
     **{f"{prefix}{path}": (typ, "C-schema")
-       for prefix in ("", "webhook.", "cainjector.")
+       for prefix in ("", "webhook.", "cainjector.", "startupapicheck.")
        for path, typ in _CM_COMPONENT.items()},
     "startupapicheck.enabled": (BOOL, "C-values"),
 }
 # `resources` and the two security contexts are `type: object` in C-schema; resources is
 # checked as a whole, the security contexts key by key above (Kubernetes field names).
-CERT_MANAGER_OPAQUE = {f"{p}resources": "C-schema" for p in ("", "webhook.", "cainjector.")}
+CERT_MANAGER_OPAQUE = {f"{p}resources": "C-schema" for p in ("", "webhook.", "cainjector.", "startupapicheck.")}
 
 
 def leaves(values: dict, opaque: dict[str, str], prefix: str = "") -> dict[str, object]:

@@ -83,10 +83,10 @@ def test_prod_has_replicas_pdb_and_anti_affinity_dev_does_not():
 def test_cert_manager_installs_crds_and_every_component_is_restricted():
     values = cert_manager_values()
     assert values["crds"] == {"enabled": True, "keep": True}
-    sections = {"controller": values, **{c: values[c] for c in COMPONENTS if c not in ("controller", "startupapicheck")}}
-    assert set(sections) == {"controller", "webhook", "cainjector"}
-    # The chart's hook copy is off; CertManager runs the check as its own Job (api_check.py).
-    assert values["startupapicheck"] == {"enabled": False}
+    sections = {"controller": values, **{c: values[c] for c in COMPONENTS if c != "controller"}}
+    assert set(sections) == {"controller", "webhook", "cainjector", "startupapicheck"}
+    # The chart's own post-install hook, which the Release runs and waits for.
+    assert values["startupapicheck"]["enabled"] is True
     for name, section in sections.items():
         assert section["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}, name
         container = section["containerSecurityContext"]

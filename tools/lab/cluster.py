@@ -50,7 +50,9 @@ KWOK_STAGES = ("kustomize/stage/node/fast/node-initialize.yaml",
                "kustomize/stage/pod/general/pod-complete.yaml",
                "kustomize/stage/pod/general/pod-delete.yaml")
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
-ADMISSION_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity", "ResourceQuota")
+ADMISSION_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity", "ResourceQuota",
+                     # what the program adds on every server (components/cluster/render.py)
+                     "NodeRestriction", "DenyServiceExternalIPs")
 
 
 class LabError(Exception):

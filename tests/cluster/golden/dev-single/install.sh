@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install or reconfigure k3s server on lab1. Rendered by k3s-platform.
-# config sha256: 304df3ac61d73c6c2a606be8ab15a958a0319d1d3e2233e507913383bdee0aed
+# config sha256: 0b806941ad66dd3c37a7462f0ef2a957e80280aa509f2d57a1ee1229e63ffa72
 # The cluster token arrives on standard input; it is never echoed or logged.
 set -eu
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install or reconfigure k3s server on cp1. Rendered by k3s-platform.
-# config sha256: 41bbd8fe4d1866fe4b8241da2f10034a0a5e703807e3854ee2c44ac96a222831
+# config sha256: 1fdc21637f9f264dea709fe5581ca1fa2e6326bd44604367e700b81d3f4e8a66
 # The cluster token arrives on standard input; it is never echoed or logged.
 set -eu
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install or reconfigure k3s server on cp2. Rendered by k3s-platform.
-# config sha256: 0afe164f83221b9da3023566b3379b0935ee8079416d2796fbbd7a088e5e1743
+# config sha256: e4222ba706b1ac73dcedec1ea0ae2ee5e99e4fff15c373a372960fae3a89b60e
 # The cluster token arrives on standard input; it is never echoed or logged.
 set -eu
 
