@@ -499,7 +499,9 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
         steps.append(Step(DELETE, reg.urn, reg.type, reg.name, error=error,
                           destructive=None if retained else host_delete(reg),
                           note="retainOnDelete: only dropped from the state" if retained else ""))
-    return steps
+    from tools.plan import host_rules  # what the hosts and the router cannot take
+
+    return host_rules.apply(steps, old, new)
 
 
 def _replaces_value(rule: DiffRule, key: str, old_inputs: dict, new_inputs: dict) -> bool:

@@ -1,0 +1,62 @@
+"""The change mode refuses what the engine would run but k3s or the router cannot take."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tools.harness import ROOT, run_stack
+from tools.plan.engine_rules import diff_runs
+
+
+def changed(tmp_path, stack, edit):
+    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    edit(doc["config"])
+    path = tmp_path / f"{stack}-changed.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return diff_runs(run_stack(stack), run_stack(stack, path))
+
+
+def errors(steps):
+    return [s.error for s in steps if s.error]
+
+
+@pytest.mark.parametrize("key, value", [("podCidr", "10.52.0.0/16"), ("serviceCidr", "10.53.0.0/16"),
+                                        ("secretsEncryption", False)])
+def test_settings_k3s_fixes_at_creation_are_refused(tmp_path, key, value):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update({key: value}))
+    found = errors(steps)
+    assert found and all("k3s cannot change" in e for e in found), found
+    assert len(found) == 3  # one per server: agents do not carry these settings
+
+
+def test_an_ordinary_change_is_not_refused(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"]["agents"][0].update(
+        {"labels": {"tier": "edge"}}))
+    assert errors(steps) == []
+
+
+def test_renaming_a_node_refuses_the_dhcp_delete_that_would_remove_the_adopted_mapping(tmp_path):
+    def rename(c):
+        c["k3s-platform:cluster"]["agents"][0]["name"] = "w9"
+
+    found = errors(changed(tmp_path, "prod", rename))
+    assert any("k3s-router-dhcp-w1 and k3s-router-dhcp-w9 are the same pfSense object" in e for e in found), found
+
+
+def test_renaming_a_server_on_the_same_host_is_refused(tmp_path):
+    def rename(c):
+        c["k3s-platform:cluster"]["servers"][2]["name"] = "cp9"
+
+    found = errors(changed(tmp_path, "prod", rename))
+    assert any("server k3s-cluster-cp3 renamed to k3s-cluster-cp9 on the same host 192.168.10.13" in e
+               for e in found), found
+
+
+def test_replacing_a_server_by_a_new_host_is_not_a_rename(tmp_path):
+    def swap(c):
+        c["k3s-platform:cluster"]["servers"][2].update(
+            {"name": "cp9", "ip": "192.168.10.19", "mac": "52:54:00:10:00:19"})
+
+    found = errors(changed(tmp_path, "prod", swap))
+    assert not [e for e in found if "renamed" in e or "same pfSense object" in e], found

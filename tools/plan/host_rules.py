@@ -1,0 +1,113 @@
+"""Changes the engine would run but the hosts and the router cannot take, for the change mode.
+
+The engine rules (engine_rules.py) say which step each change becomes. Some steps are accepted
+by the engine and still wrong on the other side; the change mode refuses them, naming what
+works instead:
+
+- **k3s settings it cannot change on a running cluster** (`cluster-cidr`, `service-cidr`,
+  `secrets-encryption`): the config step would be an update and k3s would restart with a
+  config its datastore contradicts (k3s docs: these are set at cluster creation; secrets
+  encryption is switched with `k3s secrets-encrypt`).
+- **a natural key moving between resources** (a node renamed: its DHCP mapping is created
+  under the new name, which adopts pfSense's object by MAC, then the old resource's delete
+  removes that same object): refused as a create and a delete of one pfSense object.
+- **a server renamed on the same host**: k3s keeps the node and etcd member name on disk, so
+  the old name's member delete drains forever or removes the live member. Remove the server
+  in one `up` and add it under its new name in the next (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import yaml
+
+from tools.harness import Registration, StackRun
+
+FIXED_AT_CREATION = {
+    "cluster-cidr": "the pod network is fixed when the cluster is created: build a new cluster "
+                    "(a new stack) with the new range and move the workloads",
+    "service-cidr": "the service network is fixed when the cluster is created: build a new cluster "
+                    "(a new stack) with the new range and move the workloads",
+    "secrets-encryption": "switch it with `k3s secrets-encrypt enable|disable` then `k3s secrets-encrypt "
+                          "reencrypt` on the servers (docs/operations.md), then change the config",
+}
+
+
+def _unwrap(value: Any) -> Any:
+    from pulumi.runtime import rpc
+
+    return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
+
+
+def _config_text(reg: Registration) -> str | None:
+    source = reg.inputs.get("source")
+    text = getattr(source, "text", None)
+    return text if isinstance(text, str) else None
+
+
+def fixed_setting_changes(old: Registration, new: Registration) -> list[str]:
+    """Messages for each k3s setting that differs between two renderings of a node's config."""
+    old_text, new_text = _config_text(old), _config_text(new)
+    if old_text is None or new_text is None or old_text == new_text:
+        return []
+    before, after = yaml.safe_load(old_text) or {}, yaml.safe_load(new_text) or {}
+    out = []
+    for key, how in FIXED_AT_CREATION.items():
+        if before.get(key) != after.get(key):
+            out.append(f"k3s cannot change {key} on a running cluster ({before.get(key)!r} -> "
+                       f"{after.get(key)!r}) on {new.name}: {how}")
+    return out
+
+
+def _host(reg: Registration) -> str | None:
+    connection = _unwrap(reg.inputs.get("connection"))
+    return _unwrap(connection.get("host")) if isinstance(connection, dict) else None
+
+
+def apply(steps: list, old: StackRun, new: StackRun) -> list:
+    """`steps` with an error set on each step the hosts or the router cannot take."""
+    old_by_urn = {r.urn: r for r in old.registrations}
+    new_by_urn = {r.urn: r for r in new.registrations}
+    creates = [new_by_urn[s.urn] for s in steps if s.op == "create" and s.urn in new_by_urn]
+    deletes = {s.urn: old_by_urn[s.urn] for s in steps if s.op == "delete" and s.urn in old_by_urn}
+
+    created_keys = {str(_unwrap(r.inputs.get("naturalKey"))): r for r in creates if r.inputs.get("naturalKey")}
+    created_servers = {_host(r): r for r in creates if r.type == "command:remote:Command"
+                       and r.name.endswith("-install") and _role(r) == "server"}
+
+    out = []
+    for step in steps:
+        error = None
+        if step.op == "update" and step.type == "command:remote:CopyToRemote" and step.urn in old_by_urn:
+            problems = fixed_setting_changes(old_by_urn[step.urn], new_by_urn[step.urn])
+            error = "; ".join(problems) or None
+        elif step.op == "delete" and step.urn in deletes:
+            gone = deletes[step.urn]
+            key = gone.inputs.get("naturalKey")
+            taker = created_keys.get(str(_unwrap(key))) if key else None
+            if taker is not None:
+                error = (f"{gone.name} and {taker.name} are the same pfSense object ({_unwrap(key)}): the create "
+                         f"adopts it and this delete then removes it — give the new resource the old name "
+                         f"(or an alias), or change the object in two `up`s")
+            elif gone.type == "command:remote:Command" and gone.name.endswith("-install") and _role(gone) == "server":
+                renamed = created_servers.get(_host(gone))
+                if renamed is not None:
+                    error = (f"server {gone.name.removesuffix('-install')} renamed to "
+                             f"{renamed.name.removesuffix('-install')} on the same host {_host(gone)}: k3s keeps "
+                             "the node and etcd member name on disk; remove the server in one `up`, then add it "
+                             "under its new name in the next (docs/operations.md)")
+        if error:
+            step = replace(step, error=f"{step.error}; {error}" if step.error else error)
+        out.append(step)
+    return out
+
+
+def _role(reg: Registration) -> str | None:
+    """`server` or `agent`, from the install script's first comment (render.install_script)."""
+    script = str(reg.inputs.get("create") or "")
+    for role in ("server", "agent"):
+        if f"# Install or reconfigure k3s {role} on " in script:
+            return role
+    return None
