@@ -43,7 +43,7 @@ def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider
         trusted_proxies=[f"{config.network.lan.gateway}/32"] if config.cluster.ha else [],
         ha=config.cluster.ha, dashboard_password=secrets.dashboard_password,
         cert_manager=cert_manager, psa_version=psa, provider=provider,
-        chart_repository=charts, opts=child)
+        chart_repository=charts, nodes=config.ingress_nodes, opts=child)
     personas = Personas(f"{name}-personas", config.platops.group, provider, opts=child)
     tenants = [
         Tenant(f"{name}-{tenant.name}", tenant, psa_version=psa,

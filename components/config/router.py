@@ -287,6 +287,7 @@ class RouterInventory:
     - proxy_protocol: HAProxy sends PROXY v2 to Traefik on 80/443 (prod only).
     - admin_cidrs: admin ranges on the LAN side (LAN/VLANs), allowed to 6443 and the
       dashboard through the LAN interface; the VPN tunnel has its own rules (default none).
+    - ingress_nodes: the nodes Traefik runs on, HAProxy's 80/443 backends (default: all nodes).
     """
 
     domain: str
@@ -300,6 +301,11 @@ class RouterInventory:
     ha: bool = False
     proxy_protocol: bool = False
     admin_cidrs: tuple[str, ...] = ()
+    ingress_nodes: tuple[RouterNode, ...] = ()
+
+    @property
+    def ingress_backends(self) -> tuple[RouterNode, ...]:
+        return self.ingress_nodes or self.nodes
 
     @property
     def servers(self) -> tuple[RouterNode, ...]:

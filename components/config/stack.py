@@ -56,6 +56,14 @@ class StackConfig(Model):
         return tuple(dict.fromkeys((*self.network.admin_cidrs, *extra)))
 
     @property
+    def ingress_nodes(self) -> tuple[str, ...]:
+        """Where Traefik runs and HAProxy sends 80/443: `ingress.nodes`, or the first
+        `replicas` agents (servers when there are no agents). One set for both, so no client
+        reaches a node without Traefik (ServiceLB would masquerade it: the client address and
+        the PROXY header's trusted source are lost)."""
+        return ingress_node_names(self.cluster, self.ingress)
+
+    @property
     def router_inventory(self) -> RouterInventory:
         """What the router must know about the rest of the platform: one node list and one
         host list drive leases, DNS, NAT and HAProxy backends."""
@@ -68,7 +76,8 @@ class StackConfig(Model):
             domain=self.domain, nodes=nodes, ingress_hosts=self.ingress_hosts,
             api_hostname=cluster.api_hostname, ingress_address=front, api_address=front,
             lan_cidr=str(lan.cidr), lan_address=str(lan.gateway), ha=cluster.ha, proxy_protocol=cluster.ha,
-            admin_cidrs=tuple(str(c) for c in self.network.admin_cidrs))  # LAN-side: none is in the tunnel
+            admin_cidrs=tuple(str(c) for c in self.network.admin_cidrs),  # LAN-side: none is in the tunnel
+            ingress_nodes=tuple(n for n in nodes if n.name in self.ingress_nodes))
 
 
 # --- cross-field checks (run once every field parsed) ----------------------------------
@@ -207,11 +216,33 @@ def _tenant_rules(tenants: tuple[Tenant, ...]) -> list[str]:
     return problems
 
 
+def ingress_node_names(cluster: Cluster, ingress: Ingress) -> tuple[str, ...]:
+    if ingress.nodes:
+        return tuple(ingress.nodes)
+    pool = cluster.agents or cluster.servers
+    return tuple(n.name for n in pool[:ingress.replicas])
+
+
 def _ingress_replica_rules(cluster: Cluster, ingress: Ingress) -> list[str]:
-    """An HA stack keeps a spare Traefik (its PodDisruptionBudget needs one)."""
+    """An HA stack keeps a spare Traefik (its PodDisruptionBudget needs one); Traefik runs one
+    replica on each ingress node, and those are nodes of the cluster."""
+    problems = []
     if cluster.ha and ingress.replicas < 2:
-        return [f"ingress.replicas: {ingress.replicas} leaves no spare Traefik in an HA stack — set it to 2 or more"]
-    return []
+        problems.append(f"ingress.replicas: {ingress.replicas} leaves no spare Traefik in an HA stack — set it to 2 or more")
+    known = {n.name for n in (*cluster.servers, *cluster.agents)}
+    for i, name in enumerate(ingress.nodes):
+        if name not in known:
+            problems.append(f"ingress.nodes[{i}]: {name!r} is not a node of cluster.servers or cluster.agents — "
+                            f"name one of {', '.join(sorted(known))}")
+    if len(set(ingress.nodes)) != len(ingress.nodes):
+        problems.append("ingress.nodes: a node is listed twice — list each ingress node once")
+    if ingress.nodes and len(ingress.nodes) != ingress.replicas:
+        problems.append(f"ingress.nodes: {len(ingress.nodes)} nodes but ingress.replicas is {ingress.replicas} — "
+                        "Traefik runs one replica on each ingress node: make the two agree")
+    elif not ingress.nodes and len(cluster.agents or cluster.servers) < ingress.replicas:
+        problems.append(f"ingress.replicas: {ingress.replicas} Traefik replicas need as many ingress nodes, and the "
+                        "cluster has fewer — lower replicas or add nodes")
+    return problems
 
 
 def _router_port_rules(network: Network, cluster: Cluster, router: RouterSettings) -> list[str]:

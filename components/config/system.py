@@ -6,15 +6,18 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl, model_validator
 
-from components.config.types import Email, Hostname, Model, WebUser
+from components.config.types import DnsLabel, Email, Hostname, Model, WebUser
 
 
 class Ingress(Model):
-    """Traefik. The dashboard user's password is the secret `dashboardPassword`."""
+    """Traefik. The dashboard user's password is the secret `dashboardPassword`. `nodes`: the
+    nodes Traefik runs on, one replica each, and the only ones HAProxy sends 80/443 to
+    (default: the first `replicas` agents, or servers when there are no agents)."""
 
     dashboard_host: Hostname
     replicas: int = Field(default=1, ge=1, le=10)
     dashboard_user: WebUser = "admin"
+    nodes: tuple[DnsLabel, ...] = ()
 
 
 class Certificates(Model):

@@ -305,8 +305,9 @@ def render_haproxy(inv: RouterInventory) -> list[DesiredObject]:
     api, lan = inv.api_address, inv.ingress_address
     objs = [
         _backend("k3s-api", inv.servers, 6443, False),
-        _backend("ingress-http", inv.nodes, 80, inv.proxy_protocol),
-        _backend("ingress-https", inv.nodes, 443, inv.proxy_protocol),
+        # Only the nodes Traefik runs on: elsewhere ServiceLB would masquerade the connection.
+        _backend("ingress-http", inv.ingress_backends, 80, inv.proxy_protocol),
+        _backend("ingress-https", inv.ingress_backends, 443, inv.proxy_protocol),
     ]
     objs += [
         _frontend("k3s-api", api, 6443, "k3s-api", "kubernetes api"),

@@ -92,13 +92,13 @@ class TraefikStack(pulumi.ComponentResource):
     def __init__(self, name: str, *, ingress: Ingress, admin_cidrs: Sequence[str],
                  trusted_proxies: Sequence[str], ha: bool, dashboard_password: pulumi.Input[str],
                  cert_manager: CertManager, psa_version: str, provider: k8s.Provider,
-                 chart_repository: str | None = None,
+                 chart_repository: str | None = None, nodes: Sequence[str] = (),
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("k3s-platform:system:TraefikStack", name, None, opts)
         self.namespace = NAMESPACE
         self.ingress_class = INGRESS_CLASS
         values = traefik_values(replicas=ingress.replicas, ha=ha,
-                                trusted_proxies=[str(p) for p in trusted_proxies])
+                                trusted_proxies=[str(p) for p in trusted_proxies], nodes=nodes)
         allow = crds.ip_allow_list_middleware(NAMESPACE, DASHBOARD_ALLOW,
                                               source_ranges=[str(c) for c in admin_cidrs])
 

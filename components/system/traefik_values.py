@@ -61,7 +61,7 @@ def _entry_point_trust(trusted: list[str]) -> dict:
     }
 
 
-def traefik_values(*, replicas: int, ha: bool, trusted_proxies: Sequence[str] = (),
+def traefik_values(*, replicas: int, ha: bool, trusted_proxies: Sequence[str] = (), nodes: Sequence[str] = (),
                    image_tag: str = TRAEFIK_CHART.app_version) -> dict:
     """Values for the Traefik chart; see the module docstring for what each part means.
     Inputs are validated config (`ingress.replicas`, and 2 or more in an HA stack)."""
@@ -118,15 +118,19 @@ def traefik_values(*, replicas: int, ha: bool, trusted_proxies: Sequence[str] = 
     }
     if ha:
         values["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}
-        # Preferred, not required: with more replicas than nodes a hard rule would leave a
-        # pod Pending and the chart's readiness wait (hence `pulumi up`) would fail.
-        values["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-            "weight": 100,
-            "podAffinityTerm": {
+        # One replica on each ingress node and nowhere else: HAProxy's 80/443 backends are
+        # exactly these nodes (config validation keeps replicas == len(nodes)), so every
+        # connection lands where Traefik runs and ServiceLB (externalTrafficPolicy Local)
+        # forwards it without masquerading.
+        values["affinity"] = {
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+                "matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In",
+                                      "values": sorted(nodes)}]}]}},
+            "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
                 "labelSelector": {"matchLabels": dict(POD_LABELS)},
                 "topologyKey": "kubernetes.io/hostname",
-            },
-        }]}}
+            }]},
+        }
     return values
 
 

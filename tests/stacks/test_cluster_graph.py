@@ -203,3 +203,15 @@ def test_members_are_removed_one_server_at_a_time_first_server_last(prod_run):
     for agent in ("w1", "w2"):
         assert "k3s-cluster-cp1-member" in deps(prod_run, f"k3s-cluster-{agent}-member")
     assert not any(d.endswith("-member") for d in deps(prod_run, "k3s-cluster-cp1-member"))
+
+
+def test_haproxy_sends_ingress_only_to_the_nodes_traefik_runs_on(prod_run):
+    backends = {r.name: r.inputs["payload"] for r in prod_run.registrations
+                if r.name in ("k3s-router-haproxy-backend-ingress-http", "k3s-router-haproxy-backend-ingress-https")}
+    assert len(backends) == 2
+    for payload in backends.values():
+        assert sorted(s["address"] for s in payload["servers"]) == ["192.168.10.21", "192.168.10.22"]
+    [traefik] = [r for r in prod_run.by_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "traefik"]
+    [term] = traefik.inputs["values"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert term["matchExpressions"][0]["values"] == ["w1", "w2"]

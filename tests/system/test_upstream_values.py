@@ -151,7 +151,7 @@ def check(values: dict, verified: dict[str, tuple[type, str]], opaque: dict[str,
 
 TRAEFIK_CASES = {
     "dev": {"replicas": 1, "ha": False, "trusted_proxies": []},
-    "prod": {"replicas": 2, "ha": True, "trusted_proxies": ["192.168.10.1/32"]},
+    "prod": {"replicas": 2, "ha": True, "trusted_proxies": ["192.168.10.1/32"], "nodes": ["w1", "w2"]},
 }
 
 

@@ -20,7 +20,7 @@ def dev() -> dict:
 
 
 def prod() -> dict:
-    return traefik_values(replicas=2, ha=True, trusted_proxies=[ROUTER])
+    return traefik_values(replicas=2, ha=True, trusted_proxies=[ROUTER], nodes=["w1", "w2"])
 
 
 def test_traefik_values_match_golden(golden):
@@ -75,6 +75,8 @@ def test_prod_has_replicas_pdb_and_anti_affinity_dev_does_not():
     assert p["deployment"]["replicas"] == 2
     assert p["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
     assert "podAntiAffinity" in p["affinity"]
+    [term] = p["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert term["matchExpressions"] == [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["w1", "w2"]}]
     assert d["deployment"]["replicas"] == 1
     assert d["podDisruptionBudget"] == {"enabled": False}
     assert "affinity" not in d
