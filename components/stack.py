@@ -16,6 +16,7 @@ from components.config import Secrets, StackConfig
 from components.network import Router
 from components.platform.rbac import Personas
 from components.platform.tenant import Tenant
+from components.platform.tenant_hosts import TenantHosts
 from components.system.cert_manager import CertManager
 from components.system.traefik import TraefikStack
 
@@ -45,6 +46,7 @@ def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider
         cert_manager=cert_manager, psa_version=psa, provider=provider,
         chart_repository=charts, nodes=config.ingress_nodes, opts=child)
     personas = Personas(f"{name}-personas", config.platops.group, provider, opts=child)
+    TenantHosts(f"{name}-tenant-hosts", provider, opts=child)
     tenants = [
         Tenant(f"{name}-{tenant.name}", tenant, psa_version=psa,
                appops_role=personas.appops_role, cert_manager=cert_manager,

@@ -58,7 +58,7 @@ class StackConfig(Model):
     @property
     def ingress_nodes(self) -> tuple[str, ...]:
         """Where Traefik runs and HAProxy sends 80/443: `ingress.nodes`, or the first
-        `replicas` agents (servers when there are no agents). One set for both, so no client
+        `replicas` agents, then servers. One set for both, so no client
         reaches a node without Traefik (ServiceLB would masquerade it: the client address and
         the PROXY header's trusted source are lost)."""
         return ingress_node_names(self.cluster, self.ingress)
@@ -219,7 +219,7 @@ def _tenant_rules(tenants: tuple[Tenant, ...]) -> list[str]:
 def ingress_node_names(cluster: Cluster, ingress: Ingress) -> tuple[str, ...]:
     if ingress.nodes:
         return tuple(ingress.nodes)
-    pool = cluster.agents or cluster.servers
+    pool = (*cluster.agents, *cluster.servers)  # agents first: servers keep the control plane
     return tuple(n.name for n in pool[:ingress.replicas])
 
 
@@ -239,7 +239,7 @@ def _ingress_replica_rules(cluster: Cluster, ingress: Ingress) -> list[str]:
     if ingress.nodes and len(ingress.nodes) != ingress.replicas:
         problems.append(f"ingress.nodes: {len(ingress.nodes)} nodes but ingress.replicas is {ingress.replicas} — "
                         "Traefik runs one replica on each ingress node: make the two agree")
-    elif not ingress.nodes and len(cluster.agents or cluster.servers) < ingress.replicas:
+    elif not ingress.nodes and len(known) < ingress.replicas:
         problems.append(f"ingress.replicas: {ingress.replicas} Traefik replicas need as many ingress nodes, and the "
                         "cluster has fewer — lower replicas or add nodes")
     return problems

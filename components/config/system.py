@@ -12,7 +12,7 @@ from components.config.types import DnsLabel, Email, Hostname, Model, WebUser
 class Ingress(Model):
     """Traefik. The dashboard user's password is the secret `dashboardPassword`. `nodes`: the
     nodes Traefik runs on, one replica each, and the only ones HAProxy sends 80/443 to
-    (default: the first `replicas` agents, or servers when there are no agents)."""
+    (default: the first `replicas` agents, then servers)."""
 
     dashboard_host: Hostname
     replicas: int = Field(default=1, ge=1, le=10)

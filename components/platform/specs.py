@@ -77,10 +77,15 @@ def _metadata(name: str, namespace: str) -> dict:
 # --- Namespace -------------------------------------------------------------------------------
 
 
-def namespace(tenant: str, *, psa_version: str) -> dict:
+def namespace(tenant: str, *, psa_version: str, hosts: Sequence[str] = ()) -> dict:
     """The tenant Namespace: name = tenant, Pod Security ``restricted`` in all three modes,
-    pinned to a Kubernetes minor (``"v1.34"``)."""
-    return kube_specs.namespace(tenant, labels=tenant_labels(tenant), psa_version=psa_version)
+    pinned to a Kubernetes minor (``"v1.34"``), and the hosts it owns (host_ownership.py)."""
+    from components.platform.host_ownership import hosts_annotation
+
+    obj = kube_specs.namespace(tenant, labels=tenant_labels(tenant), psa_version=psa_version)
+    if hosts:
+        obj["metadata"]["annotations"] = hosts_annotation(hosts)
+    return obj
 
 
 # --- ResourceQuota ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def tenant_objects(tenant: Tenant, *, psa_version: str, traefik_namespace: str) 
     ns = tenant.name
     lim = tenant.limits
     objects = {
-        "namespace": specs.namespace(ns, psa_version=psa_version),
+        "namespace": specs.namespace(ns, psa_version=psa_version, hosts=tenant.hosts),
         "quota": specs.resource_quota(ns, quota_hard(tenant)),
         "limits": specs.limit_range(
             ns,

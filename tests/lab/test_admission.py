@@ -173,6 +173,51 @@ def test_services_with_external_ips_are_refused(stack_lab, tenants):
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lab-external", "namespace": ns},
            "spec": {"ports": [{"port": 8080}], "externalIPs": ["192.0.2.10"]}}
     proc = create(lab, svc, dry_run=True)
-    assert proc.returncode != 0 and "externalIPs" in proc.stderr, proc.stderr
+    assert proc.returncode != 0 and "Use of external IPs is denied" in proc.stderr, proc.stderr
     del svc["spec"]["externalIPs"]
     assert create(lab, svc, dry_run=True).returncode == 0
+
+
+def route(ns: str, match: str) -> dict:
+    return {"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute",
+            "metadata": {"name": "lab-route", "namespace": ns},
+            "spec": {"entryPoints": ["websecure"],
+                     "routes": [{"kind": "Rule", "match": match, "services": [{"name": "app", "port": 8080}]}]}}
+
+
+def certificate(ns: str, names: list[str]) -> dict:
+    return {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "lab-cert", "namespace": ns},
+            "spec": {"secretName": "lab-cert", "dnsNames": names,
+                     "issuerRef": {"name": "letsencrypt", "kind": "Issuer"}}}
+
+
+def owned_hosts(lab: Lab, ns: str) -> list[str]:
+    got = lab.kubectl("get", "namespace", ns, "-o", "jsonpath={.metadata.annotations.k3s-platform/hosts}", check=True)
+    return got.stdout.split(",")
+
+
+def test_tenants_publish_only_their_own_hosts(stack_lab, tenants):
+    # The ValidatingAdmissionPolicy ties IngressRoute hosts and Certificate names to the
+    # namespace's own hosts: another tenant's (or the dashboard's) host is refused.
+    lab, result = stack_lab
+    # No pod runs in this lab, so cert-manager's own webhook can never answer: drop it so that
+    # what admits or refuses a Certificate here is the program's policy alone.
+    for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+        lab.kubectl("delete", kind, "cert-manager-webhook", "--ignore-not-found")
+    config = yaml.safe_load((result.plan_dir / "manifests" / "_cluster").joinpath(
+        "ValidatingAdmissionPolicy-k3s-platform-tenant-hosts.yaml").read_text())
+    assert config["spec"]["failurePolicy"] == "Fail"
+    for ns in tenants:
+        mine = owned_hosts(lab, ns)
+        assert mine and mine[0]
+        foreign = "traefik." + mine[0].split(".", 1)[1]  # the dashboard's host is no tenant's
+        admitted = create(lab, route(ns, f"Host(`{mine[0]}`) && PathPrefix(`/`)"), dry_run=True)
+        assert admitted.returncode == 0, admitted.stderr
+        for match in (f"Host(`{foreign}`)", f"Host(`{mine[0]}`) || Host(`{foreign}`)", "PathPrefix(`/`)",
+                      "HostRegexp(`.+`)"):
+            refused = create(lab, route(ns, match), dry_run=True)
+            assert refused.returncode != 0 and "k3s-platform-tenant-hosts" in refused.stderr, (match, refused.stderr)
+        assert create(lab, certificate(ns, mine), dry_run=True).returncode == 0
+        refused = create(lab, certificate(ns, [mine[0], foreign]), dry_run=True)
+        assert refused.returncode != 0 and "k3s-platform-tenant-hosts" in refused.stderr, refused.stderr
