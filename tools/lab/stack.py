@@ -13,6 +13,8 @@ values under the keys the program writes (components/system/crds.py) before appl
 
 from __future__ import annotations
 
+import os
+
 import subprocess
 import sys
 import time
@@ -25,7 +27,7 @@ from tools.helm import ensure_helm
 from tools.lab import binaries
 from tools.lab.cluster import Lab, LabError
 
-CHARTS = binaries.REPO.parent / "shared" / "charts"
+CHARTS = Path(os.environ.get("K3SP_SHARED") or binaries.REPO.parent / "shared") / "charts"
 FIELD_MANAGER = "k3s-platform-lab"
 MASKED = "[secret]"
 
