@@ -14,7 +14,6 @@ values under the keys the program writes (components/system/crds.py) before appl
 from __future__ import annotations
 
 import os
-
 import subprocess
 import sys
 import time
