@@ -31,12 +31,14 @@ for payloads that carry private keys.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
 from pulumi.dynamic import (
+    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
@@ -97,7 +99,47 @@ def _replaces(olds: Mapping[str, Any], news: Mapping[str, Any], identity: tuple[
     return keys + (["apiUrl"] if router_moved(olds.get("apiUrl"), news.get("apiUrl")) else [])
 
 
-class PfSenseObjectProvider(ResourceProvider):
+def current_connection(props: Mapping[str, Any], config: Any) -> dict[str, Any]:
+    """`props` (a stored state) with the connection the stack's config gives now.
+
+    `read` and `delete` get only what the state stored, so after the router's API key was
+    rotated, or its GUI moved to another port, a `refresh`, a delete or a `destroy` would call
+    the router with the old key or URL until an `up` rewrote every object. The stack config is
+    what the operator just changed: its `pfsenseApiKey` replaces the stored key, and its
+    `router.apiUrl` the stored URL when both name the same router host (another host is
+    another router: its objects are deleted where they were made)."""
+    out = dict(props)
+    if config is None:
+        return out
+    key = config.get("pfsenseApiKey")
+    if isinstance(key, str) and key:
+        out["apiKey"] = key
+    router = config.get("router")
+    if isinstance(router, str):
+        try:
+            router = json.loads(router)
+        except ValueError:
+            router = None
+    url = router.get("apiUrl") if isinstance(router, dict) else None
+    if isinstance(url, str) and url and not router_moved(props.get("apiUrl"), url):
+        out["apiUrl"] = url.rstrip("/")
+    return out
+
+
+class _RouterProvider(ResourceProvider):
+    """Keeps the stack config the engine configures the provider with (ConfigureRequest),
+    for the connection of `read` and `delete` (current_connection)."""
+
+    _config: Any = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._config = req.config
+
+    def _current(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        return current_connection(props, self._config)
+
+
+class PfSenseObjectProvider(_RouterProvider):
     """CRUD for one pfSense object, addressed by its natural key."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -124,7 +166,7 @@ class PfSenseObjectProvider(ResourceProvider):
                 "cannot be imported with `get`; declare it and let `pulumi up` adopt it by natural key"
             )
         kind = get_kind(props["kind"])
-        live = driver_from_props(props).find(kind, props["payload"])
+        live = driver_from_props(self._current(props)).find(kind, props["payload"])
         if live is None:
             return ReadResult(id_="", outs={})  # gone from the router: drop it from the state
         outs = _public(props)
@@ -133,12 +175,12 @@ class PfSenseObjectProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         kind = get_kind(props["kind"])
-        driver = driver_from_props(props)
+        driver = driver_from_props(self._current(props))
         if driver.delete(kind, props["payload"]) and kind.subsystem:
             driver.apply(kind.subsystem)
 
 
-class PfSenseApplyProvider(ResourceProvider):
+class PfSenseApplyProvider(_RouterProvider):
     """Applies one subsystem's pending changes and waits until they are live."""
 
     def _apply(self, props: Mapping[str, Any]) -> None:
@@ -161,7 +203,7 @@ class PfSenseApplyProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         outs = _public(props)
-        if not driver_from_props(props).is_applied(props["subsystem"]):
+        if not driver_from_props(self._current(props)).is_applied(props["subsystem"]):
             outs["objectsHash"] = PENDING  # differs from any real hash: the next `up` applies
         return ReadResult(id_=id_, outs=outs)
 

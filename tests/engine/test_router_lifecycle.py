@@ -78,6 +78,28 @@ def test_router_up_again_update_refresh_drift_destroy(router, engine_bins, work)
     assert_no_errors(drift)
     assert drift.changes.get("update", 0) >= 1, drift.changes
 
+    # The operator rotates the router's API key (the old one is revoked at once) and, in the
+    # same `up`, turns the VPN off: the updates carry the new key, and so must the deletes,
+    # whose stored state holds the old one. Refresh and destroy then work with the new key.
+    rotated = "rotated-key-9876543210"
+    fake.api_key = rotated
+
+    def vpn_off(cfg):
+        cfg["k3s-platform:router"]["vpn"] = {"enabled": False}
+
+    engine = inline.EngineStack("dev", work, config_file=stack_file("dev", work / "dev.yaml", fake.https_url,
+                                                                   ca_pem, lambda c: (move_node(c), vpn_off(c))),
+                                secrets={"pfsenseApiKey": rotated}, pack=False, program=router_program, echo=None)
+    rotate = engine.up()
+    inline.write_events(rotate, work / "up-rotated.events.jsonl")
+    assert_no_errors(rotate)
+    assert rotate.changes.get("delete", 0) > 0 and rotate.changes.get("update", 0) > 0, rotate.changes
+    assert fake.objects["openvpn_server"] == []
+    seen = engine.refresh()
+    assert_no_errors(seen)
+    assert not {"delete", "update"} & set(seen.changes), seen.changes
+    assert {h.get("X-API-Key") for h in fake.headers_seen[-5:]} == {rotated}
+
     gone = engine.destroy()
     inline.write_events(gone, work / "destroy.events.jsonl")
     assert_no_errors(gone)

@@ -43,6 +43,7 @@ _APPLY_SUBSYSTEMS = {
 
 class FakePfRest:
     def __init__(self, apply_polls: int = 2) -> None:
+        self.api_key = API_KEY  # the key the router accepts (a test may rotate it)
         self.objects: dict[str, list[dict]] = {k: [] for k in KINDS}
         self.dirty: set[str] = set()
         self.settings: dict[str, dict] = {}  # singleton settings by path, as PATCHed
@@ -110,7 +111,7 @@ class FakePfRest:
             return status, payload, None
 
     def _answer(self, method: str, path: str, query: dict, headers, body) -> tuple[int, dict]:
-        if headers.get("X-API-Key") != API_KEY:
+        if headers.get("X-API-Key") != self.api_key:
             return 401, {"code": 401, "status": "unauthorized", "message": "Authentication failed"}
         if path in _APPLY_SUBSYSTEMS:
             return self._apply(method, path)

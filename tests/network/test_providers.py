@@ -220,3 +220,19 @@ def test_revocation_override_is_created_checked_repaired_and_deleted(fake):
     provider.delete(created.id, props)
     assert fake.listing("openvpn_client_override") == []
     assert ("DELETE", "/api/v2/vpn/openvpn/cso") in fake.writes()
+
+
+def test_read_and_delete_use_the_connection_the_stack_config_gives_now():
+    from pulumi.dynamic import Config
+
+    from components.network.resources import current_connection
+
+    stored = {"apiUrl": "https://192.168.10.1", "apiKey": "old-key", "kind": "host_override"}
+    config = Config({"k3s-platform:pfsenseApiKey": "new-key",
+                     "k3s-platform:router": '{"apiUrl": "https://192.168.10.1:8443"}'}, "k3s-platform")
+    now = current_connection(stored, config)
+    assert now["apiKey"] == "new-key" and now["apiUrl"] == "https://192.168.10.1:8443"
+    # Another router host: the objects live where they were made; only the key follows.
+    moved = Config({"k3s-platform:router": {"apiUrl": "https://10.0.0.1"}}, "k3s-platform")
+    assert current_connection(stored, moved)["apiUrl"] == "https://192.168.10.1"
+    assert current_connection(stored, None) == stored
