@@ -60,3 +60,31 @@ def test_replacing_a_server_by_a_new_host_is_not_a_rename(tmp_path):
 
     found = errors(changed(tmp_path, "prod", swap))
     assert not [e for e in found if "renamed" in e or "same pfSense object" in e], found
+
+
+def test_first_server_change_updates_the_provider_it_would_replace_without_a_cluster_identifier(tmp_path):
+    # The kubeconfig read re-runs when the first server's config changes: its output is
+    # unknown in the preview, and pulumi-kubernetes then replaces its provider unless a
+    # clusterIdentifier is set and unchanged (seen in the engine tier too).
+    steps = changed(tmp_path, "dev", lambda c: c["k3s-platform:cluster"]["servers"][0].update(
+        {"labels": {"tier": "edge"}}))
+    [provider] = [s for s in steps if s.type == "pulumi:providers:kubernetes"]
+    assert provider.op == "update" and "clusterIdentifier is unchanged" in provider.note
+    assert not [s for s in steps if s.op == "replace"]
+
+
+def test_without_a_cluster_identifier_the_same_change_replaces_every_object(tmp_path, monkeypatch):
+    import components.cluster.k3s_cluster as k3s_cluster
+
+    doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    doc["config"]["k3s-platform:cluster"]["servers"][0]["labels"] = {"tier": "edge"}
+    path = tmp_path / "dev-label.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    # The same program as before this fix: no clusterIdentifier on either side.
+    monkeypatch.setattr(k3s_cluster, "cluster_identifier", lambda name: None)
+    old = run_stack("dev")
+    new = run_stack("dev", path)
+    steps = diff_runs(old, new)
+    [provider] = [s for s in steps if s.type == "pulumi:providers:kubernetes"]
+    assert provider.op == "replace" and provider.replace_keys == ("kubeconfig",)
+    assert [s for s in steps if s.op == "replace" and s.type.startswith("kubernetes:")]

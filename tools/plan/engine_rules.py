@@ -437,6 +437,39 @@ def diff_resource(old: Registration, new: Registration, *, provider_replaced: bo
                 destructive=destructive, error=error, note=note, **base)
 
 
+def inputs_unknown_in_preview(reg: Registration, old_by_urn: dict[str, Registration],
+                              new_by_urn: dict[str, Registration]) -> list[str]:
+    """The inputs of `reg` that the preview does not know: those fed by a resource the same
+    run creates, updates or replaces (its outputs are computed until it has run)."""
+    unknown = []
+    for key, urns in reg.property_dependencies.items():
+        for urn in urns:
+            new_src, old_src = new_by_urn.get(urn), old_by_urn.get(urn)
+            if new_src is None or old_src is None or not new_src.custom or \
+                    diff_resource(old_src, new_src).op in (UPDATE, REPLACE):
+                unknown.append(key)
+                break
+    return unknown
+
+
+def _computed_kubeconfig(step: Step, old: Registration, new: Registration,
+                         old_by_urn: dict[str, Registration], new_by_urn: dict[str, Registration]) -> Step:
+    """pulumi-kubernetes' DiffConfig replaces the provider (and so every object on it) when its
+    kubeconfig is unknown in the preview — unless `clusterIdentifier` is set and unchanged, which
+    turns every provider change into an update (provider.go DiffConfig)."""
+    if new.type != "pulumi:providers:kubernetes" or step.op == REPLACE:
+        return step
+    if "kubeconfig" not in inputs_unknown_in_preview(new, old_by_urn, new_by_urn):
+        return step
+    old_id, new_id = _unwrap(old.inputs.get("clusterIdentifier")), _unwrap(new.inputs.get("clusterIdentifier"))
+    if new_id and old_id == new_id:
+        note = "kubeconfig unknown in the preview (its source changes); an update: clusterIdentifier is unchanged"
+        return replace_step(step, op=UPDATE, changed=tuple(dict.fromkeys((*step.changed, "kubeconfig"))), note=note)
+    return replace_step(step, op=REPLACE, replace_keys=("kubeconfig",), order=(CREATE_REPLACEMENT, DELETE_REPLACED),
+                   note="kubeconfig unknown in the preview (its source changes) and no stable clusterIdentifier: "
+                        "pulumi-kubernetes replaces the provider and every object on it")
+
+
 def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
     """Every step the engine would take to go from `old`'s resources to `new`'s: resources
     matched by URN or alias, one `Step` each, creates in program order, deletes last."""
@@ -470,6 +503,7 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
     for reg, found in matches:
         if found is not None and reg.type.startswith("pulumi:providers:"):
             step = diff_resource(found, reg)
+            step = _computed_kubeconfig(step, found, reg, old_by_urn, new_by_urn)
             by_new[reg.urn] = step
             if step.op == REPLACE:
                 replaced_providers.add(reg.urn)
