@@ -345,6 +345,40 @@ def _run_in_fresh_context(stack: str, values: dict, secret_keys: set[str], progr
     return result
 
 
+def with_engine_urns(run: StackRun) -> StackRun:
+    """`run` with every URN in the engine's form (resource.NewURN: the parent's whole type
+    chain, no root Stack), whatever harness recorded it. Registrations made by an older
+    harness (stock mock URNs: the parent's last type only) are rewritten, and so is every
+    reference to them (parent, dependencies, provider); engine-form URNs are unchanged."""
+    from dataclasses import replace
+
+    table: dict[str, str] = {}
+
+    def engine_urn(reg: Registration) -> str:
+        head, _, rest = reg.urn.partition("::")
+        project, _, _ = rest.partition("::")
+        parent = table.get(reg.parent or "", reg.parent or "")
+        qualified = reg.type
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                qualified = f"{parent_type}${reg.type}"
+        return f"{head}::{project}::{qualified}::{reg.name}"
+
+    for reg in run.registrations:  # parents are registered before their children
+        table[reg.urn] = engine_urn(reg)
+
+    def urn(value: str | None) -> str | None:
+        return table.get(value, value) if value else value
+
+    regs = [replace(r, urn=table[r.urn], parent=urn(r.parent), provider=urn(r.provider),
+                    dependencies=[table.get(d, d) for d in r.dependencies],
+                    property_dependencies={k: [table.get(d, d) for d in v] for k, v in r.property_dependencies.items()},
+                    providers={k: table.get(v, v) for k, v in r.providers.items()})
+            for r in run.registrations]
+    return StackRun(run.stack, regs, dict(run.outputs))
+
+
 def run_stack(stack: str, config_file: str | Path | None = None, program=None,
               fresh_preview: bool = False) -> StackRun:
     """Run the program (default: `__main__.py`'s `main`) for `stack` under mocks; with

@@ -78,12 +78,13 @@ def dump_run(run, path: Path) -> None:
 def load_run(path: Path):
     """A `StackRun` back from `dump_run`'s JSON. Fields this revision's `Registration` does not
     know are dropped; fields it has and the dump lacks keep their defaults."""
-    from tools.harness import Registration, StackRun
+    from tools.harness import Registration, StackRun, with_engine_urns
 
     doc = json.loads(Path(path).read_text(encoding="utf-8"), object_hook=_decode)
     known = {f.name for f in dataclasses.fields(Registration)}
     regs = [Registration(**{k: v for k, v in raw.items() if k in known}) for raw in doc["registrations"]]
-    return StackRun(doc["stack"], regs)
+    # A revision whose harness kept the stock mock URNs: compared in the engine's URNs.
+    return with_engine_urns(StackRun(doc["stack"], regs))
 
 
 def dump_registrations(stack: str, config_file: Path | None, out: Path) -> int:
