@@ -128,22 +128,27 @@ class K3sCluster(pulumi.ComponentResource):
         join_token: pulumi.Output[str] | None = None
         upgrades: dict[str, remote.Command] = {}
 
+        dead = {n.name for n in cluster.nodes if n.dead}
         for node in nodes:  # servers first, so every step named in `order` already exists
             connection = connections[node.name]
             config_text = render.node_config_yaml(node, spec)
+            # A dead host cannot be dialed: once marked, its host steps leave the state
+            # without running their delete (the member step, on the first server, still runs).
+            on_host = pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(
+                retain_on_delete=node.name in dead))
 
             prepare = remote.Command(
                 f"{name}-{node.name}-prepare",
                 connection=connection,
                 create=render.prepare_script(cluster.ssh.user),
                 add_previous_output_in_env=False,
-                opts=step)
+                opts=on_host)
             copy = remote.CopyToRemote(
                 f"{name}-{node.name}-config",
                 connection=connection,
                 source=pulumi.StringAsset(config_text),
                 remote_path=render.STAGED_CONFIG_PATH,
-                opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(depends_on=[prepare])))
+                opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[prepare])))
 
             waits_for: list[pulumi.Resource] = [copy, *(installs[n] for n in order.install_after[node.name])]
             if node.name in order.needs_endpoint:
@@ -163,7 +168,7 @@ class K3sCluster(pulumi.ComponentResource):
                 add_previous_output_in_env=False,
                 # The token only travels on stdin; output holds no secret but stays quiet.
                 logging=remote.Logging.STDERR,
-                opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(
+                opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(
                     depends_on=waits_for, protect=protect)))
 
             if node.first and len(nodes) > 1:  # nobody joins a single server
@@ -207,7 +212,7 @@ class K3sCluster(pulumi.ComponentResource):
                 create=upgrade_script,
                 update=upgrade_script,
                 add_previous_output_in_env=False,
-                opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(depends_on=[
+                opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[
                     installs[node.name], *(upgrades[n] for n in order.upgrade_after[node.name])])))
 
         # The kubeconfig names apiHostname: read it once the router serves that name and

@@ -345,7 +345,13 @@ if ! sudo k3s kubectl get node {node.name} >/dev/null 2>&1; then
   echo "node {node.name} is not in the cluster; nothing to remove"
   exit 0
 fi
-if ! sudo k3s kubectl drain {node.name} --ignore-daemonsets --delete-emptydir-data --timeout=300s; then
+ready=$(sudo k3s kubectl get node {node.name} -o 'jsonpath={{.status.conditions[?(@.type=="Ready")].status}}' 2>/dev/null || true)
+if [ "$ready" != True ]; then
+  # A dead or unreachable node: its kubelet can confirm no eviction, so a drain only waits out
+  # its timeout. Deleting the Node object lets the pod garbage collector remove its pods and
+  # the workloads reschedule them elsewhere.
+  echo "node {node.name} is not Ready ($ready); deleting it without a drain"
+elif ! sudo k3s kubectl drain {node.name} --ignore-daemonsets --delete-emptydir-data --timeout=300s; then
   echo "node {node.name} could not be drained (a PodDisruptionBudget?); fix that and run pulumi up again" >&2
   exit 1
 fi

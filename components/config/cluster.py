@@ -28,7 +28,11 @@ from components.config.types import (
 class Node(Model):
     """One k3s host. `labels`/`taints` go to its k3s config (default: none). `hostKey`: the
     host's SSH public key as in known_hosts without the host name (`ssh-ed25519 AAAA...`);
-    when set, the program refuses any other host at that address (default: not pinned)."""
+    when set, the program refuses any other host at that address (default: not pinned).
+    `dead`: the host is gone for good; its steps on the host are kept out of every later
+    delete (retainOnDelete), so removing the node from the config in the next `up` deletes its
+    Node object from the first server and drops its host steps from the state without dialing
+    it (docs/operations.md, "Removing a dead node"; default false)."""
 
     name: DnsLabel
     ip: IPv4Address
@@ -36,6 +40,7 @@ class Node(Model):
     labels: NodeLabels = {}
     taints: tuple[Taint, ...] = ()
     host_key: SshHostKey | None = None
+    dead: bool = False
 
 
 class Ssh(Model):

@@ -77,7 +77,7 @@ fi
 echo "k3s $*" >> "$K3SP_HOST/calls"
 case "$*" in
   "kubectl get --raw /readyz") [ -f "$K3SP_HOST/running-k3s" ] ;;
-  "kubectl get node "*" -o "*) echo True ;;
+  "kubectl get node "*" -o "*) if [ -f "$K3SP_HOST/notready-$4" ]; then echo Unknown; else echo True; fi ;;
   "kubectl get node "*) [ -f "$K3SP_HOST/node-$4" ] ;;
   "kubectl drain "*) [ ! -f "$K3SP_HOST/drain-blocked" ] ;;
   *) exit 0 ;;

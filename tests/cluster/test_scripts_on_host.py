@@ -159,3 +159,16 @@ def test_member_removal_drains_then_deletes_the_node(host):
     blocked = host.run(render.member_remove_script(W1))
     assert blocked.rc != 0 and "could not be drained" in blocked.stderr
     assert not any("delete node" in c for c in host.calls())
+
+
+def test_member_removal_of_a_dead_node_deletes_it_without_waiting_for_a_drain(host):
+    install(host)
+    host.flag("node-w1")
+    host.flag("notready-w1")
+    host.flag("drain-blocked")  # a drain would fail: its pods can never be confirmed evicted
+    host.calls()
+    result = host.run(render.member_remove_script(W1))
+    assert result.rc == 0, result.stderr
+    assert "is not Ready" in result.stdout
+    calls = [c for c in host.calls() if c.startswith("k3s kubectl") and "get" not in c]
+    assert calls == ["k3s kubectl delete node w1 --wait=true --timeout=120s"]

@@ -126,3 +126,48 @@ def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, wo
     assert any(c.startswith("k3s kubectl drain") for c in calls), calls
     assert "uninstall k3s-uninstall.sh" in calls
     assert host.read("/etc/systemd/system/k3s.service") is None
+
+
+def test_a_dead_agent_leaves_in_two_ups_without_dialing_its_host(lan, engine_bins, work):
+    # The runbook's steps for a host that died (docs/operations.md, "Removing a dead node"):
+    # mark it `dead`, `up`; remove it, `up`. Neither `up` dials the dead host.
+    server = lan.add("lab1", "192.168.20.11")
+    agent = lan.add("lab2", "192.168.20.12")
+    for h in (server, agent):
+        h.host.flag("node-lab1")
+        h.host.flag("node-lab2")
+    (server.host.state / "installer.sh").write_text(
+        (server.host.state / "installer.sh").read_text() + write_kubeconfig(server.root)
+        # what a first server writes for joiners: the CA-pinned token
+        + "mkdir -p /var/lib/rancher/k3s/server\nprintf 'K10%s::server:lab' \"$(printf %064d 0)\""
+          " > /var/lib/rancher/k3s/server/token\n")
+
+    def with_agent(cfg, **extra):
+        cfg["k3s-platform:cluster"]["agents"] = [
+            {"name": "lab2", "ip": "192.168.20.12", "mac": "52:54:00:20:00:12", **extra}]
+
+    engine = engine_for(work, lan, stack_file(work / "two.yaml", with_agent))
+    first = engine.up()
+    assert_no_errors(first)
+    assert "k3s-cluster-lab2-install" in command_ops(first)
+
+    lan.stop("lab2")  # the host dies
+    server.host.flag("notready-lab2")  # and the cluster sees its Node NotReady
+    server.calls()
+
+    engine = engine_for(work, lan, stack_file(work / "dead.yaml", lambda c: with_agent(c, dead=True)))
+    mark = engine.up()
+    inline.write_events(mark, work / "up-dead.events.jsonl")
+    assert_no_errors(mark)
+    assert set(command_ops(mark).values()) == {"same"}  # options only: nothing runs anywhere
+
+    engine = engine_for(work, lan, stack_file(work / "gone.yaml"))
+    gone = engine.up()
+    inline.write_events(gone, work / "up-removed.events.jsonl")
+    assert_no_errors(gone)
+    ops = command_ops(gone)
+    assert {n: o for n, o in ops.items() if "lab2" in n} == {
+        f"k3s-cluster-lab2-{s}": "delete" for s in ("prepare", "config", "install", "member", "upgrade")}
+    calls = server.calls()
+    assert "k3s kubectl delete node lab2 --wait=true --timeout=120s" in calls, calls
+    assert not [c for c in calls if "drain" in c]
