@@ -6,8 +6,10 @@ Creates, as children:
 - per node `<name>-<node>-prepare` (staging directory), `<name>-<node>-config` (CopyToRemote
   of the rendered `/etc/rancher/k3s/config.yaml`), `<name>-<node>-install` (install or
   reconfigure in place; uninstall on delete), `<name>-<node>-upgrade` (brings the node to the
-  pinned version, in a safe order) and `<name>-<node>-member` (on the first server: waits for
-  the node to be Ready; on delete drains it and deletes its Node object before the uninstall);
+  pinned version, in a safe order), `<name>-<node>-member` (on the first server: waits for
+  the node to be Ready; on delete drains it, or deletes it at once when it is not Ready,
+  before the uninstall) and `<name>-<node>-labels` (on the first server: the live Node's
+  labels and taints as configured);
 - `<name>-join-token`: the first server's CA-pinned join token (`K10<ca-hash>::...`, secret),
   which joining servers and agents use, so they verify the server before trusting it;
 - `<name>-kubeconfig`: reads the first server's kubeconfig; `<name>-provider`: the
@@ -202,6 +204,18 @@ class K3sCluster(pulumi.ComponentResource):
                 logging=remote.Logging.STDERR,
                 opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(
                     depends_on=[installs[node.name], installs[first.name], *member_after], protect=protect)))
+
+            # Runs on the first server: the live Node's labels and taints follow the config
+            # (k3s applies its own `node-label`/`node-taint` only at registration).
+            labels = render.labels_script(node)
+            remote.Command(
+                f"{name}-{node.name}-labels",
+                connection=connections[first.name],
+                create=labels,
+                update=labels,
+                add_previous_output_in_env=False,
+                logging=remote.Logging.STDERR,
+                opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(depends_on=[members[node.name]])))
 
             # On create the upgrade step only confirms the version; on a version change its
             # script text changes, so it runs in place, in the order `step_order` gives.

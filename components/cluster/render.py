@@ -9,6 +9,7 @@ script's standard input and lands in a root-only `token-file`.
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 from dataclasses import dataclass, field
 
@@ -17,6 +18,12 @@ import yaml
 CONFIG_DIR = "/etc/rancher/k3s"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
 TOKEN_PATH = f"{CONFIG_DIR}/cluster-token"
+# The node's labels and taints for its registration only (k3s reads config.yaml.d drop-ins at
+# start): kept out of config.yaml so that changing them never restarts k3s; the labels step
+# puts them on the live Node object.
+REGISTRATION_PATH = f"{CONFIG_DIR}/config.yaml.d/50-k3s-platform-node.yaml"
+LABELS_ANNOTATION = "k3s-platform/labels"
+TAINTS_ANNOTATION = "k3s-platform/taints"
 # CopyToRemote runs as the SSH user, who cannot write /etc: the config is staged in a
 # directory the prepare step gives to that user, and installed by the install script with
 # sudo. The staged copy stays, so a later re-run (new token) still finds it.
@@ -110,6 +117,13 @@ def node_config(node: NodeSpec, cluster: ClusterSpec) -> dict:
             cfg["etcd-snapshot-retention"] = cluster.etcd_snapshot_retention
     else:
         cfg["server"] = node.server_url
+    return cfg
+
+
+def registration_config(node: NodeSpec) -> dict:
+    """The labels and taints k3s gives the Node when it registers (k3s applies `node-label`
+    and `node-taint` only then; the labels step reconciles them afterwards)."""
+    cfg: dict = {}
     if node.labels:
         cfg["node-label"] = [f"{k}={v}" for k, v in sorted(node.labels.items())]
     if node.taints:
@@ -207,6 +221,58 @@ wait_until_ready() {{
 """
 
 
+def _registration_dropin(node: NodeSpec) -> str:
+    """Shell that writes (or removes) the registration drop-in; no restart follows from it."""
+    cfg = registration_config(node)
+    if not cfg:
+        return f"sudo rm -f {REGISTRATION_PATH}"
+    text = yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False)
+    return (f"sudo install -d -m 0755 {os.path.dirname(REGISTRATION_PATH)}\n"
+            f"sudo sh -c 'umask 077; cat > {REGISTRATION_PATH}' <<'K3SP_REGISTRATION'\n{text}K3SP_REGISTRATION")
+
+
+def labels_script(node: NodeSpec) -> str:
+    """Run on the first server: make the live Node's labels and taints what the config says.
+
+    k3s applies `node-label`/`node-taint` only when a node registers, so a change in the config
+    would otherwise change nothing. The keys this step set last time are kept in two
+    annotations; a key the config no longer has is removed, every configured one is set."""
+    labels = sorted(node.labels.items())
+    label_keys = " ".join(k for k, _ in labels)
+    taint_keys = " ".join(_taint_key(t) for t in node.taints)
+    get = "sudo k3s kubectl get node \"$node\" -o 'jsonpath={{.metadata.annotations.{}}}'"
+    lines = [
+        "#!/bin/sh",
+        f"# Reconcile the labels and taints of node {node.name} with the config. Rendered by k3s-platform.",
+        "set -eu",
+        f"node={shlex.quote(node.name)}",
+        f"old_labels=$({get.format(LABELS_ANNOTATION)})",
+        f"old_taints=$({get.format(TAINTS_ANNOTATION)})",
+        "for key in $(printf '%s' \"$old_labels\" | tr ',' ' '); do",
+        f"  case ' {label_keys} ' in *\" $key \"*) ;; *) sudo k3s kubectl label node \"$node\" \"$key-\" ;; esac",
+        "done",
+        "for taint in $(printf '%s' \"$old_taints\" | tr ',' ' '); do",
+        f"  case ' {taint_keys} ' in *\" $taint \"*) ;; *) sudo k3s kubectl taint node \"$node\" \"$taint-\" ;; esac",
+        "done",
+    ]
+    if labels:
+        lines.append("sudo k3s kubectl label node \"$node\" --overwrite "
+                     + " ".join(shlex.quote(f"{k}={v}") for k, v in labels))
+    for taint in node.taints:
+        lines.append(f"sudo k3s kubectl taint node \"$node\" --overwrite {shlex.quote(taint)}")
+    lines.append("sudo k3s kubectl annotate node \"$node\" --overwrite "
+                 + shlex.quote(f"{LABELS_ANNOTATION}={','.join(k for k, _ in labels)}") + " "
+                 + shlex.quote(f"{TAINTS_ANNOTATION}={','.join(_taint_key(t) for t in node.taints)}"))
+    lines.append(f"echo {shlex.quote(f'node {node.name}: labels and taints as configured')}")
+    return "\n".join(lines) + "\n"
+
+
+def _taint_key(taint: str) -> str:
+    """`key=value:Effect` (or `key:Effect`) as kubectl removes it: `key:Effect`."""
+    key_value, _, effect = taint.rpartition(":")
+    return f"{key_value.split('=', 1)[0]}:{effect}"
+
+
 def install_script(node: NodeSpec, cluster: ClusterSpec, config_text: str) -> str:
     """Install k3s on a fresh host, or apply a changed config or token to an installed one.
 
@@ -236,6 +302,7 @@ if [ "$changed" = yes ]; then
 else
   sudo rm -f {TOKEN_PATH}.new
 fi
+{_registration_dropin(node)}
 # Which node of the config owns this host: the uninstall of any other node leaves it alone.
 printf '%s\\n' {shlex.quote(node.name)} | sudo tee {OWNER_PATH} >/dev/null
 

@@ -77,6 +77,13 @@ fi
 echo "k3s $*" >> "$K3SP_HOST/calls"
 case "$*" in
   "kubectl get --raw /readyz") [ -f "$K3SP_HOST/running-k3s" ] ;;
+  "kubectl get node "*" -o jsonpath={.metadata.annotations.k3s-platform/"*)
+    key=${6#*k3s-platform/}; key=${key%\}}
+    cat "$K3SP_HOST/annotation-$4-$key" 2>/dev/null || true ;;
+  "kubectl annotate node "*)
+    for arg in "$@"; do
+      case "$arg" in k3s-platform/*=*) a=${arg#k3s-platform/}; printf '%s' "${a#*=}" > "$K3SP_HOST/annotation-$4-${a%%=*}" ;; esac
+    done ;;
   "kubectl get node "*" -o "*) if [ -f "$K3SP_HOST/notready-$4" ]; then echo Unknown; else echo True; fi ;;
   "kubectl get node "*) [ -f "$K3SP_HOST/node-$4" ] ;;
   "kubectl drain "*) [ ! -f "$K3SP_HOST/drain-blocked" ] ;;

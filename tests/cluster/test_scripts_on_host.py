@@ -52,15 +52,38 @@ def test_same_config_again_changes_nothing(host):
     assert installer_runs(calls) == [] and restarts(calls) == []
 
 
-def test_label_change_restarts_in_place_without_reinstalling(host):
+def test_label_change_never_restarts_k3s(host):
+    # k3s reads node-label only when the node registers: a restart would change nothing, so
+    # labels go to a registration drop-in and the labels step sets them on the Node.
     install(host)
     host.calls()
     result = install(host, labels={"pool": "fast"})
     assert result.rc == 0, result.stderr
     calls = host.calls()
-    assert restarts(calls) == ["systemctl restart k3s"]
-    assert installer_runs(calls) == [] and not any(c.startswith("uninstall") for c in calls)
-    assert "pool=fast" in host.read(render.CONFIG_PATH)
+    assert restarts(calls) == [] and installer_runs(calls) == []
+    assert not any(c.startswith("uninstall") for c in calls)
+    assert "pool=fast" in host.read(render.REGISTRATION_PATH)
+    assert "pool" not in host.read(render.CONFIG_PATH)
+    assert install(host).rc == 0 and host.read(render.REGISTRATION_PATH) is None  # labels gone
+
+
+def test_labels_step_sets_the_configured_and_removes_the_dropped(host):
+    install(host)  # runs on the first server, where k3s is installed
+    host.calls()
+    node = replace(W1, labels={"pool": "fast", "zone": "a"}, taints=("dedicated=ingress:NoSchedule",))
+    first = host.run(render.labels_script(node))
+    assert first.rc == 0, first.stderr
+    calls = [c for c in host.calls() if not c.startswith("k3s kubectl get")]
+    assert calls == ["k3s kubectl label node w1 --overwrite pool=fast zone=a",
+                     "k3s kubectl taint node w1 --overwrite dedicated=ingress:NoSchedule",
+                     "k3s kubectl annotate node w1 --overwrite k3s-platform/labels=pool,zone "
+                     "k3s-platform/taints=dedicated:NoSchedule"]
+    later = replace(W1, labels={"pool": "slow"})
+    assert host.run(render.labels_script(later)).rc == 0
+    calls = [c for c in host.calls() if not c.startswith("k3s kubectl get")]
+    assert calls == ["k3s kubectl label node w1 zone-", "k3s kubectl taint node w1 dedicated:NoSchedule-",
+                     "k3s kubectl label node w1 --overwrite pool=slow",
+                     "k3s kubectl annotate node w1 --overwrite k3s-platform/labels=pool k3s-platform/taints="]
 
 
 def test_token_change_restarts(host):
@@ -86,7 +109,7 @@ def test_failed_start_is_never_reported_ready(host):
 def test_agent_install_and_restart(host):
     assert install(host, node=W1).rc == 0
     assert installer_runs(host.calls()) == ["installer version=v1.34.2+k3s1 exec=agent skip="]
-    assert install(host, node=W1, labels={"pool": "gpu"}).rc == 0
+    assert install(host, node=W1, token="K10other::server:xyz\n").rc == 0
     assert restarts(host.calls()) == ["systemctl restart k3s-agent"]
 
 

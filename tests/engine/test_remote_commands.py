@@ -80,7 +80,8 @@ def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, wo
     inline.write_events(first, work / "up-1.events.jsonl")
     assert_no_errors(first)
     ops = command_ops(first)
-    assert set(ops) == {f"k3s-cluster-lab1-{s}" for s in ("prepare", "config", "install", "member", "upgrade")} | {
+    assert set(ops) == {f"k3s-cluster-lab1-{s}" for s in ("prepare", "config", "install", "member", "labels",
+                                                           "upgrade")} | {
         "k3s-cluster-kubeconfig"}
     assert set(ops.values()) == {"create"}
     calls = host.calls()
@@ -101,21 +102,32 @@ def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, wo
     expected = {s.name: s.op for s in diff_runs(run_stack("dev", config), run_stack("dev", changed))
                 if s.type.startswith("command:remote:")}
     engine = engine_for(work, lan, changed)
-    # The preview of that change: the kubeconfig read is updated, so the provider's kubeconfig
-    # is unknown; with a stable clusterIdentifier it is an update, not a replace of the
-    # provider (and of every object on it).
-    preview = engine.preview()
-    inline.write_events(preview, work / "preview-label.events.jsonl")
-    assert_no_errors(preview)
-    provider_ops = [s["op"] for s in preview.steps() if s["type"] == "pulumi:providers:kubernetes"]
-    assert provider_ops == ["update"], provider_ops  # without clusterIdentifier: a replace
-    assert not preview.ops("replace", "create-replacement")
     update = engine.up()
     inline.write_events(update, work / "up-label.events.jsonl")
     assert_no_errors(update)
     assert command_ops(update) == expected
     assert "replace" not in command_ops(update).values()
-    assert not [c for c in host.calls() if c.startswith("uninstall")]
+    calls = host.calls()
+    assert not [c for c in calls if c.startswith("uninstall") or c.startswith("systemctl restart")], calls
+    assert "k3s kubectl label node lab1 --overwrite tier=edge" in calls  # the live Node, no restart
+
+    # A patch upgrade re-runs the kubeconfig read, so the provider's kubeconfig is unknown in
+    # the preview; with a stable clusterIdentifier that is an update, not a replace of the
+    # provider (and of every object on it).
+    def upgrade(cfg):
+        label(cfg)
+        cfg["k3s-platform:cluster"]["k3sVersion"] = "v1.34.3+k3s1"
+
+    engine = engine_for(work, lan, stack_file(work / "dev-upgrade.yaml", upgrade))
+    preview = engine.preview()
+    inline.write_events(preview, work / "preview-upgrade.events.jsonl")
+    assert_no_errors(preview)
+    provider_ops = [s["op"] for s in preview.steps() if s["type"] == "pulumi:providers:kubernetes"]
+    assert provider_ops == ["update"], provider_ops  # without clusterIdentifier: a replace
+    assert not preview.ops("replace", "create-replacement")
+    upgraded = engine.up()
+    assert_no_errors(upgraded)
+    assert any(c.startswith("installer version=v1.34.3+k3s1") for c in host.calls())
 
     inline.unprotect_all(engine)
     gone = engine.destroy()
@@ -167,7 +179,7 @@ def test_a_dead_agent_leaves_in_two_ups_without_dialing_its_host(lan, engine_bin
     assert_no_errors(gone)
     ops = command_ops(gone)
     assert {n: o for n, o in ops.items() if "lab2" in n} == {
-        f"k3s-cluster-lab2-{s}": "delete" for s in ("prepare", "config", "install", "member", "upgrade")}
+        f"k3s-cluster-lab2-{s}": "delete" for s in ("prepare", "config", "install", "member", "labels", "upgrade")}
     calls = server.calls()
     assert "k3s kubectl delete node lab2 --wait=true --timeout=120s" in calls, calls
     assert not [c for c in calls if "drain" in c]

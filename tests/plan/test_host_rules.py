@@ -63,11 +63,10 @@ def test_replacing_a_server_by_a_new_host_is_not_a_rename(tmp_path):
 
 
 def test_first_server_change_updates_the_provider_it_would_replace_without_a_cluster_identifier(tmp_path):
-    # The kubeconfig read re-runs when the first server's config changes: its output is
+    # The kubeconfig read re-runs when the first server's config or version changes: its output is
     # unknown in the preview, and pulumi-kubernetes then replaces its provider unless a
     # clusterIdentifier is set and unchanged (seen in the engine tier too).
-    steps = changed(tmp_path, "dev", lambda c: c["k3s-platform:cluster"]["servers"][0].update(
-        {"labels": {"tier": "edge"}}))
+    steps = changed(tmp_path, "dev", lambda c: c["k3s-platform:cluster"].update({"k3sVersion": "v1.34.3+k3s1"}))
     [provider] = [s for s in steps if s.type == "pulumi:providers:kubernetes"]
     assert provider.op == "update" and "clusterIdentifier is unchanged" in provider.note
     assert not [s for s in steps if s.op == "replace"]
@@ -77,8 +76,8 @@ def test_without_a_cluster_identifier_the_same_change_replaces_every_object(tmp_
     import components.cluster.k3s_cluster as k3s_cluster
 
     doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    doc["config"]["k3s-platform:cluster"]["servers"][0]["labels"] = {"tier": "edge"}
-    path = tmp_path / "dev-label.yaml"
+    doc["config"]["k3s-platform:cluster"]["k3sVersion"] = "v1.34.3+k3s1"
+    path = tmp_path / "dev-upgrade.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     # The same program as before this fix: no clusterIdentifier on either side.
     monkeypatch.setattr(k3s_cluster, "cluster_identifier", lambda name: None)
@@ -88,3 +87,10 @@ def test_without_a_cluster_identifier_the_same_change_replaces_every_object(tmp_
     [provider] = [s for s in steps if s.type == "pulumi:providers:kubernetes"]
     assert provider.op == "replace" and provider.replace_keys == ("kubeconfig",)
     assert [s for s in steps if s.op == "replace" and s.type.startswith("kubernetes:")]
+
+
+def test_a_label_change_touches_neither_the_config_nor_the_provider(tmp_path):
+    steps = changed(tmp_path, "dev", lambda c: c["k3s-platform:cluster"]["servers"][0].update(
+        {"labels": {"tier": "edge"}}))
+    moved = {s.name: s.op for s in steps if s.op != "same"}
+    assert moved == {"k3s-cluster-lab1-install": "update", "k3s-cluster-lab1-labels": "update"}

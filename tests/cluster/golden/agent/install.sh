@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install or reconfigure k3s agent on w1. Rendered by k3s-platform.
-# config sha256: 1706e5c1ae3b9a4178f96e2109449e9e6580c6ced488d72285c8185451d44249
+# config sha256: d1358218f1702dcbeb0dc8a9fde2ef1600fdb0b0e47937bc9885e9bcda7210be
 # The cluster token arrives on standard input; it is never echoed or logged.
 set -eu
 
@@ -41,6 +41,11 @@ if [ "$changed" = yes ]; then
 else
   sudo rm -f /etc/rancher/k3s/cluster-token.new
 fi
+sudo install -d -m 0755 /etc/rancher/k3s/config.yaml.d
+sudo sh -c 'umask 077; cat > /etc/rancher/k3s/config.yaml.d/50-k3s-platform-node.yaml' <<'K3SP_REGISTRATION'
+node-label:
+- node.kubernetes.io/pool=general
+K3SP_REGISTRATION
 # Which node of the config owns this host: the uninstall of any other node leaves it alone.
 printf '%s\n' w1 | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
 

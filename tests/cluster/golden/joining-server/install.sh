@@ -41,6 +41,7 @@ if [ "$changed" = yes ]; then
 else
   sudo rm -f /etc/rancher/k3s/cluster-token.new
 fi
+sudo rm -f /etc/rancher/k3s/config.yaml.d/50-k3s-platform-node.yaml
 # Which node of the config owns this host: the uninstall of any other node leaves it alone.
 printf '%s\n' cp2 | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
 
