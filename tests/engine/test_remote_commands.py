@@ -129,11 +129,19 @@ def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, wo
     assert_no_errors(upgraded)
     assert any(c.startswith("installer version=v1.34.3+k3s1") for c in host.calls())
 
+    # The cluster token is protected. The engine does not check that up front: a destroy deletes
+    # what depends on the token first and then stops at it, so the token survives (seen here;
+    # docs/operations.md says so).
+    refused = engine.destroy()
+    assert refused.error is not None and "protect" in refused.error
+    assert any(r["urn"].endswith("::k3s-cluster-token") for r in engine.export()["resources"])
     inline.unprotect_all(engine)
     gone = engine.destroy()
     inline.write_events(gone, work / "destroy.events.jsonl")
     assert_no_errors(gone)
-    assert set(command_ops(gone).values()) == {"delete"}
+    assert set(command_ops(refused).values()) | set(command_ops(gone).values()) == {"delete"}
+    assert [r["type"] for r in engine.export().get("resources", [])
+            if not r["type"].startswith("pulumi:")] == []
     calls = host.calls()
     assert any(c.startswith("k3s kubectl drain") for c in calls), calls
     assert "uninstall k3s-uninstall.sh" in calls
@@ -183,3 +191,27 @@ def test_a_dead_agent_leaves_in_two_ups_without_dialing_its_host(lan, engine_bin
     calls = server.calls()
     assert "k3s kubectl delete node lab2 --wait=true --timeout=120s" in calls, calls
     assert not [c for c in calls if "drain" in c]
+
+
+def test_destroy_removes_the_first_servers_member_last(lan, engine_bins, work):
+    server = lan.add("lab1", "192.168.20.11")
+    lan.add("lab2", "192.168.20.12")
+    server.host.flag("node-lab1")
+    server.host.flag("node-lab2")
+    (server.host.state / "installer.sh").write_text(
+        (server.host.state / "installer.sh").read_text() + write_kubeconfig(server.root)
+        + "mkdir -p /var/lib/rancher/k3s/server\nprintf 'K10%s::server:lab' \"$(printf %064d 0)\""
+          " > /var/lib/rancher/k3s/server/token\n")
+
+    def with_agent(cfg):
+        cfg["k3s-platform:cluster"]["agents"] = [{"name": "lab2", "ip": "192.168.20.12", "mac": "52:54:00:20:00:12"}]
+
+    engine = engine_for(work, lan, stack_file(work / "two.yaml", with_agent))
+    assert_no_errors(engine.up())
+    inline.unprotect_all(engine)
+    server.calls()
+    gone = engine.destroy()
+    inline.write_events(gone, work / "destroy.events.jsonl")
+    assert_no_errors(gone)
+    deletes = [c for c in server.calls() if c.startswith("k3s kubectl delete node")]
+    assert [c.split()[4] for c in deletes] == ["lab2", "lab1"], deletes
