@@ -148,9 +148,9 @@ def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, wo
     assert host.read("/etc/systemd/system/k3s.service") is None
 
 
-def test_a_dead_agent_leaves_in_two_ups_without_dialing_its_host(lan, engine_bins, work):
-    # The runbook's steps for a host that died (docs/operations.md, "Removing a dead node"):
-    # mark it `dead`, `up`; remove it, `up`. Neither `up` dials the dead host.
+def server_and_agent(lan):
+    """lab1 (first server) and lab2 (agent) as SSH hosts; the stand-in installer on lab1 also
+    writes what a first server writes: the kubeconfig and the CA-pinned join token."""
     server = lan.add("lab1", "192.168.20.11")
     agent = lan.add("lab2", "192.168.20.12")
     for h in (server, agent):
@@ -158,13 +158,20 @@ def test_a_dead_agent_leaves_in_two_ups_without_dialing_its_host(lan, engine_bin
         h.host.flag("node-lab2")
     (server.host.state / "installer.sh").write_text(
         (server.host.state / "installer.sh").read_text() + write_kubeconfig(server.root)
-        # what a first server writes for joiners: the CA-pinned token
         + "mkdir -p /var/lib/rancher/k3s/server\nprintf 'K10%s::server:lab' \"$(printf %064d 0)\""
           " > /var/lib/rancher/k3s/server/token\n")
+    return server, agent
 
-    def with_agent(cfg, **extra):
-        cfg["k3s-platform:cluster"]["agents"] = [
-            {"name": "lab2", "ip": "192.168.20.12", "mac": "52:54:00:20:00:12", **extra}]
+
+def with_agent(cfg, **extra):
+    cfg["k3s-platform:cluster"]["agents"] = [
+        {"name": "lab2", "ip": "192.168.20.12", "mac": "52:54:00:20:00:12", **extra}]
+
+
+def test_a_dead_agent_leaves_in_two_ups_without_dialing_its_host(lan, engine_bins, work):
+    # The runbook's steps for a host that died (docs/operations.md, "Removing a dead node"):
+    # mark it `dead`, `up`; remove it, `up`. Neither `up` dials the dead host.
+    server, _agent = server_and_agent(lan)
 
     engine = engine_for(work, lan, stack_file(work / "two.yaml", with_agent))
     first = engine.up()
@@ -194,17 +201,7 @@ def test_a_dead_agent_leaves_in_two_ups_without_dialing_its_host(lan, engine_bin
 
 
 def test_destroy_removes_the_first_servers_member_last(lan, engine_bins, work):
-    server = lan.add("lab1", "192.168.20.11")
-    lan.add("lab2", "192.168.20.12")
-    server.host.flag("node-lab1")
-    server.host.flag("node-lab2")
-    (server.host.state / "installer.sh").write_text(
-        (server.host.state / "installer.sh").read_text() + write_kubeconfig(server.root)
-        + "mkdir -p /var/lib/rancher/k3s/server\nprintf 'K10%s::server:lab' \"$(printf %064d 0)\""
-          " > /var/lib/rancher/k3s/server/token\n")
-
-    def with_agent(cfg):
-        cfg["k3s-platform:cluster"]["agents"] = [{"name": "lab2", "ip": "192.168.20.12", "mac": "52:54:00:20:00:12"}]
+    server, _agent = server_and_agent(lan)
 
     engine = engine_for(work, lan, stack_file(work / "two.yaml", with_agent))
     assert_no_errors(engine.up())
