@@ -78,7 +78,7 @@ echo "k3s $*" >> "$K3SP_HOST/calls"
 case "$*" in
   "kubectl get --raw /readyz") [ -f "$K3SP_HOST/running-k3s" ] ;;
   "kubectl get node "*" -o jsonpath={.metadata.annotations.k3s-platform/"*)
-    key=${6#*k3s-platform/}; key=${key%\}}
+    key=${6#*k3s-platform/}; key=${key%?}
     cat "$K3SP_HOST/annotation-$4-$key" 2>/dev/null || true ;;
   "kubectl annotate node "*)
     for arg in "$@"; do

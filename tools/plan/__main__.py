@@ -92,5 +92,24 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if plan.failed else 0
 
 
+def _release_event_loop() -> None:
+    """Close the asyncio loop Pulumi's SDK leaves open before the interpreter's own teardown:
+    collected during shutdown, after its self-pipe socket, its __del__ prints a traceback
+    (seen once in CI under load), which would read as a crash of a clean exit."""
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:
+            return
+    if not loop.is_running() and not loop.is_closed():
+        loop.close()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    _release_event_loop()
+    sys.exit(code)
