@@ -1,10 +1,9 @@
 """The router alone under the real engine, against the fake pfSense API on 127.0.0.1 (HTTPS,
-its own CA given as `router.caBundle`): the stack's own config with `router.apiUrl` moved to
+the lab PKI's CA given as `router.caBundle`): the stack's own config with `router.apiUrl` moved to
 the fake, and a program that builds only the Router component."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import yaml
 from components.config import read_stack_config
 from components.network import Router
 from tools.engine import inline
+from tools.lab.certs import make_pki
 
 
 def router_program() -> None:
@@ -23,13 +23,14 @@ def router_program() -> None:
 
 
 def self_signed(d: Path) -> tuple[str, str]:
-    """A certificate for 127.0.0.1 (openssl; the venv has no `cryptography`)."""
-    cert, key = d / "router.crt", d / "router.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "2", "-subj", "/CN=fake-pfsense", "-addext",
-                    "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
-    return str(cert), str(key)
+    """A serving certificate for 127.0.0.1 and its key, from the lab's throwaway PKI
+    (tools/lab/certs.py); its CA is what the stack trusts as `router.caBundle`."""
+    pki = make_pki(d / "pki", "10.43.0.0/16")
+    return str(pki.serving_cert), str(pki.serving_key)
+
+
+def ca_of(cert: str) -> str:
+    return (Path(cert).parent / "ca.crt").read_text()
 
 
 def stack_file(stack: str, dest: Path, api_url: str, ca_pem: str, edit=None) -> Path:

@@ -11,6 +11,7 @@ from components.cluster.k3s_cluster import K3sCluster
 from components.config import read_stack_config
 from tools.engine import inline
 from tools.harness import FAKE_KUBECONFIG, run_stack
+from tools.lab.certs import make_pki
 from tools.plan.engine_rules import diff_runs
 
 from .conftest import assert_no_errors
@@ -18,20 +19,17 @@ from .ssh_hosts import lan_for, missing
 
 
 def write_kubeconfig(tmp) -> str:
-    """What the stand-in installer appends: a kubeconfig as k3s writes it, with a real (but
-    unrelated) CA certificate, so the Kubernetes provider can be configured from it."""
+    """What the stand-in installer appends: a kubeconfig as k3s writes it, with real (but
+    unrelated) certificates from the lab's throwaway PKI, so the provider can be configured."""
     import base64
-    import subprocess
 
-    pem = {}
-    for name in ("ca", "client"):
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                        "-days", "2", "-subj", f"/CN=k3s-{name}", "-keyout", str(tmp / f"{name}.key"),
-                        "-out", str(tmp / f"{name}.crt")], check=True, capture_output=True)
-        pem[name] = base64.b64encode((tmp / f"{name}.crt").read_bytes()).decode()
-        pem[f"{name}-key"] = base64.b64encode((tmp / f"{name}.key").read_bytes()).decode()
-    text = (FAKE_KUBECONFIG.replace("ZmFrZS1jYQ==", pem["ca"]).replace("ZmFrZS1jZXJ0", pem["client"])
-            .replace("ZmFrZS1rZXk=", pem["client-key"]))
+    pki = make_pki(tmp / "pki", "10.43.0.0/16")
+
+    def b64(path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    text = (FAKE_KUBECONFIG.replace("ZmFrZS1jYQ==", b64(pki.ca_cert)).replace("ZmFrZS1jZXJ0", b64(pki.admin_cert))
+            .replace("ZmFrZS1rZXk=", b64(pki.admin_key)))
     return f"\nmkdir -p /etc/rancher/k3s\ncat > /etc/rancher/k3s/k3s.yaml <<'KUBECONFIG'\n{text}KUBECONFIG\n"
 
 

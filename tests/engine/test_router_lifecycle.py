@@ -11,7 +11,7 @@ from tests.network.fake_pfrest import API_KEY, FakePfRest
 from tools.engine import inline
 
 from .conftest import assert_no_errors
-from .router_stack import router_program, self_signed, stack_file
+from .router_stack import ca_of, router_program, self_signed, stack_file
 
 FOREIGN_OVERRIDE = {"host": "nas", "domain": "lab.home.example.org", "ip": ["192.168.20.5"],
                     "descr": "the operator's own entry"}
@@ -22,7 +22,7 @@ def router(tmp_path):
     cert, key = self_signed(tmp_path)
     fake = FakePfRest(apply_polls=1).start(tls=(cert, key))
     fake.objects["host_override"].append(dict(FOREIGN_OVERRIDE))
-    yield fake, open(cert).read()
+    yield fake, ca_of(cert)
     fake.stop()
 
 
