@@ -33,28 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "k3s-platform"
 SECRET = "[secret]"
 
-# A kubeconfig shaped like the one k3s writes; the mock returns it for the read-back step.
-FAKE_KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters:
-- cluster:
-    certificate-authority-data: ZmFrZS1jYQ==
-    server: https://127.0.0.1:6443
-  name: default
-contexts:
-- context:
-    cluster: default
-    user: default
-  name: default
-current-context: default
-users:
-- name: default
-  user:
-    client-certificate-data: ZmFrZS1jZXJ0
-    client-key-data: ZmFrZS1rZXk=
-"""
-
-
 class ConfigFileError(Exception):
     """The stack file cannot be read (missing, not UTF-8, not YAML, no `config:` map)."""
 
@@ -160,8 +138,11 @@ def mock_outputs(type_: str, name: str, inputs: dict) -> dict:
     elif type_ == "tls:index/certRequest:CertRequest":
         out["certRequestPem"] = _fake_pem("CERTIFICATE REQUEST", name)
     elif type_ == "command:remote:Command":
-        if name.endswith("-kubeconfig"):
-            out["stdout"] = FAKE_KUBECONFIG
+        if name.endswith("-cas-read"):  # certificateAuthorities: adopt — what k3s made
+            from components.cluster import render
+            out["stdout"] = render.ca_bundle({
+                f: _fake_pem("PRIVATE KEY" if f.endswith(".key") else "CERTIFICATE", name + f)
+                for f in render.ADOPTED_FILES})
         elif name.endswith("-join-token"):
             out["stdout"] = f"K10{_fake(name, 64)}::server:{_fake(name + 'secret', 32)}"
         else:

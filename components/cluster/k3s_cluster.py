@@ -10,10 +10,15 @@ Creates, as children:
   the node to be Ready; on delete drains it, or deletes it at once when it is not Ready,
   before the uninstall) and `<name>-<node>-labels` (on the first server: the live Node's
   labels and taints as configured);
+- the cluster's CAs (`cluster_cas.py`): created by the program and put on every server by
+  `<name>-<server>-cas` before its install, or (`certificateAuthorities: adopt`) read once
+  from the first server;
 - `<name>-join-token`: the first server's CA-pinned join token (`K10<ca-hash>::...`, secret),
   which joining servers and agents use, so they verify the server before trusting it;
-- `<name>-kubeconfig`: reads the first server's kubeconfig; `<name>-provider`: the
-  `kubernetes.Provider` every Kubernetes resource of the program uses.
+- `<name>-program-{key,csr,cert}`: the program's own client certificate, and from it the
+  kubeconfig of `<name>-provider`, the `kubernetes.Provider` every Kubernetes resource of the
+  program uses. It is known at preview whenever the CAs exist (nothing is read from a host),
+  and the provider waits for the nodes before the engine configures it.
 
 Order on create: joining servers one after another (etcd adds one member at a time); agents
 in parallel as soon as the first server is up. Order on upgrade (docs/adr/0002): servers one
@@ -29,7 +34,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi_command import remote
 
-from components.cluster import render
+from components.cluster import cluster_cas, render
 from components.cluster.order import step_order
 from components.config import Cluster
 
@@ -93,6 +98,7 @@ class K3sCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
     api_url: str
+    access: cluster_cas.ClusterAccess
 
     def __init__(
         self,
@@ -130,6 +136,8 @@ class K3sCluster(pulumi.ComponentResource):
         join_token: pulumi.Output[str] | None = None
         upgrades: dict[str, remote.Command] = {}
 
+        child = pulumi.ResourceOptions(parent=self)
+        cas = cluster_cas.program_cas(name, child) if cluster.certificate_authorities == "program" else None
         dead = {n.name for n in cluster.nodes if n.dead}
         for node in nodes:  # servers first, so every step named in `order` already exists
             connection = connections[node.name]
@@ -153,6 +161,18 @@ class K3sCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[prepare])))
 
             waits_for: list[pulumi.Resource] = [copy, *(installs[n] for n in order.install_after[node.name])]
+            if cas is not None and node.role == "server":
+                # Before k3s first starts, or it makes CAs of its own. The script refuses a host
+                # that already holds other CAs (a cluster k3s made: `adopt` is for that).
+                waits_for.append(remote.Command(
+                    f"{name}-{node.name}-cas",
+                    connection=connection,
+                    create=render.place_cas_script(node),
+                    update=render.place_cas_script(node),
+                    stdin=cas.bundle(),
+                    add_previous_output_in_env=False,
+                    logging=remote.Logging.STDERR,
+                    opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[prepare]))))
             if node.name in order.needs_endpoint:
                 waits_for += endpoint_ready
             # Joiners get the first server's CA-pinned token; the first server the plain one.
@@ -229,31 +249,24 @@ class K3sCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[
                     installs[node.name], *(upgrades[n] for n in order.upgrade_after[node.name])])))
 
-        # The kubeconfig names apiHostname: read it once the router serves that name and
-        # every node is Ready and at the pinned version, and again after the first server's
-        # config or version changes (k3s may have renewed its client certificate).
-        read_script = render.read_kubeconfig_script(render.sha256(
-            render.node_config_yaml(first, spec) + spec.k3s_version))
-        read = remote.Command(
-            f"{name}-kubeconfig",
-            connection=connections[first.name],
-            create=read_script,
-            update=read_script,
-            add_previous_output_in_env=False,
-            logging=remote.Logging.NONE,
-            opts=pulumi.ResourceOptions(
-                parent=self, additional_secret_outputs=["stdout"],
-                depends_on=[*members.values(), *upgrades.values(), *endpoint_ready]))
-
-        self.kubeconfig = pulumi.Output.secret(read.stdout.apply(
-            lambda text: render.rewrite_kubeconfig(text, cluster.api_hostname, name)))
-        # A stable clusterIdentifier: the provider (and so every Kubernetes object) is replaced
-        # only if this changes, never because the kubeconfig is unknown in a preview or was
-        # read again (pulumi-kubernetes DiffConfig otherwise replaces on a computed kubeconfig).
+        if cas is not None:
+            self.access = cluster_cas.program_access(name, self.api_url, cas)
+        else:
+            self.access = cluster_cas.adopted_access(
+                name, self.api_url, connections[first.name],
+                pulumi.ResourceOptions(parent=self, depends_on=[installs[first.name]]))
+        self.kubeconfig = cluster_cas.program_kubeconfig(name, self.access, child)
+        # The kubeconfig names apiHostname: the engine configures the provider when it is
+        # registered, and a provider configured while the cluster is not there yet fails every
+        # create ("cluster is unreachable"). So it waits for the router to serve that name and
+        # for every node to be Ready at the pinned version. A stable clusterIdentifier: the
+        # provider (and so every Kubernetes object) is replaced only if this changes, never
+        # because the kubeconfig changed (a renewed client certificate is an update).
         self.provider = k8s.Provider(
             f"{name}-provider", kubeconfig=self.kubeconfig,
             cluster_identifier=cluster_identifier(name),
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*members.values(), *upgrades.values(), *endpoint_ready]))
         self.installs = installs
         self.members = members
 

@@ -8,6 +8,7 @@ script's standard input and lands in a root-only `token-file`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shlex
@@ -436,15 +437,126 @@ sudo install -d -m 0755 -o {shlex.quote(ssh_user)} {STAGING_DIR}
 """
 
 
-READ_KUBECONFIG = f"sudo cat {CONFIG_DIR}/k3s.yaml"
+# --- the cluster's CAs and kubeconfigs -----------------------------------------------------
+
+# Where k3s looks for its CAs at its first start: when they are there it uses them instead of
+# generating its own (k3s's "custom CA certificates"; `k3s certificate rotate-ca` replaces them).
+K3S_TLS_DIR = "/var/lib/rancher/k3s/server/tls"
+# Each CA by its resource name and its path under K3S_TLS_DIR (`.crt` and `.key`).
+CLUSTER_CAS = (
+    ("server-ca", "server-ca"),
+    ("client-ca", "client-ca"),
+    ("request-header-ca", "request-header-ca"),
+    ("etcd-peer-ca", "etcd/peer-ca"),
+    ("etcd-server-ca", "etcd/server-ca"),
+)
+# The key the API server signs service-account tokens with (and checks them against).
+SERVICE_ACCOUNT_KEY = "service.key"
+# Read back from a cluster whose CAs k3s made (certificateAuthorities: adopt): what a
+# kubeconfig and the people's certificates need, nothing more.
+ADOPTED_FILES = ("server-ca.crt", "client-ca.crt", "client-ca.key")
+BUNDLE_MARK = "K3SP-FILE "
 
 
-def read_kubeconfig_script(generation: str) -> str:
-    """The kubeconfig read, re-run when `generation` (the first server's config and version)
-    changes. The generation travels in the command text, not in `environment`: pulumi-command
-    sends environment variables with SSH `Setenv`, which a stock sshd refuses (Debian and
-    Ubuntu accept only `LANG LC_*`), failing the command."""
-    return f"# k3s-platform server generation {generation}\n{READ_KUBECONFIG}"
+def ca_files() -> tuple[str, ...]:
+    """Every file the program puts under K3S_TLS_DIR, by relative path."""
+    return tuple(f"{path}.{ext}" for _, path in CLUSTER_CAS for ext in ("crt", "key")) + (SERVICE_ACCOUNT_KEY,)
+
+
+def ca_bundle(files: dict[str, str]) -> str:
+    """Several PEM files as one text for a command's standard input (never a command line):
+    a `K3SP-FILE <path>` line before each file's PEM."""
+    return "".join(f"{BUNDLE_MARK}{path}\n{pem.strip()}\n" for path, pem in files.items())
+
+
+def parse_ca_bundle(text: str, expected: tuple[str, ...]) -> dict[str, str]:
+    """The files of a bundle (`ca_bundle`'s format); a missing or empty one is an error that
+    names it (a cluster whose CAs are elsewhere, or a read that went wrong)."""
+    files: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith(BUNDLE_MARK):
+            current = files.setdefault(line[len(BUNDLE_MARK):].strip(), [])
+        elif current is not None:
+            current.append(line)
+    out = {path: "\n".join(lines).strip() + "\n" for path, lines in files.items() if "".join(lines).strip()}
+    missing = [path for path in expected if path not in out]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)} under {K3S_TLS_DIR} on the first server")
+    return {path: out[path] for path in expected}
+
+
+def place_cas_script(node: NodeSpec) -> str:
+    """Run on every server before its install: put the cluster's CAs where k3s looks for them.
+
+    The files arrive on standard input (`ca_bundle`). Nothing is written unless every file
+    already there is the same: a server that holds other CAs was installed with k3s's own, so
+    the step stops and names the setting that adopts them, before anything changed."""
+    files = " ".join(ca_files())
+    return f"""#!/bin/sh
+# Put the cluster's CAs on {node.name} before k3s first starts. Rendered by k3s-platform.
+# The CA keys arrive on standard input; they are never echoed or logged.
+set -eu
+new=$(sudo mktemp -d)
+trap 'sudo rm -rf "$new"' EXIT
+sudo mkdir -m 0700 "$new/etcd"
+sudo awk -v dir="$new" 'index($0, "{BUNDLE_MARK}") == 1 {{ file = dir "/" substr($0, {len(BUNDLE_MARK) + 1}); next }} {{ print > file }}'
+others=""
+missing=""
+for f in {files}; do
+  if ! sudo test -s "$new/$f"; then
+    echo "k3s CAs for {node.name}: $f missing from the input" >&2
+    exit 1
+  fi
+  if sudo test -e {K3S_TLS_DIR}/"$f"; then
+    sudo cmp -s "$new/$f" {K3S_TLS_DIR}/"$f" || others="$others $f"
+  else
+    missing="$missing $f"
+  fi
+done
+if [ -n "$others" ]; then
+  echo "k3s on {node.name} already has other cluster CAs ({K3S_TLS_DIR}:$others): it was installed with k3s's own." >&2
+  echo "Set cluster.certificateAuthorities: adopt in the stack config to keep them (docs/operations.md, 'Cluster CAs'); nothing was changed." >&2
+  exit 1
+fi
+for f in $missing; do
+  sudo install -D -m 0600 -o root -g root "$new/$f" {K3S_TLS_DIR}/"$f"
+done
+echo "k3s CAs on {node.name}: in place"
+"""
+
+
+def read_cas_script() -> str:
+    """Run once on the first server of an adopted cluster: the CA files a kubeconfig and the
+    people's certificates need, in `ca_bundle`'s format."""
+    reads = "\n".join(f"printf '{BUNDLE_MARK}%s\\n' {f}\nsudo cat {K3S_TLS_DIR}/{f}" for f in ADOPTED_FILES)
+    return f"""#!/bin/sh
+# Read the cluster CAs k3s made on the first server (certificateAuthorities: adopt). Rendered by k3s-platform.
+set -eu
+{reads}
+"""
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def kubeconfig_yaml(cluster_name: str, server: str, ca_pem: str, cert_pem: str, key_pem: str,
+                    user: str, namespace: str | None = None) -> str:
+    """A kubeconfig with one cluster, one user (a client certificate) and one context."""
+    context: dict = {"cluster": cluster_name, "user": user}
+    if namespace:
+        context["namespace"] = namespace
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": server, "certificate-authority-data": _b64(ca_pem)}}],
+        "users": [{"name": user, "user": {"client-certificate-data": _b64(cert_pem), "client-key-data": _b64(key_pem)}}],
+        "contexts": [{"name": f"{user}@{cluster_name}", "context": context}],
+        "current-context": f"{user}@{cluster_name}",
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
 
 # The first server's secure join token, `K10<sha256 of the cluster CA>::server:<secret>`:
 # a joiner given this form checks the CA it is shown against the hash before it trusts the
@@ -459,16 +571,3 @@ case "$token" in
   *) echo "{SERVER_TOKEN_PATH} holds no secure (CA-pinned) token" >&2; exit 1 ;;
 esac
 """
-
-
-def rewrite_kubeconfig(text: str, api_hostname: str, cluster_name: str) -> str:
-    """Point the kubeconfig k3s writes (server https://127.0.0.1:6443) at the API endpoint."""
-    doc = yaml.safe_load(text) or {}
-    for entry in doc.get("clusters", []):
-        entry["cluster"]["server"] = api_url(api_hostname)
-        entry["name"] = cluster_name
-    for entry in doc.get("contexts", []):
-        entry["context"]["cluster"] = cluster_name
-        entry["name"] = cluster_name
-    doc["current-context"] = cluster_name
-    return yaml.safe_dump(doc, sort_keys=False)

@@ -74,6 +74,12 @@ class Cluster(Model):
         alias="k3sVersion",
         description="Pinned k3s release, e.g. v1.34.2+k3s1; its Kubernetes minor must be one of "
                     + ", ".join(f"v1.{m}" for m in SUPPORTED_KUBERNETES_MINORS) + ".")
+    certificate_authorities: Literal["program", "adopt"] = Field(
+        description="Who made the cluster's CAs. `program`: the program creates them (pulumi-tls, "
+                    "protected) and puts them on every server before k3s first starts — for a new "
+                    "cluster. `adopt`: k3s made them when an earlier version of this program "
+                    "installed the cluster; the first server's CAs are read once and kept in state "
+                    "(docs/adr/0011-program-owned-cluster-cas.md).")
     api_hostname: Hostname
     pod_cidr: IPv4Network = IPv4Network("10.42.0.0/16")
     service_cidr: IPv4Network = IPv4Network("10.43.0.0/16")

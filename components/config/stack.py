@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from components.config.cluster import Cluster
 from components.config.network import Network
-from components.config.platform import RESERVED_NAMESPACES, PlatOps, Tenant
+from components.config.platform import RESERVED_NAMESPACES, Person, PlatOps, Tenant
 from components.config.router import RouterInventory, RouterNode, RouterSettings
 from components.config.system import Certificates, Charts, Ingress
 from components.config.types import Hostname, Model, slug
@@ -34,6 +34,7 @@ class StackConfig(Model):
     certificates: Certificates
     platops: PlatOps = PlatOps()
     tenants: tuple[Tenant, ...] = ()
+    people: tuple[Person, ...] = ()
     router: RouterSettings
     charts: Charts = Charts()
 
@@ -216,6 +217,39 @@ def _tenant_rules(tenants: tuple[Tenant, ...]) -> list[str]:
     return problems
 
 
+# The CN of the program's own client certificate (components/cluster/access.py).
+PROGRAM_USER = "k3s-platform"
+
+
+def _people_rules(people: tuple[Person, ...], tenants: tuple[Tenant, ...] | None) -> list[str]:
+    """Each person once; AppOps people name tenants that exist, PlatOps people none.
+    (`tenants` None: that section did not parse, and its own errors are reported.)"""
+    problems: list[str] = []
+    known = {t.name for t in tenants or ()}
+    first: dict[str, int] = {}
+    for i, person in enumerate(people):
+        key = f"people[{i}]"
+        if person.name in first:
+            problems.append(f"{key}.name: {person.name} is already listed as people[{first[person.name]}] — "
+                            "list each person once (give them every tenant in one entry)")
+        first.setdefault(person.name, i)
+        if person.name == PROGRAM_USER:
+            problems.append(f"{key}.name: {PROGRAM_USER} is the program's own user — pick another name")
+        if person.role == "platops" and person.tenants:
+            problems.append(f"{key}.tenants: a platops person administers every namespace — remove tenants "
+                            "(or make them role: appops)")
+        if person.role == "appops" and not person.tenants:
+            problems.append(f"{key}.tenants: an appops person needs at least one tenant — list the tenants "
+                            "they run apps in")
+        for j, tenant in enumerate(person.tenants):
+            if tenants is not None and tenant not in known:
+                problems.append(f"{key}.tenants[{j}]: {tenant!r} is not a tenant of this stack — name one of "
+                                f"{', '.join(sorted(known)) or '(none: add it under tenants)'}")
+        if len(set(person.tenants)) != len(person.tenants):
+            problems.append(f"{key}.tenants: a tenant is listed twice — list each once")
+    return problems
+
+
 def ingress_node_names(cluster: Cluster, ingress: Ingress) -> tuple[str, ...]:
     if ingress.nodes:
         return tuple(ingress.nodes)
@@ -303,6 +337,11 @@ def derived_names(sections: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     for i, tenant in enumerate(sections.get("tenants", ())):
         out.append((f"tenant {tenant.name}", f"tenants[{i}].name", tenant.name))  # stack.py
         hosts += [(f"tenants[{i}].hosts[{j}]", h) for j, h in enumerate(tenant.hosts)]
+    # Each person's client certificate and bindings (platform/people.py).
+    for i, person in enumerate(sections.get("people", ())):
+        out.append((f"person {person.name}", f"people[{i}].name", person.name))
+        grants = ["platops"] if person.role == "platops" else list(person.tenants)
+        out += [(f"person-{person.name}-{grant}", f"people[{i}]", f"{person.name} in {grant}") for grant in grants]
     out += [(f"dns-{slug(h)}", key, h) for key, h in hosts]
     if "network" in sections:
         out += [(f"fw-admin-{slug(str(c))}", f"network.adminCidrs[{i}]", str(c))
@@ -346,6 +385,7 @@ CROSS_RULES = (
     (("cluster",), (), _server_count_rules),
     (("network", "cluster"), (), _node_rules),
     (("tenants",), (), _tenant_rules),
+    (("people",), ("tenants",), _people_rules),
     (("network", "cluster", "router"), (), _router_port_rules),
     (("cluster", "ingress"), (), _ingress_replica_rules),
 )

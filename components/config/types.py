@@ -42,6 +42,9 @@ SUPPORTED_KUBERNETES_MINORS = (32, 33, 34, 35)
 _POSIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]+$")
 # Groups as an authenticator reports them (OIDC prefixes like `oidc:` allowed).
+# A person's user name (the CN of their client certificate, the RBAC User subject, part of
+# resource, object and file names): lowercase letters, digits, '.' and '-'.
+_PERSON = re.compile(r"[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?")
 _GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,252}$")
 # Kubernetes label keys/values (also taint keys/values).
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -56,6 +59,15 @@ _KUBELET_LABELS = frozenset({
     "failure-domain.beta.kubernetes.io/region", "failure-domain.beta.kubernetes.io/zone",
     "topology.kubernetes.io/region", "topology.kubernetes.io/zone",
 })
+
+
+def _person(value: str) -> str:
+    if not _PERSON.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a person's user name — use lowercase letters, digits, '.' and '-', "
+            "starting and ending with a letter or digit, at most 63 characters (e.g. alice or alice.m)"
+        )
+    return value
 
 
 def _dns_label(value: str) -> str:
@@ -273,6 +285,7 @@ PosixUser = Annotated[str, AfterValidator(_posix_user)]
 Email = Annotated[str, AfterValidator(_email)]
 WebUser = Annotated[str, AfterValidator(_web_user)]
 GroupName = Annotated[str, AfterValidator(_group)]
+PersonName = Annotated[str, AfterValidator(_person)]
 Taint = Annotated[str, AfterValidator(_taint)]
 NodeLabels = Annotated[dict[str, str], AfterValidator(_node_labels)]
 CronSchedule = Annotated[str, AfterValidator(_cron)]

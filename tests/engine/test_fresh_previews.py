@@ -1,17 +1,24 @@
 """The first `pulumi preview` of a new dev and prod stack, by the real engine with the pack.
 
-In this preview the Kubernetes provider's kubeconfig is unknown, so the engine gives the
-stack policies empty outputs for every Kubernetes object; the pack must still pass the stack
-(and see what it checks), and the engine must plan exactly what the offline plan shows."""
+In this preview the cluster's CAs do not exist yet (pulumi-tls makes keys at create), so the
+Kubernetes provider's kubeconfig is unknown and the engine gives the stack policies empty
+outputs for every Kubernetes object; the pack must still pass the stack (and see what it
+checks), and the engine must plan exactly what the offline plan shows.
+
+Once the CAs exist the kubeconfig is known in every preview — nothing is read from a host —
+so the provider is configured even while no API server answers (docs/adr/0011): the objects
+preview with their inputs, and the provider is registered only after every node step."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.shared_data import SHARED, serve
 from tools.engine import inline
 from tools.harness import run_stack
 
 from .conftest import assert_no_errors
+from .lab_cluster import stack_file
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -36,3 +43,43 @@ def test_fresh_preview_passes_the_pack_and_matches_the_offline_plan(stack, engin
     # The unknown kubeconfig does not replace anything and the provider is configured later.
     [provider] = [s for s in steps if s["type"] == "pulumi:providers:kubernetes"]
     assert provider["op"] == "create"
+
+    # Nothing of the CAs is known yet, so the provider stays unconfigured: empty outputs.
+    namespaces = outputs_of(run, "kubernetes:core/v1:Namespace")
+    assert namespaces and not any(o.get("metadata") for o in namespaces)
+
+
+def outputs_of(run: inline.Run, type_: str) -> list[dict]:
+    return [e["resource_outputs_event"]["metadata"].get("new", {}).get("outputs") or {}
+            for e in run.events if "resource_outputs_event" in e
+            and e["resource_outputs_event"]["metadata"]["type"] == type_]
+
+
+@pytest.mark.parametrize("stack", ["dev"])
+def test_once_the_cas_exist_every_preview_has_a_configured_provider(stack, engine_bins, work):
+    with serve(SHARED / "charts") as charts:  # the Releases template their charts in preview
+        config = stack_file(stack, work / f"{stack}.yaml", charts)
+        engine = inline.EngineStack(stack, work, config_file=config, echo=None)
+        cas = [r.urn for r in run_stack(stack).registrations
+               if r.type.startswith("tls:") and "-cluster-" in r.urn.rsplit("::", 1)[-1]]
+        assert len(cas) >= 10  # five CAs with their keys, the service-account key, the program's certificate
+        made = engine.up(target=cas)
+        assert_no_errors(made)
+        assert made.changes.get("create") == len(cas)
+
+        run = engine.preview()
+        inline.write_events(run, work / "preview.events.jsonl")
+    assert_no_errors(run)
+    assert run.policy_violations("mandatory") == []
+    # Configured with a known kubeconfig to an API server that is not there yet: the objects are
+    # previewed with their inputs as outputs, which the pack's stack policies then see.
+    namespaces = outputs_of(run, "kubernetes:core/v1:Namespace")
+    assert namespaces and all(o.get("metadata", {}).get("name") for o in namespaces), namespaces
+    quotas = outputs_of(run, "kubernetes:core/v1:ResourceQuota")
+    assert quotas and all(o.get("spec", {}).get("hard") for o in quotas)
+    # Registered (and so configured) only after every node step: an `up` never configures it
+    # while the install is still running.
+    order = [e["resource_pre_event"]["metadata"]["urn"] for e in run.events if "resource_pre_event" in e]
+    provider = next(i for i, urn in enumerate(order) if "pulumi:providers:kubernetes" in urn)
+    node_steps = [i for i, urn in enumerate(order) if urn.endswith(("-member", "-upgrade", "-install"))]
+    assert node_steps and max(node_steps) < provider

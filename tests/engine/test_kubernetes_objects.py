@@ -27,7 +27,7 @@ def test_objects_up_again_and_destroy_on_the_lab_api_server(stack, engine_bins, 
         with serve(SHARED / "charts") as charts:
             config = stack_file(stack, work / f"{stack}.yaml", charts)
             engine = inline.EngineStack(stack, work, config_file=config, echo=None,
-                                        program=objects_program(open(lab.kubeconfig).read()))
+                                        program=objects_program(lab))
             first = engine.up()
             inline.write_events(first, work / "up-1.events.jsonl")
             assert_no_errors(first)

@@ -149,3 +149,38 @@ def test_cli_change_mode_exit_codes_and_layout(tmp_path):
 
     result = plan_cli("prod", "--from", write_stack_file(INVALID_DIR / "duplicate-mac.yaml", tmp_path / "bad"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def _people(config):
+    return config[KEY + "people"]
+
+
+def test_a_person_added_or_removed_is_their_certificate_and_bindings_only(tmp_path):
+    """Onboarding and offboarding touch nothing but that person's resources: the pack setting
+    and RBAC of everyone else, the provider and the nodes stay as they are."""
+    def add_erin(config):
+        _people(config).append({"name": "erin", "role": "appops", "tenants": ["blog", "shop"]})
+
+    old, new = edited(tmp_path, "prod", add_erin)
+    steps = steps_for("prod", old, new)
+    report = change_report(steps, "change").text()
+    changed = {(s.op, s.name) for s in steps if s.op != SAME}
+    assert changed == {("create", n) for n in (
+        "k3s-people-erin-key", "k3s-people-erin-csr", "k3s-people-erin-cert",
+        "k3s-people-erin-blog", "k3s-people-erin-shop")}, report
+    assert not change_report(steps, "change").failed, report
+
+    steps = steps_for("prod", new, old)  # and erin leaves again
+    report = change_report(steps, "change").text()
+    assert {(s.op, s.name) for s in steps if s.op != SAME} == {(DELETE, n) for _op, n in changed}, report
+    assert not [s for s in steps if s.destructive], report
+
+
+def test_a_platops_person_gets_a_certificate_and_one_cluster_wide_binding(tmp_path):
+    def add_frank(config):
+        _people(config).append({"name": "frank", "role": "platops"})
+
+    old, new = edited(tmp_path, "prod", add_frank)
+    steps = steps_for("prod", old, new)
+    assert {s.name for s in steps if s.op != SAME} == {
+        "k3s-people-frank-key", "k3s-people-frank-csr", "k3s-people-frank-cert", "k3s-people-frank-platops"}

@@ -62,24 +62,36 @@ def test_replacing_a_server_by_a_new_host_is_not_a_rename(tmp_path):
     assert not [e for e in found if "renamed" in e or "same pfSense object" in e], found
 
 
-def test_first_server_change_updates_the_provider_it_would_replace_without_a_cluster_identifier(tmp_path):
-    # The kubeconfig read re-runs when the first server's config or version changes: its output is
-    # unknown in the preview, and pulumi-kubernetes then replaces its provider unless a
-    # clusterIdentifier is set and unchanged (seen in the engine tier too).
+def test_a_k3s_upgrade_leaves_the_provider_alone(tmp_path):
+    # The provider's kubeconfig is built from the cluster's CAs, not read from a host: no
+    # step on a node feeds it, so an upgrade does not touch it.
     steps = changed(tmp_path, "dev", lambda c: c["k3s-platform:cluster"].update({"k3sVersion": "v1.34.3+k3s1"}))
     [provider] = [s for s in steps if s.type == "pulumi:providers:kubernetes"]
+    assert provider.op == "same"
+
+
+def _adopt(c):
+    c["k3s-platform:cluster"]["certificateAuthorities"] = "adopt"
+
+
+def test_a_kubeconfig_from_a_new_source_updates_the_provider_with_a_cluster_identifier(tmp_path):
+    # Switching to adopted CAs: the kubeconfig now comes from a read the same run creates, so
+    # it is unknown in the preview; pulumi-kubernetes replaces its provider then unless a
+    # clusterIdentifier is set and unchanged (seen in the engine tier too).
+    steps = changed(tmp_path, "dev", _adopt)
+    [provider] = [s for s in steps if s.type == "pulumi:providers:kubernetes"]
     assert provider.op == "update" and "clusterIdentifier is unchanged" in provider.note
-    assert not [s for s in steps if s.op == "replace"]
+    assert not [s for s in steps if s.op == "replace" and s.type.startswith("kubernetes:")]
 
 
 def test_without_a_cluster_identifier_the_same_change_replaces_every_object(tmp_path, monkeypatch):
     import components.cluster.k3s_cluster as k3s_cluster
 
     doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    doc["config"]["k3s-platform:cluster"]["k3sVersion"] = "v1.34.3+k3s1"
-    path = tmp_path / "dev-upgrade.yaml"
+    _adopt(doc["config"])
+    path = tmp_path / "dev-adopt.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    # The same program as before this fix: no clusterIdentifier on either side.
+    # The same program as before the stable identifier: none on either side.
     monkeypatch.setattr(k3s_cluster, "cluster_identifier", lambda name: None)
     old = run_stack("dev")
     new = run_stack("dev", path)

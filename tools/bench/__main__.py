@@ -64,12 +64,16 @@ POLICY_RUNS = 3  # policy throughput at the largest count: the median of this ma
 
 
 def tenant_config(n: int) -> dict:
-    """Pulumi.prod.yaml with its tenants replaced by t0001..tNNNN, one host each, no sampleApp."""
+    """Pulumi.prod.yaml with its tenants replaced by t0001..tNNNN, one host each, no sampleApp,
+    and its people by the PlatOps people plus one AppOps person per tenant."""
     doc = safe_yaml.load((ROOT / "Pulumi.prod.yaml").read_text(), source="Pulumi.prod.yaml")
     domain = doc["config"]["k3s-platform:domain"]
     doc["config"]["k3s-platform:tenants"] = [
         {"name": f"t{i:04d}", "hosts": [f"t{i:04d}.{domain}"]} for i in range(1, n + 1)
     ]
+    platops = [p for p in doc["config"].get("k3s-platform:people", []) if p["role"] == "platops"]
+    doc["config"]["k3s-platform:people"] = platops + [
+        {"name": f"dev{i:04d}", "role": "appops", "tenants": [f"t{i:04d}"]} for i in range(1, n + 1)]
     return doc
 
 

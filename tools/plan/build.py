@@ -84,18 +84,27 @@ def report_namespaces(tenant_namespaces: list[str]) -> list[str]:
 
 
 def rbac_report(objects: list[dict]) -> str:
-    """The who-can matrix of both personas, read off the objects the program emits."""
+    """The who-can matrix of both personas (their groups) and of every person of `people`
+    (their User bindings), read off the objects the program emits."""
     subjects: dict[str, Subject] = {}
+    people: dict[str, Subject] = {}
     namespaces: list[str] = []
     for obj in objects:
         meta = obj.get("metadata") or {}
-        if obj.get("kind") == "ClusterRoleBinding" and meta.get("name") == persona_specs.PLATOPS_BINDING:
+        kind, name = obj.get("kind"), str(meta.get("name", ""))
+        if kind == "ClusterRoleBinding" and name == persona_specs.PLATOPS_BINDING:
             for s in obj.get("subjects") or []:
                 subjects[f"PlatOps ({s['name']})"] = Subject(s["kind"], s["name"])
-        if obj.get("kind") == "RoleBinding" and meta.get("name") == persona_specs.APPOPS_BINDING:
+        if kind == "RoleBinding" and name == persona_specs.APPOPS_BINDING:
             namespaces.append(meta["namespace"])
             for s in obj.get("subjects") or []:
                 subjects[f"AppOps ({s['name']})"] = Subject(s["kind"], s["name"])
+        persona = {"ClusterRoleBinding": "PlatOps", "RoleBinding": "AppOps"}.get(str(kind))
+        if persona and (name.startswith("platops-") or name.startswith("appops-")):
+            for s in obj.get("subjects") or []:
+                if s.get("kind") == "User":
+                    people.setdefault(f"{persona} person {s['name']}", Subject("User", s["name"]))
+    subjects.update(sorted(people.items()))
     if not subjects:
         return "# RBAC who-can matrix\n\nThis stack binds no persona.\n"
     return rbac_matrix_markdown(objects, personas=subjects, namespaces=report_namespaces(namespaces))

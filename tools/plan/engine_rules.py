@@ -326,6 +326,13 @@ def provider_config_replaces(type_: str, old_inputs: dict | None, new_inputs: di
     old_c = {k: canonical(v) for k, v in (old_inputs or {}).items() if k != "version"}
     new_c = {k: canonical(v) for k, v in (new_inputs or {}).items() if k != "version"}
     changed = sorted({_top(p) for p in changed_paths(old_c, new_c)})
+    # pulumi-kubernetes DiffConfig: a clusterIdentifier set on both sides decides alone — changed,
+    # it replaces; unchanged, nothing replaces (its deferred reset of Replaces). Adding or
+    # removing it leaves the rules below in charge.
+    old_id = _unwrap((old_inputs or {}).get("clusterIdentifier"))
+    new_id = _unwrap((new_inputs or {}).get("clusterIdentifier"))
+    if old_id and new_id:
+        return ["clusterIdentifier"] if old_id != new_id else []
     if _active_cluster(old_inputs) != _active_cluster(new_inputs):
         return changed or ["kubeconfig"]
     return [k for k in changed if k == "renderYamlToDirectory"]
