@@ -11,8 +11,10 @@ preview with their inputs, and the provider is registered only after every node 
 
 from __future__ import annotations
 
+import pulumi
 import pytest
 
+from components.cluster import cluster_cas
 from tests.shared_data import SHARED, serve
 from tools.engine import inline
 from tools.harness import run_stack
@@ -50,26 +52,35 @@ def test_fresh_preview_passes_the_pack_and_matches_the_offline_plan(stack, engin
 
 
 def outputs_of(run: inline.Run, type_: str) -> list[dict]:
-    return [e["resource_outputs_event"]["metadata"].get("new", {}).get("outputs") or {}
-            for e in run.events if "resource_outputs_event" in e
-            and e["resource_outputs_event"]["metadata"]["type"] == type_]
+    return [e["res_outputs_event"]["metadata"].get("new", {}).get("outputs") or {}
+            for e in run.events if "res_outputs_event" in e
+            and e["res_outputs_event"]["metadata"]["type"] == type_]
+
+
+def cas_only() -> None:
+    """The program's first resources alone, under the same parents (so the same URNs): the
+    state of a stack whose CAs exist but whose install has not run yet."""
+    root = pulumi.ComponentResource("k3s-platform:index:Platform", "k3s")
+    cluster = pulumi.ComponentResource("k3s-platform:cluster:K3sCluster", "k3s-cluster",
+                                       opts=pulumi.ResourceOptions(parent=root))
+    child = pulumi.ResourceOptions(parent=cluster)
+    cas = cluster_cas.program_cas("k3s-cluster", child)
+    access = cluster_cas.program_access("k3s-cluster", "https://unused:6443", cas)
+    cluster_cas.program_kubeconfig("k3s-cluster", access, child)  # the program's own certificate
 
 
 @pytest.mark.parametrize("stack", ["dev"])
 def test_once_the_cas_exist_every_preview_has_a_configured_provider(stack, engine_bins, work):
     with serve(SHARED / "charts") as charts:  # the Releases template their charts in preview
         config = stack_file(stack, work / f"{stack}.yaml", charts)
-        engine = inline.EngineStack(stack, work, config_file=config, echo=None)
-        cas = [r.urn for r in run_stack(stack).registrations
-               if r.type.startswith("tls:") and "-cluster-" in r.urn.rsplit("::", 1)[-1]]
-        assert len(cas) >= 10  # five CAs with their keys, the service-account key, the program's certificate
-        made = engine.up(target=cas)
+        made = inline.EngineStack(stack, work, config_file=config, echo=None, pack=False, program=cas_only).up()
         assert_no_errors(made)
-        assert made.changes.get("create") == len(cas)
+        assert made.changes.get("create", 0) >= 14  # five CAs and keys, the service-account key, the program's
 
-        run = engine.preview()
+        run = inline.EngineStack(stack, work, config_file=config, echo=None).preview()
         inline.write_events(run, work / "preview.events.jsonl")
     assert_no_errors(run)
+    assert {s["op"] for s in run.steps() if s["type"].startswith("tls:") and "-ca" in s["name"]} == {"same"}
     assert run.policy_violations("mandatory") == []
     # Configured with a known kubeconfig to an API server that is not there yet: the objects are
     # previewed with their inputs as outputs, which the pack's stack policies then see.
