@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.host_sandbox import REQUIRE_ENV, SKIP_PREFIX
+from tests.cluster.host_sandbox import REQUIRE_ENV, SKIP_PREFIX, required
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = "tests/cluster/test_scripts_on_host.py"
@@ -21,7 +21,10 @@ TARGET = "tests/cluster/test_scripts_on_host.py"
 
 def without_sys_admin(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
     if os.geteuid() != 0 or shutil.which("capsh") is None:
-        pytest.skip(f"{SKIP_PREFIX} dropping CAP_SYS_ADMIN needs root and capsh (libcap2-bin)")
+        why = f"{SKIP_PREFIX} dropping CAP_SYS_ADMIN needs root and capsh (apt-get install libcap2-bin)"
+        if required():
+            pytest.fail(f"{REQUIRE_ENV}=1: {why}", pytrace=False)
+        pytest.skip(why)
     env = {k: v for k, v in os.environ.items() if k not in (REQUIRE_ENV, "K3SP_ENGINE")}
     env.update(extra_env)
     command = f"exec {sys.executable} -m pytest -p no:cacheprovider {TARGET}"
