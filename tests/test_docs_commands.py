@@ -1,12 +1,13 @@
 """Every command the docs and CI files tell users to run is one that exists here."""
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", ROOT / "policies" / "README.md", ROOT / ".gitlab-ci.yml",
+DOCS = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "policies" / "README.md", ROOT / ".gitlab-ci.yml",
         *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / ".github" / "workflows").glob("*.yml"))]
 # Pulumi CLI subcommands the docs may use (pulumi 3.272).
 PULUMI_COMMANDS = {"up", "preview", "stack", "config", "login", "logout", "install", "refresh",
@@ -38,6 +39,9 @@ def test_commands_in_docs_exist(doc):
         assert path.with_suffix(".py").is_file() or (path / "__main__.py").is_file(), f"{doc.name}: {module}"
     for sub in re.findall(r"(?:^|[\s`$(])pulumi ([a-z-]+)", text):
         assert sub in PULUMI_COMMANDS, f"{doc.name}: pulumi {sub}"
+    for script in re.findall(r"(?<![\w/])\.ci/([a-z-]+)", text):
+        path = ROOT / ".ci" / script
+        assert path.is_file() and os.access(path, os.X_OK), f"{doc.name}: .ci/{script} is not an executable here"
 
 
 def test_run_tasks_are_read_from_the_script():

@@ -138,6 +138,15 @@ def check_policies(run: StackRun, resource_list: list[dict] | None = None, confi
              "urn": v.urn, "message": v.message} for v in found]
 
 
+def stack_policy_violations(run: StackRun, stack: str, config_file: Path | None) -> list[dict]:
+    """The pack over one run, with the stack's own settings (the change modes' new side); a
+    settings mismatch is reported as the config error it is."""
+    try:
+        return check_policies(run, config=stack_config(stack, config_file))
+    except PlanFailure as err:
+        raise ConfigFileError(str(err)) from None
+
+
 def build_plan(stack: str, config_file: Path | None = None, program=None, progress: Progress | None = None) -> Plan:
     started = time.perf_counter()
     run = run_program(stack, config_file, program)

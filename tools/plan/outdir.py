@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tools.caller import caller_path
 
-__all__ = ["MARKER", "OutDirError", "caller_path", "check_target", "write_atomically"]
+__all__ = ["MARKER", "OutDirError", "caller_path", "check_target", "write_atomically", "write_reports"]
 
 MARKER = ".k3s-platform-plan"
 MARKER_TEXT = ("This directory is an offline plan written by `./run plan` (tools/plan).\n"
@@ -78,3 +78,19 @@ def write_atomically(out: Path, write: Callable[[Path], None], protected: tuple[
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def write_reports(out: Path, files: dict[str, str], protected: tuple[Path, ...] = ()) -> str | None:
+    """The check modes' reports (name -> text) into `out`, as a plan is written (marker, swap
+    when complete). Returns the error line to print, or None when written."""
+    def write(tmp: Path) -> None:
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+
+    try:
+        write_atomically(out, write, protected)
+    except OutDirError as failure:
+        return f"plan: {failure}"
+    except OSError as err:
+        return f"plan: --out {out}: cannot write ({err.strerror or err}) — check the disk and permissions"
+    return None
