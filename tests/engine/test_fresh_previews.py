@@ -80,7 +80,7 @@ def test_once_the_cas_exist_every_preview_has_a_configured_provider(stack, engin
         run = inline.EngineStack(stack, work, config_file=config, echo=None).preview()
         inline.write_events(run, work / "preview.events.jsonl")
     assert_no_errors(run)
-    assert {s["op"] for s in run.steps() if s["type"].startswith("tls:") and "-ca" in s["name"]} == {"same"}
+    assert {s["op"] for s in run.steps() if s["type"].startswith("tls:") and s["name"].startswith("k3s-cluster-")} == {"same"}
     assert run.policy_violations("mandatory") == []
     # Configured with a known kubeconfig to an API server that is not there yet: the objects are
     # previewed with their inputs as outputs, which the pack's stack policies then see.
