@@ -1,8 +1,10 @@
 """K3sCluster: k3s installed over SSH on every node of the stack.
 
 Creates, as children:
-- `<name>-token`: the cluster token (random, secret), generated here so that every node can
-  be configured before the first server exists — no read-back on the critical path;
+- `<name>-token` (and `<name>-token-<n>` for each later `tokenGeneration`): the cluster token
+  (random, secret, protected), generated here so that every node can be configured before the
+  first server exists — no read-back on the critical path; `<name>-token-rotate` (from
+  generation 2 on) moves the first server to the newest one before any node is given it;
 - per node `<name>-<node>-prepare` (staging directory), `<name>-<node>-config` (CopyToRemote
   of the rendered `/etc/rancher/k3s/config.yaml`), `<name>-<node>-install` (install or
   reconfigure in place; uninstall on delete), `<name>-<node>-upgrade` (brings the node to the
@@ -113,21 +115,37 @@ class K3sCluster(pulumi.ComponentResource):
         spec = cluster_spec(cluster)
         self.api_url = render.api_url(cluster.api_hostname)
 
-        # Every server and agent holds this token: a replacement would brick the cluster. So it
-        # is protected and its inputs ignored; rotating it is an explicit runbook step
-        # (docs/operations.md, `k3s token rotate`), never a side effect of a config change.
-        token = random.RandomPassword(
-            f"{name}-token", length=64, special=False,
-            opts=pulumi.ResourceOptions(parent=self, protect=True,
-                                        ignore_changes=["length", "special"]))
+        # Every server and agent holds this token: a replacement would brick the cluster. So each
+        # generation is protected and its inputs ignored; rotating is `cluster.tokenGeneration`
+        # raised by one (token 1 keeps the name it always had). Earlier generations stay: a
+        # snapshot taken before a rotation restores only with the token of then.
+        tokens = [random.RandomPassword(
+            f"{name}-token" if generation == 1 else f"{name}-token-{generation}", length=64, special=False,
+            opts=pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["length", "special"]))
+            for generation in range(1, cluster.token_generation + 1)]
         # The engine marks `result` secret (additional_secret_outputs); say it here too so
         # no path — mocks, previews, a future SDK — can carry it in clear.
-        token_value: pulumi.Output[str] = pulumi.Output.secret(token.result)
+        token_value: pulumi.Output[str] = pulumi.Output.secret(tokens[-1].result)
 
         nodes = node_specs(cluster)
         order = step_order(nodes)
         first = nodes[0]
         connections = {n.name: node_connection(cluster, n, ssh_private_key) for n in nodes}
+        rotation: list[pulumi.Resource] = []
+        if len(tokens) > 1:
+            rotation_stdin: pulumi.Output[str] = pulumi.Output.secret(
+                pulumi.Output.concat(tokens[-2].result, "\n", tokens[-1].result, "\n"))
+            # The first server moves to the new token before any node is given it (k3s's token
+            # API, on that server); each install step then writes it and restarts.
+            rotation.append(remote.Command(
+                f"{name}-token-rotate",
+                connection=connections[first.name],
+                create=render.rotate_token_script(first),
+                update=render.rotate_token_script(first),
+                stdin=rotation_stdin,
+                add_previous_output_in_env=False,
+                logging=remote.Logging.STDERR,
+                opts=pulumi.ResourceOptions(parent=self)))
         # Stacks made before 0.2 carry a hash in `triggers`, which pulumi-command turns into a
         # replace (and so an uninstall); ignoring the old value keeps every change an update.
         step = pulumi.ResourceOptions(parent=self, ignore_changes=["triggers"])
@@ -160,7 +178,7 @@ class K3sCluster(pulumi.ComponentResource):
                 remote_path=render.STAGED_CONFIG_PATH,
                 opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[prepare])))
 
-            waits_for: list[pulumi.Resource] = [copy, *(installs[n] for n in order.install_after[node.name])]
+            waits_for: list[pulumi.Resource] = [copy, *rotation, *(installs[n] for n in order.install_after[node.name])]
             if cas is not None and node.role == "server":
                 # Before k3s first starts, or it makes CAs of its own. The script refuses a host
                 # that already holds other CAs (a cluster k3s made: `adopt` is for that).

@@ -558,6 +558,56 @@ def kubeconfig_yaml(cluster_name: str, server: str, ca_pem: str, cert_pem: str, 
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+# --- the cluster token ------------------------------------------------------------------------
+
+# k3s's supervisor API for `k3s token rotate` (pkg/server/handlers/token.go): PUT, basic auth
+# as `server` with the current token, body {"newToken": ...}.
+TOKEN_API = f"https://127.0.0.1:{API_PORT}/v1-k3s/token"
+
+
+def rotate_token_script(node: NodeSpec) -> str:
+    """Run on the first server before the nodes get a new token: rotate the cluster to it.
+
+    Standard input holds two lines, the previous token and the new one. Nothing happens where
+    k3s is not installed yet (a new cluster starts with the new token) or the server already
+    runs the new one (a retried `up`). The tokens reach curl in its config on stdin, never on a
+    command line. Afterwards every server and agent must get the new token and restart, which
+    their install steps do next."""
+    return f"""#!/bin/sh
+# Rotate the cluster token on {node.name}. Rendered by k3s-platform.
+# The tokens arrive on standard input; they are never echoed or logged.
+set -eu
+IFS= read -r old
+IFS= read -r new
+if ! sudo test -f {SERVER_TOKEN_PATH}; then
+  echo "k3s on {node.name} is not installed yet: it starts with the new token"
+  exit 0
+fi
+current=$(sudo cat {SERVER_TOKEN_PATH})
+case "$current" in
+  *"::server:$new") echo "k3s on {node.name} already runs the new token"; exit 0 ;;
+  *"::server:$old") ;;
+  *) echo "k3s on {node.name} runs neither the previous nor the new token: raise cluster.tokenGeneration one step at a time (docs/operations.md, 'Rotating the cluster token')" >&2
+     exit 1 ;;
+esac
+# curl reads its settings, the tokens among them, from the here-document (stdin), not argv.
+sudo curl -K - <<K3SP_CURL
+url = "{TOKEN_API}"
+request = "PUT"
+user = "server:$old"
+data = "{{\\"newToken\\":\\"$new\\"}}"
+cacert = "{K3S_TLS_DIR}/server-ca.crt"
+fail
+silent
+show-error
+K3SP_CURL
+case "$(sudo cat {SERVER_TOKEN_PATH})" in
+  *"::server:$new") echo "k3s on {node.name}: cluster token rotated" ;;
+  *) echo "k3s on {node.name} accepted the rotation but its token file does not hold the new token" >&2; exit 1 ;;
+esac
+"""
+
+
 # The first server's secure join token, `K10<sha256 of the cluster CA>::server:<secret>`:
 # a joiner given this form checks the CA it is shown against the hash before it trusts the
 # server, so a host impersonating apiHostname cannot collect the secret.

@@ -87,6 +87,13 @@ class Cluster(Model):
     servers: tuple[Node, ...]
     agents: tuple[Node, ...] = ()
     secrets_encryption: bool = True
+    token_generation: int = Field(
+        default=1, ge=1, le=1000,
+        description="Which cluster token the nodes use. Raise it by one to rotate the token: the "
+                    "next `up` makes token N, rotates the first server to it with k3s's token API "
+                    "(the tokens never on a command line), then gives it to every node "
+                    "(docs/operations.md, \"Rotating the cluster token\"). Earlier tokens stay in "
+                    "state: restoring a snapshot taken before a rotation needs the token of then.")
     etcd_snapshots: EtcdSnapshots = EtcdSnapshots()
     installer: Installer = Installer()
 

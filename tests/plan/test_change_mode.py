@@ -184,3 +184,20 @@ def test_a_platops_person_gets_a_certificate_and_one_cluster_wide_binding(tmp_pa
     steps = steps_for("prod", old, new)
     assert {s.name for s in steps if s.op != SAME} == {
         "k3s-people-frank-key", "k3s-people-frank-csr", "k3s-people-frank-cert", "k3s-people-frank-platops"}
+
+
+def test_raising_the_token_generation_rotates_in_place(tmp_path):
+    """A token rotation creates the new token and the rotation step and updates every install
+    (their stdin changed); no node is replaced or uninstalled and the old token stays."""
+    def rotate(config):
+        config[KEY + "cluster"]["tokenGeneration"] = 2
+
+    old, new = edited(tmp_path, "prod", rotate)
+    steps = steps_for("prod", old, new)
+    report = change_report(steps, "change").text()
+    created = {s.name for s in steps if s.op == "create"}
+    assert created == {"k3s-cluster-token-2", "k3s-cluster-token-rotate"}, report
+    updated = {s.name for s in steps if s.op == UPDATE}
+    assert {f"k3s-cluster-{n}-install" for n in ("cp1", "cp2", "cp3", "w1", "w2")} <= updated, report
+    assert "k3s-cluster-join-token" in updated, report
+    assert not [s for s in steps if s.op in (REPLACE, DELETE)], report

@@ -251,3 +251,28 @@ def test_adopted_cas_are_read_once_and_sign_the_same_kubeconfigs(tmp_path):
     assert signed == {"k3s-cluster-cas-read"}
     [provider] = run.by_type("pulumi:providers:kubernetes")
     assert "k3s-cluster-cas-read" in {d.split("::")[-1] for d in provider.property_dependencies["kubeconfig"]}
+
+
+def test_token_generation_two_rotates_the_first_server_before_any_node_gets_it(tmp_path):
+    import yaml
+
+    from tools.harness import ROOT
+
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    doc["config"]["k3s-platform:cluster"]["tokenGeneration"] = 2
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run = run_stack("prod", path)
+    tokens = {r.name: r for r in run.by_type("random:index/randomPassword:RandomPassword")}
+    assert set(tokens) == {"k3s-cluster-token", "k3s-cluster-token-2"}  # the first keeps its name
+    assert all(t.protect for t in tokens.values())
+    rotate = reg(run, "k3s-cluster-token-rotate")
+    assert rpc.is_rpc_secret(rotate.inputs["stdin"])
+    assert {d.split("::")[-1] for d in rotate.property_dependencies["stdin"]} == set(tokens)
+    assert rotate.inputs["connection"] == reg(run, "k3s-cluster-cp1-install").inputs["connection"]
+    for node in ("cp1", "cp2", "cp3", "w1", "w2"):
+        assert "k3s-cluster-token-rotate" in deps(run, f"k3s-cluster-{node}-install"), node
+    first = {d.split("::")[-1] for d in reg(run, "k3s-cluster-cp1-install").property_dependencies["stdin"]}
+    assert first == {"k3s-cluster-token-2"}
+    join = {d.split("::")[-1] for d in reg(run, "k3s-cluster-join-token").property_dependencies["stdin"]}
+    assert join == {"k3s-cluster-token-2"}  # re-read after the rotation: joiners get the new one
