@@ -187,16 +187,11 @@ def run_against(stack: str, ref: str, config_file: Path | None = None, repo: Pat
             code = 0
     text = "\n".join(lines) + "\n"
     print(text, end="")
-    if out is not None:
-        from tools.plan.outdir import write_reports
+    if out is None:
+        return code
+    from tools.plan.outdir import write_change_reports
 
-        markdown = review.change_markdown(title, steps, violations, command=command)
-        failure = write_reports(out[0], {review.REPORT_FILE: markdown, review.TEXT_FILE: text}, out[1])
-        if failure:
-            print(failure, file=sys.stderr)
-            return 2
-        print(f"report written to {out[0] / review.REPORT_FILE}")
-    return code
+    return write_change_reports(out, review.change_markdown(title, steps, violations, command=command), text, code)
 
 
 

@@ -802,13 +802,7 @@ def run_mode(stack: str, config_file=None, *, fresh_preview: bool = False, old_c
         markdown = review.change_markdown(title, steps, violations, command=command)
     text = "\n".join(lines) + "\n"
     print(text, end="")
-    if out is not None:
-        from tools.plan.outdir import write_reports
+    from tools.plan.outdir import write_change_reports
 
-        failure = write_reports(out[0], {review.REPORT_FILE: markdown, review.TEXT_FILE: text}, out[1])
-        if failure:
-            print(failure, file=sys.stderr)
-            return 2
-        print(f"report written to {out[0] / review.REPORT_FILE}")
-    return code
+    return write_change_reports(out, markdown, text, code)
 

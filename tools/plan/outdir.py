@@ -12,13 +12,14 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from tools.caller import caller_path
 
-__all__ = ["MARKER", "OutDirError", "caller_path", "check_target", "write_atomically", "write_reports"]
+__all__ = ["MARKER", "OutDirError", "caller_path", "check_target", "write_atomically", "write_change_reports", "write_reports"]
 
 MARKER = ".k3s-platform-plan"
 MARKER_TEXT = ("This directory is an offline plan written by `./run plan` (tools/plan).\n"
@@ -94,3 +95,18 @@ def write_reports(out: Path, files: dict[str, str], protected: tuple[Path, ...] 
     except OSError as err:
         return f"plan: --out {out}: cannot write ({err.strerror or err}) — check the disk and permissions"
     return None
+
+
+def write_change_reports(out: tuple[Path, tuple[Path, ...]] | None, markdown: str, text: str, code: int) -> int:
+    """The change modes' ending: with `--out`, report.md and report.txt written there (and said
+    so); the exit code is `code`, or 2 when the reports could not be written."""
+    if out is None:
+        return code
+    from tools.plan import review
+
+    failure = write_reports(out[0], {review.REPORT_FILE: markdown, review.TEXT_FILE: text}, out[1])
+    if failure:
+        print(failure, file=sys.stderr)
+        return 2
+    print(f"report written to {out[0] / review.REPORT_FILE}")
+    return code
