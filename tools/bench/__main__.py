@@ -248,7 +248,9 @@ def report(m: dict, evals: list[dict], rows: list[dict], rt: dict, policies: lis
              "Offline plan under Pulumi mocks (DESIGN.md §6). Wall-clock figures depend on the machine;",
              "the ratios, measured in one run, are what to compare.", "",
              f"Machine: `{m['arch']}`, {m['cpus']} CPUs, Python {m['python']}; run {m['date']}; "
-             f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end.", "",
+             f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end"
+             + (" (the CPUs were shared with other work: the seconds are inflated, the ratios less so)."
+                if max(load) > (m["cpus"] or 1) else "."), "",
              f"Command: `{COMMAND}` (from the repo root; `--tenants 10,100` for a shorter run).", "",
              f"## Program evaluation (median of {RUNS})", "",
              "| stack | resources | median s | min s | max s |", "|---|---:|---:|---:|---:|"]
