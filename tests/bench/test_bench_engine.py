@@ -21,7 +21,7 @@ def row(n: int, floor: float, preview: float, nopack: float, plan: float, extrap
             "nopack_cpu": nopack, "plan_cpu": plan, "rss": {"cli": 200.0, "providers": 300.0, "pack": 80.0,
                                                             "host": 150.0},
             "floor_rss": {"cli": 150.0, "providers": 100.0, "host": 90.0}, "load": 1.0,
-            "extrapolated": extrapolated}
+            "extrapolated": extrapolated, "floor_nc": floor / 2, "preview_nc": preview / 2}
 
 
 def test_the_line_is_the_issues_format():
@@ -30,6 +30,7 @@ def test_the_line_is_the_issues_format():
     assert m, text
     assert m.groups()[:7] == ("100", "2105", "148.0", "211.0", "1.43", "1.23", "0.05") and m.group(8) is None
     assert LINE.match(engine.line(row(1000, 1.0, 2.0, 1.5, 0.5, extrapolated=True))).group(8)
+    assert not LINE.match(engine.line_nc(row(100, 148.0, 211.0, 172.0, 10.0)))  # its own prefix
 
 
 def test_fit_recovers_a_quadratic_and_a_line():
@@ -43,13 +44,14 @@ def test_fit_recovers_a_quadratic_and_a_line():
 def test_report_judges_every_measured_count_and_marks_the_extrapolated_row():
     rows = [row(2, 3.0, 3.6, 3.0, 1.5), row(100, 148.0, 211.0, 172.0, 10.0),
             row(1000, 5000.0, 7000.0, 6000.0, 95.0, extrapolated=True)]
-    rows[-1]["curves"] = {k: [1.0, 0.01, 1e-5] for k in ("floor", "preview", "nopack")}
+    rows[-1]["curves"] = {k: [1.0, 0.01, 1e-5] for k in ("floor", "preview", "nopack", "floor_nc", "preview_nc")}
     text = engine.report(rows, "2026-12-06 22:00 UTC", (1.0, 2.0), 600.0)
     assert "shared with other workers" in text
     assert "- program / floor ≤ 1.3x: 1.20, 1.43 (MISSES);" in text  # 1000 (extrapolated) not judged
     assert "- pack overhead ≤ 1.25x: 1.20, 1.23 (meets);" in text
     assert "- plan / preview ≤ 1x: 0.42, 0.05 (meets);" in text
     assert "| 1000 (extrapolated) | 20105 | *5000.0* |" in text
+    assert "- program / floor ≤ 1.3x with checkpoints skipped: 1.20, 1.43 (MISSES)." in text
     for machine_path in ("/work/", "/tmp/", "/root/", "/home/"):
         assert machine_path not in text
 
@@ -70,7 +72,7 @@ def test_plot_is_svg_with_every_series():
     svg = engine.plot([row(2, 3.0, 3.6, 3.0, 1.5), row(100, 148.0, 211.0, 172.0, 10.0),
                        row(1000, 5000.0, 7000.0, 6000.0, 95.0, extrapolated=True)])
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
-    for name in ("floor", "preview (pack)", "preview (no pack)", "offline plan"):
+    for name in ("floor", "preview (pack)", "preview (no pack)", "offline plan", "preview (pack), skip checkpoints"):
         assert f">{name}</text>" in svg
     assert "stroke-dasharray" in svg
 

@@ -13,8 +13,8 @@ At 1,000 tenants (about 19,000 steps) the floor alone would take hours on this m
 runs only with `--engine-1000`; by default that line reports the offline plan, measured, and
 the engine's times extrapolated from a fitted curve (t = a + b R + c R^2 over the measured
 counts), and ends with `(extrapolated)`. `--engine-profile` runs the floor and the program once
-more at the largest measured count under the CLI's `--profiling` and prints the top of each
-CPU profile (`go tool pprof -top`).
+more at the smallest and the largest measured count under the CLI's `--profiling` and prints
+the top of each CPU profile (`go tool pprof -top`; the profiles are kept in engine-out/profiles).
 """
 
 from __future__ import annotations
@@ -49,13 +49,16 @@ def tenant_file(directory: Path, n: int) -> Path:
     return write_tenant_config(directory, n)
 
 
-def engine_run(mode: str, config: Path, work: Path, profile: str | None = None) -> dict:
+def engine_run(mode: str, config: Path, work: Path, profile: str | None = None,
+               skip_checkpoints: bool = False) -> dict:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
     cmd = [sys.executable, "-m", "tools.bench.engine_child", mode, str(config), str(work)]
     if profile:
         cmd += ["--profile", profile]
+    if skip_checkpoints:
+        cmd += ["--skip-checkpoints"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     lines = out.stdout.strip().splitlines()
     if not lines:
@@ -80,12 +83,19 @@ def measure(n: int, directory: Path) -> dict:
     nopack = engine_run("program-nopack", config, directory / f"nopack{n}")
     floor = engine_run(f"floor:{program['steps'] - 2}", config, directory / f"floor{n}")
     plan = plan_run(config, directory / f"plan{n}")
+    # The same preview and floor with PULUMI_SKIP_CHECKPOINTS=true: what the CLI's per-step
+    # snapshot serialisation costs (see BENCHMARKS.md, where the engine's time goes).
+    program_nc = engine_run("program", config, directory / f"program-nc{n}", skip_checkpoints=True)
+    floor_nc = engine_run(f"floor:{program['steps'] - 2}", config, directory / f"floor-nc{n}",
+                          skip_checkpoints=True)
     row = {"tenants": n, "resources": program["steps"], "floor_steps": floor["steps"],
            "floor": floor["seconds"], "preview": program["seconds"], "nopack": nopack["seconds"],
            "plan": plan["seconds"], "floor_cpu": floor["cpu_s"], "preview_cpu": program["cpu_s"],
            "nopack_cpu": nopack["cpu_s"], "plan_cpu": plan["cpu_s"], "rss": program["rss_mib"],
-           "floor_rss": floor["rss_mib"], "load": os.getloadavg()[0], "extrapolated": False}
+           "floor_rss": floor["rss_mib"], "load": os.getloadavg()[0], "extrapolated": False,
+           "floor_nc": floor_nc["seconds"], "preview_nc": program_nc["seconds"]}
     print(line(row), flush=True)
+    print(line_nc(row), flush=True)
     return row
 
 
@@ -100,6 +110,13 @@ def line(row: dict) -> str:
             f"preview {row['preview']:.1f} s, program/floor {r['program_over_floor']:.2f}x, "
             f"pack overhead {r['pack']:.2f}x, plan/preview {r['plan_over_preview']:.2f}x")
     return text + (" (extrapolated)" if row["extrapolated"] else "")
+
+
+def line_nc(row: dict) -> str:
+    """The skip-checkpoints figures, on a line of their own that the per-count line's readers skip."""
+    return (f"skip-checkpoints tenants {row['tenants']}: floor {row['floor_nc']:.1f} s, preview "
+            f"{row['preview_nc']:.1f} s, program/floor {row['preview_nc'] / row['floor_nc']:.2f}x, "
+            f"preview default/skip {row['preview'] / row['preview_nc']:.2f}x")
 
 
 # --- the fitted curve ---------------------------------------------------------------------
@@ -131,7 +148,7 @@ def extrapolate(rows: list[dict], n: int, directory: Path) -> dict:
     resources = round(evaluate(steps, n))
     degree = min(2, len(rows) - 1)
     curves = {k: fit([r["resources"] for r in rows], [r[k] for r in rows], degree)
-              for k in ("floor", "preview", "nopack")}
+              for k in ("floor", "preview", "nopack", "floor_nc", "preview_nc")}
     plan = plan_run(tenant_file(directory, n), directory / f"plan{n}")
     row = {"tenants": n, "resources": resources, "plan": plan["seconds"], "plan_cpu": plan["cpu_s"],
            "extrapolated": True, "curves": curves, "load": os.getloadavg()[0],
@@ -143,29 +160,29 @@ def extrapolate(rows: list[dict], n: int, directory: Path) -> dict:
 # --- profiles -----------------------------------------------------------------------------
 
 
-def profile(n: int, resources: int, directory: Path, top: int = 25) -> dict[str, str]:
-    """CPU profiles of the CLI (its --profiling flag) for the floor and the program at n tenants."""
+def profile(n: int, resources: int, directory: Path, top: int = 30) -> dict[str, str]:
+    """CPU profiles of the CLI (its --profiling flag) for the floor and the program at n tenants.
+
+    Every CLI command the Automation API runs writes one; the preview's is the largest (the
+    others are the short stack and config commands before it): that one is kept and printed."""
     config = tenant_file(directory, n)
+    keep = ROOT / "engine-out" / "profiles"
+    keep.mkdir(parents=True, exist_ok=True)
     out = {}
     for label, mode in (("floor", f"floor:{resources - 2}"), ("program", "program")):
-        folder = directory / f"profile-{label}"
+        folder = directory / f"profile-{label}-{n}"
         folder.mkdir(parents=True, exist_ok=True)
-        prefix = folder / "pulumi"
-        engine_run(mode, config, directory / f"profiled-{label}", profile=str(prefix))
-        keep = ROOT / "engine-out" / "profiles"
-        keep.mkdir(parents=True, exist_ok=True)
+        engine_run(mode, config, directory / f"profiled-{label}-{n}", profile=str(folder / "pulumi"))
+        cpu = max(folder.glob("pulumi.*.cpu"), key=lambda p: p.stat().st_size)
+        shutil.copy(cpu, keep / f"{label}-{n}-tenants.cpu")
         texts = []
-        for cpu in sorted(folder.glob("pulumi.*.cpu")):
-            if cpu.stat().st_size == 0:
-                continue
-            shutil.copy(cpu, keep / f"{label}-{n}-tenants.{cpu.name}")
-            for order in ("-top", "-cum"):
-                args = ["go", "tool", "pprof", "-top", f"-nodecount={top}"] + (["-cum"] if order == "-cum" else [])
-                res = subprocess.run(args + [str(cpu)], capture_output=True, text=True)
-                texts.append(f"# {cpu.name} {order}\n{res.stdout}{res.stderr[-500:]}")
+        for extra in ([], ["-cum"]):
+            res = subprocess.run(["go", "tool", "pprof", "-top", f"-nodecount={top}", *extra, str(cpu)],
+                                 capture_output=True, text=True)
+            texts.append(f"# {label}, {n} tenants, pprof -top {' '.join(extra)}\n{res.stdout}{res.stderr[-500:]}")
         out[label] = "\n".join(texts)
-        print(f"--- CPU profile of the CLI, {label}, {n} tenants (copies in engine-out/profiles) ---\n"
-              + out[label], flush=True)
+        print(f"--- CPU profile of the CLI's preview, {label}, {n} tenants "
+              f"(engine-out/profiles/{label}-{n}-tenants.cpu) ---\n" + out[label], flush=True)
     return out
 
 
@@ -189,16 +206,20 @@ def report(rows: list[dict], started: str, load: tuple[float, float], total: flo
              "no pack, same CLI build, file backend, inline host and stack config;",
              "- **preview**: the program (prod with N tenants) with the pack; **no pack**: the same "
              "without it; **plan**: `./run plan` of the same stack (offline, mocks).", "",
+             "- **skip checkpoints**: the floor and the preview (with the pack) again with "
+             "`PULUMI_SKIP_CHECKPOINTS=true`, which stops the CLI serialising the whole snapshot after "
+             "every step (see below: where the engine's time goes).", "",
              "| tenants | resources (steps) | floor s | preview s | no pack s | plan s | program / floor "
-             "| pack overhead | plan / preview |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| pack overhead | plan / preview | floor s, skip cp | preview s, skip cp | program / floor, skip cp |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         x = ratios(r)
         mark = " (extrapolated)" if r["extrapolated"] else ""
         e = "*" if r["extrapolated"] else ""
         lines.append(f"| {r['tenants']}{mark} | {r['resources']} | {e}{r['floor']:.1f}{e} | {e}{r['preview']:.1f}{e} "
                      f"| {e}{r['nopack']:.1f}{e} | {r['plan']:.1f} | {x['program_over_floor']:.2f} | {x['pack']:.2f} "
-                     f"| {x['plan_over_preview']:.2f} |")
+                     f"| {x['plan_over_preview']:.2f} | {e}{r['floor_nc']:.1f}{e} | {e}{r['preview_nc']:.1f}{e} "
+                     f"| {r['preview_nc'] / r['floor_nc']:.2f} |")
     ext = [r for r in rows if r["extrapolated"]]
     if ext:
         c = ext[0]["curves"]
@@ -219,6 +240,9 @@ def report(rows: list[dict], started: str, load: tuple[float, float], total: flo
         got = [f"{ratios(r)[key]:.2f}" for r in measured]
         ok = all(ratios(r)[key] <= target for r in measured)
         lines.append(f"- {what} ≤ {target:g}x: {', '.join(got)} ({_verdict(ok)});")
+    nc = [r["preview_nc"] / r["floor_nc"] for r in measured]
+    lines.append(f"- program / floor ≤ {PROGRAM_OVER_FLOOR:g}x with checkpoints skipped: "
+                 f"{', '.join(f'{v:.2f}' for v in nc)} ({_verdict(all(v <= PROGRAM_OVER_FLOOR for v in nc))}).")
     lines += ["", "Peak RSS (MiB, each part the sum of its processes' high-water marks) of the preview "
               "with the pack, and per 100 resources:", "",
               "| tenants | resources | CLI | providers | pack | inline host | other | total | total / 100 res "
@@ -241,7 +265,7 @@ def _curve(coef: list[float]) -> str:
 def plot(rows: list[dict]) -> str:
     series = {name: [(r["tenants"], r[key], r["extrapolated"]) for r in rows]
               for name, key in (("floor", "floor"), ("preview (pack)", "preview"), ("preview (no pack)", "nopack"),
-                                ("offline plan", "plan"))}
+                                ("offline plan", "plan"), ("preview (pack), skip checkpoints", "preview_nc"))}
     return line_plot(series, x_label="tenants (log)", y_label="seconds (log)",
                      title="prod + N tenants: real preview, floor and offline plan (dashed: extrapolated)")
 
@@ -279,10 +303,15 @@ def main(counts: tuple[int, ...], full_1000: bool, with_profile: bool, write: bo
         directory = Path(tmp)
         rows = [measure(n, directory) for n in counts]
         if not full_1000 and EXTRAPOLATED_TENANTS not in counts:
-            rows.append(extrapolate(rows, EXTRAPOLATED_TENANTS, directory))
-        if with_profile:
-            big = max((r for r in rows if not r["extrapolated"]), key=lambda r: r["tenants"])
-            profile(big["tenants"], big["resources"], directory)
+            if len(rows) >= 2:
+                rows.append(extrapolate(rows, EXTRAPOLATED_TENANTS, directory))
+            else:
+                print(f"bench --engine: one measured count, no curve to extrapolate {EXTRAPOLATED_TENANTS} "
+                      "tenants from", file=sys.stderr)
+        if with_profile:  # the smallest and the largest measured count: what grows is what differs
+            measured = sorted((r for r in rows if not r["extrapolated"]), key=lambda r: r["tenants"])
+            for r in {id(x): x for x in (measured[0], measured[-1])}.values():
+                profile(r["tenants"], r["resources"], directory)
     total = time.perf_counter() - t0
     if write:
         write_section(ROOT / "BENCHMARKS.md", report(rows, started, (load_start, os.getloadavg()[0]), total))

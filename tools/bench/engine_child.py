@@ -1,5 +1,5 @@
 """One real `pulumi preview` in its own process, for `./run bench --engine`:
-`python -m tools.bench.engine_child MODE CONFIG_FILE WORK_DIR [--profile PREFIX]`.
+`python -m tools.bench.engine_child MODE CONFIG_FILE WORK_DIR [--profile PREFIX] [--skip-checkpoints]`.
 
 MODE is `program` (the project's program with the pack), `program-nopack` (the same without the
 pack) or `floor:<count>` (an inline program registering <count> `kubernetes:core/v1:ConfigMap`
@@ -7,7 +7,9 @@ on one kubernetes provider with `renderYamlToDirectory`: no cluster, no pack, no
 provider). All three go through the same CLI build, file backend and inline host
 (tools/engine/inline.py's EngineStack) with the same stack config (CONFIG_FILE), in a new
 stack: the first preview of it. `--profile PREFIX` runs the CLI with its `--profiling PREFIX`
-flag (CPU profile `PREFIX.<pid>.cpu`, heap `.mem`, execution trace `.trace`).
+flag (CPU profile `PREFIX.<pid>.cpu`, heap `.mem`, execution trace `.trace`);
+`--skip-checkpoints` sets PULUMI_SKIP_CHECKPOINTS=true for the CLI (the snapshot manager then
+serialises the snapshot once, at the end, instead of after every step).
 
 Prints one JSON line: the preview's wall seconds, its resource steps, the CPU seconds of this
 process and its descendants during the preview, and the peak RSS (MiB) of the CLI, the
@@ -143,9 +145,18 @@ def profiling_cli(prefix: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    mode, config_file, work = argv[0], Path(argv[1]), Path(argv[2])
-    if argv[3:4] == ["--profile"]:
-        profiling_cli(argv[4])
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.engine_child")
+    parser.add_argument("mode")
+    parser.add_argument("config_file", type=Path)
+    parser.add_argument("work", type=Path)
+    parser.add_argument("--profile", metavar="PREFIX")
+    parser.add_argument("--skip-checkpoints", action="store_true")
+    args = parser.parse_args(argv)
+    mode, config_file, work = args.mode, args.config_file, args.work
+    if args.profile:
+        profiling_cli(args.profile)
     program = None
     pack = mode == "program"
     if mode.startswith("floor:"):
@@ -154,6 +165,8 @@ def main(argv: list[str]) -> int:
         print(f"unknown mode {mode!r} (program, program-nopack or floor:<count>)", file=sys.stderr)
         return 2
     stack = inline.EngineStack("prod", work, config_file=config_file, pack=pack, echo=None, program=program)
+    if args.skip_checkpoints:
+        stack.env["PULUMI_SKIP_CHECKPOINTS"] = "true"  # the preview's CLI inherits the run's environment
     sampler = MemorySampler()
     cpu_before = _cpu()
     sampler.start()
