@@ -18,7 +18,7 @@ LINE = re.compile(r"^tenants (\d+): (\d+) resources, floor ([\d.]+) s, preview (
 def row(n: int, floor: float, preview: float, nopack: float, plan: float, extrapolated: bool = False) -> dict:
     return {"tenants": n, "resources": 20 * n + 105, "floor_steps": 20 * n + 105, "floor": floor,
             "preview": preview, "nopack": nopack, "plan": plan, "floor_cpu": floor, "preview_cpu": preview,
-            "nopack_cpu": nopack, "plan_cpu": plan, "rss": {"cli": 200.0, "providers": 300.0, "pack": 80.0,
+            "nopack_cpu": nopack, "plan_cpu": plan, "rss": {"cli": 150.0 + n, "providers": 300.0, "pack": 80.0,
                                                             "host": 150.0},
             "floor_rss": {"cli": 150.0, "providers": 100.0, "host": 90.0}, "load": 1.0,
             "extrapolated": extrapolated, "floor_nc": floor / 2, "preview_nc": preview / 2}
@@ -52,6 +52,8 @@ def test_report_judges_every_measured_count_and_marks_the_extrapolated_row():
     assert "- plan / preview ≤ 1x: 0.42, 0.05 (meets);" in text
     assert "| 1000 (extrapolated) | 20105 | *5000.0* |" in text
     assert "- program / floor ≤ 1.3x with checkpoints skipped: 1.20, 1.43 (MISSES)." in text
+    # Fixed sizes apart: 100 more resources cost what the largest count added over the smallest.
+    assert "+1960 resources): CLI 5.0 MiB" in text and "total 5.0 MiB (the floor: 0.0 MiB)" in text
     for machine_path in ("/work/", "/tmp/", "/root/", "/home/"):
         assert machine_path not in text
 

@@ -354,6 +354,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--engine-profile", action="store_true",
                         help="with --engine, profile the CLI on the floor and the program at the largest count")
     parser.add_argument("--no-write", action="store_true", help="with --engine, print only, leave BENCHMARKS.md")
+    parser.add_argument("--engine-rewrite", action="store_true",
+                        help="rewrite the --engine section from the last run's figures (engine-out/bench-engine.json)")
     args = parser.parse_args(argv)
     try:
         args.engine_tenants = tuple(sorted({int(n) for n in args.engine_tenants.split(",") if n.strip()}))
@@ -372,6 +374,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.engine_rewrite:
+        return engine.rewrite()
     if args.engine:
         return engine.main(args.engine_tenants, args.engine_1000, args.engine_profile, write=not args.no_write)
     if args.profile:

@@ -41,6 +41,7 @@ PACK_OVERHEAD = 1.25
 PLAN_OVER_PREVIEW = 1.0
 SECTION = "## The real preview (`./run bench --engine`)"
 PLOT = ROOT / "docs" / "benchmarks-engine.svg"
+RESULTS = ROOT / "engine-out" / "bench-engine.json"  # the last run's rows, for `rewrite()`
 
 
 def tenant_file(directory: Path, n: int) -> Path:
@@ -254,6 +255,18 @@ def report(rows: list[dict], started: str, load: tuple[float, float], total: flo
         lines.append(f"| {r['tenants']} | {r['resources']} | {m.get('cli', 0):.0f} | {m.get('providers', 0):.0f} | "
                      f"{m.get('pack', 0):.0f} | {m.get('host', 0):.0f} | {m.get('other', 0):.0f} | {tot:.0f} | "
                      f"{100 * tot / r['resources']:.1f} | {100 * ftot / r['floor_steps']:.1f} |")
+    if len(measured) >= 2:
+        lo, hi = measured[0], measured[-1]
+        grown = hi["resources"] - lo["resources"]
+
+        def per_100(part: str | None, key: str = "rss") -> float:
+            def mib(r: dict) -> float:
+                return sum(r[key].values()) if part is None else r[key].get(part, 0.0)
+            return 100 * (mib(hi) - mib(lo)) / grown
+        lines += ["", f"What 100 more resources cost (from {lo['tenants']} to {hi['tenants']} tenants, "
+                  f"+{grown} resources): CLI {per_100('cli'):.1f} MiB, providers {per_100('providers'):.1f}, "
+                  f"pack {per_100('pack'):.1f}, inline host {per_100('host'):.1f}; total {per_100(None):.1f} MiB "
+                  f"(the floor: {per_100(None, 'floor_rss'):.1f} MiB). The rest is each process's fixed size."]
     lines += ["", f"![seconds over tenants](docs/{PLOT.name})", ""]
     return "\n".join(lines) + "\n"
 
@@ -286,6 +299,15 @@ def write_section(path: Path, section: str) -> None:
     path.write_text(text)
 
 
+def rewrite() -> int:
+    """BENCHMARKS.md's section and the plot again from the last run's rows (a report change
+    without measuring again)."""
+    data = json.loads(RESULTS.read_text())
+    write_section(ROOT / "BENCHMARKS.md", report(data["rows"], data["started"], tuple(data["load"]), data["total"]))
+    PLOT.write_text(plot(data["rows"]))
+    return 0
+
+
 def main(counts: tuple[int, ...], full_1000: bool, with_profile: bool, write: bool = True) -> int:
     from tools.engine import inline
 
@@ -313,6 +335,10 @@ def main(counts: tuple[int, ...], full_1000: bool, with_profile: bool, write: bo
             for r in {id(x): x for x in (measured[0], measured[-1])}.values():
                 profile(r["tenants"], r["resources"], directory)
     total = time.perf_counter() - t0
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"rows": rows, "started": started, "load": [load_start, os.getloadavg()[0]],
+                                   "total": total}, indent=1))
+    print(f"bench --engine: raw figures in {RESULTS.relative_to(ROOT)}")
     if write:
         write_section(ROOT / "BENCHMARKS.md", report(rows, started, (load_start, os.getloadavg()[0]), total))
         PLOT.write_text(plot(rows))
