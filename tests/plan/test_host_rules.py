@@ -106,3 +106,18 @@ def test_a_label_change_touches_neither_the_config_nor_the_provider(tmp_path):
         {"labels": {"tier": "edge"}}))
     moved = {s.name: s.op for s in steps if s.op != "same"}
     assert moved == {"k3s-cluster-lab1-install": "update", "k3s-cluster-lab1-labels": "update"}
+
+
+def test_a_passed_through_key_fixed_at_creation_is_refused(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
+        {"k3s": {"server": {"flannel-backend": "wireguard-native"}}}))
+    found = errors(steps)
+    assert len(found) == 3 and all("k3s cannot change flannel-backend" in e for e in found), found
+
+
+def test_a_passed_through_key_is_an_update_that_names_the_restart(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
+        {"k3s": {"agent": {"kubelet-arg": ["max-pods=200"]}}}))
+    assert errors(steps) == []
+    notes = sorted(s.note for s in steps if s.type == "command:remote:CopyToRemote" and s.op == "update")
+    assert notes == ["k3s restarts on w1 for: kubelet-arg", "k3s restarts on w2 for: kubelet-arg"]

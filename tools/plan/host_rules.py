@@ -5,9 +5,11 @@ by the engine and still wrong on the other side; the change mode refuses them, n
 works instead:
 
 - **k3s settings it cannot change on a running cluster** (`cluster-cidr`, `service-cidr`,
-  `secrets-encryption`): the config step would be an update and k3s would restart with a
-  config its datastore contradicts (k3s docs: these are set at cluster creation; secrets
-  encryption is switched with `k3s secrets-encrypt`).
+  `secrets-encryption`, and the passed-through `cluster-dns`, `cluster-domain`,
+  `flannel-backend`: `k3s_options.FIXED_AT_CREATION`): the config step would be an update and
+  k3s would restart with a config its datastore contradicts (k3s docs: these are set at
+  cluster creation; secrets encryption is switched with `k3s secrets-encrypt`). Every other
+  changed key is an update noted as a restart of k3s on that node, naming the keys.
 - **a natural key moving between resources** (a node renamed: its DHCP mapping is created
   under the new name, which adopts pfSense's object by MAC, then the old resource's delete
   removes that same object): refused as a create and a delete of one pfSense object.
@@ -23,16 +25,12 @@ from typing import Any
 
 import yaml
 
+from components.config import k3s_options
 from tools.harness import Registration, StackRun
 
-FIXED_AT_CREATION = {
-    "cluster-cidr": "the pod network is fixed when the cluster is created: build a new cluster "
-                    "(a new stack) with the new range and move the workloads",
-    "service-cidr": "the service network is fixed when the cluster is created: build a new cluster "
-                    "(a new stack) with the new range and move the workloads",
-    "secrets-encryption": "switch it with `k3s secrets-encrypt enable|disable` then `k3s secrets-encrypt "
-                          "reencrypt` on the servers (docs/operations.md), then change the config",
-}
+# Which k3s keys a running cluster cannot take (components/config/k3s_options.py keeps the table
+# beside the flag list, so a passed-through key is judged like the program's own).
+FIXED_AT_CREATION = k3s_options.FIXED_AT_CREATION
 
 
 def _unwrap(value: Any) -> Any:
@@ -61,6 +59,17 @@ def fixed_setting_changes(old: Registration, new: Registration) -> list[str]:
     return out
 
 
+def restart_note(old: Registration, new: Registration) -> str:
+    """What a config update does on the host: the k3s keys it changes, each restarting k3s."""
+    old_text, new_text = _config_text(old), _config_text(new)
+    if old_text is None or new_text is None or old_text == new_text:
+        return ""
+    before, after = yaml.safe_load(old_text) or {}, yaml.safe_load(new_text) or {}
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    node = new.name.removesuffix("-config")
+    return f"k3s restarts on {node.rsplit('-', 1)[-1]} for: {', '.join(changed)}" if changed else ""
+
+
 def _host(reg: Registration) -> str | None:
     connection = _unwrap(reg.inputs.get("connection"))
     return _unwrap(connection.get("host")) if isinstance(connection, dict) else None
@@ -83,6 +92,9 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
         if step.op == "update" and step.type == "command:remote:CopyToRemote" and step.urn in old_by_urn:
             problems = fixed_setting_changes(old_by_urn[step.urn], new_by_urn[step.urn])
             error = "; ".join(problems) or None
+            note = restart_note(old_by_urn[step.urn], new_by_urn[step.urn])
+            if note and not error:
+                step = replace(step, note=f"{step.note}; {note}" if step.note else note)
         elif step.op == "delete" and step.urn in deletes:
             gone = deletes[step.urn]
             key = gone.inputs.get("naturalKey")
