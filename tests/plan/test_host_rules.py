@@ -121,3 +121,29 @@ def test_a_passed_through_key_is_an_update_that_names_the_restart(tmp_path):
     assert errors(steps) == []
     notes = sorted(s.note for s in steps if s.type == "command:remote:CopyToRemote" and s.op == "update")
     assert notes == ["k3s restarts on w1 for: kubelet-arg", "k3s restarts on w2 for: kubelet-arg"]
+
+
+def test_one_server_to_three_is_flagged_as_a_datastore_migration(tmp_path):
+    def grow(c):
+        cluster = c["k3s-platform:cluster"]
+        cluster["servers"] += [{"name": "lab2", "ip": "192.168.20.12", "mac": "52:54:00:20:00:12"},
+                               {"name": "lab3", "ip": "192.168.20.13", "mac": "52:54:00:20:00:13"}]
+        c["k3s-platform:router"]["apiUrl"] = "https://192.168.20.1:8443"  # HAProxy takes 443
+        c["k3s-platform:ingress"]["replicas"] = 2
+
+    steps = changed(tmp_path, "dev", grow)
+    warnings = [s.warning for s in steps if s.warning]
+    assert len(warnings) == 1 and warnings[0].startswith("datastore migration on lab1: "), warnings
+    assert "snapshot first" in warnings[0]
+    [first] = [s for s in steps if s.warning]
+    assert first.name == "k3s-cluster-lab1-config" and first.op == "update"
+    from tools.plan.engine_rules import change_report
+
+    text = change_report(steps, "t").text()
+    assert "warnings (1):\n  warning: datastore migration on lab1" in text
+
+
+def test_an_ordinary_server_change_is_no_migration(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
+        {"k3s": {"server": {"kubelet-arg": ["max-pods=150"]}}}))
+    assert [s.warning for s in steps if s.warning] == []

@@ -10,6 +10,9 @@ works instead:
   k3s would restart with a config its datastore contradicts (k3s docs: these are set at
   cluster creation; secrets encryption is switched with `k3s secrets-encrypt`). Every other
   changed key is an update noted as a restart of k3s on that node, naming the keys.
+- **a datastore migration** (not refused, a warning): the first server's config gaining
+  `cluster-init` — one server becoming three — moves k3s from SQLite into embedded etcd when
+  it restarts; the report says to take a copy of the datastore first.
 - **a natural key moving between resources** (a node renamed: its DHCP mapping is created
   under the new name, which adopts pfSense's object by MAC, then the old resource's delete
   removes that same object): refused as a create and a delete of one pfSense object.
@@ -59,6 +62,28 @@ def fixed_setting_changes(old: Registration, new: Registration) -> list[str]:
     return out
 
 
+def datastore_migration(old: Registration, new: Registration) -> str | None:
+    """The first server's config gaining `cluster-init`: one server becoming three, which moves
+    k3s's datastore from SQLite into embedded etcd at the next start (k3s docs, "High
+    Availability Embedded etcd": an existing SQLite server converts when restarted with
+    cluster-init)."""
+    old_text, new_text = _config_text(old), _config_text(new)
+    if old_text is None or new_text is None:
+        return None
+    before, after = yaml.safe_load(old_text) or {}, yaml.safe_load(new_text) or {}
+    if after.get("cluster-init") and not before.get("cluster-init"):
+        node = after.get("node-name", new.name)
+        return (f"datastore migration on {node}: k3s restarts with cluster-init and moves the cluster "
+                "from SQLite into embedded etcd — snapshot first: stop k3s and copy "
+                "/var/lib/rancher/k3s/server/db/ off the host (docs/operations.md, 'From one server to "
+                "three'); the joining servers follow, one at a time")
+    if before.get("cluster-init") and not after.get("cluster-init"):
+        node = after.get("node-name", new.name)
+        return (f"{node} loses cluster-init: k3s keeps its etcd datastore (there is no way back to "
+                "SQLite); a single server on etcd keeps working, without a quorum to lose")
+    return None
+
+
 def restart_note(old: Registration, new: Registration) -> str:
     """What a config update does on the host: the k3s keys it changes, each restarting k3s."""
     old_text, new_text = _config_text(old), _config_text(new)
@@ -95,6 +120,9 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
             note = restart_note(old_by_urn[step.urn], new_by_urn[step.urn])
             if note and not error:
                 step = replace(step, note=f"{step.note}; {note}" if step.note else note)
+            migration = datastore_migration(old_by_urn[step.urn], new_by_urn[step.urn])
+            if migration:
+                step = replace(step, warning=migration)
         elif step.op == "delete" and step.urn in deletes:
             gone = deletes[step.urn]
             key = gone.inputs.get("naturalKey")
