@@ -281,6 +281,9 @@ class K3sCluster(pulumi.ComponentResource):
             # server at a time, last server first, and the first server's own member last:
             # never two etcd members at once, never the first server while others remain.
             member_after = [members[n] for n in order.member_after.get(node.name, ())]
+            # A dead *first* server's member step would run its delete on that same dead host:
+            # it leaves the state without running, and its Node is deleted by hand from a live
+            # server (docs/operations.md, "Replacing a dead server").
             members[node.name] = remote.Command(
                 f"{name}-{node.name}-member",
                 connection=connections[first.name],
@@ -289,7 +292,8 @@ class K3sCluster(pulumi.ComponentResource):
                 add_previous_output_in_env=False,
                 logging=remote.Logging.STDERR,
                 opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(
-                    depends_on=[installs[node.name], installs[first.name], *member_after], protect=protect)))
+                    depends_on=[installs[node.name], installs[first.name], *member_after], protect=protect,
+                    retain_on_delete=node.first and node.name in dead)))
 
             # Runs on the first server: the live Node's labels and taints follow the config
             # (k3s applies its own `node-label`/`node-taint` only at registration).

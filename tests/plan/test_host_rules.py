@@ -147,3 +147,13 @@ def test_an_ordinary_server_change_is_no_migration(tmp_path):
     steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
         {"k3s": {"server": {"kubelet-arg": ["max-pods=150"]}}}))
     assert [s.warning for s in steps if s.warning] == []
+
+
+def test_an_upgrade_across_two_minors_is_refused_and_one_minor_is_not(tmp_path):
+    two = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update({"k3sVersion": "v1.36.0+k3s1"}))
+    found = errors(two)
+    assert len(found) == 5 and all("skips a minor — upgrade one minor at a time (v1.35 first" in e for e in found)
+    one = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update({"k3sVersion": "v1.35.0+k3s1"}))
+    assert errors(one) == []
+    assert sorted(s.name for s in one if s.op == "update" and s.name.endswith("-upgrade")) == [
+        f"k3s-cluster-{n}-upgrade" for n in ("cp1", "cp2", "cp3", "w1", "w2")]

@@ -251,3 +251,30 @@ def test_adopted_cas_are_read_once_and_sign_the_same_kubeconfigs(tmp_path):
     assert signed == {"k3s-cluster-cas-read"}
     [provider] = run.by_type("pulumi:providers:kubernetes")
     assert "k3s-cluster-cas-read" in {d.split("::")[-1] for d in provider.property_dependencies["kubeconfig"]}
+
+
+def _marked_dead(tmp_path, server):
+    import yaml
+
+    from tools.harness import ROOT
+
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    for node in doc["config"]["k3s-platform:cluster"]["servers"]:
+        if node["name"] == server:
+            node["dead"] = True
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return run_stack("prod", path)
+
+
+def test_a_dead_first_server_never_runs_its_member_delete_on_itself(tmp_path):
+    run = _marked_dead(tmp_path, "cp1")
+    assert reg(run, "k3s-cluster-cp1-member").retain_on_delete
+    assert reg(run, "k3s-cluster-cp1-install").retain_on_delete
+    assert not reg(run, "k3s-cluster-cp2-member").retain_on_delete
+
+
+def test_a_dead_other_server_is_still_removed_from_the_first_one(tmp_path):
+    run = _marked_dead(tmp_path, "cp3")
+    assert not reg(run, "k3s-cluster-cp3-member").retain_on_delete  # runs on cp1: deletes the Node
+    assert reg(run, "k3s-cluster-cp3-install").retain_on_delete

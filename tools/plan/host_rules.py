@@ -10,6 +10,8 @@ works instead:
   k3s would restart with a config its datastore contradicts (k3s docs: these are set at
   cluster creation; secrets encryption is switched with `k3s secrets-encrypt`). Every other
   changed key is an update noted as a restart of k3s on that node, naming the keys.
+- **an upgrade across more than one minor** (`k3sVersion` v1.34 -> v1.36): Kubernetes' skew
+  policy upgrades the control plane one minor at a time.
 - **a datastore migration** (not refused, a warning): the first server's config gaining
   `cluster-init` — one server becoming three — moves k3s from SQLite into embedded etcd when
   it restarts; the report says to take a copy of the datastore first.
@@ -23,6 +25,7 @@ works instead:
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -84,6 +87,20 @@ def datastore_migration(old: Registration, new: Registration) -> str | None:
     return None
 
 
+_TARGET = re.compile(r"^target='v1\.(\d+)\.\d+\+k3s\d+'$", re.M)
+
+
+def minor_skip(old: Registration, new: Registration) -> str | None:
+    """An upgrade step going up more than one Kubernetes minor (the skew policy allows one at a
+    time: each control-plane minor must run before the next)."""
+    before = _TARGET.search(str(old.inputs.get("create") or ""))
+    after = _TARGET.search(str(new.inputs.get("create") or ""))
+    if not (before and after) or int(after.group(1)) - int(before.group(1)) <= 1:
+        return None
+    return (f"{new.name}: k3s from v1.{before.group(1)} to v1.{after.group(1)} skips a minor — upgrade one "
+            f"minor at a time (v1.{int(before.group(1)) + 1} first, `pulumi up`, then the next)")
+
+
 def restart_note(old: Registration, new: Registration) -> str:
     """What a config update does on the host: the k3s keys it changes, each restarting k3s."""
     old_text, new_text = _config_text(old), _config_text(new)
@@ -123,6 +140,9 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
             migration = datastore_migration(old_by_urn[step.urn], new_by_urn[step.urn])
             if migration:
                 step = replace(step, warning=migration)
+        elif (step.op == "update" and step.type == "command:remote:Command" and step.name.endswith("-upgrade")
+              and step.urn in old_by_urn):
+            error = minor_skip(old_by_urn[step.urn], new_by_urn[step.urn])
         elif step.op == "delete" and step.urn in deletes:
             gone = deletes[step.urn]
             key = gone.inputs.get("naturalKey")
