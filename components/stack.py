@@ -75,7 +75,8 @@ class Platform(pulumi.ComponentResource):
         # Joiners register through apiHostname: its DNS override (and HAProxy in prod) first.
         self.cluster = K3sCluster(
             f"{name}-cluster", config.cluster, secrets.ssh_private_key,
-            endpoint_ready=self.router.ready, protect=config.cluster.ha, opts=child)
+            endpoint_ready=self.router.ready, protect=config.cluster.ha,
+            etcd_s3_credentials=secrets.etcd_s3_credentials, registry_auth=secrets.registry_auth, opts=child)
         layers = kubernetes_layers(name, config, secrets, self.cluster.provider, self.cluster.access, child)
         self.cert_manager, self.traefik = layers.cert_manager, layers.traefik
         self.personas, self.tenants, self.people = layers.personas, layers.tenants, layers.people

@@ -34,7 +34,7 @@ def test_commands_in_docs_exist(doc):
     text = command_text(doc)
     for task in re.findall(r"\./run ([a-z]+)", text):
         assert task in run_tasks(), f"{doc.name}: ./run {task} does not exist"
-    for module in re.findall(r"python -m (tools\.[a-z_.]+)", text):
+    for module in re.findall(r"python -m (tools\.[a-z0-9_.]+)", text):
         path = ROOT / module.replace(".", "/")
         assert path.with_suffix(".py").is_file() or (path / "__main__.py").is_file(), f"{doc.name}: {module}"
     for sub in re.findall(r"(?:^|[\s`$(])pulumi ([a-z-]+)", text):

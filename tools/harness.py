@@ -88,11 +88,42 @@ def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple
         if isinstance(value, dict) and set(value) == {"secure"}:
             secret_keys.add(full)
             continue  # encrypted: no passphrase offline, a placeholder stands in
+        if _has_secure_leaf(value):
+            # `pulumi config set --secret --path`: the CLI hands the program the whole key as a
+            # secret; offline each encrypted leaf gets a placeholder.
+            secret_keys.add(full)
+            value = _placeholder_leaves(value, full.split(":", 1)[1])
         values[full] = value
     for full in secret_keys:
         # Placeholders only; the real values live encrypted in the stack file.
         values.setdefault(full, f"placeholder-{full.split(':', 1)[1]}")
+    from components.config.parse import secret_map_placeholders
+
+    bare = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
+    for key, placeholder in secret_map_placeholders(bare).items():
+        full = f"{PROJECT}:{key}"
+        if full not in values:  # set with `pulumi config set --secret --path`, kept in the stack's secrets
+            values[full] = placeholder
+            secret_keys.add(full)
     return values, secret_keys
+
+
+def _has_secure_leaf(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_has_secure_leaf(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure_leaf(v) for v in value)
+    return False
+
+
+def _placeholder_leaves(value: Any, path: str) -> Any:
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return f"placeholder-{path}"
+    if isinstance(value, dict):
+        return {k: _placeholder_leaves(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholder_leaves(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
 
 
 def stack_config(stack: str, config_file: str | Path | None = None):

@@ -2,8 +2,9 @@
 
     python -m tools.policycheck PATH... [--stack STACK | --config FILE] [--only NAME[,NAME...]]
 
-PATH is a manifest file (multi-document YAML or JSON) or a folder searched recursively
-for *.yaml, *.yml and *.json (any case: *.YAML too). YAML is read by components.safe_yaml:
+PATH is a manifest file (multi-document YAML or JSON), a folder searched recursively
+for *.yaml, *.yml and *.json (any case: *.YAML too), or `-`: YAML (or JSON) on standard
+input, e.g. `helm template ... | ./run policycheck - --stack prod`. YAML is read by components.safe_yaml:
 alias bombs, deep nesting and duplicate keys are refused, naming file, line and column. The manifests go through the real policy pack (its analyzer
 server, as `pulumi preview` runs it; see tools/policy_runner.py), as one stack, so
 stack-wide policies (quotas, default-deny) see every object given.
@@ -37,6 +38,7 @@ from tools.policy_runner import (
 )
 
 SUFFIXES = (".yaml", ".yml", ".json")
+STDIN = Path("<stdin>")  # the `-` argument
 
 
 def _is_manifest(path: Path) -> bool:
@@ -46,6 +48,11 @@ def _is_manifest(path: Path) -> bool:
 def collect_files(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
+        if raw == "-":
+            if STDIN in files:
+                raise PolicyRunError("- is given twice — standard input can be read once")
+            files.append(STDIN)
+            continue
         path = caller_path(raw)
         if path.is_dir():
             files += sorted(p for p in path.rglob("*") if _is_manifest(p))
@@ -69,7 +76,23 @@ def _file_type(path: Path) -> str:
     return "not a regular file"
 
 
+def _read_stdin() -> str:
+    limit = safe_yaml.DEFAULT_LIMITS.max_bytes
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise PolicyRunError(f"standard input: larger than {limit} bytes — split it")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise PolicyRunError(f"standard input: not UTF-8 (byte {err.start}) — send UTF-8") from None
+
+
 def _load_file(f: Path) -> list:
+    if f == STDIN:
+        try:
+            return safe_yaml.load_all(_read_stdin(), source="<stdin>")
+        except safe_yaml.YamlError as err:
+            raise PolicyRunError(str(err)) from None
     try:
         if f.stat().st_size > safe_yaml.DEFAULT_LIMITS.max_bytes:
             raise PolicyRunError(f"{f}: larger than {safe_yaml.DEFAULT_LIMITS.max_bytes} bytes — split it")
@@ -142,7 +165,7 @@ def format_violation(v: Violation) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.policycheck", description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest file or folder")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest file or folder, or - for standard input")
     parser.add_argument("--stack", help="apply policies/config/<STACK>.json (e.g. dev, prod)")
     parser.add_argument("--config", metavar="FILE",
                         help="a --policy-pack-config JSON file (on top of --stack's config when both are given)")

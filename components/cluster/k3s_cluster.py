@@ -43,6 +43,7 @@ from components.config import Cluster
 
 def cluster_spec(cluster: Cluster) -> render.ClusterSpec:
     snapshots = cluster.etcd_snapshots
+    s3 = snapshots.s3
     return render.ClusterSpec(
         k3s_version=cluster.k3s_version,
         api_hostname=cluster.api_hostname,
@@ -52,6 +53,10 @@ def cluster_spec(cluster: Cluster) -> render.ClusterSpec:
         secrets_encryption=cluster.secrets_encryption,
         etcd_snapshot_schedule=snapshots.schedule if snapshots.enabled else None,
         etcd_snapshot_retention=snapshots.retention if snapshots.enabled else None,
+        etcd_s3=None if s3 is None or not snapshots.enabled else render.EtcdS3(
+            endpoint=s3.endpoint, bucket=s3.bucket, folder=s3.folder, region=s3.region,
+            insecure=s3.insecure, skip_ssl_verify=s3.skip_ssl_verify, endpoint_ca=s3.endpoint_ca,
+            bucket_lookup=s3.bucket_lookup, retention=s3.retention),
         installer=render.Installer(source=cluster.installer.source, sha256=cluster.installer.sha256,
                                    script_path=cluster.installer.script_path),
     )
@@ -78,12 +83,52 @@ def node_specs(cluster: Cluster) -> list[render.NodeSpec]:
     for i, node in enumerate(cluster.servers):
         specs.append(render.NodeSpec(
             name=node.name, ip=str(node.ip), role="server", first=i == 0,
-            server_url=None if i == 0 else url, labels=dict(node.labels), taints=node.taints))
+            server_url=None if i == 0 else url, labels=dict(node.labels), taints=node.taints,
+            options={**cluster.k3s.server, **node.k3s}))
     for node in cluster.agents:
         specs.append(render.NodeSpec(
             name=node.name, ip=str(node.ip), role="agent", server_url=url,
-            labels=dict(node.labels), taints=node.taints))
+            labels=dict(node.labels), taints=node.taints, options={**cluster.k3s.agent, **node.k3s}))
     return specs
+
+
+def registries_spec(cluster: Cluster) -> render.Registries | None:
+    if cluster.registries is None:
+        return None
+    return render.Registries(
+        mirrors={name: render.RegistryMirror(endpoints=m.endpoints, rewrite=dict(m.rewrite))
+                 for name, m in cluster.registries.mirrors.items()},
+        configs={host: render.RegistryConfig(auth=c.auth, ca_file=c.ca_file,
+                                             insecure_skip_verify=c.insecure_skip_verify)
+                 for host, c in cluster.registries.configs.items()})
+
+
+def secret_files(node: render.NodeSpec, spec: render.ClusterSpec, registries: render.Registries | None,
+                 etcd_s3_credentials: pulumi.Input[dict] | None,
+                 registry_auth: pulumi.Input[dict] | None) -> tuple[tuple[str, ...], str, pulumi.Output[str]] | None:
+    """The secret-bearing files of one node: (their names, what the plan may see, the bundle
+    for stdin as a secret), or None when it has none."""
+    names: list[str] = []
+    if registries is not None:
+        names.append("registries.yaml")
+    if node.role == "server" and spec.ha and spec.etcd_s3 is not None and spec.etcd_snapshot_schedule:
+        names.append("etcd-s3.yaml")
+    if not names:
+        return None
+    shown = render.registries_yaml(registries, None) if registries is not None else ""
+
+    def bundle(values: list) -> str:
+        s3, auth = values
+        files = {}
+        if "registries.yaml" in names and registries is not None:
+            files["registries.yaml"] = render.registries_yaml(registries, auth or {})
+        if "etcd-s3.yaml" in names:
+            files["etcd-s3.yaml"] = render.etcd_s3_secrets_yaml(s3)
+        return render.ca_bundle(files)
+
+    stdin: pulumi.Output[str] = pulumi.Output.secret(
+        pulumi.Output.all(etcd_s3_credentials, registry_auth).apply(bundle))
+    return tuple(names), shown, stdin
 
 
 class K3sCluster(pulumi.ComponentResource):
@@ -95,6 +140,8 @@ class K3sCluster(pulumi.ComponentResource):
         endpoint_ready: resources that must exist before a node registers through
             `apiHostname` (prod: the router's DNS override and HAProxy). Default: none.
         protect: protect the install steps (their delete uninstalls k3s and its data).
+        etcd_s3_credentials, registry_auth: the secret maps `etcdS3Credentials` and
+            `registryAuth` (secret Outputs of dicts; default: none).
     """
 
     kubeconfig: pulumi.Output[str]
@@ -109,6 +156,8 @@ class K3sCluster(pulumi.ComponentResource):
         ssh_private_key: pulumi.Input[str],
         endpoint_ready: Sequence[pulumi.Resource] = (),
         protect: bool = False,
+        etcd_s3_credentials: pulumi.Input[dict] | None = None,
+        registry_auth: pulumi.Input[dict] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("k3s-platform:cluster:K3sCluster", name, None, opts)
@@ -157,6 +206,7 @@ class K3sCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         cas = cluster_cas.program_cas(name, child) if cluster.certificate_authorities == "program" else None
         dead = {n.name for n in cluster.nodes if n.dead}
+        registries = registries_spec(cluster)
         for node in nodes:  # servers first, so every step named in `order` already exists
             connection = connections[node.name]
             config_text = render.node_config_yaml(node, spec)
@@ -191,6 +241,22 @@ class K3sCluster(pulumi.ComponentResource):
                     add_previous_output_in_env=False,
                     logging=remote.Logging.STDERR,
                     opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[prepare]))))
+            files = secret_files(node, spec, registries, etcd_s3_credentials, registry_auth)
+            if files is not None:
+                # registries.yaml and the S3 credentials: on stdin into root-only files before
+                # k3s starts; a later change restarts k3s there, one server after another.
+                names, shown, bundle = files
+                waits_for.append(remote.Command(
+                    f"{name}-{node.name}-secret-files",
+                    connection=connection,
+                    create=render.secret_files_script(node, names, shown),
+                    update=render.secret_files_script(node, names, shown),
+                    delete=render.remove_secret_files_script(node),
+                    stdin=bundle,
+                    add_previous_output_in_env=False,
+                    logging=remote.Logging.STDERR,
+                    opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[
+                        prepare, *(installs[n] for n in order.install_after[node.name])]))))
             if node.name in order.needs_endpoint:
                 waits_for += endpoint_ready
             # Joiners get the first server's CA-pinned token; the first server the plain one.
@@ -233,6 +299,9 @@ class K3sCluster(pulumi.ComponentResource):
             # server at a time, last server first, and the first server's own member last:
             # never two etcd members at once, never the first server while others remain.
             member_after = [members[n] for n in order.member_after.get(node.name, ())]
+            # A dead *first* server's member step would run its delete on that same dead host:
+            # it leaves the state without running, and its Node is deleted by hand from a live
+            # server (docs/operations.md, "Replacing a dead server").
             members[node.name] = remote.Command(
                 f"{name}-{node.name}-member",
                 connection=connections[first.name],
@@ -241,7 +310,8 @@ class K3sCluster(pulumi.ComponentResource):
                 add_previous_output_in_env=False,
                 logging=remote.Logging.STDERR,
                 opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(
-                    depends_on=[installs[node.name], installs[first.name], *member_after], protect=protect)))
+                    depends_on=[installs[node.name], installs[first.name], *member_after], protect=protect,
+                    retain_on_delete=node.first and node.name in dead)))
 
             # Runs on the first server: the live Node's labels and taints follow the config
             # (k3s applies its own `node-label`/`node-taint` only at registration).

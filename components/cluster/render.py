@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from components.config import k3s_options
+
 CONFIG_DIR = "/etc/rancher/k3s"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
 TOKEN_PATH = f"{CONFIG_DIR}/cluster-token"
@@ -52,6 +54,23 @@ class NodeSpec:
     server_url: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     taints: tuple[str, ...] = ()
+    # Extra k3s keys for this node (cluster.k3s.<role>, then the node's own k3s), validated.
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EtcdS3:
+    """Off-site etcd snapshots: the non-secret `etcd-s3-*` settings (the keys come on stdin)."""
+
+    endpoint: str
+    bucket: str
+    folder: str | None = None
+    region: str = "us-east-1"
+    insecure: bool = False
+    skip_ssl_verify: bool = False
+    endpoint_ca: str | None = None
+    bucket_lookup: str = "path"
+    retention: int = 12
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,7 @@ class ClusterSpec:
     secrets_encryption: bool = True
     etcd_snapshot_schedule: str | None = None
     etcd_snapshot_retention: int | None = None
+    etcd_s3: EtcdS3 | None = None
     installer: Installer = Installer()
 
 
@@ -116,8 +136,27 @@ def node_config(node: NodeSpec, cluster: ClusterSpec) -> dict:
         if cluster.ha and cluster.etcd_snapshot_schedule:
             cfg["etcd-snapshot-schedule-cron"] = cluster.etcd_snapshot_schedule
             cfg["etcd-snapshot-retention"] = cluster.etcd_snapshot_retention
+            if cluster.etcd_s3 is not None:
+                cfg.update(etcd_s3_config(cluster.etcd_s3))
     else:
         cfg["server"] = node.server_url
+    return k3s_options.merge(cfg, node.options)
+
+
+def etcd_s3_config(s3: EtcdS3) -> dict:
+    """k3s's `etcd-s3-*` keys but the credentials (`etcd_s3_secrets_yaml`, on stdin)."""
+    # Ref: k3s v1.34 pkg/cli/cmds/server.go (the etcd-s3 flags)
+    cfg: dict = {"etcd-s3": True, "etcd-s3-endpoint": s3.endpoint, "etcd-s3-bucket": s3.bucket,
+                 "etcd-s3-region": s3.region, "etcd-s3-bucket-lookup-type": s3.bucket_lookup,
+                 "etcd-s3-retention": s3.retention}
+    if s3.folder:
+        cfg["etcd-s3-folder"] = s3.folder
+    if s3.insecure:
+        cfg["etcd-s3-insecure"] = True
+    if s3.skip_ssl_verify:
+        cfg["etcd-s3-skip-ssl-verify"] = True
+    if s3.endpoint_ca:
+        cfg["etcd-s3-endpoint-ca"] = s3.endpoint_ca
     return cfg
 
 
@@ -620,4 +659,137 @@ case "$token" in
   K10*::*) printf '%s' "$token" ;;
   *) echo "{SERVER_TOKEN_PATH} holds no secure (CA-pinned) token" >&2; exit 1 ;;
 esac
+"""
+
+
+# --- files that carry secrets: registries.yaml and the S3 credentials ----------------------
+
+# k3s reads both at start; both arrive on a step's standard input, never in rendered text.
+REGISTRIES_PATH = f"{CONFIG_DIR}/registries.yaml"
+SECRETS_DROPIN_PATH = f"{CONFIG_DIR}/config.yaml.d/60-k3s-platform-secrets.yaml"
+# Bundle name -> where the file goes; a node's step removes the ones it no longer has.
+SECRET_FILES = {"registries.yaml": REGISTRIES_PATH, "etcd-s3.yaml": SECRETS_DROPIN_PATH}
+REDACTED = "(from the secret registryAuth)"
+
+
+@dataclass(frozen=True)
+class RegistryMirror:
+    endpoints: tuple[str, ...]
+    rewrite: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    auth: bool = False
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+
+
+@dataclass(frozen=True)
+class Registries:
+    mirrors: dict[str, RegistryMirror] = field(default_factory=dict)
+    configs: dict[str, RegistryConfig] = field(default_factory=dict)
+
+
+def registries_yaml(registries: Registries, auth: dict | None) -> str:
+    """k3s's registries.yaml. `auth`: host -> {username, password} from the secret; None
+    renders the redacted copy shown in the plan and the step's script."""
+    # Ref: https://docs.k3s.io/installation/private-registry
+    doc: dict = {}
+    if registries.mirrors:
+        doc["mirrors"] = {}
+        for name, mirror in sorted(registries.mirrors.items()):
+            entry: dict = {"endpoint": list(mirror.endpoints)}
+            if mirror.rewrite:
+                entry["rewrite"] = dict(sorted(mirror.rewrite.items()))
+            doc["mirrors"][name] = entry
+    if registries.configs:
+        doc["configs"] = {}
+        for host, config in sorted(registries.configs.items()):
+            entry = {}
+            if config.auth:
+                creds = (auth or {}).get(host) if auth is not None else None
+                entry["auth"] = ({"username": creds["username"], "password": creds["password"]} if creds
+                                 else {"username": REDACTED, "password": REDACTED})
+            tls: dict = {}
+            if config.ca_file:
+                tls["ca_file"] = config.ca_file
+            if config.insecure_skip_verify:
+                tls["insecure_skip_verify"] = True
+            if tls:
+                entry["tls"] = tls
+            doc["configs"][host] = entry
+    return "# k3s registries, rendered by k3s-platform. Do not edit by hand.\n" + yaml.safe_dump(
+        doc, sort_keys=False, default_flow_style=False)
+
+
+def etcd_s3_secrets_yaml(credentials: dict) -> str:
+    """The config drop-in with the S3 credentials (from the secret etcdS3Credentials)."""
+    doc = {"etcd-s3-access-key": credentials["accessKey"], "etcd-s3-secret-key": credentials["secretKey"]}
+    return "# k3s etcd-s3 credentials, rendered by k3s-platform. Do not edit by hand.\n" + yaml.safe_dump(
+        doc, sort_keys=False, default_flow_style=False)
+
+
+def secret_files_script(node: NodeSpec, names: tuple[str, ...], shown: str) -> str:
+    """Put the secret-bearing files `names` (SECRET_FILES keys) on the node from standard
+    input (`ca_bundle` format); remove the managed ones it no longer has. When one changed on
+    a node where k3s runs, restart k3s and wait until it is ready. `shown`: what the plan may
+    see of them (registries.yaml with the credentials left out), as a comment: a change in it
+    reruns the step."""
+    service = _service(node.role)
+    comment = ("# Without their secrets:\n" + "".join(f"#   {line}\n" for line in shown.splitlines())) if shown else ""
+    place = "\n".join(f"place {name} {SECRET_FILES[name]}" for name in names)
+    drop = "\n".join(f"drop {path}" for name, path in SECRET_FILES.items() if name not in names)
+    return f"""#!/bin/sh
+# Put k3s's secret-bearing files on {node.name}: {', '.join(names)}. Rendered by k3s-platform.
+# Their contents arrive on standard input; they are never echoed or logged.
+{comment}set -eu
+
+{_wait_until_ready(node)}
+new=$(sudo mktemp -d)
+trap 'sudo rm -rf "$new"' EXIT
+sudo awk -v dir="$new" 'index($0, "{BUNDLE_MARK}") == 1 {{ file = dir "/" substr($0, {len(BUNDLE_MARK) + 1}); next }} {{ print > file }}'
+changed=no
+place() {{
+  if ! sudo test -s "$new/$1"; then
+    echo "k3s files for {node.name}: $1 missing from the input" >&2
+    exit 1
+  fi
+  if ! sudo cmp -s "$new/$1" "$2"; then
+    sudo install -D -m 0600 -o root -g root "$new/$1" "$2"
+    changed=yes
+  fi
+}}
+drop() {{
+  if sudo test -e "$1"; then
+    sudo rm -f "$1"
+    changed=yes
+  fi
+}}
+{place}
+{drop}
+if [ "$changed" = yes ] && [ -f {_unit_path(node.role)} ]; then
+  echo "k3s on {node.name}: {', '.join(names)} changed, restarting {service}"
+  restart_service
+  wait_until_ready
+else
+  echo "k3s files on {node.name}: in place"
+fi
+"""
+
+
+def remove_secret_files_script(node: NodeSpec) -> str:
+    """The step's delete: the settings went from the config; remove the files, restart k3s."""
+    paths = " ".join(SECRET_FILES.values())
+    return f"""#!/bin/sh
+# Remove k3s's secret-bearing files from {node.name}. Rendered by k3s-platform.
+set -eu
+
+{_wait_until_ready(node)}
+sudo rm -f {paths}
+if [ -f {_unit_path(node.role)} ]; then
+  restart_service
+  wait_until_ready
+fi
+echo "k3s files on {node.name}: removed"
 """

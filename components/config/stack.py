@@ -8,6 +8,7 @@ from ipaddress import IPv4Network
 from typing import Any
 from urllib.parse import urlsplit
 
+from components.config import k3s_options
 from components.config.cluster import Cluster
 from components.config.network import Network
 from components.config.platform import RESERVED_NAMESPACES, Person, PlatOps, Tenant
@@ -164,6 +165,32 @@ def _server_count_rules(cluster: Cluster) -> list[str]:
         return [f"cluster.servers: {len(cluster.servers)} servers give embedded etcd no quorum after one "
                 "failure — use 1 or 3 (an odd number)"]
     return []
+
+
+def _k3s_option_rules(cluster: Cluster) -> list[str]:
+    """Every passed-through k3s key is a flag of its node's role at the pinned k3s version, of
+    the right kind, and none the program renders itself (k3s_options.py)."""
+    problems = []
+    groups = (("server", "cluster.k3s.server", cluster.k3s.server), ("agent", "cluster.k3s.agent", cluster.k3s.agent))
+    for role, where, keys in groups:
+        for key, value in keys.items():
+            problem = k3s_options.key_problem(role, key, value) or k3s_options.arg_conflict(key, value)
+            if problem:
+                problems.append(f"{where}.{key}: {problem}")
+    for group, role in (("servers", "server"), ("agents", "agent")):
+        for i, node in enumerate(getattr(cluster, group)):
+            for key, value in node.k3s.items():
+                problem = (k3s_options.key_problem(role, key, value, per_node=True)
+                           or k3s_options.arg_conflict(key, value))
+                if problem:
+                    problems.append(f"cluster.{group}[{i}].k3s.{key}: {problem}")
+    if cluster.etcd_snapshots.s3 is not None and not cluster.ha:
+        problems.append("cluster.etcdSnapshots.s3: a single server keeps its data in SQLite, which k3s "
+                        "does not snapshot — add servers (3) for embedded etcd, or remove s3")
+    registries = cluster.registries
+    if registries is not None and not (registries.mirrors or registries.configs):
+        problems.append("cluster.registries: neither mirrors nor configs — add one, or remove the key")
+    return problems
 
 
 def _node_rules(network: Network, cluster: Cluster) -> list[str]:
@@ -383,6 +410,7 @@ CROSS_RULES = (
     (("network", "cluster"), ("router",), _cidr_rules),
     (("network",), ("router",), _admin_rules),
     (("cluster",), (), _server_count_rules),
+    (("cluster",), (), _k3s_option_rules),
     (("network", "cluster"), (), _node_rules),
     (("tenants",), (), _tenant_rules),
     (("people",), ("tenants",), _people_rules),

@@ -34,10 +34,19 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 K3S_VERSION = re.compile(r"^v1\.(\d+)\.(\d+)\+k3s(\d+)$")
-# Kubernetes minors this platform supports: each has a k3s release line, a bundled OpenAPI
-# schema in the pinned kubernetes-validate (the plan validates against it) and Pod Security
-# rules the policy pack knows. Widen it only after checking all three.
-SUPPORTED_KUBERNETES_MINORS = (32, 33, 34, 35)
+# The Kubernetes minors this platform supports, from one table: the minor of the k3s release
+# the stacks pin and the program's k3s flag table is read from (k3s_flags.json), how many
+# older minors stay accepted (a stack is upgraded one minor at a time, as Kubernetes' skew
+# policy asks: the three newest minors are the ones upstream maintains), and how many newer
+# ones are accepted ahead of the pin. Each minor of the window needs a k3s release line, a
+# bundled OpenAPI schema in the pinned kubernetes-validate (1.37.0 ships 1.24-1.37; the plan
+# validates against it) and Pod Security rules the policy pack knows
+# (tests/plan/test_pack_settings.py checks the last two).
+PINNED_KUBERNETES_MINOR = 34
+MINORS_BEHIND_PIN = 2
+MINORS_AHEAD_OF_PIN = 2
+SUPPORTED_KUBERNETES_MINORS = tuple(range(PINNED_KUBERNETES_MINOR - MINORS_BEHIND_PIN,
+                                          PINNED_KUBERNETES_MINOR + MINORS_AHEAD_OF_PIN + 1))
 # POSIX portable user name (useradd's default rule): it reaches the node scripts.
 _POSIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]+$")

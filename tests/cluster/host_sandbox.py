@@ -29,7 +29,7 @@ import pytest
 
 # --- stand-ins (POSIX sh; $K3SP_HOST is the sandbox's state dir) -------------------------
 
-SUDO = 'exec "$@"\n'
+SUDO = '[ "$1" = -n ] && shift\nexec "$@"\n'  # -n: non-interactive, as the doctor asks
 SLEEP = 'exit 0\n'  # wait loops spin without waiting
 SYSTEMCTL = """\
 echo "systemctl $*" >> "$K3SP_HOST/calls"

@@ -51,3 +51,16 @@ def test_router_inventory_of_the_stacks():
     assert not dev_inv.ha and dev_inv.api_address == str(dev_cfg.cluster.servers[0].ip)
     assert dev_inv.admin_cidrs == ("192.168.20.0/24",)
     assert [str(c) for c in dev_cfg.admin_sources] == ["192.168.20.0/24", "10.8.20.0/24"]
+
+
+def test_the_supported_window_comes_from_the_pin_and_accepts_k3s_1_36():
+    from components.config import k3s_options
+    from components.config.types import PINNED_KUBERNETES_MINOR, SUPPORTED_KUBERNETES_MINORS
+
+    assert k3s_options.flag_table()["k3sVersion"].startswith(f"v1.{PINNED_KUBERNETES_MINOR}.")
+    assert SUPPORTED_KUBERNETES_MINORS == (32, 33, 34, 35, 36)
+    from components.config.cluster import Cluster
+
+    fields = {"certificateAuthorities": "program", "apiHostname": "k8s.home.example.org",
+              "ssh": {"user": "k3s"}, "servers": [{"name": "cp1", "ip": "192.168.10.11", "mac": "52:54:00:10:00:11"}]}
+    assert Cluster.model_validate({**fields, "k3sVersion": "v1.36.0+k3s1"}).kubernetes_minor == "v1.36"

@@ -15,7 +15,8 @@ Behaves like the real API where the driver depends on it:
                              is handled (ids after it shift down), then handle it normally.
 - `raw[(method, path)]` is a list of responses written to the socket as they are (bytes,
   or a callable given the socket file: slow or endless bodies), for transport faults.
-- `headers_seen` records the headers of every request (to prove where the key went).
+- `headers_seen` records the headers of every request (to prove where the key went);
+- `denied` holds pfrest privileges the key lacks (`api-v2-services-haproxy-backend-get`): 403.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from components.network.kinds import APPLY_PATHS, KINDS, SERVICE_SETTINGS, natural_key
+from components.network.kinds import APPLY_PATHS, KINDS, SERVICE_SETTINGS, natural_key, privilege_name
 
 API_KEY = "test-key-0123456789"
 _BY_SINGULAR = {k.path: k for k in KINDS.values()}
@@ -52,6 +53,7 @@ class FakePfRest:
         self.faults: dict[tuple[str, str], list] = {}
         self.raw: dict[tuple[str, str], list] = {}
         self.headers_seen: list[dict[str, str]] = []
+        self.denied: set[str] = set()  # pfrest privileges the key lacks: 403 on those calls
         self.released = threading.Event()  # set on stop: ends stalled answers
         self.log: list[tuple[str, str, dict, object]] = []
         self.lock = threading.Lock()
@@ -113,6 +115,8 @@ class FakePfRest:
     def _answer(self, method: str, path: str, query: dict, headers, body) -> tuple[int, dict]:
         if headers.get("X-API-Key") != self.api_key:
             return 401, {"code": 401, "status": "unauthorized", "message": "Authentication failed"}
+        if privilege_name(path, method) in self.denied:
+            return 403, {"code": 403, "status": "forbidden", "message": "You do not have permission"}
         if path in _APPLY_SUBSYSTEMS:
             return self._apply(method, path)
         if path in _SETTINGS:

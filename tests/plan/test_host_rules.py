@@ -106,3 +106,54 @@ def test_a_label_change_touches_neither_the_config_nor_the_provider(tmp_path):
         {"labels": {"tier": "edge"}}))
     moved = {s.name: s.op for s in steps if s.op != "same"}
     assert moved == {"k3s-cluster-lab1-install": "update", "k3s-cluster-lab1-labels": "update"}
+
+
+def test_a_passed_through_key_fixed_at_creation_is_refused(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
+        {"k3s": {"server": {"flannel-backend": "wireguard-native"}}}))
+    found = errors(steps)
+    assert len(found) == 3 and all("k3s cannot change flannel-backend" in e for e in found), found
+
+
+def test_a_passed_through_key_is_an_update_that_names_the_restart(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
+        {"k3s": {"agent": {"kubelet-arg": ["max-pods=200"]}}}))
+    assert errors(steps) == []
+    notes = sorted(s.note for s in steps if s.type == "command:remote:CopyToRemote" and s.op == "update")
+    assert notes == ["k3s restarts on w1 for: kubelet-arg", "k3s restarts on w2 for: kubelet-arg"]
+
+
+def test_one_server_to_three_is_flagged_as_a_datastore_migration(tmp_path):
+    def grow(c):
+        cluster = c["k3s-platform:cluster"]
+        cluster["servers"] += [{"name": "lab2", "ip": "192.168.20.12", "mac": "52:54:00:20:00:12"},
+                               {"name": "lab3", "ip": "192.168.20.13", "mac": "52:54:00:20:00:13"}]
+        c["k3s-platform:router"]["apiUrl"] = "https://192.168.20.1:8443"  # HAProxy takes 443
+        c["k3s-platform:ingress"]["replicas"] = 2
+
+    steps = changed(tmp_path, "dev", grow)
+    warnings = [s.warning for s in steps if s.warning]
+    assert len(warnings) == 1 and warnings[0].startswith("datastore migration on lab1: "), warnings
+    assert "snapshot first" in warnings[0]
+    [first] = [s for s in steps if s.warning]
+    assert first.name == "k3s-cluster-lab1-config" and first.op == "update"
+    from tools.plan.engine_rules import change_report
+
+    text = change_report(steps, "t").text()
+    assert "warnings (1):\n  warning: datastore migration on lab1" in text
+
+
+def test_an_ordinary_server_change_is_no_migration(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
+        {"k3s": {"server": {"kubelet-arg": ["max-pods=150"]}}}))
+    assert [s.warning for s in steps if s.warning] == []
+
+
+def test_an_upgrade_across_two_minors_is_refused_and_one_minor_is_not(tmp_path):
+    two = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update({"k3sVersion": "v1.36.0+k3s1"}))
+    found = errors(two)
+    assert len(found) == 5 and all("skips a minor — upgrade one minor at a time (v1.35 first" in e for e in found)
+    one = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update({"k3sVersion": "v1.35.0+k3s1"}))
+    assert errors(one) == []
+    assert sorted(s.name for s in one if s.op == "update" and s.name.endswith("-upgrade")) == [
+        f"k3s-cluster-{n}-upgrade" for n in ("cp1", "cp2", "cp3", "w1", "w2")]

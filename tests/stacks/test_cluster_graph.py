@@ -276,3 +276,30 @@ def test_token_generation_two_rotates_the_first_server_before_any_node_gets_it(t
     assert first == {"k3s-cluster-token-2"}
     join = {d.split("::")[-1] for d in reg(run, "k3s-cluster-join-token").property_dependencies["stdin"]}
     assert join == {"k3s-cluster-token-2"}  # re-read after the rotation: joiners get the new one
+
+
+def _marked_dead(tmp_path, server):
+    import yaml
+
+    from tools.harness import ROOT
+
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    for node in doc["config"]["k3s-platform:cluster"]["servers"]:
+        if node["name"] == server:
+            node["dead"] = True
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return run_stack("prod", path)
+
+
+def test_a_dead_first_server_never_runs_its_member_delete_on_itself(tmp_path):
+    run = _marked_dead(tmp_path, "cp1")
+    assert reg(run, "k3s-cluster-cp1-member").retain_on_delete
+    assert reg(run, "k3s-cluster-cp1-install").retain_on_delete
+    assert not reg(run, "k3s-cluster-cp2-member").retain_on_delete
+
+
+def test_a_dead_other_server_is_still_removed_from_the_first_one(tmp_path):
+    run = _marked_dead(tmp_path, "cp3")
+    assert not reg(run, "k3s-cluster-cp3-member").retain_on_delete  # runs on cp1: deletes the Node
+    assert reg(run, "k3s-cluster-cp3-install").retain_on_delete

@@ -231,6 +231,7 @@ class Step:
     order: tuple[str, ...] = ()  # for a replace: create-replacement/delete-replaced, in run order
     destructive: str | None = None  # "host <ip>: <what the delete script does>" when it runs there
     error: str | None = None  # the engine refuses this step
+    warning: str | None = None  # accepted, but a step to prepare for (host_rules: a datastore migration)
     note: str = ""
     old_urn: str | None = None  # when matched through an alias
 
@@ -725,6 +726,10 @@ def change_report(steps: Iterable[Step], title: str) -> ChangeReport:
     if errors:
         out.append(f"errors ({len(errors)}):")
         out += [f"  error: {s.error}" for s in errors]
+    warnings = sorted((s for s in steps if s.warning), key=lambda s: s.urn)
+    if warnings:
+        out.append(f"warnings ({len(warnings)}):")
+        out += [f"  warning: {s.warning}" for s in warnings]
     for op in STEP_ORDER:
         if op == SAME:
             continue

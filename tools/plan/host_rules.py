@@ -5,9 +5,16 @@ by the engine and still wrong on the other side; the change mode refuses them, n
 works instead:
 
 - **k3s settings it cannot change on a running cluster** (`cluster-cidr`, `service-cidr`,
-  `secrets-encryption`): the config step would be an update and k3s would restart with a
-  config its datastore contradicts (k3s docs: these are set at cluster creation; secrets
-  encryption is switched with `k3s secrets-encrypt`).
+  `secrets-encryption`, and the passed-through `cluster-dns`, `cluster-domain`,
+  `flannel-backend`: `k3s_options.FIXED_AT_CREATION`): the config step would be an update and
+  k3s would restart with a config its datastore contradicts (k3s docs: these are set at
+  cluster creation; secrets encryption is switched with `k3s secrets-encrypt`). Every other
+  changed key is an update noted as a restart of k3s on that node, naming the keys.
+- **an upgrade across more than one minor** (`k3sVersion` v1.34 -> v1.36): Kubernetes' skew
+  policy upgrades the control plane one minor at a time.
+- **a datastore migration** (not refused, a warning): the first server's config gaining
+  `cluster-init` — one server becoming three — moves k3s from SQLite into embedded etcd when
+  it restarts; the report says to take a copy of the datastore first.
 - **a natural key moving between resources** (a node renamed: its DHCP mapping is created
   under the new name, which adopts pfSense's object by MAC, then the old resource's delete
   removes that same object): refused as a create and a delete of one pfSense object.
@@ -18,21 +25,18 @@ works instead:
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
 import yaml
 
+from components.config import k3s_options
 from tools.harness import Registration, StackRun
 
-FIXED_AT_CREATION = {
-    "cluster-cidr": "the pod network is fixed when the cluster is created: build a new cluster "
-                    "(a new stack) with the new range and move the workloads",
-    "service-cidr": "the service network is fixed when the cluster is created: build a new cluster "
-                    "(a new stack) with the new range and move the workloads",
-    "secrets-encryption": "switch it with `k3s secrets-encrypt enable|disable` then `k3s secrets-encrypt "
-                          "reencrypt` on the servers (docs/operations.md), then change the config",
-}
+# Which k3s keys a running cluster cannot take (components/config/k3s_options.py keeps the table
+# beside the flag list, so a passed-through key is judged like the program's own).
+FIXED_AT_CREATION = k3s_options.FIXED_AT_CREATION
 
 
 def _unwrap(value: Any) -> Any:
@@ -61,6 +65,53 @@ def fixed_setting_changes(old: Registration, new: Registration) -> list[str]:
     return out
 
 
+def datastore_migration(old: Registration, new: Registration) -> str | None:
+    """The first server's config gaining `cluster-init`: one server becoming three, which moves
+    k3s's datastore from SQLite into embedded etcd at the next start (k3s docs, "High
+    Availability Embedded etcd": an existing SQLite server converts when restarted with
+    cluster-init)."""
+    old_text, new_text = _config_text(old), _config_text(new)
+    if old_text is None or new_text is None:
+        return None
+    before, after = yaml.safe_load(old_text) or {}, yaml.safe_load(new_text) or {}
+    if after.get("cluster-init") and not before.get("cluster-init"):
+        node = after.get("node-name", new.name)
+        return (f"datastore migration on {node}: k3s restarts with cluster-init and moves the cluster "
+                "from SQLite into embedded etcd — snapshot first: stop k3s and copy "
+                "/var/lib/rancher/k3s/server/db/ off the host (docs/operations.md, 'From one server to "
+                "three'); the joining servers follow, one at a time")
+    if before.get("cluster-init") and not after.get("cluster-init"):
+        node = after.get("node-name", new.name)
+        return (f"{node} loses cluster-init: k3s keeps its etcd datastore (there is no way back to "
+                "SQLite); a single server on etcd keeps working, without a quorum to lose")
+    return None
+
+
+_TARGET = re.compile(r"^target='v1\.(\d+)\.\d+\+k3s\d+'$", re.M)
+
+
+def minor_skip(old: Registration, new: Registration) -> str | None:
+    """An upgrade step going up more than one Kubernetes minor (the skew policy allows one at a
+    time: each control-plane minor must run before the next)."""
+    before = _TARGET.search(str(old.inputs.get("create") or ""))
+    after = _TARGET.search(str(new.inputs.get("create") or ""))
+    if not (before and after) or int(after.group(1)) - int(before.group(1)) <= 1:
+        return None
+    return (f"{new.name}: k3s from v1.{before.group(1)} to v1.{after.group(1)} skips a minor — upgrade one "
+            f"minor at a time (v1.{int(before.group(1)) + 1} first, `pulumi up`, then the next)")
+
+
+def restart_note(old: Registration, new: Registration) -> str:
+    """What a config update does on the host: the k3s keys it changes, each restarting k3s."""
+    old_text, new_text = _config_text(old), _config_text(new)
+    if old_text is None or new_text is None or old_text == new_text:
+        return ""
+    before, after = yaml.safe_load(old_text) or {}, yaml.safe_load(new_text) or {}
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    node = new.name.removesuffix("-config")
+    return f"k3s restarts on {node.rsplit('-', 1)[-1]} for: {', '.join(changed)}" if changed else ""
+
+
 def _host(reg: Registration) -> str | None:
     connection = _unwrap(reg.inputs.get("connection"))
     return _unwrap(connection.get("host")) if isinstance(connection, dict) else None
@@ -83,6 +134,15 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
         if step.op == "update" and step.type == "command:remote:CopyToRemote" and step.urn in old_by_urn:
             problems = fixed_setting_changes(old_by_urn[step.urn], new_by_urn[step.urn])
             error = "; ".join(problems) or None
+            note = restart_note(old_by_urn[step.urn], new_by_urn[step.urn])
+            if note and not error:
+                step = replace(step, note=f"{step.note}; {note}" if step.note else note)
+            migration = datastore_migration(old_by_urn[step.urn], new_by_urn[step.urn])
+            if migration:
+                step = replace(step, warning=migration)
+        elif (step.op == "update" and step.type == "command:remote:Command" and step.name.endswith("-upgrade")
+              and step.urn in old_by_urn):
+            error = minor_skip(old_by_urn[step.urn], new_by_urn[step.urn])
         elif step.op == "delete" and step.urn in deletes:
             gone = deletes[step.urn]
             key = gone.inputs.get("naturalKey")
