@@ -170,17 +170,18 @@ class RouterSettings(Model):
     lan_interface: str = "lan"
     vpn: VpnSettings = VpnSettings()
 
-    @model_validator(mode="before")
+    # The old spelling made only the 802.1Q device; a VLAN is now a whole network. Kept as a
+    # field so that its error names the key, router.vlans.
+    vlans: None = Field(default=None, description="Moved to network.vlans (each VLAN is a network there); refused.")
+
+    @field_validator("vlans", mode="before")
     @classmethod
-    def _vlans_moved(cls, data: object) -> object:
-        # The old spelling made only the 802.1Q device; a VLAN is now a whole network.
-        if isinstance(data, dict) and "vlans" in data:
-            raise ValueError(
-                "router.vlans has moved to network.vlans — each VLAN is now a network the router serves: "
-                "move every entry there and give it a name, cidr and gateway (and a dhcpRange if it "
-                "should lease addresses), e.g. {name: nodes, tag: 10, parent: igc1, cidr: 192.168.30.0/24, "
-                "gateway: 192.168.30.1} (docs/router.md, \"VLAN networks\")")
-        return data
+    def _vlans_moved(cls, v: object) -> None:
+        raise ValueError(
+            "has moved to network.vlans — each VLAN is now a network the router serves: move every entry "
+            "there and give it a name, cidr and gateway (and a dhcpRange if it should lease addresses), e.g. "
+            "{name: nodes, tag: 10, parent: igc1, cidr: 192.168.30.0/24, gateway: 192.168.30.1} "
+            "(docs/router.md, \"VLAN networks\")")
 
     @field_validator("api_url")
     @classmethod
