@@ -139,6 +139,19 @@ class _RouterProvider(ResourceProvider):
         return current_connection(props, self._config)
 
 
+def wire_numbers(value: Any) -> Any:
+    """`value` with whole floats as ints. The engine hands dynamic providers every number as a
+    float (protobuf), and pfrest's IntegerFields (a VLAN tag, an interface's subnet) take
+    integers: 24.0 is not 24 to them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: wire_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [wire_numbers(v) for v in value]
+    return value
+
+
 def _with_assigned_id(kind: Kind, outs: dict[str, Any], written: Any, driver: PfRestDriver,
                       payload: Mapping[str, Any]) -> dict[str, Any]:
     """For kinds pfSense names itself (an interface's `optN`): `assignedId` = the live id, from
@@ -165,7 +178,7 @@ class PfSenseObjectProvider(_RouterProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         kind = get_kind(props["kind"])
         driver = driver_from_props(props)
-        written = driver.upsert(kind, props["payload"])
+        written = driver.upsert(kind, wire_numbers(props["payload"]))
         outs = _with_assigned_id(kind, _public(props), written, driver, props["payload"])
         return CreateResult(id_=props["naturalKey"], outs=outs)
 
@@ -179,7 +192,7 @@ class PfSenseObjectProvider(_RouterProvider):
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         kind = get_kind(news["kind"])
         driver = driver_from_props(news)
-        written = driver.upsert(kind, news["payload"])
+        written = driver.upsert(kind, wire_numbers(news["payload"]))
         return UpdateResult(outs=_with_assigned_id(kind, _public(news), written, driver, news["payload"]))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -189,7 +202,7 @@ class PfSenseObjectProvider(_RouterProvider):
                 "cannot be imported with `get`; declare it and let `pulumi up` adopt it by natural key"
             )
         kind = get_kind(props["kind"])
-        live = driver_from_props(self._current(props)).find(kind, props["payload"])
+        live = driver_from_props(self._current(props)).find(kind, wire_numbers(props["payload"]))
         if live is None:
             return ReadResult(id_="", outs={})  # gone from the router: drop it from the state
         outs = _public(props)
@@ -201,7 +214,7 @@ class PfSenseObjectProvider(_RouterProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         kind = get_kind(props["kind"])
         driver = driver_from_props(self._current(props))
-        if driver.delete(kind, props["payload"]) and kind.subsystem:
+        if driver.delete(kind, wire_numbers(props["payload"])) and kind.subsystem:
             driver.apply(kind.subsystem)
 
 
@@ -209,7 +222,7 @@ class PfSenseApplyProvider(_RouterProvider):
     """Applies one subsystem's pending changes and waits until they are live."""
 
     def _apply(self, props: Mapping[str, Any]) -> None:
-        expected = [(o["kind"], o["payload"]) for o in props.get("objects", [])]
+        expected = [(o["kind"], wire_numbers(o["payload"])) for o in props.get("objects", [])]
         driver_from_props(props).apply(props["subsystem"], expected)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
