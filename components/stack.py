@@ -44,8 +44,9 @@ def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider
     traefik = TraefikStack(
         f"{name}-traefik", ingress=config.ingress,
         admin_cidrs=[str(c) for c in config.admin_sources],
-        # PROXY protocol and forwarded headers only from the router's HAProxy (prod).
-        trusted_proxies=[f"{config.network.lan.gateway}/32"] if config.cluster.ha else [],
+        # PROXY protocol and forwarded headers only from the router's HAProxy (prod), which
+        # reaches the nodes from its address on their network.
+        trusted_proxies=[f"{config.node_gateway}/32"] if config.cluster.ha else [],
         ha=config.cluster.ha, dashboard_password=secrets.dashboard_password,
         cert_manager=cert_manager, psa_version=psa, provider=provider,
         chart_repository=charts, nodes=config.ingress_nodes, opts=child)

@@ -168,6 +168,11 @@ def mock_outputs(type_: str, name: str, inputs: dict) -> dict:
         out["certPem"] = _fake_pem("CERTIFICATE", name)
     elif type_ == "tls:index/certRequest:CertRequest":
         out["certRequestPem"] = _fake_pem("CERTIFICATE REQUEST", name)
+    elif type_ == "pulumi-python:dynamic/network:PfSenseObject" and inputs.get("kind") == "interface":
+        # The interface id pfSense would pick (`optN`); a stand-in that names the device.
+        payload = inputs.get("payload")
+        device = payload.get("if") if isinstance(payload, dict) else None
+        out["assignedId"] = f"opt<{device}>"
     elif type_ == "command:remote:Command":
         if name.endswith("-cas-read"):  # certificateAuthorities: adopt — what k3s made
             from components.cluster import render

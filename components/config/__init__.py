@@ -7,7 +7,7 @@ field types in `types`, the whole stack and its derived facts and cross-field ru
 """
 
 from components.config.cluster import Cluster, EtcdSnapshots, Installer, Node, Ssh
-from components.config.network import DhcpRange, Lan, Network
+from components.config.network import DhcpRange, Lan, Network, VlanNetwork
 from components.config.parse import (
     PROJECT,
     PROVIDER_NAMESPACES,
@@ -33,7 +33,6 @@ from components.config.router import (
     RouterInventory,
     RouterNode,
     RouterSettings,
-    VlanSettings,
     VpnSettings,
     pem_certificates_problem,
 )
@@ -62,7 +61,7 @@ __all__ = [
     "STRING_KEYS", "SUPPORTED_KUBERNETES_MINORS",
     "Certificates", "Charts", "Cluster", "ConfigError", "DhcpRange", "EgressAllow", "EtcdSnapshots", "Ingress",
     "Installer", "Lan", "Limits", "Model", "Network", "Node", "PROGRAM_USER", "Person", "PlatOps", "Quota", "RouterInventory", "RouterNode",
-    "RouterSettings", "SampleApp", "Secrets", "Ssh", "StackConfig", "Tenant", "VlanSettings", "VpnSettings",
+    "RouterSettings", "SampleApp", "Secrets", "Ssh", "StackConfig", "Tenant", "VlanNetwork", "VpnSettings",
     "cron_problem", "cross_check", "derived_names", "image_problem", "label_key_problem", "label_value_problem",
     "parse_config_keys", "parse_stack_config", "pem_certificates_problem", "read_stack_config", "slug",
     "split_keys",

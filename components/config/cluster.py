@@ -157,6 +157,10 @@ class Cluster(Model):
                     "installed the cluster; the first server's CAs are read once and kept in state "
                     "(docs/adr/0011-program-owned-cluster-cas.md).")
     api_hostname: Hostname
+    network: str = Field(
+        default="lan",
+        description="The network the nodes live on: `lan` (default) or the name of one of network.vlans. "
+                    "Their addresses, DHCP mappings and the router's HAProxy backends are on it.")
     pod_cidr: IPv4Network = IPv4Network("10.42.0.0/16")
     service_cidr: IPv4Network = IPv4Network("10.43.0.0/16")
     ssh: Ssh

@@ -43,7 +43,10 @@ def test_router_inventory_of_the_stacks():
     prod_cfg = parse_config_keys(load_config_file("prod")[0])
     inv = prod_cfg.router_inventory
     assert inv.ha and inv.proxy_protocol
-    assert inv.api_address == inv.ingress_address == str(prod_cfg.network.lan.gateway)
+    # prod's nodes live on the VLAN network `nodes`: HAProxy fronts them from the router's address there.
+    assert inv.node_network == "nodes" and inv.node_vlan is not None
+    assert inv.api_address == inv.ingress_address == str(inv.node_vlan.gateway) == "192.168.30.1"
+    assert {n.ip for n in inv.nodes} <= {str(ip) for ip in inv.node_vlan.cidr.hosts()}
     assert [n.role for n in inv.nodes] == ["server"] * 3 + ["agent"] * 2
     assert inv.ingress_hosts == prod_cfg.ingress_hosts
     dev_cfg = parse_config_keys(load_config_file("dev")[0])

@@ -97,11 +97,11 @@ def test_removing_an_agent_uninstalls_only_that_agent(tmp_path):
     report = change_report(steps, "change").text()
     uninstalls = [s for s in steps if s.destructive and s.name.endswith("-install")]
     assert [(s.op, s.name) for s in uninstalls] == [(DELETE, "k3s-cluster-w2-install")], report
-    assert uninstalls[0].destructive.startswith("host 192.168.10.22: "), report
+    assert uninstalls[0].destructive.startswith("host 192.168.30.22: "), report
     # The only other host command: w2's member step drains it and deletes its Node, on cp1.
     destructive = {s.name: s.destructive for s in steps if s.destructive}
     assert set(destructive) == {"k3s-cluster-w2-install", "k3s-cluster-w2-member"}, report
-    assert destructive["k3s-cluster-w2-member"].startswith("host 192.168.10.11: "), report
+    assert destructive["k3s-cluster-w2-member"].startswith("host 192.168.30.11: "), report
     assert not [s for s in steps if s.op == REPLACE], report
     # prod protects these steps: the engine refuses the deletes until the operator runs
     # `pulumi state unprotect` on them (docs/operations.md); nothing else is refused.
@@ -144,7 +144,7 @@ def test_cli_change_mode_exit_codes_and_layout(tmp_path):
     assert result.returncode == 1, result.stdout  # the install step is protected in prod
     assert lines[2].startswith("destructive (")
     destructive = lines[3:3 + int(lines[2].split("(")[1].split(")")[0])]
-    assert any("w2-install DESTRUCTIVE-ON-HOST host 192.168.10.22" in line for line in destructive)
+    assert any("w2-install DESTRUCTIVE-ON-HOST host 192.168.30.22" in line for line in destructive)
     assert "placeholder-" not in result.stdout and "PRIVATE KEY" not in result.stdout
 
     result = plan_cli("prod", "--from", write_stack_file(INVALID_DIR / "duplicate-mac.yaml", tmp_path / "bad"))

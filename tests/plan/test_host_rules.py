@@ -49,14 +49,14 @@ def test_renaming_a_server_on_the_same_host_is_refused(tmp_path):
         c["k3s-platform:cluster"]["servers"][2]["name"] = "cp9"
 
     found = errors(changed(tmp_path, "prod", rename))
-    assert any("server k3s-cluster-cp3 renamed to k3s-cluster-cp9 on the same host 192.168.10.13" in e
+    assert any("server k3s-cluster-cp3 renamed to k3s-cluster-cp9 on the same host 192.168.30.13" in e
                for e in found), found
 
 
 def test_replacing_a_server_by_a_new_host_is_not_a_rename(tmp_path):
     def swap(c):
         c["k3s-platform:cluster"]["servers"][2].update(
-            {"name": "cp9", "ip": "192.168.10.19", "mac": "52:54:00:10:00:19"})
+            {"name": "cp9", "ip": "192.168.30.19", "mac": "52:54:00:10:00:19"})
 
     found = errors(changed(tmp_path, "prod", swap))
     assert not [e for e in found if "renamed" in e or "same pfSense object" in e], found
@@ -157,3 +157,56 @@ def test_an_upgrade_across_two_minors_is_refused_and_one_minor_is_not(tmp_path):
     assert errors(one) == []
     assert sorted(s.name for s in one if s.op == "update" and s.name.endswith("-upgrade")) == [
         f"k3s-cluster-{n}-upgrade" for n in ("cp1", "cp2", "cp3", "w1", "w2")]
+
+
+# --- nodes and VLAN networks (prod's nodes live on the VLAN network `nodes`) ----------------
+
+
+def _to_lan(c):
+    """prod's nodes moved from their VLAN network back to the LAN (same host numbers)."""
+    cluster = c["k3s-platform:cluster"]
+    cluster["network"] = "lan"
+    for node in cluster["servers"] + cluster["agents"]:
+        node["ip"] = node["ip"].replace("192.168.30.", "192.168.10.")
+
+
+def test_moving_the_nodes_to_another_network_is_refused_per_node(tmp_path):
+    found = errors(changed(tmp_path, "prod", _to_lan))
+    moves = [e for e in found if "would move" in e]
+    assert len(moves) == 5, found  # every node's mapping
+    assert any("node cp1 would move (address 192.168.30.11 -> 192.168.10.11, interface opt<igc1.10> -> lan)" in e
+               and "rebuild" in e for e in moves), moves
+
+
+def test_re_addressing_one_node_is_refused(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"]["agents"][1].update({"ip": "192.168.30.29"}))
+    found = errors(steps)
+    assert len(found) == 1 and "node w2 would move (address 192.168.30.22 -> 192.168.30.29)" in found[0], found
+
+
+def test_re_addressing_the_nodes_vlan_network_is_refused(tmp_path):
+    def move_gateway(c):
+        c["k3s-platform:network"]["vlans"][0]["gateway"] = "192.168.30.2"
+
+    found = errors(changed(tmp_path, "prod", move_gateway))
+    assert any("the VLAN network on igc1.10 would be re-addressed (192.168.30.1/24 -> 192.168.30.2/24) while nodes "
+               "cp1, cp2, cp3, w1, w2 live on it" in e for e in found), found
+
+
+def test_a_vlan_network_without_nodes_comes_and_goes_freely(tmp_path):
+    guests = {"name": "guests", "tag": 20, "parent": "igc1", "cidr": "192.168.40.0/24", "gateway": "192.168.40.1",
+              "dhcpRange": {"start": "192.168.40.100", "end": "192.168.40.199"}}
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:network"]["vlans"].append(guests))
+    created = sorted(s.urn.rsplit("::", 1)[1] for s in steps if s.op == "create")
+    assert "k3s-router-iface-guests" in created and "k3s-router-dhcpd-guests" in created, created
+    assert "k3s-router-vlan-igc1-20" in created and "k3s-router-fw-vlan-guests-outbound" in created, created
+    assert errors(steps) == []
+    # ... and its removal deletes just what it added (the nodes' network is untouched).
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    doc["config"]["k3s-platform:network"]["vlans"].append(guests)
+    path = tmp_path / "prod-with-guests.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    back = diff_runs(run_stack("prod", path), run_stack("prod"))
+    deleted = sorted(s.urn.rsplit("::", 1)[1] for s in back if s.op == "delete")
+    assert deleted == created and errors(back) == [], (deleted, errors(back))
+    assert not [s for s in back if s.op in ("update", "replace") and "nodes" in s.urn]

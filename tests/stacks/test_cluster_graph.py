@@ -222,7 +222,7 @@ def test_haproxy_sends_ingress_only_to_the_nodes_traefik_runs_on(prod_run):
                 if r.name in ("k3s-router-haproxy-backend-ingress-http", "k3s-router-haproxy-backend-ingress-https")}
     assert len(backends) == 2
     for payload in backends.values():
-        assert sorted(s["address"] for s in payload["servers"]) == ["192.168.10.21", "192.168.10.22"]
+        assert sorted(s["address"] for s in payload["servers"]) == ["192.168.30.21", "192.168.30.22"]
     [traefik] = [r for r in prod_run.by_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "traefik"]
     [term] = traefik.inputs["values"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]

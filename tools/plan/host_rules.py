@@ -18,6 +18,12 @@ works instead:
 - **a natural key moving between resources** (a node renamed: its DHCP mapping is created
   under the new name, which adopts pfSense's object by MAC, then the old resource's delete
   removes that same object): refused as a create and a delete of one pfSense object.
+- **a node that moves to another address or network** (a new `ip`, `cluster.network` naming
+  another network, or a VLAN network re-addressed under its nodes): its DHCP mapping would
+  be updated in place while k3s keeps the old address (node IP, etcd peer URL, certificates);
+  a node changes address by being rebuilt. Remove it in one `up`, add it back with its new
+  address in the next (docs/operations.md). A VLAN network's router address changing while
+  nodes live on it is refused too: their leases, HAProxy's address and the API name move.
 - **a server renamed on the same host**: k3s keeps the node and etcd member name on disk, so
   the old name's member delete drains forever or removes the live member. Remove the server
   in one `up` and add it under its new name in the next (docs/operations.md).
@@ -25,6 +31,7 @@ works instead:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import replace
 from typing import Any
@@ -117,6 +124,50 @@ def _host(reg: Registration) -> str | None:
     return _unwrap(connection.get("host")) if isinstance(connection, dict) else None
 
 
+PFSENSE_OBJECT = "pulumi-python:dynamic/network:PfSenseObject"
+
+
+def _router_object(reg: Registration, kind: str) -> dict[str, Any] | None:
+    """The payload of a router object of `kind`, or None."""
+    if reg.type != PFSENSE_OBJECT or _unwrap(reg.inputs.get("kind")) != kind:
+        return None
+    payload = _unwrap(reg.inputs.get("payload"))
+    return payload if isinstance(payload, dict) else None
+
+
+def node_move(old: Registration, new: Registration) -> str | None:
+    """Why a node's DHCP mapping changing this way needs a rebuild, or None."""
+    before, after = _router_object(old, "static_mapping"), _router_object(new, "static_mapping")
+    if before is None or after is None:
+        return None
+    moved = [(f, before.get(f), after.get(f)) for f in ("ipaddr", "parent_id") if before.get(f) != after.get(f)]
+    if not moved:
+        return None
+    what = ", ".join(f"{'address' if f == 'ipaddr' else 'interface'} {a} -> {b}" for f, a, b in moved)
+    return (f"node {after.get('hostname')} would move ({what}): k3s keeps a node's address (node IP, etcd peer "
+            "URL, certificates), so a node moves to another address or network only by a rebuild — remove it "
+            "from the cluster in one `up`, then add it back with its new address in the next (docs/operations.md)")
+
+
+def network_readdress(old: Registration, new: Registration, mappings: list[dict[str, Any]]) -> str | None:
+    """Why re-addressing a VLAN network's interface is refused while nodes live on it, or None."""
+    before, after = _router_object(old, "interface"), _router_object(new, "interface")
+    if before is None or after is None:
+        return None
+    try:  # numbers come back from the wire as floats (24.0)
+        was = ipaddress.IPv4Interface(f"{before.get('ipaddr')}/{int(before.get('subnet') or 0)}")
+        now = ipaddress.IPv4Interface(f"{after.get('ipaddr')}/{int(after.get('subnet') or 0)}")
+        held = sorted(str(m.get("hostname")) for m in mappings
+                      if ipaddress.IPv4Address(str(m.get("ipaddr"))) in was.network)
+    except (TypeError, ValueError):
+        return None
+    if was == now or not held:
+        return None
+    return (f"the VLAN network on {after.get('if')} would be re-addressed ({was} -> {now}) while nodes {', '.join(held)} live on it: their "
+            "addresses, leases and the router's HAProxy address move with it — rebuild the nodes on the new network "
+            "(remove them in one `up`, add them back in the next), or keep the network's addresses")
+
+
 def apply(steps: list, old: StackRun, new: StackRun) -> list:
     """`steps` with an error set on each step the hosts or the router cannot take."""
     old_by_urn = {r.urn: r for r in old.registrations}
@@ -128,10 +179,16 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
     created_servers = {_host(r): r for r in creates if r.type == "command:remote:Command"
                        and r.name.endswith("-install") and _role(r) == "server"}
 
+    old_mappings = [m for m in (_router_object(r, "static_mapping") for r in old.registrations) if m]
+
     out = []
     for step in steps:
         error = None
-        if step.op == "update" and step.type == "command:remote:CopyToRemote" and step.urn in old_by_urn:
+        if step.op in ("update", "replace") and step.type == PFSENSE_OBJECT and step.urn in old_by_urn \
+                and step.urn in new_by_urn:
+            was, now = old_by_urn[step.urn], new_by_urn[step.urn]
+            error = node_move(was, now) or network_readdress(was, now, old_mappings)
+        elif step.op == "update" and step.type == "command:remote:CopyToRemote" and step.urn in old_by_urn:
             problems = fixed_setting_changes(old_by_urn[step.urn], new_by_urn[step.urn])
             error = "; ".join(problems) or None
             note = restart_note(old_by_urn[step.urn], new_by_urn[step.urn])
