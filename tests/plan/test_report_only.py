@@ -84,7 +84,7 @@ def test_from_node_removal_needs_approval(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     text = (out / "report.md").read_text()
     assert "Needs a reviewer's approval" in text
-    assert "**host-delete**: delete command:remote:Command k3s-cluster-w2-install runs on host 192.168.10.22" in text
+    assert "**host-delete**: delete command:remote:Command k3s-cluster-w2-install runs on host 192.168.30.22" in text
     assert "**refused**" in text  # prod protects the install step
 
 
