@@ -87,7 +87,10 @@ def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple
         full = key if ":" in key else f"{PROJECT}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             secret_keys.add(full)
-            continue  # encrypted: no passphrase offline, a placeholder stands in
+            # encrypted: no passphrase offline, a placeholder stands in — one per ciphertext, so a
+            # secret set to a new value is a changed input in the change mode, as in the engine
+            values[full] = _placeholder(full.split(":", 1)[1], value["secure"])
+            continue
         if _has_secure_leaf(value):
             # `pulumi config set --secret --path`: the CLI hands the program the whole key as a
             # secret; offline each encrypted leaf gets a placeholder.
@@ -116,9 +119,17 @@ def _has_secure_leaf(value: Any) -> bool:
     return False
 
 
+def _placeholder(path: str, ciphertext: Any) -> str:
+    """The offline stand-in of an encrypted value: named for its key, distinct per ciphertext
+    (a value set again with `pulumi config set --secret` gets a new ciphertext and so counts
+    as changed offline although the engine, which decrypts, sees the same value)."""
+    digest = hashlib.sha256(str(ciphertext).encode()).hexdigest()[:12]
+    return f"placeholder-{path}-{digest}"
+
+
 def _placeholder_leaves(value: Any, path: str) -> Any:
     if isinstance(value, dict) and set(value) == {"secure"}:
-        return f"placeholder-{path}"
+        return _placeholder(path, value["secure"])
     if isinstance(value, dict):
         return {k: _placeholder_leaves(v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, list):

@@ -76,6 +76,8 @@ class SshLan:
     user_key: Path = field(init=False)
     hosts: dict[str, SshHost] = field(default_factory=dict)
     bridge: str = "k3sp-br0"
+    user: str = "root"  # the stack's ssh.user; any other name is a root-equivalent account on each host
+    port: int = 22
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -95,6 +97,7 @@ class SshLan:
         netns = f"k3sp-{name}"
         veth = f"k3sp-{name}"[:15]
         _ip("netns", "del", netns, check=False)
+        _ip("link", "del", veth, check=False)  # left by a run that ended before its close()
         _ip("netns", "add", netns)
         _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns)
         _ip("link", "set", veth, "master", self.bridge, "up")
@@ -105,6 +108,12 @@ class SshLan:
         root = self.root / name
         (root / "sandbox").mkdir(parents=True)
         host = SshHost(name, ip, root, netns, Host(root / "sandbox"))
+        if self.user != "root":
+            # The stack's SSH user, as an account of the host's own /etc (its overlay). It has
+            # uid 0: the sudo stand-in cannot raise privileges, so the user must already hold them.
+            passwd = Path("/etc/passwd").read_text()
+            (host.host.root / "etc-up" / "passwd").write_text(
+                passwd + f"{self.user}:x:0:0:k3s-platform lab:/root:/bin/sh\n")
         self._start_sshd(host)
         self.hosts[name] = host
         return host
@@ -119,7 +128,7 @@ class SshLan:
         path = f"{h.host.bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
         (keys / "sshd_config").write_text("\n".join([
             "ListenAddress 0.0.0.0",
-            "Port 22",
+            f"Port {self.port}",
             f"HostKey {keys / 'host_ed25519'}",
             f"PidFile {keys / 'sshd.pid'}",
             f"AuthorizedKeysFile {keys / 'authorized_keys'}",
@@ -145,12 +154,12 @@ class SshLan:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection((h.ip, 22), timeout=0.5) as sock:
+                with socket.create_connection((h.ip, self.port), timeout=0.5) as sock:
                     if sock.recv(4).startswith(b"SSH-"):
                         return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError(f"sshd of {h.name} did not answer on {h.ip}:22: {(h.root / 'sshd.log').read_text()[-500:]}")
+        raise RuntimeError(f"sshd of {h.name} did not answer on {h.ip}:{self.port}: {(h.root / 'sshd.log').read_text()[-500:]}")
 
     def stop(self, name: str) -> None:
         """The host dies: sshd stops and its address goes away (a dead node)."""

@@ -1,6 +1,6 @@
 """Fixtures for the lab tests: one fresh lab (etcd + kube-apiserver + controller-manager on
 127.0.0.1) per stack, with that stack's offline plan applied to it. If a lab started by
-``./run lab up`` is running, it is reset before each stack and used instead.
+``./run lab apiserver`` is running, it is reset before each stack and used instead.
 
 The lab tests run only under ``./run lab test`` (which sets K3SP_LAB=1), so the ordinary suite
 never starts servers; without the built binaries they skip with one line naming
@@ -112,7 +112,7 @@ def stack_lab(request, tmp_path_factory):
         pytest.skip(f"lab: {err}")
     running = running_lab()
     if running is not None:
-        # A lab from `./run lab up`: emptied (etcd data wiped, processes restarted on the same
+        # A lab from `./run lab apiserver`: emptied (etcd data wiped, processes restarted on the same
         # ports and PKI) before each stack, and left up with the last stack in it.
         running.service_cidr = stack_service_cidr(name)
         lab = cluster.reset(running)

@@ -249,7 +249,10 @@ class EngineStack:
         stack_file = project_dir / f"Pulumi.{stack}.yaml"
         source = config_file or REPO / f"Pulumi.{stack}.yaml"
         if not stack_file.exists() or config_file is not None:
+            kept = encrypted_entries(stack_file) if stack_file.exists() else {}
             shutil.copy(source, stack_file)
+            if kept:
+                keep_encrypted_entries(stack_file, kept)
         self.config_json = REPO / "policies" / "config" / f"{stack}.json"
         self.wrapper = policy_pack_wrapper(work)
         self._stack = auto.create_or_select_stack(
@@ -263,7 +266,9 @@ class EngineStack:
         current = self._stack.get_all_config()
         for key in secret_keys():
             full = f"{PROJECT}:{key}"
-            if key in given:
+            if key in given and (full not in current or current[full].value != given[key]):
+                # Only a new value is encrypted again: the same value keeps its ciphertext, as
+                # it does for an operator who does not run `pulumi config set` again.
                 self._stack.set_config(full, auto.ConfigValue(given[key], secret=True))
             elif full not in current:
                 self._stack.set_config(full, auto.ConfigValue(f"placeholder-{key}", secret=True))
@@ -346,6 +351,31 @@ class EngineStack:
         with self._environment():
             self._stack.set_config(f"{PROJECT}:{key}", auto.ConfigValue(text, secret=secret),
                                    path=False)
+
+
+def encrypted_entries(stack_file: Path) -> dict[str, Any]:
+    """The stack file's `encryptionsalt` and its encrypted config values (what `pulumi config
+    set --secret` wrote), to carry over into a new copy of the stack's config."""
+    doc = safe_yaml.load(stack_file.read_text(), source=str(stack_file)) or {}
+    kept: dict[str, Any] = {}
+    if "encryptionsalt" in doc:
+        kept["encryptionsalt"] = doc["encryptionsalt"]
+    config = {k: v for k, v in (doc.get("config") or {}).items() if isinstance(v, dict) and set(v) == {"secure"}}
+    if config:
+        kept["config"] = config
+    return kept
+
+
+def keep_encrypted_entries(stack_file: Path, kept: dict[str, Any]) -> None:
+    import yaml
+
+    doc = safe_yaml.load(stack_file.read_text(), source=str(stack_file)) or {}
+    if "encryptionsalt" in kept:
+        doc.setdefault("encryptionsalt", kept["encryptionsalt"])
+    config = doc.setdefault("config", {})
+    for key, value in (kept.get("config") or {}).items():
+        config.setdefault(key, value)
+    stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
 def fresh_work_dir(prefix: str) -> Path:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tools.lab import binaries
-from tools.lab.certs import make_pki, pki_files
+from tools.lab.certs import Pki, make_pki, pki_files
 
 # The admission plugins the lab asks for on top of the defaults. PodSecurity, LimitRanger,
 # ResourceQuota, NamespaceLifecycle and ServiceAccount are all in 1.34's default-enabled set
@@ -72,10 +72,21 @@ class Lab:
     # (name, ip, labels) of kwok nodes; with nodes the lab also runs the scheduler, kwok, the
     # workload controllers and the ServiceLB stand-in.
     nodes: list = field(default_factory=list)
+    # Where it serves: 127.0.0.1, or (a rehearsal) a node's address inside that node's network
+    # namespace, with the PKI made from the cluster's own CAs and the workloads always on.
+    host: str = "127.0.0.1"
+    netns: str = ""
+    workloads: bool = False
+    node_ips: list = field(default_factory=list)  # the ServiceLB stand-in's addresses
+    pod_cidr: str = "10.244.0.0/16"
+    api_args: list = field(default_factory=list)  # extra kube-apiserver flags (k3s's kube-apiserver-arg)
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.api_port}"
+        return f"https://{self.host}:{self.api_port}"
+
+    def command(self, argv: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
 
     def save(self) -> Path:
         path = Path(self.workdir) / "state.json"
@@ -183,30 +194,59 @@ def _launch_recorded(lab: Lab, timeout: float, t0: float) -> Lab:
     return lab
 
 
+def start_on_node(service_cidr: str, *, workdir: Path, pki: Pki, netns: str, host: str,
+                  node_ips: list[str], pod_cidr: str, api_args: list[str], timeout: float = 90) -> Lab:
+    """A control plane inside a node's network namespace, serving on the node's address at
+    k3s's port with the cluster's own CAs (`pki`, tools/lab/certs.from_cluster_cas): what
+    k3s's server process runs there. Nodes are registered later, one by one."""
+    missing = binaries.missing()
+    if missing:
+        raise binaries.LabUnavailable(f"lab binaries not built ({', '.join(missing)}): run ./run lab build")
+    t0 = time.monotonic()
+    lab = Lab(str(workdir), str(workdir / "kubeconfig"), 6443, 2379, {}, service_cidr, 2380,
+              host=host, netns=netns, workloads=True, node_ips=list(node_ips), pod_cidr=pod_cidr,
+              api_args=list(api_args))
+    (workdir / "pki.json").write_text(json.dumps({k: str(v) for k, v in asdict(pki).items()}))
+    return _launch_recorded(lab, timeout, t0)
+
+
+def _pki_of(lab: Lab) -> Pki:
+    given = Path(lab.workdir) / "pki.json"
+    if given.is_file():
+        return Pki(**{k: Path(v) if v else None for k, v in json.loads(given.read_text()).items()})
+    return pki_files(Path(lab.workdir) / "pki")
+
+
+def _merged_args(defaults: list[str], extra: list[str]) -> list[str]:
+    """k3s's way with kube-apiserver-arg: a flag given again replaces the default."""
+    names = {a.lstrip("-").split("=", 1)[0] for a in extra}
+    return [a for a in defaults if a.lstrip("-").split("=", 1)[0] not in names] + [f"--{a.lstrip('-')}" for a in extra]
+
+
 def _launch(lab: Lab, timeout: float) -> None:
     wd, pids, service_cidr = Path(lab.workdir), lab.pids, lab.service_cidr
-    pki = pki_files(wd / "pki")
+    pki = _pki_of(lab)
     etcd_port, peer_port, api_port = lab.etcd_port, lab.peer_port, lab.api_port
     etcd_log = wd / "etcd.log"
-    etcd_url = f"http://127.0.0.1:{etcd_port}"
-    peer_url = f"http://127.0.0.1:{peer_port}"
-    etcd = subprocess.Popen(
+    etcd_url = f"http://{lab.host}:{etcd_port}"
+    peer_url = f"http://{lab.host}:{peer_port}"
+    etcd = subprocess.Popen(lab.command(
         [str(binaries.ETCD.path), "--name", "lab", "--data-dir", str(wd / "etcd-data"),
          "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
          "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-         "--initial-cluster", f"lab={peer_url}", "--unsafe-no-fsync", "--log-level", "warn"],
+         "--initial-cluster", f"lab={peer_url}", "--unsafe-no-fsync", "--log-level", "warn"]),
         stdout=etcd_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     pids["etcd"] = etcd.pid
     lab.save()
     _wait(f"{etcd_url}/health", context=None, deadline=time.monotonic() + timeout, what="etcd",
           log=etcd_log, proc=etcd)
     api_log = wd / "kube-apiserver.log"
-    api = subprocess.Popen(
-        [str(binaries.KUBE_APISERVER.path),
-         "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
+    bind = "0.0.0.0" if lab.netns else lab.host
+    api_flags = _merged_args([
+         f"--bind-address={bind}", f"--advertise-address={lab.host}", f"--secure-port={api_port}",
          f"--etcd-servers={etcd_url}",
          f"--tls-cert-file={pki.serving_cert}", f"--tls-private-key-file={pki.serving_key}",
-         f"--client-ca-file={pki.ca_cert}",
+         f"--client-ca-file={pki.client_ca_cert}",
          f"--service-account-key-file={pki.sa_pub}", f"--service-account-signing-key-file={pki.sa_key}",
          "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
          "--authorization-mode=Node,RBAC",
@@ -215,8 +255,9 @@ def _launch(lab: Lab, timeout: float) -> None:
          # k3s lets privileged pods through the API server; Pod Security admission is what
          # must refuse them in a tenant namespace, so the lab does the same.
          "--allow-privileged=true",
-         f"--cert-dir={wd / 'apiserver-certs'}", "--profiling=false", "--v=1"],
-        stdout=api_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+         f"--cert-dir={wd / 'apiserver-certs'}", "--profiling=false", "--v=1"], lab.api_args)
+    api = subprocess.Popen(lab.command([str(binaries.KUBE_APISERVER.path), *api_flags]),
+                           stdout=api_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     pids["kube-apiserver"] = api.pid
     lab.save()
     _kubeconfig(Path(lab.kubeconfig), lab.server, pki)
@@ -225,7 +266,8 @@ def _launch(lab: Lab, timeout: float) -> None:
     _wait(f"{lab.server}/readyz", context=ctx, deadline=time.monotonic() + timeout,
           what="kube-apiserver", log=api_log, proc=api)
     kcm_log = wd / "kube-controller-manager.log"
-    controllers = WORKLOAD_CONTROLLERS if lab.nodes else CONTROLLERS
+    workloads = bool(lab.nodes) or lab.workloads
+    controllers = WORKLOAD_CONTROLLERS if workloads else CONTROLLERS
     kcm = subprocess.Popen(
         [str(binaries.KUBE_CONTROLLER_MANAGER.path), f"--kubeconfig={lab.kubeconfig}",
          f"--controllers={','.join(controllers)}", "--leader-elect=false", "--secure-port=0",
@@ -238,7 +280,7 @@ def _launch(lab: Lab, timeout: float) -> None:
         if kcm.poll() is not None or time.monotonic() > deadline:
             raise LabError(f"kube-controller-manager made no default ServiceAccount; log:\n{_tail(kcm_log)}")
         time.sleep(0.3)
-    if lab.nodes:
+    if workloads:
         _launch_workloads(lab, timeout)
 
 
@@ -276,8 +318,14 @@ def _launch_workloads(lab: Lab, timeout: float) -> None:
                            "--leader-elect=false", "--secure-port=0", "--v=1"],
         "kwok": [str(binaries.KWOK.path), f"--kubeconfig={lab.kubeconfig}", f"--config={wd / 'kwok.yaml'}",
                  f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
-                 "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1"],
-        "python": [sys.executable, "-m", "tools.lab.standins", lab.kubeconfig, *[n[1] for n in lab.nodes]],
+                 # Without this kwok keeps no node Lease (its default of 40 comes with a
+                 # KwokConfiguration document, which the stage file has not): the heartbeat
+                 # stage then updates a node's status only every 10 minutes, and the node
+                 # lifecycle controller marks the node NotReady (and its pods unready) after 40 s.
+                 "--node-lease-duration-seconds=40",
+                 f"--cidr={lab.pod_cidr}", "--node-ip=127.0.0.1"],
+        "python": [sys.executable, "-m", "tools.lab.standins", lab.kubeconfig,
+                   *(lab.node_ips or [n[1] for n in lab.nodes])],
     }
     for name, cmd in procs.items():
         log = wd / f"{name}.log"
