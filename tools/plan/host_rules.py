@@ -199,7 +199,7 @@ def natural_key_taken(steps: list, old_by_urn: dict[str, Registration],
         gone = old_by_urn.get(step.old_urn or step.urn)
         ident = router_identity(gone) if gone is not None else None
         taker = takers.get(ident) if ident is not None else None
-        if taker is None or taker.urn == step.urn:
+        if gone is None or ident is None or taker is None or taker.urn == step.urn:
             continue
         what = "this delete" if step.op == "delete" else "this replace, deleting it first,"
         out[step.urn] = (f"{gone.name} and {taker.name} are the same pfSense object ({ident[1]}): the create "
