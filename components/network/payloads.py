@@ -77,6 +77,9 @@ class DesiredObject:
     kind: Kind
     payload: dict[str, Any]
     after: tuple[str, ...] = ()
+    # Roles this object's resource had before (each becomes a `pulumi.Alias`): a stack made
+    # under an old name moves to the new one without a create or a delete.
+    aliases: tuple[str, ...] = ()
 
     @property
     def natural_key(self) -> str:
@@ -169,6 +172,19 @@ def with_interface_ids(value: Any, ids: dict[str, str]) -> Any:
 # --- DHCP static mappings: one per node --------------------------------------------------
 
 
+def static_mapping_role(mac: str) -> str:
+    """A node's mapping is named by its MAC (the object's natural key on the router), not by the
+    node's name: a renamed node keeps its resource, and the new hostname is an update. Under a
+    name of its own, the new resource would adopt the router's mapping by MAC and the old one's
+    delete would then remove it (the node's lease gone)."""
+    return f"dhcp-{_slug(mac)}"
+
+
+def legacy_static_mapping_role(node_name: str) -> str:
+    """The name mappings had before they were keyed by MAC (stacks made by v0.1.0): an alias."""
+    return f"dhcp-{node_name}"
+
+
 def render_static_mappings(settings: RouterSettings, inv: RouterInventory) -> list[DesiredObject]:
     # Ref: Models/DHCPServerStaticMapping.inc — parent_id is the DHCP server's interface id
     # On a VLAN network the mapping waits for that network's DHCP server (its parent).
@@ -176,7 +192,7 @@ def render_static_mappings(settings: RouterSettings, inv: RouterInventory) -> li
     after = (f"dhcpd-{vlan.name}",) if vlan else ()
     return [
         DesiredObject(
-            f"dhcp-{node.name}",
+            static_mapping_role(node.mac),
             STATIC_MAPPING,
             {
                 "parent_id": iface_ref(inv, settings, inv.node_network),
@@ -187,6 +203,7 @@ def render_static_mappings(settings: RouterSettings, inv: RouterInventory) -> li
                 "descr": f"{TAG}: k3s {node.role} {node.name}",
             },
             after,
+            aliases=(legacy_static_mapping_role(node.name),),
         )
         for node in sorted(inv.nodes, key=lambda n: n.name)
     ]

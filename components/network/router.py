@@ -2,7 +2,8 @@
 
 Creates, as children named `<name>-<role>` (parent = the Router):
 - one `PfSenseObject` per pfSense object, rendered by `payloads.py`:
-  VLANs (`vlan-<if>-<tag>`), one DHCP static mapping per node (`dhcp-<node>`), one DNS
+  VLANs (`vlan-<if>-<tag>`), one DHCP static mapping per node (`dhcp-<mac>`, its MAC with
+  `-` for `:`, aliased from the `dhcp-<node>` of earlier versions, so a rename is an update), one DNS
   resolver host override per ingress host plus the API name (`dns-<fqdn>`), NAT port
   forwards 80/443 (`nat-http`, `nat-https`), firewall rules (`fw-...`), and in HA mode the
   HAProxy backends/frontends for 6443 and 80/443 (`haproxy-...`);
@@ -161,7 +162,10 @@ class Router(pulumi.ComponentResource):
             kind,
             ident,
             value,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.objects[r] for r in obj.after]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.objects[r] for r in obj.after],
+                # Same parent and type, the old name: the engine moves the state, nothing is recreated.
+                aliases=[pulumi.Alias(name=f"{self._name}-{old}") for old in obj.aliases]),
         )
         self.objects[obj.role] = res
         if kind.assigned_id:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from components.network.kinds import api_privileges
+from components.network.kinds import STATIC_MAPPING, api_privileges
 from tests.network.fake_pfrest import API_KEY, FakePfRest
+from tests.network.legacy_names import mappings_named_by_node
 from tools.engine import inline
+from tools.harness import run_stack
+from tools.plan.engine_rules import diff_runs
 
 from .conftest import assert_no_errors
 from .router_stack import ca_of, router_program, self_signed, stack_file
@@ -186,3 +189,88 @@ def test_vlan_network_create_again_update_destroy(router, engine_bins, work):
     assert fake.objects["vlan"] == [] and fake.objects["dhcp_server"] == []
     allowed = {(m, path) for path, methods in api_privileges() for m in methods}
     assert {(m, p) for m, p, _, _ in fake.log} <= allowed
+
+
+# dev's one node, lab1: its mapping's name is its MAC (payloads.static_mapping_role).
+LAB1_MAC = "52:54:00:20:00:11"
+LAB1_MAPPING = "k3s-router-dhcp-52-54-00-20-00-11"
+DYNAMIC = "pulumi-python:dynamic/network:"
+
+
+def router_ops(run) -> dict[str, str]:
+    """The engine's step for each router object and apply, by resource name."""
+    return {s["name"]: s["op"] for s in run.steps() if s["type"].startswith(DYNAMIC)}
+
+
+def planned_ops(old, new) -> dict[str, str]:
+    """The change mode's step for each router object and apply, by resource name."""
+    return {s.name: s.op for s in diff_runs(old, new) if s.type.startswith(DYNAMIC)}
+
+
+def mapping_writes(fake) -> list[str]:
+    """The methods of every write the providers sent to the mapping endpoint so far."""
+    return [m for m, p in fake.writes() if p == STATIC_MAPPING.path]
+
+
+def test_node_named_mappings_move_by_alias_and_a_rename_is_an_update(router, engine_bins, work):
+    fake, ca_pem = router
+    config = stack_file("dev", work / "dev.yaml", fake.https_url, ca_pem)
+
+    def engine_for(config_file):
+        return inline.EngineStack("dev", work, config_file=config_file, secrets={"pfsenseApiKey": API_KEY},
+                                  pack=False, program=router_program, echo=None)
+
+    # A stack made while mappings were named after their node.
+    with mappings_named_by_node():
+        first = engine_for(config).up()
+        legacy = run_stack("dev", config, program=router_program)
+    inline.write_events(first, work / "alias-up-legacy.events.jsonl")
+    assert_no_errors(first)
+    assert router_ops(first)["k3s-router-dhcp-lab1"] == "create"
+    [made] = fake.objects["static_mapping"]
+    assert made["mac"] == LAB1_MAC and made["hostname"] == "lab1"
+
+    # Today's program: the alias moves the state; the engine creates and deletes nothing, and
+    # the change mode says the same, step for step.
+    engine = engine_for(config)
+    preview = engine.preview()
+    inline.write_events(preview, work / "alias-preview.events.jsonl")
+    assert_no_errors(preview)
+    ops = router_ops(preview)
+    assert ops[LAB1_MAPPING] == "same" and "k3s-router-dhcp-lab1" not in ops, ops
+    assert set(ops.values()) == {"same"}, ops
+    current = run_stack("dev", config, program=router_program)
+    assert ops == planned_ops(legacy, current)
+    fake.log.clear()
+    moved = engine.up()
+    inline.write_events(moved, work / "alias-up.events.jsonl")
+    assert_no_errors(moved)
+    assert set(router_ops(moved).values()) == {"same"}
+    assert fake.writes() == []  # nothing written to the router
+    names = {r["urn"].rsplit("::", 1)[-1] for r in engine.export()["resources"]}
+    assert LAB1_MAPPING in names and "k3s-router-dhcp-lab1" not in names
+
+    # The node is renamed: an update of its one mapping (hostname and description) and of the
+    # DHCP apply, as the change mode says; the router keeps one mapping for that MAC.
+    def rename(cfg):
+        cfg["k3s-platform:cluster"]["servers"][0]["name"] = "lab9"
+
+    renamed = stack_file("dev", work / "dev-renamed.yaml", fake.https_url, ca_pem, rename)
+    engine = engine_for(renamed)
+    expected = planned_ops(current, run_stack("dev", renamed, program=router_program))
+    preview = engine.preview()
+    inline.write_events(preview, work / "rename-preview.events.jsonl")
+    assert_no_errors(preview)
+    ops = router_ops(preview)
+    assert ops[LAB1_MAPPING] == "update", ops
+    assert not {"create", "delete", "replace", "create-replacement", "delete-replaced"} & set(ops.values()), ops
+    assert ops == expected
+    fake.log.clear()
+    up = engine.up()
+    inline.write_events(up, work / "rename-up.events.jsonl")
+    assert_no_errors(up)
+    assert router_ops(up) == expected
+    [mapping] = fake.objects["static_mapping"]
+    assert (mapping["mac"], mapping["hostname"], mapping["descr"]) == (LAB1_MAC, "lab9", "k3s-platform: k3s server lab9")
+    assert mapping_writes(fake) == ["PATCH"]  # updated in place: no create, no delete
+    assert "dhcp" not in fake.dirty  # and applied

@@ -70,6 +70,19 @@ def test_diff_normalizes_and_replaces_on_new_key(fake):
     assert result.changes and result.replaces == ["naturalKey"]
 
 
+def test_a_renamed_node_is_an_update_of_its_one_mapping(fake):
+    # The mapping's natural key is the MAC: a new hostname (and description) is an update, not
+    # a replace, and the router keeps one mapping for that MAC, now under the new name.
+    provider = PfSenseObjectProvider()
+    created = provider.create(_props(fake.url, _mapping()))
+    renamed = _props(fake.url, {**_mapping(), "hostname": "cp9", "descr": "k3s-platform: k3s server cp9"})
+    result = provider.diff(created.id, created.outs, renamed)
+    assert result.changes is True and result.replaces == [] and not result.delete_before_replace
+    provider.update(created.id, created.outs, renamed)
+    [mapping] = fake.listing("static_mapping")
+    assert (mapping["mac"], mapping["hostname"]) == ("52:54:00:00:10:11", "cp9")
+
+
 def test_a_new_gui_port_is_an_update_that_reaches_the_router_there(fake):
     provider = PfSenseObjectProvider()
     port = fake.url.rsplit(":", 1)[1]

@@ -178,7 +178,7 @@ def test_secrets_stay_secret():
         for role in ("router-vpn-server-cert-import", "router-vpn-client-alice-import", "router-vpn-server"):
             assert _is_secret(reqs[role]["raw"]["payload"]), role
         # public objects stay reviewable in the plan
-        assert not _is_secret(reqs["router-dhcp-cp1"]["raw"]["payload"])
+        assert not _is_secret(reqs["router-dhcp-52-54-00-00-10-11"]["raw"]["payload"])
 
     _run(prod_inventory, check)
 

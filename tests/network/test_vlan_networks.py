@@ -11,6 +11,7 @@ from components.network.payloads import (
     interface_refs,
     owned_interface,
     render_objects,
+    static_mapping_role,
     with_interface_ids,
 )
 from components.network.resources import PfSenseObjectProvider, wire_numbers
@@ -18,15 +19,19 @@ from components.network.resources import PfSenseObjectProvider, wire_numbers
 from .conftest import make_settings, vlan_inventory
 from .fake_pfrest import API_KEY
 
+# The nodes' DHCP mappings are named by MAC (payloads.static_mapping_role).
+_MAPPINGS = {n.name: static_mapping_role(n.mac) for n in vlan_inventory().nodes}
+CP1, W2 = _MAPPINGS["cp1"], _MAPPINGS["w2"]
+
 
 def test_every_reference_to_the_nodes_interface_is_a_placeholder_until_wired():
     objs = {o.role: o for o in render_objects(make_settings(), vlan_inventory())}
     refs = {role for role, o in objs.items() if interface_refs(o.payload)}
-    assert {"dhcpd-nodes", "dhcp-cp1", "dhcp-w2", "fw-vlan-nodes-dns", "fw-vlan-nodes-outbound"} <= refs
+    assert {"dhcpd-nodes", CP1, W2, "fw-vlan-nodes-dns", "fw-vlan-nodes-outbound"} <= refs
     assert "iface-nodes" not in refs and "vlan-igc1-10" not in refs  # these make the id
-    wired = with_interface_ids(objs["dhcp-cp1"].payload, {"nodes": "opt4"})
-    assert wired["parent_id"] == "opt4" and natural_key(objs["dhcp-cp1"].kind, wired).startswith("static_mapping:opt4/")
-    assert objs["dhcp-cp1"].after == ("dhcpd-nodes",) and objs["dhcpd-nodes"].after == ("iface-nodes",)
+    wired = with_interface_ids(objs[CP1].payload, {"nodes": "opt4"})
+    assert wired["parent_id"] == "opt4" and natural_key(objs[CP1].kind, wired).startswith("static_mapping:opt4/")
+    assert objs[CP1].after == ("dhcpd-nodes",) and objs["dhcpd-nodes"].after == ("iface-nodes",)
     assert objs["iface-nodes"].after == ("vlan-igc1-10",)
     assert "iface-nodes" in objs["fw-vlan-nodes-dns"].after
 
@@ -71,14 +76,14 @@ def test_the_fake_router_holds_pfrest_order_and_refuses_deletes_in_use(fake):
     ident = made.outs["assignedId"]
     assert ident == "opt1" and fake.objects["interface"][0]["subnet"] == 24
     with pytest.raises(Exception, match="Parent DHCP server"):  # a mapping before its DHCP server
-        provider.create(_props(fake, objs["dhcp-cp1"], {"nodes": ident}))
-    for role in ("dhcpd-nodes", "dhcp-cp1", "fw-vlan-nodes-dns"):
+        provider.create(_props(fake, objs[CP1], {"nodes": ident}))
+    for role in ("dhcpd-nodes", CP1, "fw-vlan-nodes-dns"):
         provider.create(_props(fake, objs[role], {"nodes": ident}))
     with pytest.raises(Exception, match="in use"):
         provider.delete("x", _props(fake, objs["iface-nodes"]))
     with pytest.raises(Exception, match="in use"):
         provider.delete("x", _props(fake, objs["vlan-igc1-10"]))
-    for role in ("fw-vlan-nodes-dns", "dhcp-cp1", "dhcpd-nodes", "iface-nodes", "vlan-igc1-10"):
+    for role in ("fw-vlan-nodes-dns", CP1, "dhcpd-nodes", "iface-nodes", "vlan-igc1-10"):
         provider.delete("x", _props(fake, objs[role], {"nodes": ident}))
     assert all(not fake.objects[k] for k in ("interface", "dhcp_server", "static_mapping", "vlan"))
 

@@ -110,7 +110,9 @@ def test_removing_an_agent_uninstalls_only_that_agent(tmp_path):
     deleted = {s.name for s in steps if s.op == DELETE}
     assert {"k3s-cluster-w2-install", "k3s-cluster-w2-upgrade", "k3s-cluster-w2-config",
             "k3s-cluster-w2-prepare"} <= deleted, report
-    assert all("w2" in name for name in deleted), report
+    # ... and w2's DHCP mapping, named by its MAC (52:54:00:10:00:22).
+    assert all("w2" in name for name in deleted - {"k3s-router-dhcp-52-54-00-10-00-22"}), report
+    assert "k3s-router-dhcp-52-54-00-10-00-22" in deleted, report
 
 
 def test_unchanged_config_is_all_same():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from tests.network.legacy_names import mappings_named_by_node
 from tools.harness import ROOT, run_stack
 from tools.plan.engine_rules import diff_runs
 
@@ -36,12 +37,61 @@ def test_an_ordinary_change_is_not_refused(tmp_path):
     assert errors(steps) == []
 
 
-def test_renaming_a_node_refuses_the_dhcp_delete_that_would_remove_the_adopted_mapping(tmp_path):
-    def rename(c):
-        c["k3s-platform:cluster"]["agents"][0]["name"] = "w9"
+def _router_steps(steps):
+    return {s.name: s for s in steps if s.type.startswith("pulumi-python:dynamic/network:")}
 
-    found = errors(changed(tmp_path, "prod", rename))
-    assert any("k3s-router-dhcp-w1 and k3s-router-dhcp-w9 are the same pfSense object" in e for e in found), found
+
+def _rename_w1(c):
+    c["k3s-platform:cluster"]["agents"][0]["name"] = "w9"
+
+
+W1_MAPPING = "k3s-router-dhcp-52-54-00-10-00-21"  # prod's w1, named by its MAC
+
+
+def test_renaming_a_node_updates_its_dhcp_mapping_in_place(tmp_path):
+    # The mapping is named by the node's MAC (its natural key on the router): a rename is an
+    # update of its hostname and description, never a create that adopts it plus a delete.
+    steps = changed(tmp_path, "prod", _rename_w1)
+    router = _router_steps(steps)
+    assert router[W1_MAPPING].op == "update" and router[W1_MAPPING].changed == ("payload.descr", "payload.hostname")
+    assert not [n for n, s in router.items() if s.op in ("create", "delete", "replace")], router
+    assert not [e for e in errors(steps) if "same pfSense object" in e or "would move" in e], errors(steps)
+
+
+def test_a_new_mac_is_a_new_mapping_and_the_old_one_goes(tmp_path):
+    # Another MAC is another natural key, so another resource: the engine creates the new
+    # mapping and deletes the old one. Nothing is adopted, so nothing is refused.
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"]["agents"][0].update(
+        {"mac": "52:54:00:10:00:29"}))
+    router = {n: s.op for n, s in _router_steps(steps).items() if s.op != "same"}
+    assert router == {"k3s-router-dhcp-52-54-00-10-00-29": "create", W1_MAPPING: "delete",
+                      "k3s-router-apply-dhcp": "update"}, router
+    assert errors(steps) == []
+
+
+def test_a_stack_with_mappings_named_by_node_moves_to_the_mac_names_through_aliases(tmp_path):
+    with mappings_named_by_node():
+        old = run_stack("prod")
+    assert "k3s-router-dhcp-w1" in {r.name for r in old.registrations}
+    steps = diff_runs(old, run_stack("prod"))
+    assert {s.op for s in steps} == {"same"}, sorted((s.op, s.name) for s in steps if s.op != "same")
+    mapping = _router_steps(steps)[W1_MAPPING]
+    assert mapping.old_urn and mapping.old_urn.endswith("$pulumi-python:dynamic/network:PfSenseObject::k3s-router-dhcp-w1")
+    assert mapping.old_urn.rsplit("::", 1)[0] == mapping.urn.rsplit("::", 1)[0]  # same parent and type
+
+
+def test_moving_to_the_mac_names_and_renaming_in_one_up_is_refused(tmp_path):
+    # The alias is the node's current name: renamed in the same `up`, it names nothing the old
+    # state holds, and the create would adopt the mapping the old resource's delete removes.
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    _rename_w1(doc["config"])
+    path = tmp_path / "prod-renamed.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with mappings_named_by_node():
+        old = run_stack("prod")
+    found = errors(diff_runs(old, run_stack("prod", path)))
+    assert any(e.startswith(f"k3s-router-dhcp-w1 and {W1_MAPPING} are the same pfSense object "
+                            "(static_mapping:opt<igc1.10>/52:54:00:10:00:21)") for e in found), found
 
 
 def test_renaming_a_server_on_the_same_host_is_refused(tmp_path):
@@ -210,3 +260,55 @@ def test_a_vlan_network_without_nodes_comes_and_goes_freely(tmp_path):
     deleted = sorted(s.urn.rsplit("::", 1)[1] for s in back if s.op == "delete")
     assert deleted == created and errors(back) == [], (deleted, errors(back))
     assert not [s for s in back if s.op in ("update", "replace") and "nodes" in s.urn]
+
+
+# --- one natural key, two resources: the rule is the router's, not the DHCP mapping's -------
+
+
+def _pf(name, key, api_url="https://192.168.10.1", kind="firewall_rule"):
+    from tools.harness import Registration
+
+    return Registration(urn=f"urn:pulumi:dev::k3s-platform::pulumi-python:dynamic/network:PfSenseObject::{name}",
+                        type="pulumi-python:dynamic/network:PfSenseObject", name=name, parent=None, custom=True,
+                        provider=None, dependencies=[], property_dependencies={},
+                        inputs={"apiUrl": api_url, "kind": kind, "naturalKey": key, "payload": {"descr": key}})
+
+
+def _run(*regs):
+    from tools.harness import StackRun
+
+    return StackRun("dev", list(regs))
+
+
+@pytest.mark.parametrize("kind", ["firewall_rule", "host_override", "haproxy_backend"])
+def test_a_delete_of_a_key_another_resource_creates_is_refused_for_any_kind(kind):
+    steps = diff_runs(_run(_pf("old-name", f"{kind}:k")), _run(_pf("new-name", f"{kind}:k", kind=kind)))
+    ops = {s.name: (s.op, s.error) for s in steps}
+    assert ops["new-name"] == ("create", None)
+    assert ops["old-name"][0] == "delete" and ops["old-name"][1].startswith(
+        f"old-name and new-name are the same pfSense object ({kind}:k): the create adopts it and this delete")
+
+
+def test_the_same_key_on_another_router_is_another_object():
+    steps = diff_runs(_run(_pf("old-name", "firewall_rule:k")),
+                      _run(_pf("new-name", "firewall_rule:k", api_url="https://10.0.0.1")))
+    assert sorted(s.op for s in steps) == ["create", "delete"] and errors(steps) == []
+
+
+def test_a_replace_that_deletes_a_key_another_resource_takes_is_refused():
+    # Two mappings swap their keys: each replace deletes its old object first, then creates the
+    # other's, which the other replace then deletes.
+    old = _run(_pf("a", "static_mapping:lan/aa"), _pf("b", "static_mapping:lan/bb"))
+    new = _run(_pf("a", "static_mapping:lan/bb"), _pf("b", "static_mapping:lan/aa"))
+    steps = {s.name: s for s in diff_runs(old, new)}
+    assert steps["a"].op == steps["b"].op == "replace"
+    assert "a and b are the same pfSense object (static_mapping:lan/aa)" in steps["a"].error
+    assert "b and a are the same pfSense object (static_mapping:lan/bb)" in steps["b"].error
+
+
+def test_distinct_keys_and_a_replace_of_its_own_key_pass():
+    old = _run(_pf("a", "firewall_rule:a"), _pf("gone", "firewall_rule:gone"))
+    new = _run(_pf("a", "firewall_rule:a2"), _pf("new", "firewall_rule:new"))
+    steps = {s.name: s.op for s in diff_runs(old, new)}
+    assert steps == {"a": "replace", "gone": "delete", "new": "create"}
+    assert errors(diff_runs(old, new)) == []

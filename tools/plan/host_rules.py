@@ -15,9 +15,12 @@ works instead:
 - **a datastore migration** (not refused, a warning): the first server's config gaining
   `cluster-init` — one server becoming three — moves k3s from SQLite into embedded etcd when
   it restarts; the report says to take a copy of the datastore first.
-- **a natural key moving between resources** (a node renamed: its DHCP mapping is created
-  under the new name, which adopts pfSense's object by MAC, then the old resource's delete
-  removes that same object): refused as a create and a delete of one pfSense object.
+- **a natural key moving between resources**: one resource deletes a router object (a delete,
+  or the first half of a replace) whose natural key another resource of the same run creates.
+  The driver's create adopts an existing object by natural key, and the engine runs deletes
+  after creates, so the delete removes the object the create just took: refused, for any kind
+  (`natural_key_taken`). A node rename no longer does this: its DHCP mapping is named by the
+  MAC (components/network/payloads.py), so a rename is an update of that one resource.
 - **a node that moves to another address or network** (a new `ip`, `cluster.network` naming
   another network, or a VLAN network re-addressed under its nodes): its DHCP mapping would
   be updated in place while k3s keeps the old address (node IP, etcd peer URL, certificates);
@@ -39,6 +42,7 @@ from typing import Any
 import yaml
 
 from components.config import k3s_options
+from components.network.resources import router_host
 from tools.harness import Registration, StackRun
 
 # Which k3s keys a running cluster cannot take (components/config/k3s_options.py keeps the table
@@ -168,6 +172,43 @@ def network_readdress(old: Registration, new: Registration, mappings: list[dict[
             "(remove them in one `up`, add them back in the next), or keep the network's addresses")
 
 
+def router_identity(reg: Registration) -> tuple[str, str] | None:
+    """Which router object a resource holds: (router host, natural key), or None for a
+    resource without a natural key. The same key on another router is another object."""
+    key = _unwrap(reg.inputs.get("naturalKey"))
+    if not key:
+        return None
+    return router_host(_unwrap(reg.inputs.get("apiUrl"))), str(key)
+
+
+def natural_key_taken(steps: list, old_by_urn: dict[str, Registration],
+                      new_by_urn: dict[str, Registration]) -> dict[str, str]:
+    """Errors by step URN: each step that deletes a router object (a delete, or a replace's
+    delete of the old object) whose natural key a create (or a replace's create) of another
+    resource in the same run holds."""
+    takers: dict[tuple[str, str], Registration] = {}
+    for step in steps:
+        if step.op in ("create", "replace") and step.urn in new_by_urn:
+            ident = router_identity(new_by_urn[step.urn])
+            if ident is not None:
+                takers.setdefault(ident, new_by_urn[step.urn])
+    out = {}
+    for step in steps:
+        if step.op not in ("delete", "replace"):
+            continue
+        gone = old_by_urn.get(step.old_urn or step.urn)
+        ident = router_identity(gone) if gone is not None else None
+        taker = takers.get(ident) if ident is not None else None
+        if gone is None or ident is None or taker is None or taker.urn == step.urn:
+            continue
+        what = "this delete" if step.op == "delete" else "this replace, deleting it first,"
+        out[step.urn] = (f"{gone.name} and {taker.name} are the same pfSense object ({ident[1]}): the create "
+                         f"adopts it and {what} then removes it — keep one resource for the object (the same "
+                         "name, or an alias from the old one), or change it in two `up`s (remove it in one, "
+                         "add it in the next)")
+    return out
+
+
 def apply(steps: list, old: StackRun, new: StackRun) -> list:
     """`steps` with an error set on each step the hosts or the router cannot take."""
     old_by_urn = {r.urn: r for r in old.registrations}
@@ -175,7 +216,7 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
     creates = [new_by_urn[s.urn] for s in steps if s.op == "create" and s.urn in new_by_urn]
     deletes = {s.urn: old_by_urn[s.urn] for s in steps if s.op == "delete" and s.urn in old_by_urn}
 
-    created_keys = {str(_unwrap(r.inputs.get("naturalKey"))): r for r in creates if r.inputs.get("naturalKey")}
+    taken = natural_key_taken(steps, old_by_urn, new_by_urn)
     created_servers = {_host(r): r for r in creates if r.type == "command:remote:Command"
                        and r.name.endswith("-install") and _role(r) == "server"}
 
@@ -184,9 +225,10 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
     out = []
     for step in steps:
         error = None
-        if step.op in ("update", "replace") and step.type == PFSENSE_OBJECT and step.urn in old_by_urn \
+        was = old_by_urn.get(step.old_urn or step.urn)  # matched by URN or through an alias
+        if step.op in ("update", "replace") and step.type == PFSENSE_OBJECT and was is not None \
                 and step.urn in new_by_urn:
-            was, now = old_by_urn[step.urn], new_by_urn[step.urn]
+            now = new_by_urn[step.urn]
             error = node_move(was, now) or network_readdress(was, now, old_mappings)
         elif step.op == "update" and step.type == "command:remote:CopyToRemote" and step.urn in old_by_urn:
             problems = fixed_setting_changes(old_by_urn[step.urn], new_by_urn[step.urn])
@@ -202,19 +244,14 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
             error = minor_skip(old_by_urn[step.urn], new_by_urn[step.urn])
         elif step.op == "delete" and step.urn in deletes:
             gone = deletes[step.urn]
-            key = gone.inputs.get("naturalKey")
-            taker = created_keys.get(str(_unwrap(key))) if key else None
-            if taker is not None:
-                error = (f"{gone.name} and {taker.name} are the same pfSense object ({_unwrap(key)}): the create "
-                         f"adopts it and this delete then removes it — give the new resource the old name "
-                         f"(or an alias), or change the object in two `up`s")
-            elif gone.type == "command:remote:Command" and gone.name.endswith("-install") and _role(gone) == "server":
+            if gone.type == "command:remote:Command" and gone.name.endswith("-install") and _role(gone) == "server":
                 renamed = created_servers.get(_host(gone))
                 if renamed is not None:
                     error = (f"server {gone.name.removesuffix('-install')} renamed to "
                              f"{renamed.name.removesuffix('-install')} on the same host {_host(gone)}: k3s keeps "
                              "the node and etcd member name on disk; remove the server in one `up`, then add it "
                              "under its new name in the next (docs/operations.md)")
+        error = "; ".join(e for e in (taken.get(step.urn), error) if e) or None
         if error:
             step = replace(step, error=f"{step.error}; {error}" if step.error else error)
         out.append(step)
