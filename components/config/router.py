@@ -19,14 +19,15 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from components.config.types import Model, Port
+from components.grammar import Grammar
 
 # pfSense interface identifiers ("wan", "lan", "opt1") and physical NIC names ("igc0").
-_IFACE_RE = re.compile(r"^[a-z][a-z0-9_.]{0,31}$")
+_IFACE_RE = Grammar(r"[a-z][a-z0-9_.]{0,31}")
 # Names that end up in certificate CNs and pfSense descriptions (no quotes, slashes, spaces).
-_CLIENT_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_CLIENT_RE = Grammar(r"[a-z0-9][a-z0-9._-]{0,62}")
 # What a client profile's `remote` line may name: a DNS name or an IPv4 address.
-_ENDPOINT_RE = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$"
+_ENDPOINT_RE = Grammar(
+    r"(?=.{1,253}\Z)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*"
 )
 _PEM_BLOCK_RE = re.compile(r"-----BEGIN CERTIFICATE-----\s*(.*?)-----END CERTIFICATE-----", re.S)
 

@@ -7,12 +7,14 @@ and builders downstream take the validated values without checking them again.
 
 from __future__ import annotations
 
-import re
+import base64
+import binascii
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from components.grammar import DIGITS, Grammar
 from components.quantity import parse_quantity
 
 
@@ -30,22 +32,22 @@ class ConfigError(Exception):
         return "\n".join(lines)
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
-K3S_VERSION = re.compile(r"^v1\.(\d+)\.(\d+)\+k3s(\d+)$")
+_DNS_LABEL = Grammar(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_HOSTNAME = Grammar(r"(?=.{1,253}\Z)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_MAC = Grammar(r"([0-9a-f]{2}:){5}[0-9a-f]{2}")
+K3S_VERSION = Grammar(r"v1\.(\d+)\.(\d+)\+k3s(\d+)")
 # Kubernetes minors this platform supports: each has a k3s release line, a bundled OpenAPI
 # schema in the pinned kubernetes-validate (the plan validates against it) and Pod Security
 # rules the policy pack knows. Widen it only after checking all three.
 SUPPORTED_KUBERNETES_MINORS = (32, 33, 34, 35)
 # POSIX portable user name (useradd's default rule): it reaches the node scripts.
-_POSIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]+$")
+_POSIX_USER = Grammar(r"[a-z_][a-z0-9_-]{0,31}")
+_EMAIL = Grammar(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]+")
 # Groups as an authenticator reports them (OIDC prefixes like `oidc:` allowed).
-_GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,252}$")
+_GROUP = Grammar(r"[A-Za-z0-9][A-Za-z0-9._@:/-]{0,252}")
 # Kubernetes label keys/values (also taint keys/values).
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_LABEL_PREFIX = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = Grammar(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_LABEL_PREFIX = Grammar(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Label namespaces the kubelet refuses in --node-labels unless listed here.
 # Ref: https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#noderestriction
@@ -73,7 +75,7 @@ def _hostname(value: str) -> str:
 
 
 def _mac(value: str) -> str:
-    normalized = value.strip().lower().replace("-", ":")
+    normalized = value.lower().replace("-", ":")
     if not _MAC.match(normalized):
         raise ValueError(f"{value!r} is not a MAC address — write six hex pairs, e.g. aa:bb:cc:00:11:22")
     return normalized
@@ -101,7 +103,7 @@ def _posix_user(value: str) -> str:
     return value
 
 
-_WEB_USER = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+_WEB_USER = Grammar(r"[A-Za-z0-9._@-]{1,64}")
 
 
 def _web_user(value: str) -> str:
@@ -184,12 +186,17 @@ _CRON_NAMES = {
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))},
     4: {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))},
 }
+# Printable ASCII words separated by single spaces: no tab, line break or other blank.
+_CRON_TEXT = Grammar(r"[!-~]+( [!-~]+)*")
 _CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
 def cron_problem(text: str) -> str | None:
     """Why `text` is not a five-field cron schedule, or None."""
-    if text.strip() in _CRON_DESCRIPTORS:
+    if not _CRON_TEXT.match(text):
+        return (f"{text!r} is not a cron schedule — write five fields separated by spaces, on one "
+                "line, without leading or trailing spaces (e.g. '0 */6 * * *'), or a @descriptor")
+    if text in _CRON_DESCRIPTORS:
         return None
     fields = text.split()
     if len(fields) != 5:
@@ -200,7 +207,7 @@ def cron_problem(text: str) -> str | None:
         def number(part: str) -> int:
             value = names.get(part.lower())
             if value is None:
-                if not part.isdigit():
+                if not DIGITS.match(part):
                     raise ValueError
                 value = int(part)
             if not low <= value <= high:
@@ -210,7 +217,7 @@ def cron_problem(text: str) -> str | None:
         for item in field.split(","):
             base, slash, step = item.partition("/")
             try:
-                if slash and not (step.isdigit() and int(step) > 0):
+                if slash and not (DIGITS.match(step) and int(step) > 0):
                     raise ValueError
                 if base != "*":
                     first, dash, last = base.partition("-")
@@ -230,12 +237,12 @@ def _cron(value: str) -> str:
 
 # Image references: [registry[:port]/]path[:tag][@algorithm:digest].
 # Ref: https://github.com/distribution/reference (grammar in reference.go)
-_IMAGE = re.compile(
-    r"^(?:(?P<registry>(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+_IMAGE = Grammar(
+    r"(?:(?P<registry>(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
     r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?)/)?"
     r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-    r"(?:@(?P<digest>[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}))?$"
+    r"(?:@(?P<digest>[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}))?"
 )
 
 
@@ -260,15 +267,56 @@ def _image(value: str) -> str:
     return value
 
 
+# `ssh-ed25519 AAAA... [comment]`, as in known_hosts; the blob is the key in SSH wire form,
+# which starts with its own type name (RFC 4253 section 6.6).
+_HOST_KEY = Grammar(r"(?P<type>ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) "
+                    r"(?P<blob>[A-Za-z0-9+/]+={0,2})(?: [\x20-\x7e]*)?")
+
+
+def _ssh_host_key(value: str) -> str:
+    match = _HOST_KEY.match(value)
+    blob = b""
+    if match:
+        try:
+            blob = base64.b64decode(match["blob"], validate=True)
+        except (binascii.Error, ValueError):
+            blob = b""
+    name = match["type"].encode() if match else b""
+    if not (match and blob[:4] == len(name).to_bytes(4, "big") and blob[4:4 + len(name)] == name):
+        raise ValueError(
+            f"{value!r} is not an SSH host public key — paste one line of `ssh-keyscan <host>` "
+            "(or the host's /etc/ssh/ssh_host_ed25519_key.pub): type, base64 key, optional comment"
+        )
+    return value
+
+
+_SHA256 = Grammar(r"[0-9a-f]{64}")
+
+
+def _sha256(value: str) -> str:
+    if not _SHA256.match(value):
+        raise ValueError(f"{value!r} is not a sha256 digest — write 64 lowercase hex digits (sha256sum prints them)")
+    return value
+
+
+_ABSOLUTE_PATH = Grammar(r"/[A-Za-z0-9._/+-]+")
+
+
+def _absolute_path(value: str) -> str:
+    if not _ABSOLUTE_PATH.match(value):
+        raise ValueError(f"{value!r} is not an absolute path — start with / and use letters, digits, "
+                         "'.', '_', '/', '+' and '-' only")
+    return value
+
+
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
 MacAddress = Annotated[str, AfterValidator(_mac)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
 Port = Annotated[int, Field(ge=1, le=65535)]
-# `ssh-ed25519 AAAA...` (an optional trailing comment is allowed, as in known_hosts).
-SshHostKey = Annotated[str, Field(pattern=r"^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$")]
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-AbsolutePath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/+-]+$")]
+SshHostKey = Annotated[str, AfterValidator(_ssh_host_key)]
+Sha256 = Annotated[str, AfterValidator(_sha256)]
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 PosixUser = Annotated[str, AfterValidator(_posix_user)]
 Email = Annotated[str, AfterValidator(_email)]
 WebUser = Annotated[str, AfterValidator(_web_user)]
