@@ -52,7 +52,7 @@ def parse_quantity(q: str | int) -> Decimal:
             "(expected a number with an optional suffix: 500m, 2, 1.5Gi, 10M, 1e3)"
         )
     suffix = match["suffix"] or ""
-    if suffix[:1] in ("e", "E") and abs(int(suffix[1:])) > _MAX_EXPONENT:
+    if suffix not in _SUFFIX_FACTORS and abs(int(suffix[1:])) > _MAX_EXPONENT:
         raise ValueError(
             f"{text!r} has the exponent {suffix[1:]}; a Kubernetes quantity stays within "
             f"10^-{_MAX_EXPONENT}..10^{_MAX_EXPONENT} (use a suffix such as Gi, or e-3 .. e18)"

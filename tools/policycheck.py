@@ -10,7 +10,8 @@ stack-wide policies (quotas, default-deny) see every object given.
 
 Prints one line per violation on stdout — `policy  Kind/namespace/name  message` — and a
 summary on stderr. Exit status: 1 if any violation is mandatory, 0 otherwise, 2 on bad
-input (named on stderr). `--stack` applies policies/config/<stack>.json (enforcement levels
+input (named on stderr), 130 when interrupted (Ctrl-C).
+`--stack` applies policies/config/<stack>.json (enforcement levels
 and thresholds); `--config FILE` applies a file in the `--policy-pack-config` format
 (e.g. {"pod-security-restricted": {"kubernetesVersion": "1.37"}}), on top of the stack's
 config when both are given (its settings win, policy by policy); with neither, every policy
@@ -20,6 +21,11 @@ is mandatory with its default settings.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # Ctrl-C from the first import on: one line, rc 130 (tools/cli.py)
+    from tools.cli import stop_on_interrupt
+
+    stop_on_interrupt("policycheck")
+
 import argparse
 import json
 import stat
@@ -28,6 +34,7 @@ from pathlib import Path
 
 from components import safe_yaml
 from tools.caller import caller_path
+from tools.cli import finish
 from tools.policy_runner import (
     PolicyRunError,
     Violation,
@@ -170,4 +177,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish("policycheck", main))

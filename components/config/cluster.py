@@ -14,6 +14,7 @@ from components.config.types import (
     CronSchedule,
     DnsLabel,
     Hostname,
+    Int,
     MacAddress,
     Model,
     NodeLabels,
@@ -66,7 +67,7 @@ class EtcdSnapshots(Model):
 
     enabled: bool = True
     schedule: CronSchedule = "0 */6 * * *"
-    retention: int = Field(default=12, ge=1)
+    retention: Int = Field(default=12, ge=1)
 
 
 class Cluster(Model):

@@ -12,13 +12,14 @@ import base64
 import binascii
 import ipaddress
 import re
+import ssl
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.types import Model, Port
+from components.config.types import Int, Model, Port, Seconds
 from components.grammar import Grammar
 
 # pfSense interface identifiers ("wan", "lan", "opt1") and physical NIC names ("igc0").
@@ -45,6 +46,11 @@ def pem_certificates_problem(text: str) -> str | None:
             der = b""
         if len(der) < 64 or der[0] != 0x30:  # an X.509 certificate is a DER SEQUENCE
             return f"certificate {i + 1} is not base64 DER certificate data — copy the PEM file again, unchanged"
+        try:  # what the router driver does with the bundle (network/driver.py): OpenSSL must read it
+            ssl.create_default_context(cadata=der)
+        except (ssl.SSLError, ValueError):
+            return (f"certificate {i + 1} looks like PEM but is not a certificate OpenSSL can read — copy "
+                    "the CA certificate file again, unchanged (e.g. from System > Cert. Manager > CAs)")
     return None
 
 
@@ -61,7 +67,7 @@ def _check_iface(value: str, field: str) -> str:
 class VlanSettings(Model):
     """One 802.1Q VLAN on a parent NIC. `cidr` documents the network (optional)."""
 
-    tag: int = Field(ge=1, le=4094)
+    tag: Int = Field(ge=1, le=4094)
     parent: str
     description: str = ""
     cidr: ipaddress.IPv4Network | None = None
@@ -126,7 +132,7 @@ class VpnSettings(Model):
                 "clients dial, e.g. vpn.example.org"
             )
         return v
-    cert_validity_days: int = Field(default=825, ge=1, le=3650)
+    cert_validity_days: Int = Field(default=825, ge=1, le=3650)
 
     @field_validator("clients")
     @classmethod
@@ -186,9 +192,9 @@ class RouterSettings(Model):
     api_url: str
     verify_tls: bool = True
     ca_bundle: str | None = None
-    timeout_seconds: float = Field(default=15.0, gt=0, le=300)
-    retries: int = Field(default=3, ge=0, le=10)
-    apply_timeout_seconds: float = Field(default=120.0, gt=0, le=1800)
+    timeout_seconds: Seconds = Field(default=15.0, le=300)
+    retries: Int = Field(default=3, ge=0, le=10)
+    apply_timeout_seconds: Seconds = Field(default=120.0, le=1800)
     wan_interface: str = "wan"
     lan_interface: str = "lan"
     vlans: tuple[VlanSettings, ...] = ()
@@ -213,6 +219,13 @@ class RouterSettings(Model):
             )
         if not parts.hostname:
             raise ValueError(f"apiUrl {v!r} has no host — write it as https://<router>[:port]")
+        try:
+            port = parts.port  # urllib raises on a port that is not a number in 0..65535
+        except ValueError:
+            port = 0
+        if port == 0 or (port is None and parts.netloc.endswith(":")):
+            raise ValueError(f"apiUrl {v!r} has an invalid port — write https://<router>[:port] with a "
+                             "port from 1 to 65535 (e.g. https://192.168.1.1:8443)")
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(
                 f"apiUrl {v!r} must be the router base URL only — drop the path "

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl, model_validator
 
-from components.config.types import DnsLabel, Email, Hostname, Model, WebUser
+from components.config.types import DnsLabel, Email, Hostname, Int, Model, WebUser
 
 
 class Ingress(Model):
@@ -15,7 +15,7 @@ class Ingress(Model):
     (default: the first `replicas` agents, then servers)."""
 
     dashboard_host: Hostname
-    replicas: int = Field(default=1, ge=1, le=10)
+    replicas: Int = Field(default=1, ge=1, le=10)
     dashboard_user: WebUser = "admin"
     nodes: tuple[DnsLabel, ...] = ()
 

@@ -11,7 +11,7 @@ import base64
 import binascii
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 from pydantic.alias_generators import to_camel
 
 from components.grammar import DIGITS, Grammar
@@ -313,7 +313,11 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
 MacAddress = Annotated[str, AfterValidator(_mac)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+# Numbers as numbers: pydantic's lax mode reads `true` as 1 (a port, a replica count) and "80"
+# as 80; Strict refuses both. Every int and float of the config is one of these.
+Int = Annotated[int, Strict()]
+Seconds = Annotated[float, Strict(), Field(ge=1)]  # an int is accepted; below a second times out at once
+Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
 SshHostKey = Annotated[str, AfterValidator(_ssh_host_key)]
 Sha256 = Annotated[str, AfterValidator(_sha256)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]

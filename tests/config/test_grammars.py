@@ -54,14 +54,25 @@ def test_label_key_refuses(key):
     assert label_key_problem(key)
 
 
-def test_pem_bundle_needs_real_certificate_blocks():
-    body = "MII" + "A" * 85  # base64 of a DER SEQUENCE (0x30 ...)
-    good = f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+def test_pem_bundle_needs_real_certificate_blocks(ca_certificate_pem):
+    good = ca_certificate_pem
     assert pem_certificates_problem(good) is None
     assert pem_certificates_problem(good + good) is None
     assert pem_certificates_problem("not a pem")
     assert pem_certificates_problem(good + "trailing junk")
+    body = good.split("\n")[1]
     assert pem_certificates_problem(good.replace(body, "Zm9v"))
+
+
+@pytest.mark.parametrize("body", [
+    "MII" + "A" * 85,                    # a DER SEQUENCE header, then zeros
+    "MIIB" + "B" * 120,                  # a SEQUENCE of junk
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A" + "A" * 64,  # the start of a public key, not a certificate
+])
+def test_pem_that_openssl_cannot_read_is_refused(body):
+    """Issue 27, cause 6: PEM-shaped text that is no certificate gave a traceback at deploy."""
+    fake = f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+    assert "OpenSSL" in (pem_certificates_problem(fake) or "")
 
 
 def test_misspelled_prefix_is_named_with_the_expected_prefix():

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tools.caller import caller_path
+from tools.cli import unfinished, uninterrupted
 
 __all__ = ["MARKER", "OutDirError", "caller_path", "check_target", "write_atomically"]
 
@@ -59,20 +60,22 @@ def write_atomically(out: Path, write: Callable[[Path], None], protected: tuple[
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
-        write(tmp)
-        (tmp / MARKER).write_text(MARKER_TEXT)
-        check_target(out, protected)  # unchanged while we wrote?
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            old.rmdir()
-            out.rename(old)
-        try:
-            tmp.rename(out)
-        except OSError:
-            if old is not None:
-                old.rename(out)  # put the earlier plan back
-            raise
+        with unfinished(tmp):  # Ctrl-C while writing removes it (tools/cli.py)
+            write(tmp)
+            (tmp / MARKER).write_text(MARKER_TEXT)
+            with uninterrupted():  # the swap is never cut in two
+                check_target(out, protected)  # unchanged while we wrote?
+                old = None
+                if out.exists():
+                    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+                    old.rmdir()
+                    out.rename(old)
+                try:
+                    tmp.rename(out)
+                except OSError:
+                    if old is not None:
+                        old.rename(out)  # put the earlier plan back
+                    raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
