@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import ssl
 import threading
@@ -46,6 +47,53 @@ _LOCKS_GUARD = threading.Lock()
 def _router_lock(api_url: str) -> threading.RLock:
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(api_url, threading.RLock())
+
+
+# What an API key may hold: printable ASCII without spaces (pfrest keys are hex).
+_KEY_CHARS = re.compile(r"[!-~]+", re.ASCII)
+_SHOWN = 300  # characters of outside text an error shows at most
+_MIN_FRAGMENT = 8  # characters of the key that are never shown together
+
+
+def outside_text(text: str, secret: str = "", limit: int = _SHOWN) -> str:
+    """`text` (from the router or an exception) as an error may show it: on one line, control
+    and escape characters (ESC, bidi overrides) blanked, no run of `_MIN_FRAGMENT` or more consecutive
+    characters of `secret` even with whitespace inserted or the text cut, then at most `limit`
+    characters. Redaction comes first: cutting first could leave the start of the key."""
+    text = "".join(c if c.isprintable() else " " for c in text)
+    if secret:
+        text = _without_fragments(text, secret)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
+def _without_fragments(text: str, secret: str) -> str:
+    """Every stretch of `text` that spells `_MIN_FRAGMENT`+ consecutive characters of
+    `secret` (whitespace between them ignored) replaced by [redacted]."""
+    size = min(_MIN_FRAGMENT, len(secret))
+    grams = {secret[i:i + size] for i in range(len(secret) - size + 1)}
+    kept = [i for i, c in enumerate(text) if not c.isspace()]  # positions of the non-blank characters
+    compact = "".join(text[i] for i in kept)
+    hidden = [False] * len(compact)
+    for start in range(len(compact) - size + 1):
+        if compact[start:start + size] in grams:
+            for j in range(start, start + size):
+                hidden[j] = True
+    if not any(hidden):
+        return text
+    out, j, i = [], 0, 0
+    while i < len(text):
+        if j < len(kept) and kept[j] == i and hidden[j]:
+            while j < len(kept) and hidden[j]:  # the whole run, with the blanks inside it
+                j += 1
+            out.append("[redacted]")
+            i = kept[j - 1] + 1
+            continue
+        if j < len(kept) and kept[j] == i:
+            j += 1
+        out.append(text[i])
+        i += 1
+    return "".join(out)
 
 
 class RouterError(Exception):
@@ -142,6 +190,13 @@ class PfRestDriver:
     ) -> None:
         if not api_key:
             raise RouterError(f"router {api_url}: no API key given — set the secret k3s-platform:pfsenseApiKey")
+        if not _KEY_CHARS.fullmatch(api_key):
+            # Refused before any request: in a header, a line break or other control character
+            # fails deep in http.client with the header (and so the key) in the error text.
+            raise RouterError(
+                f"router {api_url}: the API key holds a space, line break, control or non-ASCII character — "
+                "set it again without it: pulumi config set --secret pfsenseApiKey (a trailing newline from "
+                "a file is the usual cause)")
         self.api_url = api_url.rstrip("/")
         self._api_key = api_key
         self._timeout = timeout
@@ -176,7 +231,8 @@ class PfRestDriver:
     # endless chunked body, would never time out.
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "[redacted]") if self._api_key else text
+        """Text from outside (the router's words, exception text) made safe to show."""
+        return outside_text(text, self._api_key)
 
     def _connection(self) -> http.client.HTTPConnection:
         parts = urllib.parse.urlsplit(self.api_url)
@@ -197,6 +253,7 @@ class PfRestDriver:
         headers = {"X-API-Key": self._api_key, "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(len(data))  # putheader: set by hand (request() would)
         conn = self._connection()
         watchdog = _Watchdog(conn, self._timeout)
         try:
@@ -213,7 +270,16 @@ class PfRestDriver:
                 reason = "no connection within the timeout" if watchdog.fired else f"unreachable ({err})"
                 raise _NotSent(self._redact(reason)) from None
             try:
-                conn.request(method, target, body=data, headers=headers)
+                conn.putrequest(method, target)
+                for name, value in headers.items():
+                    conn.putheader(name, value)
+            except (http.client.HTTPException, ValueError) as err:
+                # Built locally and refused locally: nothing was sent, and sending it again
+                # would fail the same way.
+                raise RouterError(f"router {self.api_url}: {where}: the request could not be built "
+                                  f"({self._redact(_transport_reason(err))}) — nothing was sent") from None
+            try:
+                conn.endheaders(data)
                 resp = conn.getresponse()
                 raw = self._read_body(resp, where)
             except (http.client.HTTPException, OSError, ValueError) as err:
@@ -262,8 +328,8 @@ class PfRestDriver:
         except (ValueError, RecursionError):  # not JSON, or nested past what the parser takes
             envelope = None
         if status >= 400:
-            message = envelope.get("message", "") if isinstance(envelope, dict) else raw[:200].decode(errors="replace")
-            message = self._redact(" ".join(str(message).split()))
+            message = envelope.get("message", "") if isinstance(envelope, dict) else raw.decode(errors="replace")
+            message = self._redact(str(message))  # redacted whole, then cut
             if status >= 500:
                 raise RouterOutcomeUnknown(self.api_url, where, f"HTTP {status} {message}".strip(), status=status)
             method, _, path = where.partition(" ")
