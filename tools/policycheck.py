@@ -3,8 +3,10 @@
     python -m tools.policycheck PATH... [--stack STACK | --config FILE] [--only NAME[,NAME...]]
 
 PATH is a manifest file (multi-document YAML or JSON) or a folder searched recursively
-for *.yaml, *.yml and *.json (any case: *.YAML too). YAML is read by components.safe_yaml:
-alias bombs, deep nesting and duplicate keys are refused, naming file, line and column. The manifests go through the real policy pack (its analyzer
+for *.yaml, *.yml and *.json (any case: *.YAML too). YAML is read by components.safe_yaml
+(alias bombs, deep nesting and duplicate keys are refused, naming file, line and column) and
+decoded as kubectl and the API server decode it (components/go_yaml.py, go-yaml v2 rules:
+`runAsNonRoot: yes` is true, `runAsUser: 0o0` is root); NaN and infinities are refused. The manifests go through the real policy pack (its analyzer
 server, as `pulumi preview` runs it; see tools/policy_runner.py), as one stack, so
 stack-wide policies (quotas, default-deny) see every object given.
 
@@ -32,7 +34,7 @@ import stat
 import sys
 from pathlib import Path
 
-from components import safe_yaml
+from components import go_yaml, safe_yaml
 from tools.caller import caller_path
 from tools.cli import finish
 from tools.policy_runner import (
@@ -53,6 +55,8 @@ def _is_manifest(path: Path) -> bool:
 def collect_files(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
+        if not raw.strip():  # Path("") is ".": an empty argument would scan the working directory
+            raise PolicyRunError("an empty PATH was given — name a manifest file or folder (use . for this folder)")
         path = caller_path(raw)
         if path.is_dir():
             files += sorted(p for p in path.rglob("*") if _is_manifest(p))
@@ -87,15 +91,36 @@ def _load_file(f: Path) -> list:
         raise PolicyRunError(f"{f}: not UTF-8 (byte {err.start}) — save it as UTF-8") from None
     if f.suffix.lower() != ".json":
         try:
-            return safe_yaml.load_all(text, source=str(f))
-        except safe_yaml.YamlError as err:
+            # As kubectl and the API server read it (go-yaml v2 rules: `yes`/`n` are booleans,
+            # `0o0` and `0e0` numbers, dates text), so the policies judge the object that
+            # will be admitted, not PyYAML's reading of it.
+            return [go_yaml.to_value(node, go_yaml.V2, source=str(f)) for node in
+                    safe_yaml.compose_all(text, source=str(f))]
+        except (safe_yaml.YamlError, go_yaml.GoYamlError) as err:
             raise PolicyRunError(str(err)) from None
     try:
-        return [json.loads(text)]
+        return [_as_api_server_json(json.loads(text, parse_constant=_no_constant))]
     except json.JSONDecodeError as err:
         raise PolicyRunError(f"{f}:{err.lineno}:{err.colno}: not valid JSON ({err.msg}) — fix the syntax") from None
+    except ValueError as err:
+        raise PolicyRunError(f"{f}: {err} — JSON has no NaN or infinity; write a number") from None
     except RecursionError:
         raise PolicyRunError(f"{f}: JSON nested too deeply — flatten it") from None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")  # Python's json accepts it; Go's does not
+
+
+def _as_api_server_json(value: object) -> object:
+    """Numbers as the API server decodes them into its typed fields: 0.0 is the integer 0."""
+    if isinstance(value, dict):
+        return {k: _as_api_server_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_api_server_json(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    return value
 
 
 def load_documents(files: list[Path]) -> tuple[list, list[str]]:
