@@ -38,13 +38,15 @@ class Network(Model):
     OpenVPN interface (`StackConfig.admin_sources`); to cut one VPN admin off, move them to
     `router.vpn.revokedClients`.
 
-    `allowPublicAdmin` (default false): accept an admin range wider than the LAN, VLANs and
-    VPN tunnel (e.g. 0.0.0.0/0), which opens the API and the dashboard to all of it.
+    Each admin range must lie inside the private networks the platform owns (the LAN, the
+    VLANs) and never lie inside the pod or service range. `allowPublicAdmin` (default false):
+    accept an admin range outside them (a public office address, e.g. 203.0.113.7/32), which
+    opens the API and the dashboard to all of it; the pod and service ranges stay refused.
     """
 
     lan: Lan
     admin_cidrs: tuple[IPv4Network, ...] = Field(min_length=1)
     allow_public_admin: bool = Field(
         default=False,
-        description="Accept admin ranges wider than the LAN, VLANs and VPN tunnel (exposes 6443 and the dashboard).")
+        description="Accept admin ranges outside the private LAN and VLANs (exposes 6443 and the dashboard to them).")
 

@@ -123,19 +123,39 @@ def _cidr_rules(network: Network, cluster: Cluster, router: RouterSettings | Non
     return problems
 
 
-def _admin_rules(network: Network, router: RouterSettings | None = None) -> list[str]:
-    """Admin ranges: each listed once, none wider than the networks the router owns."""
+# Address space a home or office network may use for itself (RFC 1918, and RFC 6598's shared
+# space, which VPNs such as Tailscale use): an owned network outside it is not private.
+PRIVATE_RANGES = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+
+
+def is_private(cidr: IPv4Network) -> bool:
+    return any(cidr.subnet_of(p) for p in PRIVATE_RANGES)
+
+
+def _admin_rules(network: Network, cluster: Cluster, router: RouterSettings | None = None) -> list[str]:
+    """Admin ranges, by containment: each listed once, never inside the VPN tunnel (every
+    client already is one), never inside the pod or service range (those addresses are
+    the cluster's own: an "admin" there is any pod), and inside the private networks the
+    platform owns (LAN, VLANs) unless network.allowPublicAdmin says otherwise."""
     problems: list[str] = []
     first: dict[IPv4Network, int] = {}
-    inside = [network.lan.cidr, *_router_networks(router).values()]
-    widest = max(n.num_addresses for n in inside)
+    owned = {"network.lan.cidr": network.lan.cidr, **_router_networks(router)}
     tunnel = router.vpn.active_tunnel if router is not None else None
+    cluster_ranges = {"cluster.podCidr": cluster.pod_cidr, "cluster.serviceCidr": cluster.service_cidr}
     for i, cidr in enumerate(network.admin_cidrs):
         key = f"network.adminCidrs[{i}]"
         if cidr in first:
             problems.append(f"{key}: {cidr} is already listed as network.adminCidrs[{first[cidr]}] — list each range once")
             continue
         first[cidr] = i
+        home = [k for k, n in owned.items() if cidr.subnet_of(n)]
+        clash = next((k for k, r in cluster_ranges.items() if cidr.subnet_of(r)), None)
+        if clash and not home:  # inside an owned network too: the disjointness rule names it
+            problems.append(
+                f"{key}: {cidr} is inside {clash} {cluster_ranges[clash]} — those addresses belong to the "
+                "cluster's pods and services, so every workload would count as an admin; name the LAN "
+                "range admins come from")
+            continue
         if tunnel is not None and cidr.subnet_of(tunnel):
             # Listed here it would read as a restriction, yet every VPN client is an admin
             # source (rules on the OpenVPN interface); adminCidrs are the LAN-side ranges.
@@ -145,14 +165,15 @@ def _admin_rules(network: Network, router: RouterSettings | None = None) -> list
                 "anything; remove it (to cut one VPN admin off, move them from router.vpn.clients to "
                 "router.vpn.revokedClients)")
             continue
-        if network.allow_public_admin or any(cidr.subnet_of(n) for n in inside):
+        if network.allow_public_admin:
             continue
-        if cidr.num_addresses > widest:
+        if not home or not is_private(cidr):
+            where = "not inside the LAN, the VLANs or the VPN tunnel" if not home else \
+                f"inside {home[0]}, which is not a private range (RFC 1918 or 100.64.0.0/10)"
             problems.append(
-                f"{key}: {cidr} is wider than the LAN, VLANs and VPN tunnel — it would open the "
-                "Kubernetes API (6443) and the Traefik dashboard (behind basic auth only) to every "
-                "address in it; narrow it, or set network.allowPublicAdmin: true to accept that"
-            )
+                f"{key}: {cidr} is {where} — it would open the Kubernetes API (6443) and the "
+                "Traefik dashboard (behind basic auth only) to every address in it; use a range inside "
+                "the networks the platform owns, or set network.allowPublicAdmin: true to accept that")
     return problems
 
 
@@ -342,7 +363,7 @@ def _name_rules(sections: Mapping[str, Any]) -> list[str]:
 CROSS_RULES = (
     (("network",), (), _lan_rules),
     (("network", "cluster"), ("router",), _cidr_rules),
-    (("network",), ("router",), _admin_rules),
+    (("network", "cluster"), ("router",), _admin_rules),
     (("cluster",), (), _server_count_rules),
     (("network", "cluster"), (), _node_rules),
     (("tenants",), (), _tenant_rules),

@@ -104,9 +104,14 @@ def test_public_admin_range_needs_the_opt_in():
     assert parse_stack_config(raw).network.allow_public_admin
 
 
-def test_narrow_outside_admin_range_is_fine():
+def test_narrow_outside_admin_range_needs_the_opt_in_too():
+    # Issue 27, cause 5: containment, not size — a /32 outside the owned networks opens as much.
     raw = raw_config(PROD)
     raw["network"]["adminCidrs"] = ["192.168.10.0/24", "203.0.113.7/32", "10.99.0.0/24"]
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert [p.split(":")[0] for p in err.value.problems] == ["network.adminCidrs[1]", "network.adminCidrs[2]"]
+    raw["network"]["allowPublicAdmin"] = True
     parse_stack_config(raw)
 
 
@@ -151,3 +156,48 @@ def test_revoked_clients_name_their_blocking_overrides():
     raw["router"]["vpn"]["revokedClients"] = ["carol"]
     names = {n: key for n, key, _ in derived_names(dict(parse_stack_config(raw)))}
     assert names["vpn-revoked-carol"] == "router.vpn.revokedClients[0]"
+
+
+# Issue 27, cause 5: admin ranges by containment. (admin ranges, extra config, expected keys)
+_ADMIN_CASES = [
+    (["198.51.100.0/24"], {}, ["network.adminCidrs[0]"]),                     # a public /24
+    (["0.0.0.0/1", "128.0.0.0/1"], {"tunnelCidr": "64.0.0.0/8"}, ["network.adminCidrs[0]", "network.adminCidrs[1]"]),
+    (["128.0.0.0/1"], {"tunnelCidr": "0.0.0.0/1"}, ["network.adminCidrs[0]"]),  # as wide as a public tunnel
+    (["10.42.1.0/24"], {}, ["network.adminCidrs[0]"]),                         # inside the pod range
+    (["10.43.0.10/32"], {}, ["network.adminCidrs[0]"]),                        # inside the service range
+    (["192.168.11.0/24"], {}, ["network.adminCidrs[0]"]),                      # private, not owned
+    (["172.16.0.0/12"], {}, ["network.adminCidrs[0]"]),                        # private, far wider
+    (["192.168.10.0/25", "192.168.10.128/26"], {}, []),                        # inside the LAN
+]
+
+
+@pytest.mark.parametrize(("cidrs", "vpn", "keys"), _ADMIN_CASES)
+def test_admin_ranges_must_lie_inside_owned_private_networks(cidrs, vpn, keys):
+    raw = raw_config(PROD)
+    raw["network"]["adminCidrs"] = cidrs
+    raw["router"]["vpn"].update(vpn)
+    if not keys:
+        parse_stack_config(raw)
+        return
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert sorted({p.split(":")[0] for p in err.value.problems if p.startswith("network.adminCidrs")}) == keys
+
+
+@pytest.mark.parametrize("cidr", ["10.42.0.0/24", "10.43.128.0/17"])
+def test_pod_and_service_ranges_are_never_admin_even_with_the_opt_in(cidr):
+    raw = raw_config(PROD)
+    raw["network"]["adminCidrs"] = [cidr]
+    raw["network"]["allowPublicAdmin"] = True
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert err.value.problems[0].startswith("network.adminCidrs[0]: ") and "cluster." in err.value.problems[0]
+
+
+def test_an_admin_range_inside_a_public_vlan_needs_the_opt_in():
+    raw = raw_config(PROD)
+    raw["router"]["vlans"] = [{"tag": 10, "parent": "igc1", "cidr": "198.51.100.0/24"}]
+    raw["network"]["adminCidrs"] = ["198.51.100.0/25"]
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert "not a private range" in err.value.problems[0]
