@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from components.config.types import DnsLabel, Email, Hostname, Int, Model, WebUser
 
@@ -41,4 +42,23 @@ class Charts(Model):
     official repository."""
 
     repository: HttpUrl | None = None
+
+    @field_validator("repository", mode="before")
+    @classmethod
+    def _no_credentials(cls, v: object) -> object:
+        # Checked on the raw text, and never echoed: a URL reaches the plan, the state and the
+        # engine's logs in clear, so a password or token in it would be published there.
+        if isinstance(v, str):
+            parts = urlsplit(v.strip())
+            if "@" in parts.netloc or parts.username is not None or parts.password is not None:
+                raise ValueError(
+                    "repository holds credentials (user:password@) — remove them: a URL is written in "
+                    "clear to the plan and the state; serve the mirror to the cluster's network without "
+                    "credentials (repository credentials are not taken as config here, not even as secrets)")
+            if parts.query or parts.fragment:
+                raise ValueError(
+                    "repository has a query or fragment (?... or #...), where tokens are often passed — "
+                    "remove it: a URL is written in clear to the plan and the state; give the bare "
+                    "repository URL, e.g. http://charts.lan:8879")
+        return v
 

@@ -201,3 +201,26 @@ def test_an_admin_range_inside_a_public_vlan_needs_the_opt_in():
     with pytest.raises(ConfigError) as err:
         parse_stack_config(raw)
     assert "not a private range" in err.value.problems[0]
+
+
+# Issue 27, cause 8: credentials in charts.repository never reach the plan or the state.
+@pytest.mark.parametrize("url", [
+    "https://admin:s3cr3t-pw@charts.example.org", "https://s3cr3t-pw@charts.example.org/",
+    "http://user:s3cr3t-pw@10.0.0.5:8879/charts", "https://charts.example.org/?token=s3cr3t-pw",
+    "https://charts.example.org/index?access_token=s3cr3t-pw&x=1", "https://charts.example.org/#s3cr3t-pw",
+    "https://charts.example.org:8443/repo?s3cr3t-pw", "  https://u:s3cr3t-pw@charts.example.org  ",
+])
+def test_chart_repository_credentials_are_refused_and_never_echoed(url):
+    raw = raw_config(PROD)
+    raw["charts"] = {"repository": url}
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    report = err.value.report("prod")
+    assert "s3cr3t-pw" not in report and err.value.problems[0].startswith("charts.repository: ")
+
+
+@pytest.mark.parametrize("url", ["http://charts.lan:8879", "https://charts.example.org/mirror/"])
+def test_a_bare_chart_repository_is_fine(url):
+    raw = raw_config(PROD)
+    raw["charts"] = {"repository": url}
+    assert parse_stack_config(raw).charts.repository is not None
