@@ -91,6 +91,13 @@ def _lan_rules(network: Network) -> list[str]:
     lan, problems = network.lan, []
     if lan.gateway not in lan.cidr:
         problems.append(f"network.lan.gateway: {lan.gateway} is outside {lan.cidr} — pick an address in the LAN")
+    elif lan.cidr.prefixlen < 31 and lan.gateway in (lan.cidr.network_address, lan.cidr.broadcast_address):
+        what = "network" if lan.gateway == lan.cidr.network_address else "broadcast"
+        problems.append(f"network.lan.gateway: {lan.gateway} is the {what} address of {lan.cidr} — give the "
+                        "router a host address (e.g. the first one)")
+    elif lan.gateway in lan.dhcp_range:
+        problems.append(f"network.lan.dhcpRange: {lan.dhcp_range.start}-{lan.dhcp_range.end} holds the router's "
+                        f"address {lan.gateway} — the pool would lease it to a client; start the pool after it")
     for end in ("start", "end"):
         ip = getattr(lan.dhcp_range, end)
         if ip not in lan.cidr:
@@ -111,11 +118,26 @@ def _router_networks(router: RouterSettings | None) -> dict[str, IPv4Network]:
     return nets
 
 
+# Smallest pod and service ranges: k3s gives each node a /24 of the pod range, and the
+# service range holds every ClusterIP (a /24 is 254 Services).
+_MIN_POD_PREFIX = 22
+_MIN_SERVICE_PREFIX = 24
+
+
 def _cidr_rules(network: Network, cluster: Cluster, router: RouterSettings | None = None) -> list[str]:
-    """Every network the platform routes is disjoint from every other one."""
+    """Every network the platform routes is disjoint from every other one; the cluster's own
+    ranges are private and large enough."""
     cidrs = {"network.lan.cidr": network.lan.cidr, **_router_networks(router),
              "cluster.podCidr": cluster.pod_cidr, "cluster.serviceCidr": cluster.service_cidr}
     keys, problems = list(cidrs), []
+    for key, cidr, widest in (("cluster.podCidr", cluster.pod_cidr, _MIN_POD_PREFIX),
+                              ("cluster.serviceCidr", cluster.service_cidr, _MIN_SERVICE_PREFIX)):
+        if not is_private(cidr):
+            problems.append(f"{key}: {cidr} is not a private range — pods and services would shadow public "
+                            "addresses; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
+        elif cidr.prefixlen > widest:
+            problems.append(f"{key}: {cidr} is too small — use a /{widest} or larger (k3s gives each node a /24 "
+                            "of the pod range; the service range holds every ClusterIP)")
     for i, a in enumerate(keys):
         for b in keys[i + 1:]:
             if cidrs[a].overlaps(cidrs[b]):

@@ -78,6 +78,11 @@ def _mac(value: str) -> str:
     normalized = value.lower().replace("-", ":")
     if not _MAC.match(normalized):
         raise ValueError(f"{value!r} is not a MAC address — write six hex pairs, e.g. aa:bb:cc:00:11:22")
+    if normalized in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff") or int(normalized[:2], 16) & 1:
+        # No NIC has these: all zeros, broadcast, or a group (multicast) address (low bit of the
+        # first octet). A static lease for one never matches the node.
+        raise ValueError(f"{value!r} is a zero, broadcast or multicast address — give the node NIC's own "
+                         "MAC (ip link show on the host)")
     return normalized
 
 

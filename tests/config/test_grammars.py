@@ -224,3 +224,38 @@ def test_a_bare_chart_repository_is_fine(url):
     raw = raw_config(PROD)
     raw["charts"] = {"repository": url}
     assert parse_stack_config(raw).charts.repository is not None
+
+
+# Issue 27, cause 9: values that break the deploy or widen access. (path, value, key named)
+_BREAKING = [
+    (("network", "lan", "gateway"), "192.168.10.0", "network.lan.gateway"),
+    (("network", "lan", "gateway"), "192.168.10.255", "network.lan.gateway"),
+    (("network", "lan", "gateway"), "192.168.10.150", "network.lan.dhcpRange"),
+    (("network", "lan", "gateway"), "192.168.10.100", "network.lan.dhcpRange"),
+    (("cluster", "servers", 0, "mac"), "00:00:00:00:00:00", "cluster.servers[0].mac"),
+    (("cluster", "servers", 0, "mac"), "FF:FF:FF:FF:FF:FF", "cluster.servers[0].mac"),
+    (("cluster", "servers", 0, "mac"), "01:00:5e:00:00:fb", "cluster.servers[0].mac"),
+    (("cluster", "servers", 0, "mac"), "33-33-00-00-00-01", "cluster.servers[0].mac"),
+    (("cluster", "podCidr"), "10.42.0.0/28", "cluster.podCidr"),
+    (("cluster", "podCidr"), "8.8.0.0/16", "cluster.podCidr"),
+    (("cluster", "serviceCidr"), "10.43.0.0/29", "cluster.serviceCidr"),
+    (("cluster", "serviceCidr"), "1.0.0.0/16", "cluster.serviceCidr"),
+    (("ingress", "replicas"), True, "ingress.replicas"),
+    (("tenants", 0, "appPorts"), [False], "tenants[0].appPorts[0]"),
+    (("tenants", 0, "quota", "pods"), "10", "tenants[0].quota.pods"),
+    (("router", "timeoutSeconds"), 0.2, "router.timeoutSeconds"),
+    (("router", "applyTimeoutSeconds"), 0.5, "router.applyTimeoutSeconds"),
+    (("router", "retries"), True, "router.retries"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "key"), _BREAKING, ids=[f"{k}={v!r}" for _, v, k in _BREAKING])
+def test_values_that_break_the_deploy_are_named(path, value, key):
+    raw = raw_config(PROD)
+    node = raw
+    for part in path[:-1]:
+        node = node.setdefault(part, {}) if isinstance(part, str) else node[part]
+    node[path[-1]] = value
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert any(p.startswith(key + ":") for p in err.value.problems), err.value.problems
