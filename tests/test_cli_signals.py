@@ -95,3 +95,27 @@ def test_interrupted_policycheck_has_no_traceback(delay):
     result = _interrupt(["tools.policycheck", str(SHARED / "conformance" / "pss")], delay)
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode in (0, 1, INTERRUPTED)
+
+
+def test_leftovers_of_a_killed_plan_are_swept_and_a_moved_plan_restored(tmp_path):
+    """Issue 27, cause 10: SIGKILL leaves staging directories that no later run removed."""
+    from tools.plan.outdir import MARKER, sweep_leftovers, write_atomically
+
+    out = tmp_path / "p"
+    dead = 2 ** 22 + 12345  # above the usual pid_max: no such process
+    half = tmp_path / f".p.new-{dead}-abc"
+    half.mkdir()
+    (half / "summary.json").write_text("{}")
+    moved = tmp_path / f".p.old-{dead}-def"  # killed between the two renames of the swap
+    moved.mkdir()
+    (moved / MARKER).write_text("x")
+    live = tmp_path / f".p.new-{os.getpid()}-ghi"  # a run still going (this process): kept
+    live.mkdir()
+    sweep_leftovers(out)
+    assert not half.exists() and (out / MARKER).is_file() and not moved.exists() and live.exists()
+    killed = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    again = tmp_path / f".p.new-{killed.stdout.strip()}-jkl"
+    again.mkdir()
+    write_atomically(out, lambda tmp: (tmp / "a").write_text("1"))
+    assert not again.exists() and (out / "a").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".p.new-{os.getpid()}-ghi", "p"])

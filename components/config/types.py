@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
@@ -22,14 +23,27 @@ class ConfigError(Exception):
     """Every problem found in the stack config, one `dotted.key: message` line each."""
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        self.problems = [_shortened(p) for p in problems]
+        super().__init__("\n".join(self.problems))
 
-    def report(self, stack: str | None = None) -> str:
-        where = f"Pulumi.{stack}.yaml" if stack else "the stack config"
+    def report(self, stack: str | None = None, source: str | None = None) -> str:
+        """The problems under one heading naming the file: `source` when the config came
+        from another file (e.g. the plan's --config-file), else Pulumi.<stack>.yaml."""
+        where = source or (f"Pulumi.{stack}.yaml" if stack else "the stack config")
         lines = [f"invalid configuration in {where} ({len(self.problems)} problem(s)):"]
         lines += [f"  - {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+# A value quoted in a message is shown up to this many characters: a megabyte-long value
+# would otherwise be echoed whole, once per problem.
+_SHOWN = 80
+_LONG = "{" + str(_SHOWN + 1) + ",}"
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)" + _LONG + r"'|\"(?:[^\"\\]|\\.)" + _LONG + r'"')
+
+
+def _shortened(problem: str) -> str:
+    return _QUOTED.sub(lambda m: f"{m.group(0)[:_SHOWN]}{m.group(0)[0]}... ({len(m.group(0)) - 2} characters)", problem)
 
 
 _DNS_LABEL = Grammar(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")

@@ -367,6 +367,11 @@ class PfRestDriver:
             try:
                 return self._once(method, path, query, body)
             except RouterHttpError as err:
+                if err.status == 429 and attempt < self._retries:
+                    # Too many requests: pfrest refused it unprocessed, so any method may be
+                    # sent again, after the backoff.
+                    last = f"HTTP 429 {err.message}".strip()
+                    continue
                 if err.status in (401, 403):
                     raise RouterAuthError(
                         f"router {self.api_url} rejected the API key (HTTP {err.status}) — check the secret "

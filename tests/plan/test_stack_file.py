@@ -138,3 +138,18 @@ def test_plan_refuses_with_rc_2_and_no_traceback(tmp_path, old, new):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and SECRET not in result.stderr + result.stdout
     assert not out.exists()
+
+
+def test_errors_name_the_file_given_with_config_file(tmp_path):
+    """Issue 27, cause 10: not Pulumi.<stack>.yaml when another file was read."""
+    path = _write(tmp_path, "apiUrl: https://192.168.20.1", "apiUrl: https://192.168.20.1:0", name="mine.yaml")
+    result = _plan("dev", "--config-file", path, "--out", tmp_path / "out")
+    assert result.returncode == 2 and f"invalid configuration in {path}" in result.stderr
+    assert "Pulumi.dev.yaml" not in result.stderr
+
+
+@pytest.mark.parametrize("huge", ["a" * 200_000, "x." * 50_000 + "org", "\u00e9" * 100_000], ids=["letters", "labels", "accents"])
+def test_huge_values_are_not_echoed_in_full(tmp_path, huge):
+    path = _write(tmp_path, "k3s-platform:domain: lab.home.example.org", f"k3s-platform:domain: '{huge}'")
+    result = _plan("dev", "--config-file", path, "--out", tmp_path / "out")
+    assert result.returncode == 2 and "domain: " in result.stderr and len(result.stderr) < 3000, len(result.stderr)

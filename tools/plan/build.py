@@ -129,11 +129,23 @@ def check_policies(run: StackRun, resource_list: list[dict] | None = None, confi
              "urn": v.urn, "message": v.message} for v in found]
 
 
+def checked_config(stack: str, config_file: Path | None):
+    """The stack's validated config, or a PlanFailure naming the file it came from."""
+    from components.config import ConfigError
+
+    try:
+        return stack_config(stack, config_file)
+    except ConfigFileError as err:
+        raise PlanFailure(str(err)) from None
+    except ConfigError as err:
+        raise PlanFailure(err.report(stack, source=str(config_file) if config_file else None)) from None
+
+
 def build_plan(stack: str, config_file: Path | None = None, program=None, progress: Progress | None = None) -> Plan:
     started = time.perf_counter()
+    config = checked_config(stack, config_file)  # before the run: its errors name the file read
     run = run_program(stack, config_file, program)
     _report(progress, "stack evaluated", f"{len(run.registrations)} registrations", started)
-    config = stack_config(stack, config_file)  # valid: the program just ran on it
     with _settled_heap():
         return _check_and_render(run, config, progress)
 

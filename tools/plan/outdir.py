@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,12 +55,43 @@ def check_target(out: Path, protected: tuple[Path, ...] = ()) -> None:
                       "replaced — choose a new or empty directory, or remove it yourself")
 
 
+_STALE_UNOWNED = 3600  # seconds: a staging directory without an owner's pid (older versions)
+
+
+def _owner_gone(path: Path, kind: str, name: str) -> bool:
+    rest = path.name[len(f".{name}.{kind}-"):]
+    pid = rest.split("-", 1)[0]
+    if pid.isascii() and pid.isdigit() and "-" in rest:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # alive, someone else's
+            return False
+        return False
+    return time.time() - path.lstat().st_mtime > _STALE_UNOWNED
+
+
+def sweep_leftovers(out: Path) -> None:
+    """What a killed run (SIGKILL, power loss) left beside `out`: its half-written staging
+    directories are removed; an earlier plan it had moved aside is put back if `out` is gone."""
+    for kind in ("old", "new"):
+        for path in sorted(out.parent.glob(f".{out.name}.{kind}-*")):
+            if not path.is_dir() or path.is_symlink() or not _owner_gone(path, kind, out.name):
+                continue
+            if kind == "old" and not out.exists() and (path / MARKER).is_file():
+                path.rename(out)  # the swap was cut between its two renames
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+
+
 def write_atomically(out: Path, write: Callable[[Path], None], protected: tuple[Path, ...] = ()) -> None:
     """Run `write(tmp)` into a new directory beside `out`, then swap it in for `out`."""
     out = out.absolute()
     check_target(out, protected)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    sweep_leftovers(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-{os.getpid()}-", dir=out.parent))
     try:
         with unfinished(tmp):  # Ctrl-C while writing removes it (tools/cli.py)
             write(tmp)
@@ -67,7 +100,7 @@ def write_atomically(out: Path, write: Callable[[Path], None], protected: tuple[
                 check_target(out, protected)  # unchanged while we wrote?
                 old = None
                 if out.exists():
-                    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+                    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-{os.getpid()}-", dir=out.parent))
                     old.rmdir()
                     out.rename(old)
                 try:
