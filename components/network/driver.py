@@ -169,6 +169,16 @@ def _transport_reason(err: BaseException) -> str:
     return f"{err.__class__.__name__}: {err}"
 
 
+def _is_array_index(ident: object) -> bool:
+    """pfSense ids are positions in config.xml arrays: 0, 1, ... (as an int or its digits).
+    Anything else (-1, "", "1; x", 1.5, True) would address no object, or the wrong one."""
+    if isinstance(ident, bool):
+        return False
+    if isinstance(ident, int):
+        return ident >= 0
+    return isinstance(ident, str) and ident.isascii() and ident.isdigit()
+
+
 class PfRestDriver:
     """pfSense + pfrest v2. Defaults: verify TLS, 15 s per request in all, 3 retries of what is safe to
     retry, 16 MiB largest answer, 120 s apply wait."""
@@ -432,7 +442,7 @@ class PfRestDriver:
             )
         if matches:
             ident = matches[0].get("id")
-            if isinstance(ident, bool) or not isinstance(ident, (int, str)) or ident == "":
+            if not _is_array_index(ident):
                 raise RouterError(
                     f"router {self.api_url}: GET {kind.plural}: {want} has no usable `id` ({ident!r}) — is the "
                     "REST API package current (docs/router.md §3)?"
@@ -529,6 +539,12 @@ class PfRestDriver:
                         f"(HTTP {err.status}: {err.message})"
                     ) from None
                 self._check_deleted(kind, payload, key, deleted)
+                # Every delete is verified: a 200 (with or without the key fields in its
+                # answer) is not proof; the key must be gone from a fresh listing.
+                if self.find(kind, payload) is not None:
+                    raise RouterError(
+                        f"router {self.api_url}: deleting {kind.name} {key} was answered as done, but the "
+                        "router still lists it — delete it by hand in the pfSense GUI, then run pulumi up again")
                 return True
             raise self._gave_up("deleting", key, last)
 
