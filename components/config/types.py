@@ -244,7 +244,40 @@ def cron_problem(text: str) -> str | None:
                         raise ValueError
             except ValueError:
                 return f"{what} field {field!r} of {text!r} is not valid — use *, numbers {low}-{high}, ranges a-b, lists a,b and steps */n"
-    return None
+    return _never_fires(text, fields)
+
+
+# The most days each month has (February: 29, in leap years).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _values(field: str, index: int) -> set[int]:
+    """The numbers a (valid) cron field selects."""
+    _, low, high = _CRON_FIELDS[index]
+    names = _CRON_NAMES.get(index, {})
+    out: set[int] = set()
+    for item in field.split(","):
+        base, _, step = item.partition("/")
+        first, dash, last = base.partition("-")
+        start = low if base == "*" else names.get(first.lower(), int(first) if DIGITS.match(first) else low)
+        if base == "*" or (step and not dash):
+            end = high
+        else:
+            end = names.get(last.lower(), int(last) if DIGITS.match(last) else high) if dash else start
+        out.update(range(start, end + 1, int(step) if step else 1))
+    return out
+
+
+def _never_fires(text: str, fields: list[str]) -> str | None:
+    """A schedule whose days exist in none of its months (`0 0 31 2 *`). With the weekday
+    field `*`, k3s's cron (robfig/cron) fires on the day-of-month alone; otherwise on either."""
+    if fields[4] not in ("*", "?") or fields[2] in ("*", "?"):
+        return None
+    days, months = _values(fields[2], 2), _values(fields[3], 3)
+    if any(day <= _MONTH_DAYS[month - 1] for day in days for month in months):
+        return None
+    return (f"{text!r} never fires: day {', '.join(map(str, sorted(days)))} does not exist in month "
+            f"{', '.join(map(str, sorted(months)))} — pick a day that one of those months has")
 
 
 def _cron(value: str) -> str:

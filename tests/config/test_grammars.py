@@ -259,3 +259,15 @@ def test_values_that_break_the_deploy_are_named(path, value, key):
     with pytest.raises(ConfigError) as err:
         parse_stack_config(raw)
     assert any(p.startswith(key + ":") for p in err.value.problems), err.value.problems
+
+
+# Issue 27, cause 9: schedules that never fire (k3s would take them and never snapshot).
+@pytest.mark.parametrize("schedule", ["0 0 31 2 *", "0 0 30 feb *", "0 0 31 4,6,9,11 *", "0 0 30-31 2 *",
+                                      "15 3 31 apr *", "0 0 31 2 ?"])
+def test_never_firing_schedules_are_refused(schedule):
+    assert "never fires" in (cron_problem(schedule) or "")
+
+
+@pytest.mark.parametrize("schedule", ["0 0 29 2 *", "0 0 31 2 mon", "0 0 31 4-6 *", "0 0 5/30 2 *", "0 0 31 * *"])
+def test_schedules_that_fire_sometimes_are_fine(schedule):
+    assert cron_problem(schedule) is None

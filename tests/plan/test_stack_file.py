@@ -32,7 +32,7 @@ def _write(tmp_path: Path, old: str, new: str, name: str = "stack.yaml") -> Path
 DEV_MAC = 'mac: "52:54:00:20:00:11"'
 
 
-@pytest.mark.parametrize("mac", ["52:54:00:20:00:11", "00:11:22:33:44:55", "01:02:03:04:05:06",
+@pytest.mark.parametrize("mac", ["52:54:00:20:00:11", "00:11:22:33:44:55", "02:02:03:04:05:06",
                                  "aa:bb:cc:dd:ee:0f", "10:20:30:40:50:59"])
 def test_unquoted_macs_are_text_as_for_the_cli(tmp_path, mac):
     # PyYAML (YAML 1.1) reads 00:11:22:33:44:55 as a base-60 integer; yaml.v3 has no such numbers.
