@@ -47,8 +47,18 @@ def _interrupt(args: list[str], delay: float) -> subprocess.CompletedProcess:
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=300)
-    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+    return subprocess.CompletedProcess(args, *_wait(proc))
+
+
+def _wait(proc: subprocess.Popen) -> tuple[int, str, str]:
+    """(rc, stdout, stderr); a tool that hangs after the interrupt fails the test, killed."""
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the tool did not exit within 120 s of Ctrl-C") from None
+    return proc.returncode, out, err
 
 
 def _check_plan_interrupted(result, out: Path, tmp_path: Path) -> None:
@@ -83,8 +93,8 @@ def test_interrupt_after_each_stage_leaves_nothing(tmp_path, stage):
         if line.startswith(f"plan: {stage}:"):
             proc.send_signal(signal.SIGINT)
             break
-    rest_out, rest_err = proc.communicate(timeout=300)
-    result = subprocess.CompletedProcess(proc.args, proc.returncode, rest_out, "".join(seen) + rest_err)
+    code, rest_out, rest_err = _wait(proc)
+    result = subprocess.CompletedProcess(proc.args, code, rest_out, "".join(seen) + rest_err)
     assert any(line.startswith(f"plan: {stage}:") for line in seen), result.stderr
     _check_plan_interrupted(result, out, tmp_path)
 
