@@ -147,7 +147,9 @@ def test_a_request_that_cannot_be_built_is_not_sent_not_retried_not_unknown(host
                                       "descr": "k3s-platform: x", "aliases": []})
     assert not isinstance(err.value, RouterOutcomeUnknown)
     assert "nothing was sent" in str(err.value) and not _fragments(str(err.value))
-    assert len(router.requests) == 1 and router.requests[0] == b""  # one connection, no bytes, no retry
+    # At most the one connection, which carried no bytes (the server thread may not have
+    # recorded it yet): nothing sent, nothing retried.
+    assert len(router.requests) <= 1 and all(r == b"" for r in router.requests)
 
 
 @pytest.mark.parametrize("text", [KEY, KEY.upper()[:0] + KEY, " ".join(KEY), KEY[5:30], "a" + KEY[-9:]])
