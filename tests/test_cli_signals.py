@@ -61,7 +61,25 @@ def _wait(proc: subprocess.Popen) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
+def _orphaned_analyzers() -> set[int]:
+    """Policy-pack servers of this repository whose parent is gone (reparented to init)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"pulumi.policy" in cmd and str(ROOT / "policies").encode() in cmd and ppid == 1:
+            found.add(int(entry.name))
+    return found
+
+
 def _check_plan_interrupted(result, out: Path, tmp_path: Path) -> None:
+    time.sleep(0.5)
+    assert not _orphaned_analyzers(), "an interrupted run left the policy pack's server running"
     assert "Traceback" not in result.stderr, result.stderr
     if result.returncode == 0:  # finished before the signal: a whole plan
         assert (out / "summary.json").is_file()

@@ -12,7 +12,8 @@ neither reads as 1, "a mandatory violation", or 2, "bad input").
 An interrupt stops the process at once instead of raising KeyboardInterrupt: raised inside
 Pulumi's mock runtime or an import, that exception is caught or half-handled there and comes
 back as some other error with a traceback. Before it exits, the handler removes what the run
-registered as unfinished (`unfinished(path)`: the plan's staging directory); a step that must
+registered as unfinished (`unfinished(path)`: the plan's staging directory) and ends the
+child processes it `owned` (the policy pack's analyzer); a step that must
 not be cut in two runs under `uninterrupted()` (the swap of a finished plan into place).
 The interpreter's own start-up (site.py, some tens of milliseconds before the first line of
 a tool runs) is Python's: a Ctrl-C there still shows Python's KeyboardInterrupt.
@@ -31,12 +32,16 @@ from pathlib import Path
 INTERRUPTED = 130
 BROKEN_PIPE = 141
 _unfinished: list[Path] = []
+_children: list = []  # subprocess.Popen objects to end with the run (the policy pack's server)
 
 
 def stop_on_interrupt(prog: str) -> None:
     """From now on Ctrl-C removes the unfinished paths, prints one line and exits 130."""
 
     def _stop(signum, frame) -> None:
+        for proc in list(_children):  # os._exit skips their owners' cleanup: end them here
+            with contextlib.suppress(Exception):
+                proc.kill()
         for path in list(_unfinished):
             shutil.rmtree(path, ignore_errors=True)
         with contextlib.suppress(OSError):
@@ -55,6 +60,17 @@ def unfinished(path: Path) -> Iterator[Path]:
         yield path
     finally:
         _unfinished.remove(path)
+
+
+def owned(proc):
+    """`proc` is killed if the run is interrupted (until `disowned`)."""
+    _children.append(proc)
+    return proc
+
+
+def disowned(proc) -> None:
+    with contextlib.suppress(ValueError):
+        _children.remove(proc)
 
 
 @contextlib.contextmanager
