@@ -16,7 +16,9 @@ def main() -> None:
     platform = Platform("k3s", config, secrets)
 
     pulumi.export("apiUrl", platform.cluster.api_url)
-    pulumi.export("kubeconfig", platform.cluster.kubeconfig)  # secret
+    pulumi.export("kubeconfig", platform.cluster.kubeconfig)  # secret: the program's own (system:masters)
+    # secret: one kubeconfig per person of `people` (./run kubeconfig <stack> <person>)
+    pulumi.export("peopleKubeconfigs", pulumi.Output.secret(platform.people.kubeconfigs))
     pulumi.export("ingressHosts", list(config.ingress_hosts))
     pulumi.export("vpnCaCertificate", platform.router.vpn_ca_cert_pem)
     pulumi.export("vpnClientConfigs", platform.router.vpn_client_configs)  # secret

@@ -29,6 +29,18 @@ class CaPair:
 
 
 @dataclass(frozen=True)
+class CaPems:
+    """A CA as its PEM texts, wherever they come from (a `CaPair`, or a CA read from a host)."""
+
+    key_pem: pulumi.Input[str]
+    cert_pem: pulumi.Input[str]
+
+
+def ca_pems(ca: CaPair) -> CaPems:
+    return CaPems(key_pem=ca.key.private_key_pem, cert_pem=ca.cert.cert_pem)
+
+
+@dataclass(frozen=True)
 class SignedPair:
     """A leaf certificate signed by a CA, and its key."""
 
@@ -68,15 +80,20 @@ def self_signed_ca(
 
 def signed_cert(
     prefix: str,
-    ca: CaPair,
+    ca: CaPair | CaPems,
     *,
     common_name: str,
-    organization: str,
+    organization: str | None,
     validity_hours: int,
     uses: list[str],
+    early_renewal_hours: int | None = None,
     opts: pulumi.ResourceOptions | None = None,
 ) -> SignedPair:
-    """`<prefix>-key`, `<prefix>-csr` for `common_name`, and `<prefix>-cert` signed by `ca`."""
+    """`<prefix>-key`, `<prefix>-csr` for `common_name`, and `<prefix>-cert` signed by `ca`.
+    `organization` None: no O in the subject (for Kubernetes client certificates O is a group).
+    `early_renewal_hours`: the next `up` replaces the certificate once it is that close to
+    its expiry (default None: only once expired)."""
+    pems = ca_pems(ca) if isinstance(ca, CaPair) else ca
     key = ecdsa_key(f"{prefix}-key", opts)
     csr = tls.CertRequest(
         f"{prefix}-csr",
@@ -87,9 +104,10 @@ def signed_cert(
     cert = tls.LocallySignedCert(
         f"{prefix}-cert",
         cert_request_pem=csr.cert_request_pem,
-        ca_private_key_pem=ca.key.private_key_pem,
-        ca_cert_pem=ca.cert.cert_pem,
+        ca_private_key_pem=pems.key_pem,
+        ca_cert_pem=pems.cert_pem,
         validity_period_hours=validity_hours,
+        early_renewal_hours=early_renewal_hours,
         allowed_uses=uses,
         opts=opts,
     )

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.cluster.cluster_cas import ClusterAccess
 from components.cluster.k3s_cluster import K3sCluster
 from components.config import Secrets, StackConfig
 from components.network import Router
+from components.platform.people import People
 from components.platform.rbac import Personas
 from components.platform.tenant import Tenant
 from components.platform.tenant_hosts import TenantHosts
@@ -27,11 +29,13 @@ class KubernetesLayers:
     traefik: TraefikStack
     personas: Personas
     tenants: list[Tenant]
+    people: People
 
 
 def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider: k8s.Provider,
-                      child: pulumi.ResourceOptions) -> KubernetesLayers:
-    """The system and platform layers on the cluster's provider (`child`: their parent)."""
+                      access: ClusterAccess, child: pulumi.ResourceOptions) -> KubernetesLayers:
+    """The system and platform layers on the cluster's provider (`child`: their parent);
+    `access` signs the people's certificates and names the cluster in their kubeconfigs."""
     psa = config.cluster.kubernetes_minor
     charts = str(config.charts.repository).rstrip("/") if config.charts.repository else None
     cert_manager = CertManager(
@@ -40,8 +44,9 @@ def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider
     traefik = TraefikStack(
         f"{name}-traefik", ingress=config.ingress,
         admin_cidrs=[str(c) for c in config.admin_sources],
-        # PROXY protocol and forwarded headers only from the router's HAProxy (prod).
-        trusted_proxies=[f"{config.network.lan.gateway}/32"] if config.cluster.ha else [],
+        # PROXY protocol and forwarded headers only from the router's HAProxy (prod), which
+        # reaches the nodes from its address on their network.
+        trusted_proxies=[f"{config.node_gateway}/32"] if config.cluster.ha else [],
         ha=config.cluster.ha, dashboard_password=secrets.dashboard_password,
         cert_manager=cert_manager, psa_version=psa, provider=provider,
         chart_repository=charts, nodes=config.ingress_nodes, opts=child)
@@ -53,7 +58,10 @@ def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider
                traefik=traefik, provider=provider, opts=child)
         for tenant in config.tenants
     ]
-    return KubernetesLayers(cert_manager, traefik, personas, tenants)
+    people = People(f"{name}-people", config.people, access, appops_role=personas.appops_role,
+                    tenant_namespaces={t.namespace: t.resources["namespace"] for t in tenants},
+                    provider=provider, opts=child)
+    return KubernetesLayers(cert_manager, traefik, personas, tenants, people)
 
 
 class Platform(pulumi.ComponentResource):
@@ -68,9 +76,10 @@ class Platform(pulumi.ComponentResource):
         # Joiners register through apiHostname: its DNS override (and HAProxy in prod) first.
         self.cluster = K3sCluster(
             f"{name}-cluster", config.cluster, secrets.ssh_private_key,
-            endpoint_ready=self.router.ready, protect=config.cluster.ha, opts=child)
-        layers = kubernetes_layers(name, config, secrets, self.cluster.provider, child)
+            endpoint_ready=self.router.ready, protect=config.cluster.ha,
+            etcd_s3_credentials=secrets.etcd_s3_credentials, registry_auth=secrets.registry_auth, opts=child)
+        layers = kubernetes_layers(name, config, secrets, self.cluster.provider, self.cluster.access, child)
         self.cert_manager, self.traefik = layers.cert_manager, layers.traefik
-        self.personas, self.tenants = layers.personas, layers.tenants
+        self.personas, self.tenants, self.people = layers.personas, layers.tenants, layers.people
 
         self.register_outputs({"apiUrl": self.cluster.api_url})

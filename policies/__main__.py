@@ -6,11 +6,8 @@ Every policy defaults to mandatory; stacks relax them with --policy-pack-config
 (see policies/config/ and README.md).
 """
 
-from guardrails import ALL_POLICIES, PACK_NAME, _call_overhead, _shared_decode
+from guardrails import ALL_POLICIES, PACK_NAME
 from pulumi_policy import EnforcementLevel, PolicyPack
-
-_shared_decode.install()  # decode each resource once per request, not once per policy
-_call_overhead.install()  # no decoding in Remediate without remediations; settings once
 
 PolicyPack(
     name=PACK_NAME,

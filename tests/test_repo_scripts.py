@@ -1,4 +1,4 @@
-"""The repository's own shell entry points (./run, .ci/run) pass shellcheck too."""
+"""The repository's own shell entry points (./run and the shell scripts in .ci/) pass shellcheck too."""
 
 import shutil
 import subprocess
@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed (./run installs it)")
 def test_entry_scripts_pass_shellcheck():
-    result = subprocess.run(["shellcheck", str(ROOT / "run"), str(ROOT / ".ci" / "run")],
+    ci_scripts = [p for p in sorted((ROOT / ".ci").iterdir()) if p.read_text().startswith("#!/usr/bin/env bash")]
+    assert ROOT / ".ci" / "run" in ci_scripts and ROOT / ".ci" / "mr-gate" in ci_scripts
+    result = subprocess.run(["shellcheck", str(ROOT / "run"), *map(str, ci_scripts)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 

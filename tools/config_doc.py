@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 from components.config import SECRET_KEYS, StackConfig
+from components.config.parse import SECRET_MAPS
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "config.md"
 
@@ -89,7 +90,9 @@ def render() -> str:
         "LimitRange within quota) are listed in `components/config/stack.py` (`CROSS_RULES`).",
         "",
         "Secrets, set with `pulumi config set --secret <key>`: "
-        + ", ".join(f"`{k}`" for k in SECRET_KEYS) + ".",
+        + ", ".join(f"`{k}`" for k in SECRET_KEYS) + ". Secret maps, each field set with "
+        "`pulumi config set --secret --path '<key>.<field>'`, read only by the setting named: "
+        + ", ".join(f"`{k}` ({where})" for k, where in SECRET_MAPS.items()) + ".",
         "",
         "| key | type | default | what |",
         "|---|---|---|---|",

@@ -34,28 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "k3s-platform"
 SECRET = "[secret]"
 
-# A kubeconfig shaped like the one k3s writes; the mock returns it for the read-back step.
-FAKE_KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters:
-- cluster:
-    certificate-authority-data: ZmFrZS1jYQ==
-    server: https://127.0.0.1:6443
-  name: default
-contexts:
-- context:
-    cluster: default
-    user: default
-  name: default
-current-context: default
-users:
-- name: default
-  user:
-    client-certificate-data: ZmFrZS1jZXJ0
-    client-key-data: ZmFrZS1rZXk=
-"""
-
-
 class ConfigFileError(Exception):
     """The stack file cannot be read (missing, not UTF-8, not YAML, no `config:` map)."""
 
@@ -108,16 +86,38 @@ def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple
     for full, value in stack_values.items():
         if full in encrypted:
             secret_keys.add(full)
-            continue  # encrypted: no passphrase offline, a placeholder stands in
+            if isinstance(value, dict) and set(value) == {"secure"}:
+                continue  # encrypted: no passphrase offline, a placeholder stands in
+            # `pulumi config set --secret --path`: the CLI hands the program the whole key as a
+            # secret; offline each encrypted leaf gets a placeholder.
+            value = _placeholder_leaves(value, full.split(":", 1)[1])
         values[full] = value
     for full in secret_keys:
         # Placeholders only; the real values live encrypted in the stack file.
         values.setdefault(full, f"placeholder-{full.split(':', 1)[1]}")
+    from components.config.parse import secret_map_placeholders
+
+    bare = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
+    for key, placeholder in secret_map_placeholders(bare).items():
+        full = f"{PROJECT}:{key}"
+        if full not in values:  # set with `pulumi config set --secret --path`, kept in the stack's secrets
+            values[full] = placeholder
+            secret_keys.add(full)
     return values, secret_keys
 
 
 def _full_key(key: str) -> str:
     return key if ":" in key else f"{PROJECT}:{key}"
+
+
+def _placeholder_leaves(value: Any, path: str) -> Any:
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return f"placeholder-{path}"
+    if isinstance(value, dict):
+        return {k: _placeholder_leaves(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholder_leaves(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
 
 
 def stack_config(stack: str, config_file: str | Path | None = None):
@@ -163,9 +163,17 @@ def mock_outputs(type_: str, name: str, inputs: dict) -> dict:
         out["certPem"] = _fake_pem("CERTIFICATE", name)
     elif type_ == "tls:index/certRequest:CertRequest":
         out["certRequestPem"] = _fake_pem("CERTIFICATE REQUEST", name)
+    elif type_ == "pulumi-python:dynamic/network:PfSenseObject" and inputs.get("kind") == "interface":
+        # The interface id pfSense would pick (`optN`); a stand-in that names the device.
+        payload = inputs.get("payload")
+        device = payload.get("if") if isinstance(payload, dict) else None
+        out["assignedId"] = f"opt<{device}>"
     elif type_ == "command:remote:Command":
-        if name.endswith("-kubeconfig"):
-            out["stdout"] = FAKE_KUBECONFIG
+        if name.endswith("-cas-read"):  # certificateAuthorities: adopt — what k3s made
+            from components.cluster import render
+            out["stdout"] = render.ca_bundle({
+                f: _fake_pem("PRIVATE KEY" if f.endswith(".key") else "CERTIFICATE", name + f)
+                for f in render.ADOPTED_FILES})
         elif name.endswith("-join-token"):
             out["stdout"] = f"K10{_fake(name, 64)}::server:{_fake(name + 'secret', 32)}"
         else:

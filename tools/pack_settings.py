@@ -7,6 +7,8 @@ when the pack would see something else, naming the file and the exact entry to w
 
 - `rbac-least-privilege.platopsGroup` follows `platops.group` (renaming the PlatOps group in
   the stack config must reach the pack, or the PlatOps binding becomes a violation);
+- `rbac-least-privilege.platopsUsers` follows the `platops` entries of `people` (in config
+  order), so each PlatOps person's own cluster-admin binding is allowed and nobody else's;
 - `pod-security-restricted.kubernetesVersion` follows the minor of `cluster.k3sVersion`.
 """
 
@@ -34,6 +36,8 @@ class DerivedSetting:
 DERIVED = (
     DerivedSetting("rbac-least-privilege", "platopsGroup", "platops.group", "rbac",
                    lambda cfg: cfg.platops.group),
+    DerivedSetting("rbac-least-privilege", "platopsUsers", "people", "rbac",
+                   lambda cfg: [p.name for p in cfg.people if p.role == "platops"]),
     DerivedSetting("pod-security-restricted", "kubernetesVersion", "cluster.k3sVersion", "restricted",
                    lambda cfg: cfg.cluster.kubernetes_minor.removeprefix("v")),
 )

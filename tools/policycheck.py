@@ -2,8 +2,9 @@
 
     python -m tools.policycheck PATH... [--stack STACK | --config FILE] [--only NAME[,NAME...]]
 
-PATH is a manifest file (multi-document YAML or JSON) or a folder searched recursively
-for *.yaml, *.yml and *.json (any case: *.YAML too). YAML is read by components.safe_yaml
+PATH is a manifest file (multi-document YAML or JSON), a folder searched recursively
+for *.yaml, *.yml and *.json (any case: *.YAML too), or `-`: YAML (or JSON) on standard
+input, e.g. `helm template ... | ./run policycheck - --stack prod`. YAML is read by components.safe_yaml
 (alias bombs, deep nesting and duplicate keys are refused, naming file, line and column) and
 decoded as kubectl and the API server decode it (components/go_yaml.py, go-yaml v2 rules:
 `runAsNonRoot: yes` is true, `runAsUser: 0o0` is root); NaN and infinities are refused. The manifests go through the real policy pack (its analyzer
@@ -46,6 +47,7 @@ from tools.policy_runner import (
 )
 
 SUFFIXES = (".yaml", ".yml", ".json")
+STDIN = Path("<stdin>")  # the `-` argument
 
 
 def _is_manifest(path: Path) -> bool:
@@ -57,6 +59,11 @@ def collect_files(paths: list[str]) -> list[Path]:
     for raw in paths:
         if not raw.strip():  # Path("") is ".": an empty argument would scan the working directory
             raise PolicyRunError("an empty PATH was given — name a manifest file or folder (use . for this folder)")
+        if raw == "-":
+            if STDIN in files:
+                raise PolicyRunError("- is given twice — standard input can be read once")
+            files.append(STDIN)
+            continue
         path = caller_path(raw)
         if path.is_dir():
             files += sorted(p for p in path.rglob("*") if _is_manifest(p))
@@ -80,7 +87,20 @@ def _file_type(path: Path) -> str:
     return "not a regular file"
 
 
+def _read_stdin() -> str:
+    limit = safe_yaml.DEFAULT_LIMITS.max_bytes
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise PolicyRunError(f"standard input: larger than {limit} bytes — split it")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise PolicyRunError(f"standard input: not UTF-8 (byte {err.start}) — send UTF-8") from None
+
+
 def _load_file(f: Path) -> list:
+    if f == STDIN:
+        return _kubectl_yaml(_read_stdin(), "<stdin>")  # JSON is YAML too, and is read alike
     try:
         if f.stat().st_size > safe_yaml.DEFAULT_LIMITS.max_bytes:
             raise PolicyRunError(f"{f}: larger than {safe_yaml.DEFAULT_LIMITS.max_bytes} bytes — split it")
@@ -90,14 +110,7 @@ def _load_file(f: Path) -> list:
     except UnicodeDecodeError as err:
         raise PolicyRunError(f"{f}: not UTF-8 (byte {err.start}) — save it as UTF-8") from None
     if f.suffix.lower() != ".json":
-        try:
-            # As kubectl and the API server read it (go-yaml v2 rules: `yes`/`n` are booleans,
-            # `0o0` and `0e0` numbers, dates text), so the policies judge the object that
-            # will be admitted, not PyYAML's reading of it.
-            return [go_yaml.to_value(node, go_yaml.V2, source=str(f)) for node in
-                    safe_yaml.compose_all(text, source=str(f))]
-        except (safe_yaml.YamlError, go_yaml.GoYamlError) as err:
-            raise PolicyRunError(str(err)) from None
+        return _kubectl_yaml(text, str(f))
     try:
         return [_as_api_server_json(json.loads(text, parse_constant=_no_constant))]
     except json.JSONDecodeError as err:
@@ -106,6 +119,16 @@ def _load_file(f: Path) -> list:
         raise PolicyRunError(f"{f}: {err} — JSON has no NaN or infinity; write a number") from None
     except RecursionError:
         raise PolicyRunError(f"{f}: JSON nested too deeply — flatten it") from None
+
+
+def _kubectl_yaml(text: str, source: str) -> list:
+    """The documents of `text` as kubectl and the API server read them (go-yaml v2 rules:
+    `yes`/`n` are booleans, `0o0` and `0e0` numbers, dates text), so the policies judge the
+    object that will be admitted, not PyYAML's reading of it."""
+    try:
+        return [go_yaml.to_value(node, go_yaml.V2, source=source) for node in safe_yaml.compose_all(text, source=source)]
+    except (safe_yaml.YamlError, go_yaml.GoYamlError) as err:
+        raise PolicyRunError(str(err)) from None
 
 
 def _no_constant(name: str) -> object:
@@ -174,7 +197,7 @@ def format_violation(v: Violation) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.policycheck", description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest file or folder")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest file or folder, or - for standard input")
     parser.add_argument("--stack", help="apply policies/config/<STACK>.json (e.g. dev, prod)")
     parser.add_argument("--config", metavar="FILE",
                         help="a --policy-pack-config JSON file (on top of --stack's config when both are given)")

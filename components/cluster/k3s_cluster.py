@@ -1,8 +1,10 @@
 """K3sCluster: k3s installed over SSH on every node of the stack.
 
 Creates, as children:
-- `<name>-token`: the cluster token (random, secret), generated here so that every node can
-  be configured before the first server exists — no read-back on the critical path;
+- `<name>-token` (and `<name>-token-<n>` for each later `tokenGeneration`): the cluster token
+  (random, secret, protected), generated here so that every node can be configured before the
+  first server exists — no read-back on the critical path; `<name>-token-rotate` (from
+  generation 2 on) moves the first server to the newest one before any node is given it;
 - per node `<name>-<node>-prepare` (staging directory), `<name>-<node>-config` (CopyToRemote
   of the rendered `/etc/rancher/k3s/config.yaml`), `<name>-<node>-install` (install or
   reconfigure in place; uninstall on delete), `<name>-<node>-upgrade` (brings the node to the
@@ -10,10 +12,15 @@ Creates, as children:
   the node to be Ready; on delete drains it, or deletes it at once when it is not Ready,
   before the uninstall) and `<name>-<node>-labels` (on the first server: the live Node's
   labels and taints as configured);
+- the cluster's CAs (`cluster_cas.py`): created by the program and put on every server by
+  `<name>-<server>-cas` before its install, or (`certificateAuthorities: adopt`) read once
+  from the first server;
 - `<name>-join-token`: the first server's CA-pinned join token (`K10<ca-hash>::...`, secret),
   which joining servers and agents use, so they verify the server before trusting it;
-- `<name>-kubeconfig`: reads the first server's kubeconfig; `<name>-provider`: the
-  `kubernetes.Provider` every Kubernetes resource of the program uses.
+- `<name>-program-{key,csr,cert}`: the program's own client certificate, and from it the
+  kubeconfig of `<name>-provider`, the `kubernetes.Provider` every Kubernetes resource of the
+  program uses. It is known at preview whenever the CAs exist (nothing is read from a host),
+  and the provider waits for the nodes before the engine configures it.
 
 Order on create: joining servers one after another (etcd adds one member at a time); agents
 in parallel as soon as the first server is up. Order on upgrade (docs/adr/0002): servers one
@@ -29,13 +36,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi_command import remote
 
-from components.cluster import render
+from components.cluster import cluster_cas, render
 from components.cluster.order import step_order
 from components.config import Cluster
 
 
 def cluster_spec(cluster: Cluster) -> render.ClusterSpec:
     snapshots = cluster.etcd_snapshots
+    s3 = snapshots.s3
     return render.ClusterSpec(
         k3s_version=cluster.k3s_version,
         api_hostname=cluster.api_hostname,
@@ -45,6 +53,10 @@ def cluster_spec(cluster: Cluster) -> render.ClusterSpec:
         secrets_encryption=cluster.secrets_encryption,
         etcd_snapshot_schedule=snapshots.schedule if snapshots.enabled else None,
         etcd_snapshot_retention=snapshots.retention if snapshots.enabled else None,
+        etcd_s3=None if s3 is None or not snapshots.enabled else render.EtcdS3(
+            endpoint=s3.endpoint, bucket=s3.bucket, folder=s3.folder, region=s3.region,
+            insecure=s3.insecure, skip_ssl_verify=s3.skip_ssl_verify, endpoint_ca=s3.endpoint_ca,
+            bucket_lookup=s3.bucket_lookup, retention=s3.retention),
         installer=render.Installer(source=cluster.installer.source, sha256=cluster.installer.sha256,
                                    script_path=cluster.installer.script_path),
     )
@@ -71,12 +83,52 @@ def node_specs(cluster: Cluster) -> list[render.NodeSpec]:
     for i, node in enumerate(cluster.servers):
         specs.append(render.NodeSpec(
             name=node.name, ip=str(node.ip), role="server", first=i == 0,
-            server_url=None if i == 0 else url, labels=dict(node.labels), taints=node.taints))
+            server_url=None if i == 0 else url, labels=dict(node.labels), taints=node.taints,
+            options={**cluster.k3s.server, **node.k3s}))
     for node in cluster.agents:
         specs.append(render.NodeSpec(
             name=node.name, ip=str(node.ip), role="agent", server_url=url,
-            labels=dict(node.labels), taints=node.taints))
+            labels=dict(node.labels), taints=node.taints, options={**cluster.k3s.agent, **node.k3s}))
     return specs
+
+
+def registries_spec(cluster: Cluster) -> render.Registries | None:
+    if cluster.registries is None:
+        return None
+    return render.Registries(
+        mirrors={name: render.RegistryMirror(endpoints=m.endpoints, rewrite=dict(m.rewrite))
+                 for name, m in cluster.registries.mirrors.items()},
+        configs={host: render.RegistryConfig(auth=c.auth, ca_file=c.ca_file,
+                                             insecure_skip_verify=c.insecure_skip_verify)
+                 for host, c in cluster.registries.configs.items()})
+
+
+def secret_files(node: render.NodeSpec, spec: render.ClusterSpec, registries: render.Registries | None,
+                 etcd_s3_credentials: pulumi.Input[dict] | None,
+                 registry_auth: pulumi.Input[dict] | None) -> tuple[tuple[str, ...], str, pulumi.Output[str]] | None:
+    """The secret-bearing files of one node: (their names, what the plan may see, the bundle
+    for stdin as a secret), or None when it has none."""
+    names: list[str] = []
+    if registries is not None:
+        names.append("registries.yaml")
+    if node.role == "server" and spec.ha and spec.etcd_s3 is not None and spec.etcd_snapshot_schedule:
+        names.append("etcd-s3.yaml")
+    if not names:
+        return None
+    shown = render.registries_yaml(registries, None) if registries is not None else ""
+
+    def bundle(values: list) -> str:
+        s3, auth = values
+        files = {}
+        if "registries.yaml" in names and registries is not None:
+            files["registries.yaml"] = render.registries_yaml(registries, auth or {})
+        if "etcd-s3.yaml" in names:
+            files["etcd-s3.yaml"] = render.etcd_s3_secrets_yaml(s3)
+        return render.ca_bundle(files)
+
+    stdin: pulumi.Output[str] = pulumi.Output.secret(
+        pulumi.Output.all(etcd_s3_credentials, registry_auth).apply(bundle))
+    return tuple(names), shown, stdin
 
 
 class K3sCluster(pulumi.ComponentResource):
@@ -88,11 +140,14 @@ class K3sCluster(pulumi.ComponentResource):
         endpoint_ready: resources that must exist before a node registers through
             `apiHostname` (prod: the router's DNS override and HAProxy). Default: none.
         protect: protect the install steps (their delete uninstalls k3s and its data).
+        etcd_s3_credentials, registry_auth: the secret maps `etcdS3Credentials` and
+            `registryAuth` (secret Outputs of dicts; default: none).
     """
 
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
     api_url: str
+    access: cluster_cas.ClusterAccess
 
     def __init__(
         self,
@@ -101,27 +156,45 @@ class K3sCluster(pulumi.ComponentResource):
         ssh_private_key: pulumi.Input[str],
         endpoint_ready: Sequence[pulumi.Resource] = (),
         protect: bool = False,
+        etcd_s3_credentials: pulumi.Input[dict] | None = None,
+        registry_auth: pulumi.Input[dict] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("k3s-platform:cluster:K3sCluster", name, None, opts)
         spec = cluster_spec(cluster)
         self.api_url = render.api_url(cluster.api_hostname)
 
-        # Every server and agent holds this token: a replacement would brick the cluster. So it
-        # is protected and its inputs ignored; rotating it is an explicit runbook step
-        # (docs/operations.md, `k3s token rotate`), never a side effect of a config change.
-        token = random.RandomPassword(
-            f"{name}-token", length=64, special=False,
-            opts=pulumi.ResourceOptions(parent=self, protect=True,
-                                        ignore_changes=["length", "special"]))
+        # Every server and agent holds this token: a replacement would brick the cluster. So each
+        # generation is protected and its inputs ignored; rotating is `cluster.tokenGeneration`
+        # raised by one (token 1 keeps the name it always had). Earlier generations stay: a
+        # snapshot taken before a rotation restores only with the token of then.
+        tokens = [random.RandomPassword(
+            f"{name}-token" if generation == 1 else f"{name}-token-{generation}", length=64, special=False,
+            opts=pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["length", "special"]))
+            for generation in range(1, cluster.token_generation + 1)]
         # The engine marks `result` secret (additional_secret_outputs); say it here too so
         # no path — mocks, previews, a future SDK — can carry it in clear.
-        token_value: pulumi.Output[str] = pulumi.Output.secret(token.result)
+        token_value: pulumi.Output[str] = pulumi.Output.secret(tokens[-1].result)
 
         nodes = node_specs(cluster)
         order = step_order(nodes)
         first = nodes[0]
         connections = {n.name: node_connection(cluster, n, ssh_private_key) for n in nodes}
+        rotation: list[pulumi.Resource] = []
+        if len(tokens) > 1:
+            rotation_stdin: pulumi.Output[str] = pulumi.Output.secret(
+                pulumi.Output.concat(tokens[-2].result, "\n", tokens[-1].result, "\n"))
+            # The first server moves to the new token before any node is given it (k3s's token
+            # API, on that server); each install step then writes it and restarts.
+            rotation.append(remote.Command(
+                f"{name}-token-rotate",
+                connection=connections[first.name],
+                create=render.rotate_token_script(first),
+                update=render.rotate_token_script(first),
+                stdin=rotation_stdin,
+                add_previous_output_in_env=False,
+                logging=remote.Logging.STDERR,
+                opts=pulumi.ResourceOptions(parent=self)))
         # Stacks made before 0.2 carry a hash in `triggers`, which pulumi-command turns into a
         # replace (and so an uninstall); ignoring the old value keeps every change an update.
         step = pulumi.ResourceOptions(parent=self, ignore_changes=["triggers"])
@@ -130,7 +203,10 @@ class K3sCluster(pulumi.ComponentResource):
         join_token: pulumi.Output[str] | None = None
         upgrades: dict[str, remote.Command] = {}
 
+        child = pulumi.ResourceOptions(parent=self)
+        cas = cluster_cas.program_cas(name, child) if cluster.certificate_authorities == "program" else None
         dead = {n.name for n in cluster.nodes if n.dead}
+        registries = registries_spec(cluster)
         for node in nodes:  # servers first, so every step named in `order` already exists
             connection = connections[node.name]
             config_text = render.node_config_yaml(node, spec)
@@ -152,7 +228,35 @@ class K3sCluster(pulumi.ComponentResource):
                 remote_path=render.STAGED_CONFIG_PATH,
                 opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[prepare])))
 
-            waits_for: list[pulumi.Resource] = [copy, *(installs[n] for n in order.install_after[node.name])]
+            waits_for: list[pulumi.Resource] = [copy, *rotation, *(installs[n] for n in order.install_after[node.name])]
+            if cas is not None and node.role == "server":
+                # Before k3s first starts, or it makes CAs of its own. The script refuses a host
+                # that already holds other CAs (a cluster k3s made: `adopt` is for that).
+                waits_for.append(remote.Command(
+                    f"{name}-{node.name}-cas",
+                    connection=connection,
+                    create=render.place_cas_script(node),
+                    update=render.place_cas_script(node),
+                    stdin=cas.bundle(),
+                    add_previous_output_in_env=False,
+                    logging=remote.Logging.STDERR,
+                    opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[prepare]))))
+            files = secret_files(node, spec, registries, etcd_s3_credentials, registry_auth)
+            if files is not None:
+                # registries.yaml and the S3 credentials: on stdin into root-only files before
+                # k3s starts; a later change restarts k3s there, one server after another.
+                names, shown, bundle = files
+                waits_for.append(remote.Command(
+                    f"{name}-{node.name}-secret-files",
+                    connection=connection,
+                    create=render.secret_files_script(node, names, shown),
+                    update=render.secret_files_script(node, names, shown),
+                    delete=render.remove_secret_files_script(node),
+                    stdin=bundle,
+                    add_previous_output_in_env=False,
+                    logging=remote.Logging.STDERR,
+                    opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[
+                        prepare, *(installs[n] for n in order.install_after[node.name])]))))
             if node.name in order.needs_endpoint:
                 waits_for += endpoint_ready
             # Joiners get the first server's CA-pinned token; the first server the plain one.
@@ -195,6 +299,9 @@ class K3sCluster(pulumi.ComponentResource):
             # server at a time, last server first, and the first server's own member last:
             # never two etcd members at once, never the first server while others remain.
             member_after = [members[n] for n in order.member_after.get(node.name, ())]
+            # A dead *first* server's member step would run its delete on that same dead host:
+            # it leaves the state without running, and its Node is deleted by hand from a live
+            # server (docs/operations.md, "Replacing a dead server").
             members[node.name] = remote.Command(
                 f"{name}-{node.name}-member",
                 connection=connections[first.name],
@@ -203,7 +310,8 @@ class K3sCluster(pulumi.ComponentResource):
                 add_previous_output_in_env=False,
                 logging=remote.Logging.STDERR,
                 opts=pulumi.ResourceOptions.merge(step, pulumi.ResourceOptions(
-                    depends_on=[installs[node.name], installs[first.name], *member_after], protect=protect)))
+                    depends_on=[installs[node.name], installs[first.name], *member_after], protect=protect,
+                    retain_on_delete=node.first and node.name in dead)))
 
             # Runs on the first server: the live Node's labels and taints follow the config
             # (k3s applies its own `node-label`/`node-taint` only at registration).
@@ -229,31 +337,24 @@ class K3sCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(depends_on=[
                     installs[node.name], *(upgrades[n] for n in order.upgrade_after[node.name])])))
 
-        # The kubeconfig names apiHostname: read it once the router serves that name and
-        # every node is Ready and at the pinned version, and again after the first server's
-        # config or version changes (k3s may have renewed its client certificate).
-        read_script = render.read_kubeconfig_script(render.sha256(
-            render.node_config_yaml(first, spec) + spec.k3s_version))
-        read = remote.Command(
-            f"{name}-kubeconfig",
-            connection=connections[first.name],
-            create=read_script,
-            update=read_script,
-            add_previous_output_in_env=False,
-            logging=remote.Logging.NONE,
-            opts=pulumi.ResourceOptions(
-                parent=self, additional_secret_outputs=["stdout"],
-                depends_on=[*members.values(), *upgrades.values(), *endpoint_ready]))
-
-        self.kubeconfig = pulumi.Output.secret(read.stdout.apply(
-            lambda text: render.rewrite_kubeconfig(text, cluster.api_hostname, name)))
-        # A stable clusterIdentifier: the provider (and so every Kubernetes object) is replaced
-        # only if this changes, never because the kubeconfig is unknown in a preview or was
-        # read again (pulumi-kubernetes DiffConfig otherwise replaces on a computed kubeconfig).
+        if cas is not None:
+            self.access = cluster_cas.program_access(name, self.api_url, cas)
+        else:
+            self.access = cluster_cas.adopted_access(
+                name, self.api_url, connections[first.name],
+                pulumi.ResourceOptions(parent=self, depends_on=[installs[first.name]]))
+        self.kubeconfig = cluster_cas.program_kubeconfig(name, self.access, child)
+        # The kubeconfig names apiHostname: the engine configures the provider when it is
+        # registered, and a provider configured while the cluster is not there yet fails every
+        # create ("cluster is unreachable"). So it waits for the router to serve that name and
+        # for every node to be Ready at the pinned version. A stable clusterIdentifier: the
+        # provider (and so every Kubernetes object) is replaced only if this changes, never
+        # because the kubeconfig changed (a renewed client certificate is an update).
         self.provider = k8s.Provider(
             f"{name}-provider", kubeconfig=self.kubeconfig,
             cluster_identifier=cluster_identifier(name),
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*members.values(), *upgrades.values(), *endpoint_ready]))
         self.installs = installs
         self.members = members
 

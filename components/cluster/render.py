@@ -8,12 +8,15 @@ script's standard input and lands in a root-only `token-file`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shlex
 from dataclasses import dataclass, field
 
 import yaml
+
+from components.config import k3s_options
 
 CONFIG_DIR = "/etc/rancher/k3s"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
@@ -51,6 +54,23 @@ class NodeSpec:
     server_url: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     taints: tuple[str, ...] = ()
+    # Extra k3s keys for this node (cluster.k3s.<role>, then the node's own k3s), validated.
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EtcdS3:
+    """Off-site etcd snapshots: the non-secret `etcd-s3-*` settings (the keys come on stdin)."""
+
+    endpoint: str
+    bucket: str
+    folder: str | None = None
+    region: str = "us-east-1"
+    insecure: bool = False
+    skip_ssl_verify: bool = False
+    endpoint_ca: str | None = None
+    bucket_lookup: str = "path"
+    retention: int = 12
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,7 @@ class ClusterSpec:
     secrets_encryption: bool = True
     etcd_snapshot_schedule: str | None = None
     etcd_snapshot_retention: int | None = None
+    etcd_s3: EtcdS3 | None = None
     installer: Installer = Installer()
 
 
@@ -127,8 +148,27 @@ def node_config(node: NodeSpec, cluster: ClusterSpec) -> dict:
         if cluster.ha and cluster.etcd_snapshot_schedule:
             cfg["etcd-snapshot-schedule-cron"] = cluster.etcd_snapshot_schedule
             cfg["etcd-snapshot-retention"] = cluster.etcd_snapshot_retention
+            if cluster.etcd_s3 is not None:
+                cfg.update(etcd_s3_config(cluster.etcd_s3))
     else:
         cfg["server"] = node.server_url
+    return k3s_options.merge(cfg, node.options)
+
+
+def etcd_s3_config(s3: EtcdS3) -> dict:
+    """k3s's `etcd-s3-*` keys but the credentials (`etcd_s3_secrets_yaml`, on stdin)."""
+    # Ref: k3s v1.34 pkg/cli/cmds/server.go (the etcd-s3 flags)
+    cfg: dict = {"etcd-s3": True, "etcd-s3-endpoint": s3.endpoint, "etcd-s3-bucket": s3.bucket,
+                 "etcd-s3-region": s3.region, "etcd-s3-bucket-lookup-type": s3.bucket_lookup,
+                 "etcd-s3-retention": s3.retention}
+    if s3.folder:
+        cfg["etcd-s3-folder"] = s3.folder
+    if s3.insecure:
+        cfg["etcd-s3-insecure"] = True
+    if s3.skip_ssl_verify:
+        cfg["etcd-s3-skip-ssl-verify"] = True
+    if s3.endpoint_ca:
+        cfg["etcd-s3-endpoint-ca"] = s3.endpoint_ca
     return cfg
 
 
@@ -456,15 +496,178 @@ sudo install -d -m 0755 -o {_sh(ssh_user)} {STAGING_DIR}
 """
 
 
-READ_KUBECONFIG = f"sudo cat {CONFIG_DIR}/k3s.yaml"
+# --- the cluster's CAs and kubeconfigs -----------------------------------------------------
+
+# Where k3s looks for its CAs at its first start: when they are there it uses them instead of
+# generating its own (k3s's "custom CA certificates"; `k3s certificate rotate-ca` replaces them).
+K3S_TLS_DIR = "/var/lib/rancher/k3s/server/tls"
+# Each CA by its resource name and its path under K3S_TLS_DIR (`.crt` and `.key`).
+CLUSTER_CAS = (
+    ("server-ca", "server-ca"),
+    ("client-ca", "client-ca"),
+    ("request-header-ca", "request-header-ca"),
+    ("etcd-peer-ca", "etcd/peer-ca"),
+    ("etcd-server-ca", "etcd/server-ca"),
+)
+# The key the API server signs service-account tokens with (and checks them against).
+SERVICE_ACCOUNT_KEY = "service.key"
+# Read back from a cluster whose CAs k3s made (certificateAuthorities: adopt): what a
+# kubeconfig and the people's certificates need, nothing more.
+ADOPTED_FILES = ("server-ca.crt", "client-ca.crt", "client-ca.key")
+BUNDLE_MARK = "K3SP-FILE "
 
 
-def read_kubeconfig_script(generation: str) -> str:
-    """The kubeconfig read, re-run when `generation` (the first server's config and version)
-    changes. The generation travels in the command text, not in `environment`: pulumi-command
-    sends environment variables with SSH `Setenv`, which a stock sshd refuses (Debian and
-    Ubuntu accept only `LANG LC_*`), failing the command."""
-    return f"# k3s-platform server generation {_comment(generation)}\n{READ_KUBECONFIG}"
+def ca_files() -> tuple[str, ...]:
+    """Every file the program puts under K3S_TLS_DIR, by relative path."""
+    return tuple(f"{path}.{ext}" for _, path in CLUSTER_CAS for ext in ("crt", "key")) + (SERVICE_ACCOUNT_KEY,)
+
+
+def ca_bundle(files: dict[str, str]) -> str:
+    """Several PEM files as one text for a command's standard input (never a command line):
+    a `K3SP-FILE <path>` line before each file's PEM."""
+    return "".join(f"{BUNDLE_MARK}{path}\n{pem.strip()}\n" for path, pem in files.items())
+
+
+def parse_ca_bundle(text: str, expected: tuple[str, ...]) -> dict[str, str]:
+    """The files of a bundle (`ca_bundle`'s format); a missing or empty one is an error that
+    names it (a cluster whose CAs are elsewhere, or a read that went wrong)."""
+    files: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith(BUNDLE_MARK):
+            current = files.setdefault(line[len(BUNDLE_MARK):].strip(), [])
+        elif current is not None:
+            current.append(line)
+    out = {path: "\n".join(lines).strip() + "\n" for path, lines in files.items() if "".join(lines).strip()}
+    missing = [path for path in expected if path not in out]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)} under {K3S_TLS_DIR} on the first server")
+    return {path: out[path] for path in expected}
+
+
+def place_cas_script(node: NodeSpec) -> str:
+    """Run on every server before its install: put the cluster's CAs where k3s looks for them.
+
+    The files arrive on standard input (`ca_bundle`). Nothing is written unless every file
+    already there is the same: a server that holds other CAs was installed with k3s's own, so
+    the step stops and names the setting that adopts them, before anything changed."""
+    files = " ".join(ca_files())
+    return f"""#!/bin/sh
+# Put the cluster's CAs on {_comment(node.name)} before k3s first starts. Rendered by k3s-platform.
+# The CA keys arrive on standard input; they are never echoed or logged.
+set -eu
+node={_sh(node.name)}
+new=$(sudo mktemp -d)
+trap 'sudo rm -rf "$new"' EXIT
+sudo mkdir -m 0700 "$new/etcd"
+sudo awk -v dir="$new" 'index($0, "{BUNDLE_MARK}") == 1 {{ file = dir "/" substr($0, {len(BUNDLE_MARK) + 1}); next }} {{ print > file }}'
+others=""
+missing=""
+for f in {files}; do
+  if ! sudo test -s "$new/$f"; then
+    echo "k3s CAs for $node: $f missing from the input" >&2
+    exit 1
+  fi
+  if sudo test -e {K3S_TLS_DIR}/"$f"; then
+    sudo cmp -s "$new/$f" {K3S_TLS_DIR}/"$f" || others="$others $f"
+  else
+    missing="$missing $f"
+  fi
+done
+if [ -n "$others" ]; then
+  echo "k3s on $node already has other cluster CAs ({K3S_TLS_DIR}:$others): it was installed with k3s's own." >&2
+  echo "Set cluster.certificateAuthorities: adopt in the stack config to keep them (docs/operations.md, 'Cluster CAs'); nothing was changed." >&2
+  exit 1
+fi
+for f in $missing; do
+  sudo install -D -m 0600 -o root -g root "$new/$f" {K3S_TLS_DIR}/"$f"
+done
+echo "k3s CAs on $node: in place"
+"""
+
+
+def read_cas_script() -> str:
+    """Run once on the first server of an adopted cluster: the CA files a kubeconfig and the
+    people's certificates need, in `ca_bundle`'s format."""
+    reads = "\n".join(f"printf '{BUNDLE_MARK}%s\\n' {f}\nsudo cat {K3S_TLS_DIR}/{f}" for f in ADOPTED_FILES)
+    return f"""#!/bin/sh
+# Read the cluster CAs k3s made on the first server (certificateAuthorities: adopt). Rendered by k3s-platform.
+set -eu
+{reads}
+"""
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def kubeconfig_yaml(cluster_name: str, server: str, ca_pem: str, cert_pem: str, key_pem: str,
+                    user: str, namespace: str | None = None) -> str:
+    """A kubeconfig with one cluster, one user (a client certificate) and one context."""
+    context: dict = {"cluster": cluster_name, "user": user}
+    if namespace:
+        context["namespace"] = namespace
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": server, "certificate-authority-data": _b64(ca_pem)}}],
+        "users": [{"name": user, "user": {"client-certificate-data": _b64(cert_pem), "client-key-data": _b64(key_pem)}}],
+        "contexts": [{"name": f"{user}@{cluster_name}", "context": context}],
+        "current-context": f"{user}@{cluster_name}",
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+# --- the cluster token ------------------------------------------------------------------------
+
+# k3s's supervisor API for `k3s token rotate` (pkg/server/handlers/token.go): PUT, basic auth
+# as `server` with the current token, body {"newToken": ...}.
+TOKEN_API = f"https://127.0.0.1:{API_PORT}/v1-k3s/token"
+
+
+def rotate_token_script(node: NodeSpec) -> str:
+    """Run on the first server before the nodes get a new token: rotate the cluster to it.
+
+    Standard input holds two lines, the previous token and the new one. Nothing happens where
+    k3s is not installed yet (a new cluster starts with the new token) or the server already
+    runs the new one (a retried `up`). The tokens reach curl in its config on stdin, never on a
+    command line. Afterwards every server and agent must get the new token and restart, which
+    their install steps do next."""
+    return f"""#!/bin/sh
+# Rotate the cluster token on {_comment(node.name)}. Rendered by k3s-platform.
+# The tokens arrive on standard input; they are never echoed or logged.
+set -eu
+node={_sh(node.name)}
+IFS= read -r old
+IFS= read -r new
+if ! sudo test -f {SERVER_TOKEN_PATH}; then
+  echo "k3s on $node is not installed yet: it starts with the new token"
+  exit 0
+fi
+current=$(sudo cat {SERVER_TOKEN_PATH})
+case "$current" in
+  *"::server:$new") echo "k3s on $node already runs the new token"; exit 0 ;;
+  *"::server:$old") ;;
+  *) echo "k3s on $node runs neither the previous nor the new token: raise cluster.tokenGeneration one step at a time (docs/operations.md, 'Rotating the cluster token')" >&2
+     exit 1 ;;
+esac
+# curl reads its settings, the tokens among them, from the here-document (stdin), not argv.
+sudo curl -K - <<K3SP_CURL
+url = "{TOKEN_API}"
+request = "PUT"
+user = "server:$old"
+data = "{{\\"newToken\\":\\"$new\\"}}"
+cacert = "{K3S_TLS_DIR}/server-ca.crt"
+fail
+silent
+show-error
+K3SP_CURL
+case "$(sudo cat {SERVER_TOKEN_PATH})" in
+  *"::server:$new") echo "k3s on $node: cluster token rotated" ;;
+  *) echo "k3s on $node accepted the rotation but its token file does not hold the new token" >&2; exit 1 ;;
+esac
+"""
+
 
 # The first server's secure join token, `K10<sha256 of the cluster CA>::server:<secret>`:
 # a joiner given this form checks the CA it is shown against the hash before it trusts the
@@ -481,14 +684,136 @@ esac
 """
 
 
-def rewrite_kubeconfig(text: str, api_hostname: str, cluster_name: str) -> str:
-    """Point the kubeconfig k3s writes (server https://127.0.0.1:6443) at the API endpoint."""
-    doc = yaml.safe_load(text) or {}
-    for entry in doc.get("clusters", []):
-        entry["cluster"]["server"] = api_url(api_hostname)
-        entry["name"] = cluster_name
-    for entry in doc.get("contexts", []):
-        entry["context"]["cluster"] = cluster_name
-        entry["name"] = cluster_name
-    doc["current-context"] = cluster_name
-    return yaml.safe_dump(doc, sort_keys=False)
+# --- files that carry secrets: registries.yaml and the S3 credentials ----------------------
+
+# k3s reads both at start; both arrive on a step's standard input, never in rendered text.
+REGISTRIES_PATH = f"{CONFIG_DIR}/registries.yaml"
+SECRETS_DROPIN_PATH = f"{CONFIG_DIR}/config.yaml.d/60-k3s-platform-secrets.yaml"
+# Bundle name -> where the file goes; a node's step removes the ones it no longer has.
+SECRET_FILES = {"registries.yaml": REGISTRIES_PATH, "etcd-s3.yaml": SECRETS_DROPIN_PATH}
+REDACTED = "(from the secret registryAuth)"
+
+
+@dataclass(frozen=True)
+class RegistryMirror:
+    endpoints: tuple[str, ...]
+    rewrite: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    auth: bool = False
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+
+
+@dataclass(frozen=True)
+class Registries:
+    mirrors: dict[str, RegistryMirror] = field(default_factory=dict)
+    configs: dict[str, RegistryConfig] = field(default_factory=dict)
+
+
+def registries_yaml(registries: Registries, auth: dict | None) -> str:
+    """k3s's registries.yaml. `auth`: host -> {username, password} from the secret; None
+    renders the redacted copy shown in the plan and the step's script."""
+    # Ref: https://docs.k3s.io/installation/private-registry
+    doc: dict = {}
+    if registries.mirrors:
+        doc["mirrors"] = {}
+        for name, mirror in sorted(registries.mirrors.items()):
+            entry: dict = {"endpoint": list(mirror.endpoints)}
+            if mirror.rewrite:
+                entry["rewrite"] = dict(sorted(mirror.rewrite.items()))
+            doc["mirrors"][name] = entry
+    if registries.configs:
+        doc["configs"] = {}
+        for host, config in sorted(registries.configs.items()):
+            entry = {}
+            if config.auth:
+                creds = (auth or {}).get(host) if auth is not None else None
+                entry["auth"] = ({"username": creds["username"], "password": creds["password"]} if creds
+                                 else {"username": REDACTED, "password": REDACTED})
+            tls: dict = {}
+            if config.ca_file:
+                tls["ca_file"] = config.ca_file
+            if config.insecure_skip_verify:
+                tls["insecure_skip_verify"] = True
+            if tls:
+                entry["tls"] = tls
+            doc["configs"][host] = entry
+    return "# k3s registries, rendered by k3s-platform. Do not edit by hand.\n" + yaml.safe_dump(
+        doc, sort_keys=False, default_flow_style=False)
+
+
+def etcd_s3_secrets_yaml(credentials: dict) -> str:
+    """The config drop-in with the S3 credentials (from the secret etcdS3Credentials)."""
+    doc = {"etcd-s3-access-key": credentials["accessKey"], "etcd-s3-secret-key": credentials["secretKey"]}
+    return "# k3s etcd-s3 credentials, rendered by k3s-platform. Do not edit by hand.\n" + yaml.safe_dump(
+        doc, sort_keys=False, default_flow_style=False)
+
+
+def secret_files_script(node: NodeSpec, names: tuple[str, ...], shown: str) -> str:
+    """Put the secret-bearing files `names` (SECRET_FILES keys) on the node from standard
+    input (`ca_bundle` format); remove the managed ones it no longer has. When one changed on
+    a node where k3s runs, restart k3s and wait until it is ready. `shown`: what the plan may
+    see of them (registries.yaml with the credentials left out), as a comment: a change in it
+    reruns the step."""
+    service = _service(node.role)
+    comment = ("# Without their secrets:\n" + "".join(f"#   {_comment(line)}\n" for line in shown.splitlines())) if shown else ""
+    place = "\n".join(f"place {name} {SECRET_FILES[name]}" for name in names)
+    drop = "\n".join(f"drop {path}" for name, path in SECRET_FILES.items() if name not in names)
+    return f"""#!/bin/sh
+# Put k3s's secret-bearing files on {_comment(node.name)}: {', '.join(names)}. Rendered by k3s-platform.
+# Their contents arrive on standard input; they are never echoed or logged.
+{comment}set -eu
+node={_sh(node.name)}
+
+{_wait_until_ready(node)}
+new=$(sudo mktemp -d)
+trap 'sudo rm -rf "$new"' EXIT
+sudo awk -v dir="$new" 'index($0, "{BUNDLE_MARK}") == 1 {{ file = dir "/" substr($0, {len(BUNDLE_MARK) + 1}); next }} {{ print > file }}'
+changed=no
+place() {{
+  if ! sudo test -s "$new/$1"; then
+    echo "k3s files for $node: $1 missing from the input" >&2
+    exit 1
+  fi
+  if ! sudo cmp -s "$new/$1" "$2"; then
+    sudo install -D -m 0600 -o root -g root "$new/$1" "$2"
+    changed=yes
+  fi
+}}
+drop() {{
+  if sudo test -e "$1"; then
+    sudo rm -f "$1"
+    changed=yes
+  fi
+}}
+{place}
+{drop}
+if [ "$changed" = yes ] && [ -f {_unit_path(node.role)} ]; then
+  echo "k3s on $node: {', '.join(names)} changed, restarting {service}"
+  restart_service
+  wait_until_ready
+else
+  echo "k3s files on $node: in place"
+fi
+"""
+
+
+def remove_secret_files_script(node: NodeSpec) -> str:
+    """The step's delete: the settings went from the config; remove the files, restart k3s."""
+    paths = " ".join(SECRET_FILES.values())
+    return f"""#!/bin/sh
+# Remove k3s's secret-bearing files from {_comment(node.name)}. Rendered by k3s-platform.
+set -eu
+node={_sh(node.name)}
+
+{_wait_until_ready(node)}
+sudo rm -f {paths}
+if [ -f {_unit_path(node.role)} ]; then
+  restart_service
+  wait_until_ready
+fi
+echo "k3s files on $node: removed"
+"""

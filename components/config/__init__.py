@@ -7,7 +7,7 @@ field types in `types`, the whole stack and its derived facts and cross-field ru
 """
 
 from components.config.cluster import Cluster, EtcdSnapshots, Installer, Node, Ssh
-from components.config.network import DhcpRange, Lan, Network
+from components.config.network import DhcpRange, Lan, Network, VlanNetwork
 from components.config.parse import (
     PROJECT,
     PROVIDER_NAMESPACES,
@@ -23,6 +23,7 @@ from components.config.platform import (
     RESERVED_NAMESPACES,
     EgressAllow,
     Limits,
+    Person,
     PlatOps,
     Quota,
     SampleApp,
@@ -32,11 +33,17 @@ from components.config.router import (
     RouterInventory,
     RouterNode,
     RouterSettings,
-    VlanSettings,
     VpnSettings,
     pem_certificates_problem,
 )
-from components.config.stack import CROSS_RULES, HAPROXY_PORTS, StackConfig, cross_check, derived_names
+from components.config.stack import (
+    CROSS_RULES,
+    HAPROXY_PORTS,
+    PROGRAM_USER,
+    StackConfig,
+    cross_check,
+    derived_names,
+)
 from components.config.system import Certificates, Charts, Ingress
 from components.config.types import (
     SUPPORTED_KUBERNETES_MINORS,
@@ -53,8 +60,8 @@ __all__ = [
     "CROSS_RULES", "HAPROXY_PORTS", "PROJECT", "PROVIDER_NAMESPACES", "RESERVED_NAMESPACES", "SECRET_KEYS",
     "STRING_KEYS", "SUPPORTED_KUBERNETES_MINORS",
     "Certificates", "Charts", "Cluster", "ConfigError", "DhcpRange", "EgressAllow", "EtcdSnapshots", "Ingress",
-    "Installer", "Lan", "Limits", "Model", "Network", "Node", "PlatOps", "Quota", "RouterInventory", "RouterNode",
-    "RouterSettings", "SampleApp", "Secrets", "Ssh", "StackConfig", "Tenant", "VlanSettings", "VpnSettings",
+    "Installer", "Lan", "Limits", "Model", "Network", "Node", "PROGRAM_USER", "Person", "PlatOps", "Quota", "RouterInventory", "RouterNode",
+    "RouterSettings", "SampleApp", "Secrets", "Ssh", "StackConfig", "Tenant", "VlanNetwork", "VpnSettings",
     "cron_problem", "cross_check", "derived_names", "image_problem", "label_key_problem", "label_value_problem",
     "parse_config_keys", "parse_stack_config", "pem_certificates_problem", "read_stack_config", "slug",
     "split_keys",

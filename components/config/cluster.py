@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from components.config.types import (
     K3S_VERSION,
@@ -25,6 +25,11 @@ from components.config.types import (
     Taint,
 )
 
+# A k3s config value as YAML gives it: a flag's kind is checked against k3s's flag table
+# (components/config/k3s_options.py) by the cross-field rules, which name each key.
+K3sValue = StrictBool | StrictInt | StrictStr | list[StrictStr]
+K3sKeys = dict[str, K3sValue]
+
 
 class Node(Model):
     """One k3s host. `labels`/`taints` go to its k3s config (default: none). `hostKey`: the
@@ -42,6 +47,9 @@ class Node(Model):
     taints: tuple[Taint, ...] = ()
     host_key: SshHostKey | None = None
     dead: bool = False
+    k3s: K3sKeys = Field(default={}, description=(
+        "Extra k3s config keys for this node only (its role's flags), over cluster.k3s "
+        "(default: none). Keys k3s needs identical on every server are refused here."))
 
 
 class Ssh(Model):
@@ -62,12 +70,80 @@ class Installer(Model):
     script_path: AbsolutePath = "/var/lib/k3s-platform/install.sh"
 
 
+class K3sOptions(Model):
+    """Extra keys for k3s's `config.yaml`, as k3s names its flags (`kubelet-arg`,
+    `flannel-backend`, `kube-apiserver-arg`...): `server` for every server, `agent` for every
+    agent (default: none). Each key is checked against the flags of the pinned k3s version
+    (components/config/k3s_flags.json); keys the program sets itself are refused, naming the
+    setting that owns them; `disable`, `tls-san` and `kube-apiserver-arg` add to the program's
+    entries. A change restarts k3s on the nodes concerned, one server at a time; the change
+    mode refuses the keys fixed at cluster creation (docs/operations.md)."""
+
+    server: K3sKeys = {}
+    agent: K3sKeys = {}
+
+
+class EtcdS3(Model):
+    """Off-site etcd snapshots (k3s `etcd-s3-*`): every scheduled snapshot is also uploaded to
+    this S3-compatible bucket. The credentials are the secret `etcdS3Credentials`
+    (`accessKey`, `secretKey`), written to the servers from standard input, never into the
+    rendered config. `endpoint`: host[:port] without a scheme; `insecure`: plain HTTP (a LAN
+    store without TLS; default false); `endpointCa`: a CA file already on the servers;
+    `retention`: snapshots kept in the bucket (default 12); `folder` (default none),
+    `region` (default us-east-1), `bucketLookup` (auto|dns|path, default path: what MinIO
+    and most LAN stores serve)."""
+
+    endpoint: str = Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    folder: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._/-]+$")
+    region: str = Field(default="us-east-1", pattern=r"^[a-z0-9-]+$")
+    insecure: bool = False
+    skip_ssl_verify: bool = False
+    endpoint_ca: AbsolutePath | None = None
+    bucket_lookup: Literal["auto", "dns", "path"] = "path"
+    retention: Int = Field(default=12, ge=1)
+
+
 class EtcdSnapshots(Model):
-    """k3s embedded-etcd snapshots (HA only). Default: every 6 hours, keep 12."""
+    """k3s embedded-etcd snapshots (HA only). Default: every 6 hours, keep 12, on each server's
+    disk; `s3` adds an off-site copy (default: none)."""
 
     enabled: bool = True
     schedule: CronSchedule = "0 */6 * * *"
     retention: Int = Field(default=12, ge=1)
+    s3: EtcdS3 | None = None
+
+
+RegistryHost = Annotated[str, Field(pattern=r"^(\*|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?)$")]
+RegistryUrl = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?$")]
+
+
+class RegistryMirror(Model):
+    """Where containerd pulls a registry's images from: `endpoints` in order (the upstream
+    registry last, unless `disable-default-registry-endpoint` is set); `rewrite`: k3s's
+    repository rewrites, regex -> replacement (default: none)."""
+
+    endpoints: tuple[RegistryUrl, ...] = Field(min_length=1)
+    rewrite: dict[str, str] = {}
+
+
+class RegistryConfig(Model):
+    """How containerd talks to one registry host. `auth`: log in with the username and
+    password of this host in the secret `registryAuth` (default false). `caFile`,
+    `insecureSkipVerify`: TLS to that host (defaults: system CAs, verify)."""
+
+    auth: bool = False
+    ca_file: AbsolutePath | None = None
+    insecure_skip_verify: bool = False
+
+
+class Registries(Model):
+    """k3s's `/etc/rancher/k3s/registries.yaml` on every node: `mirrors` by registry name
+    (`docker.io`, or `*`), `configs` by registry host. Credentials never appear here: they
+    come from the secret `registryAuth` and reach the nodes on standard input."""
+
+    mirrors: dict[RegistryHost, RegistryMirror] = {}
+    configs: dict[RegistryHost, RegistryConfig] = {}
 
 
 class Cluster(Model):
@@ -75,15 +151,34 @@ class Cluster(Model):
         alias="k3sVersion",
         description="Pinned k3s release, e.g. v1.34.2+k3s1; its Kubernetes minor must be one of "
                     + ", ".join(f"v1.{m}" for m in SUPPORTED_KUBERNETES_MINORS) + ".")
+    certificate_authorities: Literal["program", "adopt"] = Field(
+        description="Who made the cluster's CAs. `program`: the program creates them (pulumi-tls, "
+                    "protected) and puts them on every server before k3s first starts — for a new "
+                    "cluster. `adopt`: k3s made them when an earlier version of this program "
+                    "installed the cluster; the first server's CAs are read once and kept in state "
+                    "(docs/adr/0011-program-owned-cluster-cas.md).")
     api_hostname: Hostname
+    network: str = Field(
+        default="lan",
+        description="The network the nodes live on: `lan` (default) or the name of one of network.vlans. "
+                    "Their addresses, DHCP mappings and the router's HAProxy backends are on it.")
     pod_cidr: IPv4Network = IPv4Network("10.42.0.0/16")
     service_cidr: IPv4Network = IPv4Network("10.43.0.0/16")
     ssh: Ssh
     servers: tuple[Node, ...]
     agents: tuple[Node, ...] = ()
     secrets_encryption: bool = True
+    token_generation: Int = Field(
+        default=1, ge=1, le=1000,
+        description="Which cluster token the nodes use. Raise it by one to rotate the token: the "
+                    "next `up` makes token N, rotates the first server to it with k3s's token API "
+                    "(the tokens never on a command line), then gives it to every node "
+                    "(docs/operations.md, \"Rotating the cluster token\"). Earlier tokens stay in "
+                    "state: restoring a snapshot taken before a rotation needs the token of then.")
     etcd_snapshots: EtcdSnapshots = EtcdSnapshots()
     installer: Installer = Installer()
+    k3s: K3sOptions = K3sOptions()
+    registries: Registries | None = None
 
     @field_validator("k3s_version")
     @classmethod

@@ -28,6 +28,15 @@ PROVIDER_NAMESPACES = frozenset({"pulumi", "kubernetes", "command", "tls", "rand
 
 # Secret keys: read with require_secret, never part of the typed model.
 SECRET_KEYS = ("sshPrivateKey", "pfsenseApiKey", "dashboardPassword")
+# Optional secret maps, each leaf set with `pulumi config set --secret --path 'key.leaf' ...`:
+# only their shape is checked here (never a value in a message), and only the settings that
+# use them read them.
+SECRET_MAPS = {
+    "etcdS3Credentials": "cluster.etcdSnapshots.s3",
+    "registryAuth": "cluster.registries.configs.<host>.auth",
+}
+_S3_FIELDS = ("accessKey", "secretKey")
+_REGISTRY_FIELDS = ("username", "password")
 # Keys whose raw value is a plain string (everything else is structured YAML/JSON).
 STRING_KEYS = ("domain",)
 
@@ -113,12 +122,77 @@ def parse_stack_config(raw: Mapping[str, Any], *, problems: list[str] | None = N
     Every problem is reported at once: `problems` found before (e.g. by `split_keys`), field
     errors of every section, then every cross-field rule whose sections parsed.
     """
-    data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
+    data = {k: v for k, v in raw.items() if k not in SECRET_KEYS and k not in SECRET_MAPS}
     sections, found = _parse_sections(data)
-    found = list(problems or ()) + found + cross_check(sections)
+    found = list(problems or ()) + found + cross_check(sections) + secret_map_problems(raw, sections)
     if found:
         raise ConfigError(list(dict.fromkeys(found)))
     return StackConfig.model_validate(data)
+
+
+def _map_shape(key: str, value: Any, fields: tuple[str, ...]) -> list[str]:
+    """Problems with one secret map entry's keys and kinds; values are never quoted."""
+    if not isinstance(value, Mapping):
+        return [f"{key}: not a map — set each field with `pulumi config set --secret --path "
+                f"'{key}.{fields[0]}' ...`"]
+    out = [f"{key}.{f}: is required — set it with `pulumi config set --secret --path '{key}.{f}' ...`"
+           for f in fields if f not in value]
+    out += [f"{key}.{f}: is not a known key — the fields are {', '.join(fields)}" for f in value if f not in fields]
+    out += [f"{key}.{f}: must be a non-empty string" for f in fields
+            if f in value and not (isinstance(value[f], str) and value[f])]
+    return out
+
+
+def secret_map_problems(raw: Mapping[str, Any], sections: Mapping[str, Any]) -> list[str]:
+    """The secret maps match the settings that read them: present exactly when used, with the
+    fields each use needs."""
+    cluster = sections.get("cluster")
+    if cluster is None:
+        return []
+    out: list[str] = []
+    s3 = cluster.etcd_snapshots.s3
+    if s3 is not None and "etcdS3Credentials" not in raw:
+        out.append("etcdS3Credentials: is required by cluster.etcdSnapshots.s3 — set it with `pulumi config "
+                   "set --secret --path 'etcdS3Credentials.accessKey' ...` (and secretKey)")
+    elif "etcdS3Credentials" in raw:
+        if s3 is None:
+            out.append("etcdS3Credentials: set but cluster.etcdSnapshots.s3 is not — remove it or configure s3")
+        else:
+            out += _map_shape("etcdS3Credentials", raw["etcdS3Credentials"], _S3_FIELDS)
+    configs = cluster.registries.configs if cluster.registries is not None else {}
+    wanted = sorted(host for host, c in configs.items() if c.auth)
+    given = raw.get("registryAuth", {})
+    if not isinstance(given, Mapping):
+        return out + ["registryAuth: not a map — set `pulumi config set --secret --path "
+                      "'registryAuth.<host>.password' ...` per registry host"]
+    for host in wanted:
+        if host not in given:
+            out.append(f"registryAuth.{host}: is required by cluster.registries.configs.{host}.auth — set "
+                       f"`pulumi config set --secret --path 'registryAuth[\"{host}\"].username' ...` (and password)")
+        else:
+            out += _map_shape(f"registryAuth.{host}", given[host], _REGISTRY_FIELDS)
+    for host in sorted(set(given) - set(wanted)):
+        out.append(f"registryAuth.{host}: no cluster.registries.configs.{host} with auth: true uses it — "
+                   "remove it, or set that auth")
+    return out
+
+
+def secret_map_placeholders(raw: Mapping[str, Any]) -> dict[str, dict]:
+    """Offline stand-ins for the secret maps the settings in `raw` (bare keys) would read:
+    the plan fills the secrets a stack file cannot give without its passphrase (tools/harness.py)."""
+    found = raw.get("cluster")
+    cluster: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    out: dict[str, dict] = {}
+    snapshots = cluster.get("etcdSnapshots")
+    if isinstance(snapshots, Mapping) and snapshots.get("s3") is not None:
+        out["etcdS3Credentials"] = {f: f"placeholder-etcdS3Credentials.{f}" for f in _S3_FIELDS}
+    registries = cluster.get("registries")
+    configs = registries.get("configs") if isinstance(registries, Mapping) else None
+    if isinstance(configs, Mapping):
+        hosts = [h for h, c in configs.items() if isinstance(c, Mapping) and c.get("auth") is True]
+        if hosts:
+            out["registryAuth"] = {h: {f: f"placeholder-registryAuth.{f}" for f in _REGISTRY_FIELDS} for h in hosts}
+    return out
 
 
 def split_keys(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -154,6 +228,9 @@ class Secrets:
     ssh_private_key: Any
     pfsense_api_key: Any
     dashboard_password: Any
+    # Secret maps (SECRET_MAPS) as secret Outputs of dicts; None when the stack has none.
+    etcd_s3_credentials: Any = None
+    registry_auth: Any = None
 
 
 def program_value(key: str, text: Any) -> Any:
@@ -186,6 +263,8 @@ def read_stack_config() -> tuple[StackConfig, Secrets]:
         ssh_private_key=conf.require_secret("sshPrivateKey"),
         pfsense_api_key=conf.require_secret("pfsenseApiKey"),
         dashboard_password=conf.require_secret("dashboardPassword"),
+        etcd_s3_credentials=conf.get_secret_object("etcdS3Credentials"),
+        registry_auth=conf.get_secret_object("registryAuth"),
     )
     return cfg, secrets
 

@@ -1,4 +1,5 @@
-"""`platops`, `tenants`: the platform layer's personas and tenant namespaces."""
+"""`platops`, `tenants`, `people`: the platform layer's personas, tenant namespaces and the
+people who log in."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.config.types import DnsLabel, GroupName, Hostname, ImageRef, Int, Model, Port, Quantity
+from components.config.types import DnsLabel, GroupName, Hostname, ImageRef, Int, Model, PersonName, Port, Quantity
 
 RESERVED_NAMESPACES = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease", "traefik", "cert-manager"}
@@ -73,3 +74,15 @@ class PlatOps(Model):
 
     group: GroupName = "platops"
 
+
+
+class Person(Model):
+    """Someone who logs in with a client certificate the program issues (CN = `name`, no
+    group) and the RBAC bindings to that name: `platops` is bound to cluster-admin,
+    `appops` to the AppOps role in each of `tenants` (required for appops, refused for
+    platops). Removing a person from the config deletes their bindings at the next `up`, which
+    is what revokes their access: a client certificate cannot be revoked."""
+
+    name: PersonName
+    role: Literal["platops", "appops"]
+    tenants: tuple[DnsLabel, ...] = ()

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from components.config.network import VlanNetwork
 from components.config.types import Int, Model, Port, Seconds
 from components.grammar import Grammar
 
@@ -62,29 +63,6 @@ def _check_iface(value: str, field: str) -> str:
             "shown by pfSense, e.g. 'wan', 'lan', 'opt1' or a NIC such as 'igc1'"
         )
     return value
-
-
-class VlanSettings(Model):
-    """One 802.1Q VLAN on a parent NIC. `cidr` documents the network (optional)."""
-
-    tag: Int = Field(ge=1, le=4094)
-    parent: str
-    description: str = ""
-    cidr: ipaddress.IPv4Network | None = None
-
-    @field_validator("parent")
-    @classmethod
-    def _parent(cls, v: str) -> str:
-        return _check_iface(v, "parent")
-
-    @field_validator("description")
-    @classmethod
-    def _descr(cls, v: str) -> str:
-        if len(v) > 200:
-            raise ValueError("description is longer than 200 characters — shorten it")
-        if any(not ch.isprintable() for ch in v):
-            raise ValueError("description contains a line break or control character — keep it on one line")
-        return v
 
 
 def _check_names(v: tuple[str, ...], what: str, fix: str) -> tuple[str, ...]:
@@ -184,7 +162,7 @@ class RouterSettings(Model):
     - timeoutSeconds: per-request timeout (default 15).
     - retries: extra attempts on connection errors and 5xx (default 3).
     - wanInterface / lanInterface: pfSense interface ids (default "wan" / "lan").
-    - vlans: VLANs to create (default none).
+    - vlans: moved to `network.vlans` (each VLAN is a network there); refused here.
     - vpn: OpenVPN settings (default disabled).
     - applyTimeoutSeconds: how long to wait for an apply to finish (default 120).
     """
@@ -197,8 +175,20 @@ class RouterSettings(Model):
     apply_timeout_seconds: Seconds = Field(default=120.0, le=1800)
     wan_interface: str = "wan"
     lan_interface: str = "lan"
-    vlans: tuple[VlanSettings, ...] = ()
     vpn: VpnSettings = VpnSettings()
+
+    # The old spelling made only the 802.1Q device; a VLAN is now a whole network. Kept as a
+    # field so that its error names the key, router.vlans.
+    vlans: None = Field(default=None, description="Moved to network.vlans (each VLAN is a network there); refused.")
+
+    @field_validator("vlans", mode="before")
+    @classmethod
+    def _vlans_moved(cls, v: object) -> None:
+        raise ValueError(
+            "has moved to network.vlans — each VLAN is now a network the router serves: move every entry "
+            "there and give it a name, cidr and gateway (and a dhcpRange if it should lease addresses), e.g. "
+            "{name: nodes, tag: 10, parent: igc1, cidr: 192.168.30.0/24, gateway: 192.168.30.1} "
+            "(docs/router.md, \"VLAN networks\")")
 
     @field_validator("api_url")
     @classmethod
@@ -246,19 +236,6 @@ class RouterSettings(Model):
     def _ifaces(cls, v: str) -> str:
         return _check_iface(v, "interface")
 
-    @field_validator("vlans")
-    @classmethod
-    def _vlans_unique(cls, v: tuple[VlanSettings, ...]) -> tuple[VlanSettings, ...]:
-        seen: set[tuple[str, int]] = set()
-        for vlan in v:
-            key = (vlan.parent, vlan.tag)
-            if key in seen:
-                raise ValueError(
-                    f"VLAN {vlan.tag} on {vlan.parent} is listed twice — keep one entry per parent/tag"
-                )
-            seen.add(key)
-        return v
-
     @model_validator(mode="after")
     def _cross(self) -> RouterSettings:
         if self.wan_interface == self.lan_interface:
@@ -302,6 +279,11 @@ class RouterInventory:
     - admin_cidrs: admin ranges on the LAN side (LAN/VLANs), allowed to 6443 and the
       dashboard through the LAN interface; the VPN tunnel has its own rules (default none).
     - ingress_nodes: the nodes Traefik runs on, HAProxy's 80/443 backends (default: all nodes).
+    - vlans: the VLAN networks the router serves (default none).
+    - node_network: where the nodes live: "lan" (default) or a VLAN network's name.
+    - ssh_port: the nodes' SSH port, which admin ranges reach across the router (default 22).
+    - tenant_egress: (cidr, protocol, port) of every tenant egress allowance: from a VLAN
+      holding the nodes, those are the only ways into the LAN (default none).
     """
 
     domain: str
@@ -316,6 +298,15 @@ class RouterInventory:
     proxy_protocol: bool = False
     admin_cidrs: tuple[str, ...] = ()
     ingress_nodes: tuple[RouterNode, ...] = ()
+    vlans: tuple[VlanNetwork, ...] = ()
+    node_network: str = "lan"
+    ssh_port: int = 22
+    tenant_egress: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def node_vlan(self) -> VlanNetwork | None:
+        """The VLAN network the nodes live on, or None when they are on the LAN."""
+        return next((v for v in self.vlans if v.name == self.node_network), None)
 
     @property
     def ingress_backends(self) -> tuple[RouterNode, ...]:

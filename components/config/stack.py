@@ -4,13 +4,14 @@ router inventory, ingress hosts) and the cross-field rules that span sections.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 from urllib.parse import urlsplit
 
+from components.config import k3s_options
 from components.config.cluster import Cluster
-from components.config.network import Network
-from components.config.platform import RESERVED_NAMESPACES, PlatOps, Tenant
+from components.config.network import Lan, Network, VlanNetwork
+from components.config.platform import RESERVED_NAMESPACES, Person, PlatOps, Tenant
 from components.config.router import RouterInventory, RouterNode, RouterSettings
 from components.config.system import Certificates, Charts, Ingress
 from components.config.types import Hostname, Model, slug
@@ -34,6 +35,7 @@ class StackConfig(Model):
     certificates: Certificates
     platops: PlatOps = PlatOps()
     tenants: tuple[Tenant, ...] = ()
+    people: tuple[Person, ...] = ()
     router: RouterSettings
     charts: Charts = Charts()
 
@@ -64,20 +66,36 @@ class StackConfig(Model):
         return ingress_node_names(self.cluster, self.ingress)
 
     @property
+    def node_network(self) -> Lan | VlanNetwork:
+        """The network the nodes live on (`cluster.network`): the LAN or a VLAN network."""
+        return self.network.named(self.cluster.network)
+
+    @property
+    def node_gateway(self) -> IPv4Address:
+        """The router's address on the nodes' network: where HAProxy listens in HA stacks and
+        the source Traefik trusts PROXY headers from."""
+        return self.node_network.gateway
+
+    @property
     def router_inventory(self) -> RouterInventory:
         """What the router must know about the rest of the platform: one node list and one
         host list drive leases, DNS, NAT and HAProxy backends."""
         cluster, lan = self.cluster, self.network.lan
         nodes = tuple(RouterNode(n.name, str(n.ip), n.mac, "server") for n in cluster.servers) + tuple(
             RouterNode(n.name, str(n.ip), n.mac, "agent") for n in cluster.agents)
-        # prod: HAProxy on the router fronts the API and ingress; dev: the single node serves both.
-        front = str(lan.gateway) if cluster.ha else str(cluster.servers[0].ip)
+        # prod: HAProxy on the router fronts the API and ingress, on the router's address in
+        # the nodes' network; dev: the single node serves both.
+        front = str(self.node_gateway) if cluster.ha else str(cluster.servers[0].ip)
+        egress = tuple(dict.fromkeys((str(e.cidr), e.protocol.lower(), p)
+                                     for t in self.tenants for e in t.egress for p in e.ports))
         return RouterInventory(
             domain=self.domain, nodes=nodes, ingress_hosts=self.ingress_hosts,
             api_hostname=cluster.api_hostname, ingress_address=front, api_address=front,
             lan_cidr=str(lan.cidr), lan_address=str(lan.gateway), ha=cluster.ha, proxy_protocol=cluster.ha,
             admin_cidrs=tuple(str(c) for c in self.network.admin_cidrs),  # LAN-side: none is in the tunnel
-            ingress_nodes=tuple(n for n in nodes if n.name in self.ingress_nodes))
+            ingress_nodes=tuple(n for n in nodes if n.name in self.ingress_nodes),
+            vlans=self.network.vlans, node_network=cluster.network, ssh_port=cluster.ssh.port,
+            tenant_egress=egress)
 
 
 # --- cross-field checks (run once every field parsed) ----------------------------------
@@ -105,17 +123,63 @@ def _lan_rules(network: Network) -> list[str]:
     return problems
 
 
-def _router_networks(router: RouterSettings | None) -> dict[str, IPv4Network]:
-    """The networks the router owns besides the LAN: the VPN tunnel (when on) and VLANs."""
-    nets: dict[str, IPv4Network] = {}
-    if router is None:
-        return nets
-    if router.vpn.active_tunnel is not None:
+# Private address space (RFC 1918): where a VLAN network may live.
+PRIVATE_SPACE = (IPv4Network("10.0.0.0/8"), IPv4Network("172.16.0.0/12"), IPv4Network("192.168.0.0/16"))
+
+
+def _router_networks(network: Network, router: RouterSettings | None) -> dict[str, IPv4Network]:
+    """The networks the router owns besides the LAN: its VLAN networks and the VPN tunnel (when on)."""
+    nets: dict[str, IPv4Network] = {f"network.vlans[{i}].cidr": v.cidr for i, v in enumerate(network.vlans)}
+    if router is not None and router.vpn.active_tunnel is not None:
         nets["router.vpn.tunnelCidr"] = router.vpn.active_tunnel
-    for i, vlan in enumerate(router.vlans):
-        if vlan.cidr is not None:
-            nets[f"router.vlans[{i}].cidr"] = vlan.cidr
     return nets
+
+
+def _vlan_rules(network: Network) -> list[str]:
+    """Each VLAN network: one per name and per parent/tag, in private space, the router's
+    address a host address of it and outside its DHCP pool, the pool inside it."""
+    problems: list[str] = []
+    names: dict[str, int] = {}
+    tags: dict[tuple[str, int], int] = {}
+    for i, vlan in enumerate(network.vlans):
+        key = f"network.vlans[{i}]"
+        if vlan.name in names:
+            problems.append(f"{key}.name: {vlan.name} is already used by network.vlans[{names[vlan.name]}] — "
+                            "give each VLAN network its own name")
+        names.setdefault(vlan.name, i)
+        if (vlan.parent, vlan.tag) in tags:
+            problems.append(f"{key}.tag: VLAN {vlan.tag} on {vlan.parent} is already network.vlans"
+                            f"[{tags[vlan.parent, vlan.tag]}] — use another tag (one network per tag and parent)")
+        tags.setdefault((vlan.parent, vlan.tag), i)
+        if not any(vlan.cidr.subnet_of(space) for space in PRIVATE_SPACE):
+            problems.append(f"{key}.cidr: {vlan.cidr} is not private address space — pick a range inside "
+                            "10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
+        if vlan.cidr.prefixlen > 30:
+            problems.append(f"{key}.cidr: {vlan.cidr} is too small — use a /30 or larger network")
+        if vlan.gateway not in vlan.cidr:
+            problems.append(f"{key}.gateway: {vlan.gateway} is outside {vlan.cidr} — pick an address in the network")
+        elif vlan.gateway in (vlan.cidr.network_address, vlan.cidr.broadcast_address):
+            problems.append(f"{key}.gateway: {vlan.gateway} is the network or broadcast address of {vlan.cidr} — "
+                            "pick a host address")
+        pool = vlan.dhcp_range
+        if pool is not None:
+            for end in ("start", "end"):
+                ip = getattr(pool, end)
+                if ip not in vlan.cidr:
+                    problems.append(f"{key}.dhcpRange.{end}: {ip} is outside {vlan.cidr} — pick an address in the "
+                                    "network")
+            if vlan.gateway in pool:
+                problems.append(f"{key}.gateway: {vlan.gateway} is inside the DHCP range {pool.start}-{pool.end} — "
+                                "move the pool or the router's address (the pool must not hand it out)")
+    return problems
+
+
+def _node_network_rules(network: Network, cluster: Cluster) -> list[str]:
+    known = ["lan", *(v.name for v in network.vlans)]
+    if cluster.network not in known:
+        return [f"cluster.network: {cluster.network!r} is not a network of this stack — use one of "
+                f"{', '.join(known)} (a VLAN network is declared under network.vlans)"]
+    return []
 
 
 # Smallest pod and service ranges: k3s gives each node a /24 of the pod range, and the
@@ -127,7 +191,7 @@ _MIN_SERVICE_PREFIX = 24
 def _cidr_rules(network: Network, cluster: Cluster, router: RouterSettings | None = None) -> list[str]:
     """Every network the platform routes is disjoint from every other one; the cluster's own
     ranges are private and large enough."""
-    cidrs = {"network.lan.cidr": network.lan.cidr, **_router_networks(router),
+    cidrs = {"network.lan.cidr": network.lan.cidr, **_router_networks(network, router),
              "cluster.podCidr": cluster.pod_cidr, "cluster.serviceCidr": cluster.service_cidr}
     keys, problems = list(cidrs), []
     for key, cidr, widest in (("cluster.podCidr", cluster.pod_cidr, _MIN_POD_PREFIX),
@@ -161,7 +225,7 @@ def _admin_rules(network: Network, cluster: Cluster, router: RouterSettings | No
     platform owns (LAN, VLANs) unless network.allowPublicAdmin says otherwise."""
     problems: list[str] = []
     first: dict[IPv4Network, int] = {}
-    owned = {"network.lan.cidr": network.lan.cidr, **_router_networks(router)}
+    owned = {"network.lan.cidr": network.lan.cidr, **_router_networks(network, router)}
     tunnel = router.vpn.active_tunnel if router is not None else None
     cluster_ranges = {"cluster.podCidr": cluster.pod_cidr, "cluster.serviceCidr": cluster.service_cidr}
     for i, cidr in enumerate(network.admin_cidrs):
@@ -208,8 +272,41 @@ def _server_count_rules(cluster: Cluster) -> list[str]:
     return []
 
 
+def _k3s_option_rules(cluster: Cluster) -> list[str]:
+    """Every passed-through k3s key is a flag of its node's role at the pinned k3s version, of
+    the right kind, and none the program renders itself (k3s_options.py)."""
+    problems = []
+    groups = (("server", "cluster.k3s.server", cluster.k3s.server), ("agent", "cluster.k3s.agent", cluster.k3s.agent))
+    for role, where, keys in groups:
+        for key, value in keys.items():
+            problem = k3s_options.key_problem(role, key, value) or k3s_options.arg_conflict(key, value)
+            if problem:
+                problems.append(f"{where}.{key}: {problem}")
+    for group, role in (("servers", "server"), ("agents", "agent")):
+        for i, node in enumerate(getattr(cluster, group)):
+            for key, value in node.k3s.items():
+                problem = (k3s_options.key_problem(role, key, value, per_node=True)
+                           or k3s_options.arg_conflict(key, value))
+                if problem:
+                    problems.append(f"cluster.{group}[{i}].k3s.{key}: {problem}")
+    if cluster.etcd_snapshots.s3 is not None and not cluster.ha:
+        problems.append("cluster.etcdSnapshots.s3: a single server keeps its data in SQLite, which k3s "
+                        "does not snapshot — add servers (3) for embedded etcd, or remove s3")
+    registries = cluster.registries
+    if registries is not None and not (registries.mirrors or registries.configs):
+        problems.append("cluster.registries: neither mirrors nor configs — add one, or remove the key")
+    return problems
+
+
 def _node_rules(network: Network, cluster: Cluster) -> list[str]:
-    lan, problems = network.lan, []
+    """Nodes: names, IPs and MACs unique; each address a host address of the nodes' network
+    (`cluster.network`), not the router's and outside its DHCP pool."""
+    problems: list[str] = []
+    if _node_network_rules(network, cluster):
+        net = None  # reported by _node_network_rules; addresses cannot be checked against it
+    else:
+        net = network.named(cluster.network)
+    where = "the LAN" if cluster.network == "lan" else f"the VLAN network {cluster.network}"
     seen: dict[str, dict[Any, str]] = {"name": {}, "ip": {}, "mac": {}}
     for group in ("servers", "agents"):
         for i, node in enumerate(getattr(cluster, group)):
@@ -220,16 +317,18 @@ def _node_rules(network: Network, cluster: Cluster) -> list[str]:
                     problems.append(f"{key}.{attr}: {value} is already used by {known[value]} — make it unique")
                 else:
                     known[value] = key
-            if node.ip not in lan.cidr:
-                problems.append(f"{key}.ip: {node.ip} is outside the LAN {lan.cidr} — give the node an address in it")
-            elif node.ip in (lan.cidr.network_address, lan.cidr.broadcast_address) and lan.cidr.prefixlen < 31:
-                what = "network" if node.ip == lan.cidr.network_address else "broadcast"
-                problems.append(f"{key}.ip: {node.ip} is the {what} address of {lan.cidr} — pick a host address")
-            elif node.ip == lan.gateway:
+            if net is None:
+                continue
+            if node.ip not in net.cidr:
+                problems.append(f"{key}.ip: {node.ip} is outside {where} {net.cidr} — give the node an address in it")
+            elif node.ip in (net.cidr.network_address, net.cidr.broadcast_address) and net.cidr.prefixlen < 31:
+                what = "network" if node.ip == net.cidr.network_address else "broadcast"
+                problems.append(f"{key}.ip: {node.ip} is the {what} address of {net.cidr} — pick a host address")
+            elif node.ip == net.gateway:
                 problems.append(f"{key}.ip: {node.ip} is the router's address — give the node its own address")
-            elif node.ip in lan.dhcp_range:
+            elif net.dhcp_range is not None and node.ip in net.dhcp_range:
                 problems.append(
-                    f"{key}.ip: {node.ip} is inside the DHCP range {lan.dhcp_range.start}-{lan.dhcp_range.end}"
+                    f"{key}.ip: {node.ip} is inside the DHCP range {net.dhcp_range.start}-{net.dhcp_range.end}"
                     " — pick an address outside it (static leases must not collide with the pool)"
                 )
     return problems
@@ -256,6 +355,39 @@ def _tenant_rules(tenants: tuple[Tenant, ...]) -> list[str]:
                 f"{key}.sampleApp.replicas: {tenant.sample_app.replicas} is above {key}.quota.pods "
                 f"{tenant.quota.pods} — the quota would refuse the extra pods; lower it or raise the quota"
             )
+    return problems
+
+
+# The CN of the program's own client certificate (components/cluster/access.py).
+PROGRAM_USER = "k3s-platform"
+
+
+def _people_rules(people: tuple[Person, ...], tenants: tuple[Tenant, ...] | None) -> list[str]:
+    """Each person once; AppOps people name tenants that exist, PlatOps people none.
+    (`tenants` None: that section did not parse, and its own errors are reported.)"""
+    problems: list[str] = []
+    known = {t.name for t in tenants or ()}
+    first: dict[str, int] = {}
+    for i, person in enumerate(people):
+        key = f"people[{i}]"
+        if person.name in first:
+            problems.append(f"{key}.name: {person.name} is already listed as people[{first[person.name]}] — "
+                            "list each person once (give them every tenant in one entry)")
+        first.setdefault(person.name, i)
+        if person.name == PROGRAM_USER:
+            problems.append(f"{key}.name: {PROGRAM_USER} is the program's own user — pick another name")
+        if person.role == "platops" and person.tenants:
+            problems.append(f"{key}.tenants: a platops person administers every namespace — remove tenants "
+                            "(or make them role: appops)")
+        if person.role == "appops" and not person.tenants:
+            problems.append(f"{key}.tenants: an appops person needs at least one tenant — list the tenants "
+                            "they run apps in")
+        for j, tenant in enumerate(person.tenants):
+            if tenants is not None and tenant not in known:
+                problems.append(f"{key}.tenants[{j}]: {tenant!r} is not a tenant of this stack — name one of "
+                                f"{', '.join(sorted(known)) or '(none: add it under tenants)'}")
+        if len(set(person.tenants)) != len(person.tenants):
+            problems.append(f"{key}.tenants: a tenant is listed twice — list each once")
     return problems
 
 
@@ -295,7 +427,10 @@ def _router_port_rules(network: Network, cluster: Cluster, router: RouterSetting
         return []
     url = urlsplit(router.api_url)
     port = url.port or (443 if url.scheme == "https" else 80)
-    if url.hostname == str(network.lan.gateway) and port in HAPROXY_PORTS:
+    # HAProxy binds the router's address on the nodes' network; the GUI listens on every
+    # address, so a GUI on the LAN address holds the same ports there too.
+    if url.hostname in (str(network.lan.gateway), *(str(v.gateway) for v in network.vlans)) \
+            and port in HAPROXY_PORTS:
         return [
             f"router.apiUrl: the pfSense web GUI on {url.hostname}:{port} would hold a port HAProxy "
             f"needs ({', '.join(map(str, HAPROXY_PORTS))}) — move the GUI to another port "
@@ -346,14 +481,21 @@ def derived_names(sections: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     for i, tenant in enumerate(sections.get("tenants", ())):
         out.append((f"tenant {tenant.name}", f"tenants[{i}].name", tenant.name))  # stack.py
         hosts += [(f"tenants[{i}].hosts[{j}]", h) for j, h in enumerate(tenant.hosts)]
+    # Each person's client certificate and bindings (platform/people.py).
+    for i, person in enumerate(sections.get("people", ())):
+        out.append((f"person {person.name}", f"people[{i}].name", person.name))
+        grants = ["platops"] if person.role == "platops" else list(person.tenants)
+        out += [(f"person-{person.name}-{grant}", f"people[{i}]", f"{person.name} in {grant}") for grant in grants]
     out += [(f"dns-{slug(h)}", key, h) for key, h in hosts]
     if "network" in sections:
         out += [(f"fw-admin-{slug(str(c))}", f"network.adminCidrs[{i}]", str(c))
                 for i, c in enumerate(sections["network"].admin_cidrs)]
+        # Each VLAN network's device (network/payloads.py); its other objects are named after
+        # its name (`iface-`, `dhcpd-`, `fw-vlan-`), which _vlan_rules keeps unique.
+        out += [(f"vlan-{v.parent}-{v.tag}", f"network.vlans[{i}]", f"{v.parent}/{v.tag}")
+                for i, v in enumerate(sections["network"].vlans)]
     if "router" in sections:
         router = sections["router"]
-        out += [(f"vlan-{v.parent}-{v.tag}", f"router.vlans[{i}]", f"{v.parent}/{v.tag}")
-                for i, v in enumerate(router.vlans)]
         # Each client: its certificate and its pfSense import (network/router.py).
         out += [(f"vpn-client-{c}{role}", f"router.vpn.clients[{i}]", c)
                 for i, c in enumerate(router.vpn.clients) for role in ("", "-import")]
@@ -384,11 +526,15 @@ def _name_rules(sections: Mapping[str, Any]) -> list[str]:
 # hides a mistake in another.
 CROSS_RULES = (
     (("network",), (), _lan_rules),
+    (("network",), (), _vlan_rules),
+    (("network", "cluster"), (), _node_network_rules),
     (("network", "cluster"), ("router",), _cidr_rules),
     (("network", "cluster"), ("router",), _admin_rules),
     (("cluster",), (), _server_count_rules),
+    (("cluster",), (), _k3s_option_rules),
     (("network", "cluster"), (), _node_rules),
     (("tenants",), (), _tenant_rules),
+    (("people",), ("tenants",), _people_rules),
     (("network", "cluster", "router"), (), _router_port_rules),
     (("cluster", "ingress"), (), _ingress_replica_rules),
 )

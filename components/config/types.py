@@ -39,7 +39,9 @@ class ConfigError(Exception):
 # would otherwise be echoed whole, once per problem.
 _SHOWN = 80
 _LONG = "{" + str(_SHOWN + 1) + ",}"
-_QUOTED = re.compile(r"'(?:[^'\\]|\\.)" + _LONG + r"'|\"(?:[^\"\\]|\\.)" + _LONG + r'"')
+# A quote that opens a value follows no letter or digit and the one that closes it is followed
+# by none: the text between two quoted values (`'a' is ... e.g. 'b'`) is not itself one.
+_QUOTED = re.compile(r"(?<!\w)(?:'(?:[^'\\]|\\.)" + _LONG + r"'|\"(?:[^\"\\]|\\.)" + _LONG + r'")(?!\w)')
 
 
 def _shortened(problem: str) -> str:
@@ -50,13 +52,25 @@ _DNS_LABEL = Grammar(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _HOSTNAME = Grammar(r"(?=.{1,253}\Z)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _MAC = Grammar(r"([0-9a-f]{2}:){5}[0-9a-f]{2}")
 K3S_VERSION = Grammar(r"v1\.(\d+)\.(\d+)\+k3s(\d+)")
-# Kubernetes minors this platform supports: each has a k3s release line, a bundled OpenAPI
-# schema in the pinned kubernetes-validate (the plan validates against it) and Pod Security
-# rules the policy pack knows. Widen it only after checking all three.
-SUPPORTED_KUBERNETES_MINORS = (32, 33, 34, 35)
+# The Kubernetes minors this platform supports, from one table: the minor of the k3s release
+# the stacks pin and the program's k3s flag table is read from (k3s_flags.json), how many
+# older minors stay accepted (a stack is upgraded one minor at a time, as Kubernetes' skew
+# policy asks: the three newest minors are the ones upstream maintains), and how many newer
+# ones are accepted ahead of the pin. Each minor of the window needs a k3s release line, a
+# bundled OpenAPI schema in the pinned kubernetes-validate (1.37.0 ships 1.24-1.37; the plan
+# validates against it) and Pod Security rules the policy pack knows
+# (tests/plan/test_pack_settings.py checks the last two).
+PINNED_KUBERNETES_MINOR = 34
+MINORS_BEHIND_PIN = 2
+MINORS_AHEAD_OF_PIN = 2
+SUPPORTED_KUBERNETES_MINORS = tuple(range(PINNED_KUBERNETES_MINOR - MINORS_BEHIND_PIN,
+                                          PINNED_KUBERNETES_MINOR + MINORS_AHEAD_OF_PIN + 1))
 # POSIX portable user name (useradd's default rule): it reaches the node scripts.
 _POSIX_USER = Grammar(r"[a-z_][a-z0-9_-]{0,31}")
 _EMAIL = Grammar(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]+")
+# A person's user name (the CN of their client certificate, the RBAC User subject, part of
+# resource, object and file names): lowercase letters, digits, '.' and '-'.
+_PERSON = Grammar(r"[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?")
 # Groups as an authenticator reports them (OIDC prefixes like `oidc:` allowed).
 _GROUP = Grammar(r"[A-Za-z0-9][A-Za-z0-9._@:/-]{0,252}")
 # Kubernetes label keys/values (also taint keys/values).
@@ -72,6 +86,15 @@ _KUBELET_LABELS = frozenset({
     "failure-domain.beta.kubernetes.io/region", "failure-domain.beta.kubernetes.io/zone",
     "topology.kubernetes.io/region", "topology.kubernetes.io/zone",
 })
+
+
+def _person(value: str) -> str:
+    if not _PERSON.match(value):
+        raise ValueError(
+            f"{value!r} is not a person's user name — use lowercase letters, digits, '.' and '-', "
+            "starting and ending with a letter or digit, at most 63 characters (e.g. alice or alice.m)"
+        )
+    return value
 
 
 def _dns_label(value: str) -> str:
@@ -377,6 +400,7 @@ PosixUser = Annotated[str, AfterValidator(_posix_user)]
 Email = Annotated[str, AfterValidator(_email)]
 WebUser = Annotated[str, AfterValidator(_web_user)]
 GroupName = Annotated[str, AfterValidator(_group)]
+PersonName = Annotated[str, AfterValidator(_person)]
 Taint = Annotated[str, AfterValidator(_taint)]
 NodeLabels = Annotated[dict[str, str], AfterValidator(_node_labels)]
 CronSchedule = Annotated[str, AfterValidator(_cron)]

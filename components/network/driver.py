@@ -38,6 +38,8 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from components.grammar import Grammar
+
 from .kinds import APPLY_PATHS, REFID_PREFIX, SERVICE_SETTINGS, Kind, get_kind, natural_key
 
 _LOCKS: dict[str, threading.RLock] = {}
@@ -167,6 +169,16 @@ def _transport_reason(err: BaseException) -> str:
     if isinstance(err, ssl.SSLError):
         return f"TLS failure ({err.reason or err})"
     return f"{err.__class__.__name__}: {err}"
+
+
+# What pfSense names an assigned interface (get_next_id(): `wan`, `lan`, then `optN`).
+_INTERFACE_ID = Grammar(r"wan|lan|opt[1-9][0-9]{0,3}")
+
+
+def _usable_id(kind: Kind, ident: object) -> bool:
+    """An id that addresses exactly one object of `kind`: an interface id for the kinds
+    pfSense keys by interface, an array index for the others."""
+    return bool(_INTERFACE_ID.match(ident)) if kind.interface_id else _is_array_index(ident)
 
 
 def _is_array_index(ident: object) -> bool:
@@ -442,7 +454,7 @@ class PfRestDriver:
             )
         if matches:
             ident = matches[0].get("id")
-            if not _is_array_index(ident):
+            if not _usable_id(kind, ident):
                 raise RouterError(
                     f"router {self.api_url}: GET {kind.plural}: {want} has no usable `id` ({ident!r}) — is the "
                     "REST API package current (docs/router.md §3)?"

@@ -35,10 +35,40 @@ class Kind:
     parent_id: bool = False  # nested model: requests carry `parent_id`
     secret: bool = False  # payload carries private keys
     immutable: tuple[str, ...] = ()  # `editable: false` fields: sent on POST, never on PATCH
+    # pfSense names the object itself (an interface's `optN`): the resource keeps the live
+    # object's `id` as its output `assignedId`, which the objects referring to it take.
+    assigned_id: bool = False
+    # The object's `id` is a pfSense interface id (`lan`, `opt2`: id_type string), not a
+    # position in a config.xml array.
+    interface_id: bool = False
 
 
 # Ref: Models/InterfaceVLAN.inc (unique together: if, tag; always_apply; `if` editable: false)
 VLAN = Kind("vlan", "/api/v2/interface/vlan", "/api/v2/interface/vlans", ("if", "tag"), None, immutable=("if",))
+# Ref: Models/NetworkInterface.inc (config_path interfaces; id_type string, the id is the
+# interface id pfSense picks in get_next_id(): `lan`, then the first free `optN`; `if` unique
+# with the real ports (VLAN devices `<parent>.<tag>` included) as choices; `descr` required,
+# unique, FilterNameValidator (A-Z a-z 0-9 _, not reserved, not numeric, no `pkg_`, not an
+# interface id or alias name); typev4 `static` needs ipaddr + subnet; subsystem `interfaces`:
+# writes are pending until /api/v2/interface/apply (Models/InterfaceApply.inc)).
+INTERFACE = Kind("interface", "/api/v2/interface", "/api/v2/interfaces", ("if",), "interfaces", assigned_id=True,
+                 interface_id=True)
+# Ref: Models/DHCPServer.inc (config_path dhcpd, id = the interface id; `interface` required,
+# representation only, read back as the id; `enable` refused unless the interface has a static
+# IPv4; range_from/range_to inside the interface's subnet; dnsserver/ntpserver lists; subsystem
+# dhcpd, applied by /api/v2/services/dhcp_server/apply). Endpoints/ServicesDHCPServerEndpoint.inc
+# GET/POST/PATCH/DELETE, ServicesDHCPServersEndpoint.inc GET/PUT.
+DHCP_SERVER = Kind(
+    "dhcp_server", "/api/v2/services/dhcp_server", "/api/v2/services/dhcp_servers", ("interface",), "dhcp",
+    interface_id=True,
+)
+# Ref: Models/FirewallAlias.inc (name unique, `editable: false`, FilterNameValidator; type
+# host|network|port; address many, ' '-delimited; subsystem aliases, applied with the filter by
+# /api/v2/firewall/apply); Endpoints/FirewallAliasEndpoint.inc GET/POST/PATCH/DELETE.
+FIREWALL_ALIAS = Kind(
+    "firewall_alias", "/api/v2/firewall/alias", "/api/v2/firewall/aliases", ("name",), "firewall",
+    immutable=("name",),
+)
 # Ref: Models/DHCPServerStaticMapping.inc (parent_model_class DHCPServer, whose id is the
 # interface, e.g. "lan"; `mac` unique; subsystem dhcpd — since pfrest v2.1.0 DHCP writes are
 # no longer applied on write, so /api/v2/services/dhcp_server/apply is required)
@@ -131,6 +161,9 @@ KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
         VLAN,
+        INTERFACE,
+        DHCP_SERVER,
+        FIREWALL_ALIAS,
         STATIC_MAPPING,
         HOST_OVERRIDE,
         PORT_FORWARD,
@@ -151,6 +184,7 @@ KINDS: dict[str, Kind] = {
 # OpenVPN objects are applied by pfrest on write (always_apply), so its "apply" only
 # verifies that every object is present (None here).
 APPLY_PATHS: dict[str, str | None] = {
+    "interfaces": "/api/v2/interface/apply",  # Ref: Models/InterfaceApply.inc
     "firewall": "/api/v2/firewall/apply",  # Ref: Models/FirewallApply.inc
     "nat": "/api/v2/firewall/apply",
     "dhcp": "/api/v2/services/dhcp_server/apply",  # Ref: Models/DHCPServerApply.inc

@@ -6,7 +6,14 @@ plan shows exactly these bodies. Field names follow the pfrest model classes
 (# Ref: github.com/pfrest/pfSense-pkg-RESTAPI .../RESTAPI/Models/<Model>.inc).
 
 Every description written here starts with TAG, so an operator can tell managed objects
-from hand-made ones, and rules/NAT entries are found again by that description.
+from hand-made ones, and rules/NAT entries are found again by that description. Interface
+descriptions cannot carry it (pfSense takes them only as filter names): an interface
+assignment is ours when the VLAN device it assigns is (`owned_interface`), and so is the
+DHCP server on it.
+
+A VLAN network's interface id (`optN`) is chosen by pfSense when the assignment is created,
+so payloads refer to it as `IFACE_PREFIX + <network name>`; the Router replaces that with the
+assignment's `assignedId` output (`with_interface_ids`) before anything reaches the router.
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ from components.config.types import slug as _slug
 from .kinds import (
     CERTIFICATE,
     CERTIFICATE_AUTHORITY,
+    DHCP_SERVER,
+    FIREWALL_ALIAS,
     FIREWALL_RULE,
     HAPROXY_BACKEND,
     HAPROXY_FRONTEND,
     HOST_OVERRIDE,
+    INTERFACE,
     OPENVPN_CLIENT_OVERRIDE,
     OPENVPN_SERVER,
     PORT_FORWARD,
@@ -48,6 +58,14 @@ OPENVPN_IFACE = "openvpn"
 VPN_CIPHERS = ("AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305")
 VPN_DIGEST = "SHA256"
 HEALTH_CHECK_INTERVAL_MS = 2000
+# Stands for the pfSense interface id of the VLAN network named after it (see the docstring).
+IFACE_PREFIX = "$iface:"
+# The alias of private address space a VLAN network's outbound rule excludes: from a VLAN,
+# nothing reaches the LAN, the VPN, another VLAN or the router unless a rule says so. Longer
+# than any VLAN network name, so no interface description can take it.
+PRIVATE_ALIAS = "k3s_platform_private"
+PRIVATE_SPACE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+NTP_PORT = 123
 
 
 @dataclass(frozen=True)
@@ -70,24 +88,82 @@ def _split_host(fqdn: str) -> tuple[str, str]:
     return host, domain
 
 
-# --- VLANs ---------------------------------------------------------------------------------
+# --- VLAN networks: device, interface assignment, DHCP server ----------------------------
 
 
-def render_vlans(settings: RouterSettings) -> list[DesiredObject]:
-    # Ref: Models/InterfaceVLAN.inc — fields if, tag, pcp, descr
+def vlan_device_role(vlan) -> str:
+    return f"vlan-{vlan.parent}-{vlan.tag}"  # the URN of the device made before VLANs were networks
+
+
+def iface_ref(inv: RouterInventory, settings: RouterSettings, network: str) -> str:
+    """How a payload names a network's interface: the LAN's id, or a VLAN network's placeholder."""
+    return settings.lan_interface if network == "lan" else f"{IFACE_PREFIX}{network}"
+
+
+def render_vlans(inv: RouterInventory) -> list[DesiredObject]:
+    """Per VLAN network: the 802.1Q device, its interface assignment (enabled, static IPv4:
+    the router's address), and a DHCP server on it handing out the router as DNS and NTP."""
     out = []
-    for vlan in settings.vlans:
-        descr = f"{TAG}: {vlan.description}".strip() if vlan.description else f"{TAG}: vlan {vlan.tag}"
-        if vlan.cidr is not None:
-            descr = f"{descr} ({vlan.cidr})"
-        out.append(
-            DesiredObject(
-                f"vlan-{vlan.parent}-{vlan.tag}",
-                VLAN,
-                {"if": vlan.parent, "tag": vlan.tag, "descr": descr},
-            )
-        )
+    for vlan in inv.vlans:
+        device = vlan_device_role(vlan)
+        descr = f"{TAG}: {vlan.description or f'vlan {vlan.tag}'} ({vlan.name} {vlan.cidr})"
+        # Ref: Models/InterfaceVLAN.inc — fields if, tag, pcp, descr
+        out.append(DesiredObject(device, VLAN, {"if": vlan.parent, "tag": vlan.tag, "descr": descr}))
+        # Ref: Models/NetworkInterface.inc — if, enable, descr, typev4, ipaddr, subnet
+        out.append(DesiredObject(f"iface-{vlan.name}", INTERFACE, {
+            "if": vlan.device,
+            "enable": True,
+            "descr": vlan.interface_descr,
+            "typev4": "static",
+            "ipaddr": str(vlan.gateway),
+            "subnet": vlan.cidr.prefixlen,
+            "blockbogons": False,
+            "blockpriv": False,
+        }, (device,)))
+        pool = vlan.dhcp_range
+        # Ref: Models/DHCPServer.inc — interface, enable, range_from, range_to, domain,
+        #      dnsserver, ntpserver, gateway ("" = the interface address)
+        out.append(DesiredObject(f"dhcpd-{vlan.name}", DHCP_SERVER, {
+            "interface": f"{IFACE_PREFIX}{vlan.name}",
+            "enable": True,
+            "range_from": str(pool.start) if pool else "",
+            "range_to": str(pool.end) if pool else "",
+            "domain": inv.domain,
+            "dnsserver": [str(vlan.gateway)],
+            "ntpserver": [str(vlan.gateway)],
+            "gateway": "",
+        }, (f"iface-{vlan.name}",)))
     return out
+
+
+def owned_interface(interface: dict[str, Any], vlans: list[dict[str, Any]]) -> bool:
+    """Whether a live interface assignment is ours: it assigns a VLAN device (`if` =
+    `<parent>.<tag>`) whose description carries TAG. Interface descriptions cannot carry it."""
+    device = str(interface.get("if", ""))
+    return any(f"{v.get('if')}.{v.get('tag')}" == device and str(v.get("descr", "")).startswith(TAG)
+               for v in vlans)
+
+
+def interface_refs(value: Any) -> set[str]:
+    """The VLAN network names a payload refers to by IFACE_PREFIX."""
+    if isinstance(value, str):
+        return {value[len(IFACE_PREFIX):]} if value.startswith(IFACE_PREFIX) else set()
+    if isinstance(value, dict):
+        return set().union(*(interface_refs(v) for v in value.values())) if value else set()
+    if isinstance(value, (list, tuple)):
+        return set().union(*(interface_refs(v) for v in value)) if value else set()
+    return set()
+
+
+def with_interface_ids(value: Any, ids: dict[str, str]) -> Any:
+    """`value` with each IFACE_PREFIX placeholder replaced by that network's interface id."""
+    if isinstance(value, str) and value.startswith(IFACE_PREFIX):
+        return ids[value[len(IFACE_PREFIX):]]
+    if isinstance(value, dict):
+        return {k: with_interface_ids(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_interface_ids(v, ids) for v in value]
+    return value
 
 
 # --- DHCP static mappings: one per node --------------------------------------------------
@@ -95,18 +171,22 @@ def render_vlans(settings: RouterSettings) -> list[DesiredObject]:
 
 def render_static_mappings(settings: RouterSettings, inv: RouterInventory) -> list[DesiredObject]:
     # Ref: Models/DHCPServerStaticMapping.inc — parent_id is the DHCP server's interface id
+    # On a VLAN network the mapping waits for that network's DHCP server (its parent).
+    vlan = inv.node_vlan
+    after = (f"dhcpd-{vlan.name}",) if vlan else ()
     return [
         DesiredObject(
             f"dhcp-{node.name}",
             STATIC_MAPPING,
             {
-                "parent_id": settings.lan_interface,
+                "parent_id": iface_ref(inv, settings, inv.node_network),
                 "mac": node.mac,
                 "ipaddr": node.ip,
                 "hostname": node.name,
                 "domain": inv.domain,
                 "descr": f"{TAG}: k3s {node.role} {node.name}",
             },
+            after,
         )
         for node in sorted(inv.nodes, key=lambda n: n.name)
     ]
@@ -175,26 +255,27 @@ def render_port_forwards(settings: RouterSettings, inv: RouterInventory) -> list
 # --- Firewall rules -----------------------------------------------------------------------
 
 
-def _rule(role: str, descr: str, iface: str, proto: str, src: str, dst: str, port: int) -> DesiredObject:
+def _rule(role: str, descr: str, iface: str, proto: str | None, src: str, dst: str, port: int | None,
+          after: tuple[str, ...] = ()) -> DesiredObject:
     # Ref: Models/FirewallRule.inc — type, interface (list), ipprotocol, protocol,
-    #      source, destination, destination_port, descr
-    # A rule on the OpenVPN interface group needs the server (the group is empty until then).
-    after = (VPN_SERVER_ROLE,) if iface == OPENVPN_IFACE else ()
-    return DesiredObject(
-        role,
-        FIREWALL_RULE,
-        {
-            "type": "pass",
-            "interface": [iface],
-            "ipprotocol": "inet",
-            "protocol": proto,
-            "source": src,
-            "destination": dst,
-            "destination_port": str(port),
-            "descr": f"{TAG}: {descr}",
-        },
-        after,
-    )
+    #      source, destination, destination_port, descr (protocol null = any, no port)
+    # A rule on the OpenVPN interface group needs the server (the group is empty until then);
+    # one on a VLAN network's interface needs its assignment.
+    if iface == OPENVPN_IFACE:
+        after = (VPN_SERVER_ROLE, *after)
+    elif iface.startswith(IFACE_PREFIX):
+        after = (f"iface-{iface[len(IFACE_PREFIX):]}", *after)
+    payload: dict[str, Any] = {
+        "type": "pass",
+        "interface": [iface],
+        "ipprotocol": "inet",
+        "protocol": proto,
+        "source": src,
+        "destination": dst,
+        "destination_port": None if port is None else str(port),
+        "descr": f"{TAG}: {descr}",
+    }
+    return DesiredObject(role, FIREWALL_RULE, {k: v for k, v in payload.items() if v is not None}, after)
 
 
 def crosses_router(source_cidr: str, destination: str, lan_cidr: str, router_address: str) -> bool:
@@ -231,6 +312,14 @@ def render_firewall_rules(settings: RouterSettings, inv: RouterInventory) -> lis
         if crosses_router(str(cidr), inv.ingress_address, inv.lan_cidr, inv.lan_address):
             rules.append(_rule(f"fw-admin-{slug}-dashboard", f"admin {cidr} to dashboard", lan, "tcp", str(cidr),
                                inv.ingress_address, 443))
+    vlan = inv.node_vlan
+    if vlan is not None:
+        # The program and admins reach the nodes' SSH across the router.
+        for cidr in inv.admin_cidrs:
+            if not ipaddress.IPv4Network(cidr).subnet_of(vlan.cidr):
+                rules.append(_rule(f"fw-admin-{_slug(str(cidr))}-ssh", f"admin {cidr} to node ssh", lan, "tcp",
+                                   str(cidr), str(vlan.cidr), inv.ssh_port))
+    rules += render_vlan_rules(inv)
     if vpn.enabled:
         tunnel = str(vpn.tunnel_cidr)
         rules.append(_rule("fw-vpn-api", "vpn to kubernetes api", OPENVPN_IFACE, "tcp", tunnel, inv.api_address, 6443))
@@ -238,6 +327,49 @@ def render_firewall_rules(settings: RouterSettings, inv: RouterInventory) -> lis
         # VPN clients resolve through the router so split horizon works for them too.
         rules.append(_rule("fw-vpn-dns", "vpn to dns resolver", OPENVPN_IFACE, "tcp/udp", tunnel, inv.lan_address, 53))
     return rules
+
+
+def render_vlan_rules(inv: RouterInventory) -> list[DesiredObject]:
+    """A new pfSense interface passes nothing. Each VLAN network gets: DNS and NTP to the
+    router's address on it, and outbound to everything outside private space (images, ACME);
+    the one holding the nodes also the router's HAProxy frontends (HA stacks) and each tenant
+    egress allowance that leads into private space (the only ways into the LAN)."""
+    rules: list[DesiredObject] = []
+    for vlan in inv.vlans:
+        iface, net, router = f"{IFACE_PREFIX}{vlan.name}", str(vlan.cidr), str(vlan.gateway)
+        prefix = f"fw-vlan-{vlan.name}"
+        rules.append(_rule(f"{prefix}-dns", f"{vlan.name} to dns resolver", iface, "tcp/udp", net, router, 53))
+        rules.append(_rule(f"{prefix}-ntp", f"{vlan.name} to ntp", iface, "udp", net, router, NTP_PORT))
+        if vlan.name == inv.node_network:
+            if inv.ha:
+                for port, what in ((6443, "kubernetes api"), (80, "ingress http"), (443, "ingress https")):
+                    rules.append(_rule(f"{prefix}-haproxy-{port}", f"{vlan.name} to {what} on the router", iface,
+                                       "tcp", net, router, port))
+            for cidr, proto, port in inv.tenant_egress:
+                dest = ipaddress.IPv4Network(cidr)
+                if dest.subnet_of(vlan.cidr) or not any(dest.subnet_of(ipaddress.IPv4Network(p))
+                                                         for p in PRIVATE_SPACE):
+                    continue  # same network (switched) or public (the outbound rule passes it)
+                rules.append(_rule(f"{prefix}-egress-{_slug(cidr)}-{proto}-{port}",
+                                   f"{vlan.name} tenant egress to {cidr} {proto}/{port}", iface, proto, net, cidr,
+                                   port))
+        rules.append(_rule(f"{prefix}-outbound", f"{vlan.name} to the internet", iface, None, net,
+                           f"!{PRIVATE_ALIAS}", None, ("fw-alias-private",)))
+    return rules
+
+
+def render_private_alias(inv: RouterInventory) -> list[DesiredObject]:
+    """The alias of private address space the VLAN networks' outbound rules exclude."""
+    if not inv.vlans:
+        return []
+    # Ref: Models/FirewallAlias.inc — name, type, descr, address (list), detail (list)
+    return [DesiredObject("fw-alias-private", FIREWALL_ALIAS, {
+        "name": PRIVATE_ALIAS,
+        "type": "network",
+        "descr": f"{TAG}: private address space (vlan outbound rules exclude it)",
+        "address": list(PRIVATE_SPACE),
+        "detail": ["rfc1918"] * len(PRIVATE_SPACE),
+    })]
 
 
 # --- HAProxy (prod only) ------------------------------------------------------------------
@@ -364,7 +496,8 @@ def render_openvpn_server(settings: RouterSettings, inv: RouterInventory, tls_ke
             "digest": VPN_DIGEST,
             "remote_cert_tls": True,
             "tunnel_network": str(vpn.tunnel_cidr),
-            "local_network": [inv.lan_cidr],
+            # VPN admins reach the LAN, and the nodes' VLAN network when they live on one.
+            "local_network": [inv.lan_cidr] + ([str(inv.node_vlan.cidr)] if inv.node_vlan else []),
             "topology": "subnet",
             "custom_options": push,
             "gwredir": False,
@@ -448,7 +581,8 @@ def render_objects(settings: RouterSettings, inv: RouterInventory) -> list[Desir
     """Every object whose payload is known without secrets (everything but the OpenVPN
     server and certificates), in a stable order."""
     return (
-        render_vlans(settings)
+        render_vlans(inv)
+        + render_private_alias(inv)
         + render_static_mappings(settings, inv)
         + render_host_overrides(inv)
         + render_port_forwards(settings, inv)

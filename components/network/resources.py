@@ -139,13 +139,48 @@ class _RouterProvider(ResourceProvider):
         return current_connection(props, self._config)
 
 
+def wire_numbers(value: Any) -> Any:
+    """`value` with whole floats as ints. The engine hands dynamic providers every number as a
+    float (protobuf), and pfrest's IntegerFields (a VLAN tag, an interface's subnet) take
+    integers: 24.0 is not 24 to them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: wire_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [wire_numbers(v) for v in value]
+    return value
+
+
+def _with_assigned_id(kind: Kind, outs: dict[str, Any], written: Any, driver: PfRestDriver,
+                      payload: Mapping[str, Any]) -> dict[str, Any]:
+    """For kinds pfSense names itself (an interface's `optN`): `assignedId` = the live id, from
+    the write's answer or, when it carried none, from a lookup by natural key."""
+    if kind.assigned_id:
+        ident = written.get("id") if isinstance(written, Mapping) else None
+        if not isinstance(ident, str) or not ident:
+            live = driver.find(kind, payload)
+            ident = live.get("id") if live else None
+        if not isinstance(ident, str) or not ident:
+            raise RouterError(f"router {driver.api_url}: {kind.name} {props_key(kind, payload)} has no interface id "
+                              "after the write — is the REST API package current (docs/router.md §3)?")
+        outs["assignedId"] = ident
+    return outs
+
+
+def props_key(kind: Kind, payload: Mapping[str, Any]) -> str:
+    return ",".join(f"{f}={payload.get(f)}" for f in kind.key_fields)
+
+
 class PfSenseObjectProvider(_RouterProvider):
     """CRUD for one pfSense object, addressed by its natural key."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         kind = get_kind(props["kind"])
-        driver_from_props(props).upsert(kind, props["payload"])
-        return CreateResult(id_=props["naturalKey"], outs=_public(props))
+        driver = driver_from_props(props)
+        written = driver.upsert(kind, wire_numbers(props["payload"]))
+        outs = _with_assigned_id(kind, _public(props), written, driver, props["payload"])
+        return CreateResult(id_=props["naturalKey"], outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # A different kind, key or router is a different object: replace it.
@@ -156,8 +191,9 @@ class PfSenseObjectProvider(_RouterProvider):
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         kind = get_kind(news["kind"])
-        driver_from_props(news).upsert(kind, news["payload"])
-        return UpdateResult(outs=_public(news))
+        driver = driver_from_props(news)
+        written = driver.upsert(kind, wire_numbers(news["payload"]))
+        return UpdateResult(outs=_with_assigned_id(kind, _public(news), written, driver, news["payload"]))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         if "kind" not in props or "payload" not in props or "apiKey" not in props:
@@ -166,17 +202,19 @@ class PfSenseObjectProvider(_RouterProvider):
                 "cannot be imported with `get`; declare it and let `pulumi up` adopt it by natural key"
             )
         kind = get_kind(props["kind"])
-        live = driver_from_props(self._current(props)).find(kind, props["payload"])
+        live = driver_from_props(self._current(props)).find(kind, wire_numbers(props["payload"]))
         if live is None:
             return ReadResult(id_="", outs={})  # gone from the router: drop it from the state
         outs = _public(props)
         outs["payload"] = project_live(props["payload"], live)
+        if kind.assigned_id:
+            outs["assignedId"] = live.get("id")
         return ReadResult(id_=id_, outs=outs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         kind = get_kind(props["kind"])
         driver = driver_from_props(self._current(props))
-        if driver.delete(kind, props["payload"]) and kind.subsystem:
+        if driver.delete(kind, wire_numbers(props["payload"])) and kind.subsystem:
             driver.apply(kind.subsystem)
 
 
@@ -184,7 +222,7 @@ class PfSenseApplyProvider(_RouterProvider):
     """Applies one subsystem's pending changes and waits until they are live."""
 
     def _apply(self, props: Mapping[str, Any]) -> None:
-        expected = [(o["kind"], o["payload"]) for o in props.get("objects", [])]
+        expected = [(o["kind"], wire_numbers(o["payload"])) for o in props.get("objects", [])]
         driver_from_props(props).apply(props["subsystem"], expected)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -220,13 +258,15 @@ class PfSenseObject(Resource, module="network", name="PfSenseObject"):
         name: str,
         connection: Mapping[str, Any],
         kind: Kind,
-        natural_key: str,
+        natural_key: pulumi.Input[str],
         payload: pulumi.Input[Mapping[str, Any]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         secret_outs = ["apiKey"] + (["payload"] if kind.secret else [])
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outs))
         props = {**connection, "kind": kind.name, "naturalKey": natural_key, "payload": payload}
+        if kind.assigned_id:
+            props["assignedId"] = None  # an output: the id pfSense gave the object
         super().__init__(PfSenseObjectProvider(), name, props, opts)
 
 

@@ -12,8 +12,14 @@ Creates, as children named `<name>-<role>` (parent = the Router):
   (`vpn-ca-import`, `vpn-server-cert-import`, `vpn-client-<n>-import`; the CA's private key
   stays out of the router) and the OpenVPN server (`vpn-server`), and one blocking client
   specific override per `vpn.revokedClients` name (`vpn-revoked-<n>`);
-- one `PfSenseApply` per subsystem that has objects (`apply-firewall`, `apply-nat`,
-  `apply-dhcp`, `apply-dns`, `apply-haproxy`, `apply-openvpn`), depending on all of them.
+- per VLAN network (`network.vlans`): its 802.1Q device (`vlan-<parent>-<tag>`), its
+  interface assignment (`iface-<name>`), the DHCP server on it (`dhcpd-<name>`) and its rules
+  (`fw-vlan-<name>-...`), plus one alias of private address space (`fw-alias-private`);
+  everything that names the interface takes pfSense's id from the assignment's `assignedId`;
+- one `PfSenseApply` per subsystem that has objects (`apply-interfaces`, `apply-firewall`,
+  `apply-nat`, `apply-dhcp`, `apply-dns`, `apply-haproxy`, `apply-openvpn`), depending on
+  all of them; the others also after `apply-interfaces` (a DHCP server or rule on an interface
+  that is not up yet would not start).
 
 Each object is created after the objects its `DesiredObject.after` names (payloads.py
 computes them with the payloads: a frontend after its backend, the OpenVPN server after the
@@ -33,14 +39,16 @@ import pulumi
 
 from components.config.router import RouterInventory, RouterSettings
 
-from .kinds import Kind, payload_hash
+from .kinds import Kind, natural_key, payload_hash
 from .openvpn import render_client_config
 from .payloads import (
     DesiredObject,
+    interface_refs,
     render_objects,
     render_openvpn_server,
     render_vpn_certificates,
     vpn_endpoint,
+    with_interface_ids,
 )
 from .resources import PfSenseApply, PfSenseObject
 from .vpn_pki import SERVER_CN, VpnPki, vpn_pki
@@ -49,6 +57,8 @@ from .vpn_pki import SERVER_CN, VpnPki, vpn_pki
 # Nodes reach the router from the LAN side, so WAN firewall/NAT/VPN stay off that path
 # (they were the longest chain before a cp2 install; see BENCHMARKS.md).
 READY_SUBSYSTEMS = ("dns", "haproxy")
+# Nodes on a VLAN network also need it up, their leases and its rules before they install.
+VLAN_READY_SUBSYSTEMS = ("interfaces", "dhcp", "firewall")
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ class Router(pulumi.ComponentResource):
         }
         self._members: dict[str, list[_Member]] = defaultdict(list)
         self.objects = {}
+        self._interface_ids: dict[str, pulumi.Output[str]] = {}  # VLAN network -> pfSense's optN
 
         if settings.vpn.enabled:
             self._vpn(settings, inventory)
@@ -102,17 +113,20 @@ class Router(pulumi.ComponentResource):
             self._object(obj)
 
         self.applies = {}
-        for subsystem in sorted(self._members):
+        # Interfaces first: the other subsystems' objects may sit on a VLAN network's interface.
+        for subsystem in sorted(self._members, key=lambda s: (s != "interfaces", s)):
             members = self._members[subsystem]
+            first = [self.applies["interfaces"]] if "interfaces" in self.applies else []
             self.applies[subsystem] = PfSenseApply(
                 f"{name}-apply-{subsystem}",
                 self._connection,
                 subsystem,
                 [{"kind": m.kind.name, "payload": m.key} for m in members],
                 pulumi.Output.all(*[m.payload for m in members]).apply(lambda ps: payload_hash(*ps)),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[m.resource for m in members]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*first, *(m.resource for m in members)]),
             )
-        self.ready = [self.applies[s] for s in READY_SUBSYSTEMS if s in self.applies]
+        wanted = READY_SUBSYSTEMS + (VLAN_READY_SUBSYSTEMS if inventory.node_vlan else ())
+        self.ready = [self.applies[s] for s in wanted if s in self.applies]
 
         self.register_outputs(
             {
@@ -128,19 +142,30 @@ class Router(pulumi.ComponentResource):
         key fields must be those of `obj.payload`)."""
         kind = obj.kind
         key_fields = kind.key_fields + (("parent_id",) if kind.parent_id else ())
-        key = {f: obj.payload[f] for f in key_fields}
-        value = obj.payload if payload is None else payload
+        key: Any = {f: obj.payload[f] for f in key_fields}
+        value: Any = obj.payload if payload is None else payload
+        ident: Any = obj.natural_key
+        refs = sorted(interface_refs(obj.payload))
+        if refs:
+            # pfSense picked the interface ids: take them from the assignments' outputs.
+            ids = pulumi.Output.all(*[self._interface_ids[n] for n in refs]).apply(lambda v: dict(zip(refs, v)))
+            template, key_template = value, key
+            value = ids.apply(lambda m: with_interface_ids(template, m))
+            key = ids.apply(lambda m: with_interface_ids(key_template, m))
+            ident = ids.apply(lambda m: natural_key(kind, with_interface_ids(obj.payload, m)))
         if kind.secret:
             value = pulumi.Output.secret(value)
         res = PfSenseObject(
             f"{self._name}-{obj.role}",
             self._connection,
             kind,
-            obj.natural_key,
+            ident,
             value,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.objects[r] for r in obj.after]),
         )
         self.objects[obj.role] = res
+        if kind.assigned_id:
+            self._interface_ids[obj.role.removeprefix("iface-")] = res.assignedId  # type: ignore[attr-defined]
         if kind.subsystem:
             self._members[kind.subsystem].append(_Member(res, kind, key, value))
         return res

@@ -9,6 +9,9 @@ What this module creates (plain wire-form dicts):
   namespace, and then only there.
 - ``appops_role_binding(namespace, group)``: RoleBinding ``appops`` in a tenant namespace
   giving that tenant's group the ``appops`` ClusterRole.
+- ``person_platops_binding(person)`` / ``person_appops_binding(namespace, person)``: the same
+  grants to one person of ``people`` (a ``User`` subject: the CN of their client certificate),
+  one binding per person so that removing the person removes exactly their access.
 
 Why our own role instead of the built-in ``edit``: ``edit`` lets its holders change
 NetworkPolicies (and aggregates whatever later CRDs add), so a tenant could undo its own
@@ -34,6 +37,7 @@ __all__ = [
     "allow_read",
     "allow_read_write",
     "group_subject",
+    "user_subject",
     "cluster_role",
     "bind",
     "bind_cluster_wide",
@@ -41,6 +45,8 @@ __all__ = [
     "appops_cluster_role",
     "appops_role_binding",
     "platops_cluster_role_binding",
+    "person_platops_binding",
+    "person_appops_binding",
     "APPOPS_ROLE",
     "PLATOPS_BINDING",
 ]
@@ -84,6 +90,13 @@ def group_subject(name: str) -> dict:
     if not name:
         raise ValueError("group: must not be empty")
     return {"kind": "Group", "apiGroup": RBAC_GROUP, "name": name}
+
+
+def user_subject(name: str) -> dict:
+    """An RBAC subject for one user: the CN of their client certificate."""
+    if not name:
+        raise ValueError("user: must not be empty")
+    return {"kind": "User", "apiGroup": RBAC_GROUP, "name": name}
 
 
 def cluster_role(name: str, rules: Iterable[dict]) -> dict:
@@ -169,3 +182,16 @@ def appops_role_binding(namespace: str, group: str) -> dict:
 def platops_cluster_role_binding(group: str = "platops") -> dict:
     """ClusterRoleBinding ``platops-cluster-admin``: the PlatOps group gets ``cluster-admin``."""
     return bind_cluster_wide(PLATOPS_BINDING, CLUSTER_ADMIN, [group_subject(group)])
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+def person_platops_binding(person: str) -> dict:
+    """ClusterRoleBinding ``platops-<person>``: one PlatOps person gets ``cluster-admin``."""
+    return bind_cluster_wide(f"platops-{person}", CLUSTER_ADMIN, [user_subject(person)])
+
+
+def person_appops_binding(namespace: str, person: str) -> dict:
+    """RoleBinding ``appops-<person>`` in ``namespace``: one AppOps person gets ``appops`` there."""
+    return bind(f"appops-{person}", namespace, APPOPS_ROLE, [user_subject(person)])

@@ -23,15 +23,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import (
-    UNKNOWN_ARRAY_VALUE,
-    UNKNOWN_OBJECT_VALUE,
-    UnknownValueError,
-    _DictProxy,
-    _ListProxy,
-)
-
-from . import _request
+from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_OBJECT_VALUE, UnknownValueError
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
@@ -43,29 +35,35 @@ _NOT_WORKLOADS = {"CustomResourceDefinition"}
 _SKIP_KEYS = {"metadata", "status", "data", "stringData", "binaryData"}
 
 
-# Exact types answered without the (slower) abstract-base-class check; anything else still
-# goes through isinstance(Mapping/Sequence).
-_MAP_TYPES = frozenset({dict, _DictProxy})
-_LIST_TYPES = frozenset({list, tuple, _ListProxy})
-_SCALAR_TYPES = frozenset({str, bytes, int, float, bool, type(None)})
+# Types already answered, so that the abstract-base-class check runs once per type, not once
+# per value: pulumi-policy's read-only proxies are learnt here the first time one is met,
+# without naming its (private) classes.
+_MAP_TYPES: set[type] = {dict}
+_LIST_TYPES: set[type] = {list, tuple}
+_OTHER_TYPES: set[type] = {str, bytes, int, float, bool, type(None)}
+
+
+def _learn(kind: type, value: Any) -> None:
+    if isinstance(value, Mapping):
+        _MAP_TYPES.add(kind)
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        _LIST_TYPES.add(kind)
+    else:
+        _OTHER_TYPES.add(kind)
 
 
 def is_map(value: Any) -> bool:
     kind = type(value)
-    if kind in _MAP_TYPES:
-        return True
-    if kind in _SCALAR_TYPES or kind in _LIST_TYPES:
-        return False
-    return isinstance(value, Mapping)
+    if kind not in _MAP_TYPES and kind not in _LIST_TYPES and kind not in _OTHER_TYPES:
+        _learn(kind, value)
+    return kind in _MAP_TYPES
 
 
 def is_list(value: Any) -> bool:
     kind = type(value)
-    if kind in _LIST_TYPES:
-        return True
-    if kind in _SCALAR_TYPES or kind in _MAP_TYPES:
-        return False
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+    if kind not in _MAP_TYPES and kind not in _LIST_TYPES and kind not in _OTHER_TYPES:
+        _learn(kind, value)
+    return kind in _LIST_TYPES
 
 
 def get(obj: Any, *path: Any, default: Any = None) -> Any:
@@ -138,15 +136,7 @@ def pod_specs(resource_type: str, props: Any) -> Iterator[PodSpec]:
     Deployment/StatefulSet/DaemonSet/ReplicaSet/Job (`spec.template.spec`), CronJob
     (`spec.jobTemplate.spec.template.spec`), PodTemplate (`template.spec`) and custom
     resources that embed a pod template, without a per-kind table.
-
-    Within one analyzer request the walk is done once for all policies (`_request.memo`).
     """
-    found = _request.memo(props, f"pod_specs {resource_type}",
-                          lambda: tuple(_find_pod_specs(resource_type, props)))
-    return iter(found)
-
-
-def _find_pod_specs(resource_type: str, props: Any) -> Iterator[PodSpec]:
     if not is_kubernetes(resource_type) or kind_of(resource_type, props) in _NOT_WORKLOADS:
         return
     if not is_map(props):
@@ -329,15 +319,7 @@ def known(read: Any) -> Any:
 
 
 def stack_objects(args: Any) -> list[StackObject]:
-    """Kubernetes objects of a StackValidationArgs, with their dependency URNs.
-
-    Within one AnalyzeStack request every stack policy gets the same resources, so the list
-    is built once for all of them (`_request.memo`).
-    """
-    return list(_request.memo(_request, "stack_objects", lambda: tuple(_stack_objects(args))))
-
-
-def _stack_objects(args: Any) -> list[StackObject]:
+    """Kubernetes objects of a StackValidationArgs, with their dependency URNs."""
     out = []
     for r in args.resources:
         if not is_kubernetes(r.resource_type):

@@ -1,7 +1,8 @@
 """Policy `rbac-least-privilege`: cluster-wide power stays with PlatOps.
 
 Creates one StackValidationPolicy with these rules over the stack's RBAC objects:
-1. a ClusterRoleBinding may bind only the PlatOps group (`platopsGroup`) or service
+1. a ClusterRoleBinding may bind only the PlatOps group (`platopsGroup`), the PlatOps
+   people (`platopsUsers`: the `platops` entries of the stack's `people`), or service
    accounts of `exemptServiceAccountNamespaces` (the platform's own system
    namespaces, whose charts need cluster-wide read access) — no other User, Group or
    ServiceAccount gets a cluster-wide role. The exemption covers those controllers' own
@@ -34,6 +35,7 @@ NAME = "rbac-least-privilege"
 
 DEFAULTS: dict[str, Any] = {
     "platopsGroup": "platops",
+    "platopsUsers": [],
     "exemptServiceAccountNamespaces": ["kube-system", "traefik", "cert-manager"],
     "forbiddenClusterRoles": ["cluster-admin", "admin", "edit"],
     "sensitiveVerbs": ["escalate", "bind", "impersonate"],
@@ -43,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
 }
 _DESCRIPTIONS = {
     "platopsGroup": "The PlatOps group, the only humans with cluster-wide roles. Default: platops.",
+    "platopsUsers": "PlatOps people (User subjects, the CN of their client certificates), who may hold "
+                    "cluster-wide roles like the PlatOps group. Default: none.",
     "exemptServiceAccountNamespaces": "Namespaces whose service accounts may hold cluster-wide roles "
                                       "(the platform's system namespaces).",
     "forbiddenClusterRoles": "ClusterRoles no one but PlatOps may be granted, even per namespace.",
@@ -53,6 +57,7 @@ _DESCRIPTIONS = {
 }
 _TYPES = {
     "platopsGroup": {"type": "string", "minLength": 1},
+    "platopsUsers": {"type": "array", "items": {"type": "string"}},
     "exemptServiceAccountNamespaces": {"type": "array", "items": {"type": "string"}},
     "forbiddenClusterRoles": {"type": "array", "items": {"type": "string"}},
     "sensitiveVerbs": {"type": "array", "items": {"type": "string"}},
@@ -70,6 +75,8 @@ def _trusted(subject: Any, binding_ns: Any, role_name: Any, cfg: dict) -> bool:
     kind, name = get(subject, "kind"), get(subject, "name")
     if kind == "Group":
         return name == cfg["platopsGroup"]
+    if kind == "User":
+        return name in cfg["platopsUsers"]
     if kind == "ServiceAccount":
         # RoleBinding subjects may omit the namespace: it is then the binding's own.
         # A system namespace's controllers keep their own roles, not any role.
@@ -157,7 +164,7 @@ def check_rbac(objects: list[StackObject], cfg: dict | None = None) -> list[tupl
         if b.kind == "ClusterRoleBinding":
             for s in untrusted:
                 problems.append((b.urn, f"binds {_describe(s)} to cluster-wide role {ref_name!r}; "
-                                        f"only group {cfg['platopsGroup']!r} (or system controllers, to "
+                                        f"only group {cfg['platopsGroup']!r}, the platopsUsers (or system controllers, to "
                                         "their own roles) may"))
             continue
         if ref_kind == "ClusterRole" and ref_name in cfg["forbiddenClusterRoles"]:

@@ -8,13 +8,19 @@ dir, so the scripts write their real paths without touching this machine. `sudo`
 a test asserts on what the script did (installed, restarted, drained, uninstalled) and not
 on its text. State that survives between runs (the host's files) lives in the overlay
 upper dirs, like a real host between two `pulumi up`s.
+
+Where the runner cannot make such a namespace (not root, or root without CAP_SYS_ADMIN) the
+`host` fixture skips with the reason, or fails under K3SP_REQUIRE_PRIVILEGED=1 and in the
+engine tier; tests/conftest.py counts and names those skips at the end of the run.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +29,7 @@ import pytest
 
 # --- stand-ins (POSIX sh; $K3SP_HOST is the sandbox's state dir) -------------------------
 
-SUDO = 'exec "$@"\n'
+SUDO = '[ "$1" = -n ] && shift\nexec "$@"\n'  # -n: non-interactive, as the doctor asks
 SLEEP = 'exit 0\n'  # wait loops spin without waiting
 SYSTEMCTL = """\
 echo "systemctl $*" >> "$K3SP_HOST/calls"
@@ -39,6 +45,16 @@ case "$1" in
 esac
 """
 CURL = """\
+if [ "$1" = -K ]; then
+  # k3s's token API: the settings (tokens among them) come on stdin; only the flags are logged.
+  echo "curl $*" >> "$K3SP_HOST/calls"
+  cat > "$K3SP_HOST/curl-config"
+  [ -f "$K3SP_HOST/token-api-down" ] && exit 7
+  new=$(sed -n 's/^data = "{\\\\"newToken\\\\":\\\\"\\(.*\\)\\\\"}"$/\\1/p' "$K3SP_HOST/curl-config")
+  old=$(cat /var/lib/rancher/k3s/server/token)
+  printf '%s::server:%s\\n' "${old%%::*}" "$new" > /var/lib/rancher/k3s/server/token
+  exit 0
+fi
 out=''
 url=''
 while [ $# -gt 0 ]; do
@@ -97,12 +113,40 @@ rm -f "$K3SP_HOST"/running-*
 """
 
 
+# Where a missing privilege fails instead of skipping: the engine tier (its SSH hosts are these
+# sandboxes) and .ci/run, whose runner has the privileges; everywhere else (an unprivileged
+# docker runner of a team's GitLab or GitHub) the sandbox's tests skip with the reason.
+REQUIRE_ENV = "K3SP_REQUIRE_PRIVILEGED"
+SKIP_PREFIX = "host sandbox (privileged):"
+
+
+def required() -> bool:
+    return os.environ.get(REQUIRE_ENV) == "1" or os.environ.get("K3SP_ENGINE") == "1"
+
+
+@functools.cache
 def available() -> str | None:
-    """Why the sandbox cannot run here, or None."""
-    if os.geteuid() != 0:
-        return "needs root for a private mount namespace (CI runs as root)"
+    """Why the sandbox cannot run here, or None. Being root is not enough (a default docker
+    container is root without CAP_SYS_ADMIN), so this tries what `Host.run` does: a private
+    mount namespace with an overlay and a bind mount."""
     if shutil.which("unshare") is None:
         return "needs unshare (util-linux)"
+    if os.geteuid() != 0:
+        return "needs root for a private mount namespace (CI runs as root)"
+    with tempfile.TemporaryDirectory(prefix="k3sp-probe-") as tmp:
+        for d in ("lower", "upper", "work", "merged", "bind"):
+            os.mkdir(os.path.join(tmp, d))
+        mounts = (f"mount -t overlay overlay -o lowerdir={tmp}/lower,upperdir={tmp}/upper,workdir={tmp}/work "
+                  f"{tmp}/merged && mount --bind {tmp}/bind {tmp}/merged")
+        try:
+            probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", mounts],
+                                   capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return "a private mount namespace did not come up within 30 s"
+    if probe.returncode != 0:
+        why = (probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"])[-1]
+        return (f"this runner refuses a private mount namespace with overlay mounts ({why}): it lacks "
+                "CAP_SYS_ADMIN, as a default docker runner does; these tests run in .ci/run and the engine tier")
     return None
 
 
@@ -171,5 +215,7 @@ class Host:
 def host(tmp_path):
     why = available()
     if why:
-        pytest.skip(f"host sandbox: {why}")
+        if required():
+            pytest.fail(f"{REQUIRE_ENV}=1 (or the engine tier): {SKIP_PREFIX} {why}", pytrace=False)
+        pytest.skip(f"{SKIP_PREFIX} {why}")
     return Host(tmp_path)

@@ -56,6 +56,11 @@ def _scripts(name: str) -> dict[str, str]:
         "member-remove": render.member_remove_script(node),
         "labels": render.labels_script(node),
         "prepare": render.prepare_script(name),
+        "place-cas": render.place_cas_script(node),
+        "read-cas": render.read_cas_script(),
+        "rotate-token": render.rotate_token_script(node),
+        "secret-files": render.secret_files_script(node, tuple(render.SECRET_FILES), f"mirrors:\n  {name}: x\n"),
+        "remove-secret-files": render.remove_secret_files_script(_node(name, "agent")),
     }
 
 
@@ -107,3 +112,20 @@ def test_member_and_uninstall_scripts_pass_the_name_as_one_argument(name, tmp_pa
             assert call[3:5] == ["node", name], call
         assert name in output  # the messages show the name as given
     assert kubectl or calls  # the scripts did reach their commands
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=repr)
+def test_token_rotation_passes_the_name_as_text_only(name, tmp_path):
+    # The stand-in sudo fails every command: the script sees no k3s and stops there, having
+    # named the node; nothing injected through the name may have run on the way.
+    script = render.rotate_token_script(_node(name))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sudo").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "sudo").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run(["sh", "-c", script], cwd=tmp_path, env=env, input=b"old\nnew\n",
+                            capture_output=True, timeout=60)
+    assert not (tmp_path / "PWNED").exists(), "an injected command ran"
+    assert result.returncode == 0, result.stderr
+    assert f"k3s on {name} is not installed yet".encode() in result.stdout

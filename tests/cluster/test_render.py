@@ -104,15 +104,6 @@ def test_install_script_changes_exactly_with_config():
     assert one != render.install_script(node, cluster, "a: 2\n")
 
 
-def test_rewrite_kubeconfig_points_at_api_endpoint():
-    from tools.harness import FAKE_KUBECONFIG
-
-    out = yaml.safe_load(render.rewrite_kubeconfig(FAKE_KUBECONFIG, "k8s.home.example.org", "prod"))
-    assert out["clusters"][0]["cluster"]["server"] == URL
-    assert out["current-context"] == "prod"
-    assert out["users"][0]["user"]["client-key-data"] == "ZmFrZS1rZXk="
-
-
 def test_ssh_user_reaches_the_prepare_script_as_one_shell_word():
     # Config validation refuses such a name; the renderer quotes it anyway.
     text = render.prepare_script("k3s'; touch /tmp/pwned #")

@@ -195,3 +195,44 @@ def test_member_removal_of_a_dead_node_deletes_it_without_waiting_for_a_drain(ho
     assert "is not Ready" in result.stdout
     calls = [c for c in host.calls() if c.startswith("k3s kubectl") and "get" not in c]
     assert calls == ["k3s kubectl delete node w1 --wait=true --timeout=120s"]
+
+
+OLD, NEW = "a" * 64, "b" * 64
+
+
+def _server_runs(host, token: str) -> None:
+    host.run(f"mkdir -p /var/lib/rancher/k3s/server\nprintf 'K10{'0' * 64}::server:%s\\n' {token}"
+             " > /var/lib/rancher/k3s/server/token\n")
+
+
+def test_token_rotation_calls_the_token_api_with_the_tokens_off_the_command_line(host):
+    _server_runs(host, OLD)
+    script = render.rotate_token_script(CP1)
+    result = host.run(script, stdin=f"{OLD}\n{NEW}\n")
+    assert result.rc == 0, result.stderr
+    assert "cluster token rotated" in result.stdout
+    calls = host.calls()
+    assert calls == ["curl -K -"]  # everything else, tokens included, came on stdin
+    config = (host.state / "curl-config").read_text()
+    assert 'url = "https://127.0.0.1:6443/v1-k3s/token"' in config and 'request = "PUT"' in config
+    assert f'user = "server:{OLD}"' in config and f'data = "{{\\"newToken\\":\\"{NEW}\\"}}"' in config
+    assert OLD not in script and NEW not in script and NEW not in result.stdout + result.stderr
+    assert host.read("/var/lib/rancher/k3s/server/token").endswith(f"::server:{NEW}\n")
+
+
+def test_token_rotation_is_a_no_op_when_done_or_before_the_install(host):
+    assert "not installed yet" in host.run(render.rotate_token_script(CP1), stdin=f"{OLD}\n{NEW}\n").stdout
+    _server_runs(host, NEW)
+    again = host.run(render.rotate_token_script(CP1), stdin=f"{OLD}\n{NEW}\n")
+    assert again.rc == 0 and "already runs the new token" in again.stdout
+    assert host.calls() == []
+
+
+def test_token_rotation_refuses_a_skipped_generation_and_a_failed_call(host):
+    _server_runs(host, "c" * 64)  # two generations behind
+    skipped = host.run(render.rotate_token_script(CP1), stdin=f"{OLD}\n{NEW}\n")
+    assert skipped.rc == 1 and "one step at a time" in skipped.stderr and host.calls() == []
+    _server_runs(host, OLD)
+    host.flag("token-api-down")
+    failed = host.run(render.rotate_token_script(CP1), stdin=f"{OLD}\n{NEW}\n")
+    assert failed.rc != 0 and host.read("/var/lib/rancher/k3s/server/token").endswith(f"::server:{OLD}\n")

@@ -196,11 +196,14 @@ def test_pod_and_service_ranges_are_never_admin_even_with_the_opt_in(cidr):
 
 def test_an_admin_range_inside_a_public_vlan_needs_the_opt_in():
     raw = raw_config(PROD)
-    raw["router"]["vlans"] = [{"tag": 10, "parent": "igc1", "cidr": "198.51.100.0/24"}]
+    raw["network"]["vlans"] = [{"name": "pub", "tag": 20, "parent": "igc1", "cidr": "198.51.100.0/24",
+                                "gateway": "198.51.100.1"}]
     raw["network"]["adminCidrs"] = ["198.51.100.0/25"]
     with pytest.raises(ConfigError) as err:
         parse_stack_config(raw)
-    assert "not a private range" in err.value.problems[0]
+    # The VLAN itself is refused at its key, and the admin range inside it still needs the opt-in.
+    assert any(p.startswith("network.vlans[0].cidr:") and "not private" in p for p in err.value.problems)
+    assert any(p.startswith("network.adminCidrs[0]:") and "not a private range" in p for p in err.value.problems)
 
 
 # Issue 27, cause 8: credentials in charts.repository never reach the plan or the state.

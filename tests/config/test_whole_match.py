@@ -48,7 +48,11 @@ LOCATIONS = [
     ("tenants[0].quota.limitsMemory", ("tenants", 0, "quota", "limitsMemory"), "8Gi"),
     ("tenants[0].sampleApp.image", ("tenants", 0, "sampleApp", "image"), "traefik/whoami:v1.11.0"),
     ("router.wanInterface", ("router", "wanInterface"), "wan"),
-    ("router.vlans[0].parent", ("router", "vlans", 0, "parent"), "igc1"),
+    ("network.vlans[0].name", ("network", "vlans", 0, "name"), "nodes"),
+    ("network.vlans[0].parent", ("network", "vlans", 0, "parent"), "igc1"),
+    ("people[0].name", ("people", 0, "name"), "alice"),
+    ("cluster.k3s.server.etcd-snapshot-reconcile-interval",
+     ("cluster", "k3s", "server", "etcd-snapshot-reconcile-interval"), "10m"),
     ("router.vpn.clients", ("router", "vpn", "clients"), ["alice", "bob"]),
     ("router.vpn.endpoint", ("router", "vpn", "endpoint"), "vpn.home.example.org"),
 ]
@@ -70,6 +74,7 @@ def _spoiled(value, tail: str):
 
 def _with(path, value) -> dict:
     raw = copy.deepcopy(raw_config(PROD))
+    raw.setdefault("people", [{"name": "alice", "role": "platops"}])  # the fixture lists no one
     node = raw
     for part in path[:-1]:
         node = node.setdefault(part, {}) if isinstance(part, str) else node[part]
@@ -100,6 +105,8 @@ def test_a_value_with_a_line_break_or_stray_character_is_refused(key, path, valu
     ("tenants[0].quota.limitsMemory", ("tenants", 0, "quota", "limitsMemory"), "\u0668Gi"),
     ("cluster.etcdSnapshots.schedule", ("cluster", "etcdSnapshots", "schedule"), "0 */\u0666 * * *"),
     ("cluster.etcdSnapshots.schedule", ("cluster", "etcdSnapshots", "schedule"), "\u00b2 * * * *"),
+    ("cluster.k3s.server.etcd-snapshot-reconcile-interval",
+     ("cluster", "k3s", "server", "etcd-snapshot-reconcile-interval"), "\u0661\u0660m"),  # Arabic-Indic 10
 ])
 def test_digits_of_other_scripts_are_refused(key, path, value):
     with pytest.raises(ConfigError) as err:

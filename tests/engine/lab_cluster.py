@@ -11,7 +11,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.cluster.cluster_cas import ClusterAccess
 from components.config import read_stack_config
+from components.pki import CaPems
 from components.stack import kubernetes_layers
 from tools.engine import inline
 from tools.harness import stack_config
@@ -24,14 +26,27 @@ def lab_for(stack: str) -> cluster.Lab:
     return cluster.start(str(config.cluster.service_cidr), nodes=nodes)
 
 
-def objects_program(kubeconfig: str):
-    """The system and platform layers of the stack on a provider for the lab's API server."""
+def lab_access(lab: cluster.Lab) -> ClusterAccess:
+    """The lab's own CA in the part of the cluster's: it serves the API server and vouches for
+    client certificates, so the people's kubeconfigs reach the lab as they would k3s."""
+    pki = Path(lab.workdir) / "pki"
+    ca = (pki / "ca.crt").read_text()
+    return ClusterAccess(cluster_name="k3s-cluster", api_url=lab.server, server_ca_pem=ca,
+                         client_ca=CaPems(key_pem=pulumi.Output.secret((pki / "ca.key").read_text()), cert_pem=ca))
+
+
+def objects_program(lab: cluster.Lab):
+    """The system and platform layers of the stack on a provider for the lab's API server,
+    with the people's certificates signed by the lab's CA; exports `peopleKubeconfigs`."""
+    kubeconfig = Path(lab.kubeconfig).read_text()
 
     def program() -> None:
         config, secrets = read_stack_config()
         provider = k8s.Provider("lab", kubeconfig=kubeconfig, cluster_identifier="lab")
         root = pulumi.ComponentResource("k3s-platform:index:Platform", "k3s")
-        kubernetes_layers("k3s", config, secrets, provider, pulumi.ResourceOptions(parent=root))
+        layers = kubernetes_layers("k3s", config, secrets, provider, lab_access(lab),
+                                   pulumi.ResourceOptions(parent=root))
+        pulumi.export("peopleKubeconfigs", pulumi.Output.secret(layers.people.kubeconfigs))
 
     return program
 

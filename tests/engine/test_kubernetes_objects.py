@@ -6,6 +6,7 @@ with 0 changes, destroyed; asserted from the engine's events and from the API se
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -15,6 +16,20 @@ from tools.lab import cluster
 
 from .conftest import assert_no_errors
 from .lab_cluster import lab_for, objects_program, stack_file
+
+
+def not_ready_deployments(lab, wait: float = 90) -> list[str]:
+    """Deployments whose replicas are not all ready, once they settle. kwok's simulated kubelets
+    can report a pod not ready for a moment on a loaded machine, so this waits (up to `wait`
+    seconds) for every Deployment to be ready and returns those still not ready."""
+    deadline = time.monotonic() + wait
+    while True:
+        deployments = json.loads(lab.kubectl("get", "deployments", "-A", "-o", "json", check=True).stdout)
+        not_ready = [d["metadata"]["name"] for d in deployments["items"]
+                     if d["status"].get("readyReplicas") != d["spec"]["replicas"]]
+        if not not_ready or time.monotonic() > deadline:
+            return not_ready
+        time.sleep(3)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -27,7 +42,7 @@ def test_objects_up_again_and_destroy_on_the_lab_api_server(stack, engine_bins, 
         with serve(SHARED / "charts") as charts:
             config = stack_file(stack, work / f"{stack}.yaml", charts)
             engine = inline.EngineStack(stack, work, config_file=config, echo=None,
-                                        program=objects_program(open(lab.kubeconfig).read()))
+                                        program=objects_program(lab))
             first = engine.up()
             inline.write_events(first, work / "up-1.events.jsonl")
             assert_no_errors(first)
@@ -38,10 +53,7 @@ def test_objects_up_again_and_destroy_on_the_lab_api_server(stack, engine_bins, 
                                               check=True).stdout)["items"]
             assert {r["metadata"]["labels"]["name"] for r in releases} == {"traefik", "cert-manager"}
             assert all(r["metadata"]["labels"]["status"] == "deployed" for r in releases)
-            deployments = json.loads(lab.kubectl("get", "deployments", "-A", "-o", "json", check=True).stdout)
-            not_ready = [d["metadata"]["name"] for d in deployments["items"]
-                         if d["status"].get("readyReplicas") != d["spec"]["replicas"]]
-            assert not not_ready
+            assert not_ready_deployments(lab) == []
             tenants = lab.kubectl("get", "namespaces", "-l", "k3s-platform/tenant", "-o", "name").stdout.split()
             assert tenants
             issuers = lab.kubectl("get", "issuers.cert-manager.io", "-A", "-o", "name").stdout.split()

@@ -7,30 +7,16 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from components.cluster import render
 from components.cluster.k3s_cluster import K3sCluster
 from components.config import read_stack_config
 from tools.engine import inline
-from tools.harness import FAKE_KUBECONFIG, run_stack
+from tools.harness import run_stack
 from tools.lab.certs import make_pki
 from tools.plan.engine_rules import diff_runs
 
 from .conftest import assert_no_errors
 from .ssh_hosts import lan_for, missing
-
-
-def write_kubeconfig(tmp) -> str:
-    """What the stand-in installer appends: a kubeconfig as k3s writes it, with real (but
-    unrelated) certificates from the lab's throwaway PKI, so the provider can be configured."""
-    import base64
-
-    pki = make_pki(tmp / "pki", "10.43.0.0/16")
-
-    def b64(path) -> str:
-        return base64.b64encode(path.read_bytes()).decode()
-
-    text = (FAKE_KUBECONFIG.replace("ZmFrZS1jYQ==", b64(pki.ca_cert)).replace("ZmFrZS1jZXJ0", b64(pki.admin_cert))
-            .replace("ZmFrZS1rZXk=", b64(pki.admin_key)))
-    return f"\nmkdir -p /etc/rancher/k3s\ncat > /etc/rancher/k3s/k3s.yaml <<'KUBECONFIG'\n{text}KUBECONFIG\n"
 
 
 def cluster_program() -> None:
@@ -68,8 +54,6 @@ def command_ops(run) -> dict[str, str]:
 
 def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, work):
     host = lan.add("lab1", "192.168.20.11")
-    (host.host.state / "installer.sh").write_text(
-        (host.host.state / "installer.sh").read_text() + write_kubeconfig(host.root))
     host.host.flag("node-lab1")  # the stand-in k3s knows the Node object (drained on delete)
 
     config = stack_file(work / "dev.yaml")
@@ -78,12 +62,16 @@ def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, wo
     inline.write_events(first, work / "up-1.events.jsonl")
     assert_no_errors(first)
     ops = command_ops(first)
-    assert set(ops) == {f"k3s-cluster-lab1-{s}" for s in ("prepare", "config", "install", "member", "labels",
-                                                           "upgrade")} | {
-        "k3s-cluster-kubeconfig"}
+    assert set(ops) == {f"k3s-cluster-lab1-{s}" for s in ("prepare", "cas", "config", "install", "member", "labels",
+                                                           "upgrade")}  # and no read of k3s.yaml
     assert set(ops.values()) == {"create"}
     calls = host.calls()
     assert any(c.startswith("installer version=v1.34.2+k3s1") for c in calls), calls
+    # The program's CAs were on the host before k3s started, exactly as the state holds them.
+    state = {r["urn"].rsplit("::", 1)[-1]: r for r in engine.export()["resources"]}
+    server_ca = state["k3s-cluster-server-ca"]["outputs"]["certPem"]
+    assert host.read(f"{render.K3S_TLS_DIR}/server-ca.crt") == server_ca.strip() + "\n"
+    assert host.read(f"{render.K3S_TLS_DIR}/client-ca.key", ) is not None
     planned = next(r for r in run_stack("dev", config).registrations if r.name == "k3s-cluster-lab1-config")
     assert host.read("/etc/rancher/k3s/config.yaml") == planned.inputs["source"].text
 
@@ -109,9 +97,8 @@ def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, wo
     assert not [c for c in calls if c.startswith("uninstall") or c.startswith("systemctl restart")], calls
     assert "k3s kubectl label node lab1 --overwrite tier=edge" in calls  # the live Node, no restart
 
-    # A patch upgrade re-runs the kubeconfig read, so the provider's kubeconfig is unknown in
-    # the preview; with a stable clusterIdentifier that is an update, not a replace of the
-    # provider (and of every object on it).
+    # A patch upgrade runs the upgrade steps only: the provider's kubeconfig comes from the
+    # cluster's CAs, not from a host, so the provider does not change at all.
     def upgrade(cfg):
         label(cfg)
         cfg["k3s-platform:cluster"]["k3sVersion"] = "v1.34.3+k3s1"
@@ -121,7 +108,7 @@ def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, wo
     inline.write_events(preview, work / "preview-upgrade.events.jsonl")
     assert_no_errors(preview)
     provider_ops = [s["op"] for s in preview.steps() if s["type"] == "pulumi:providers:kubernetes"]
-    assert provider_ops == ["update"], provider_ops  # without clusterIdentifier: a replace
+    assert provider_ops == ["same"], provider_ops
     assert not preview.ops("replace", "create-replacement")
     upgraded = engine.up()
     assert_no_errors(upgraded)
@@ -148,15 +135,15 @@ def test_node_steps_create_rerun_and_delete_over_stock_sshd(lan, engine_bins, wo
 
 def server_and_agent(lan):
     """lab1 (first server) and lab2 (agent) as SSH hosts; the stand-in installer on lab1 also
-    writes what a first server writes: the kubeconfig and the CA-pinned join token."""
+    writes what a first server writes: the CA-pinned join token."""
     server = lan.add("lab1", "192.168.20.11")
     agent = lan.add("lab2", "192.168.20.12")
     for h in (server, agent):
         h.host.flag("node-lab1")
         h.host.flag("node-lab2")
     (server.host.state / "installer.sh").write_text(
-        (server.host.state / "installer.sh").read_text() + write_kubeconfig(server.root)
-        + "mkdir -p /var/lib/rancher/k3s/server\nprintf 'K10%s::server:lab' \"$(printf %064d 0)\""
+        (server.host.state / "installer.sh").read_text()
+        + "\nmkdir -p /var/lib/rancher/k3s/server\nprintf 'K10%s::server:lab' \"$(printf %064d 0)\""
           " > /var/lib/rancher/k3s/server/token\n")
     return server, agent
 
@@ -210,3 +197,40 @@ def test_destroy_removes_the_first_servers_member_last(lan, engine_bins, work):
     assert_no_errors(gone)
     deletes = [c for c in server.calls() if c.startswith("k3s kubectl delete node")]
     assert [c.split()[4] for c in deletes] == ["lab2", "lab1"], deletes
+
+
+def test_a_host_with_cas_k3s_made_stops_before_the_install_and_adopt_takes_them(lan, engine_bins, work):
+    # A cluster installed by an earlier version: k3s made its CAs at its first start.
+    host = lan.add("lab1", "192.168.20.11")
+    host.host.flag("node-lab1")
+    theirs = {path: f"-----BEGIN CERTIFICATE-----\nk3s-made-{path}\n-----END CERTIFICATE-----\n"
+              for path in render.ca_files()}
+    pki = make_pki(work / "k3s-made-pki", "10.43.0.0/16")  # the CAs the program adopts sign for real
+    theirs["server-ca.crt"] = theirs["client-ca.crt"] = pki.ca_cert.read_text()
+    theirs["client-ca.key"] = (pki.ca_cert.parent / "ca.key").read_text()
+    placed = host.host.run(render.place_cas_script(render.NodeSpec("lab1", "192.168.20.11", "server", True)),
+                           stdin=render.ca_bundle(theirs))
+    assert placed.rc == 0, placed.stderr
+    host.calls()
+
+    engine = engine_for(work, lan, stack_file(work / "dev.yaml"))
+    refused = engine.up()
+    assert refused.error is not None and "certificateAuthorities: adopt" in refused.error
+    assert not [c for c in host.calls() if c.startswith("installer")]  # k3s never (re)installed
+    assert host.read(f"{render.K3S_TLS_DIR}/server-ca.crt") == theirs["server-ca.crt"]
+
+    def adopt(cfg):
+        cfg["k3s-platform:cluster"]["certificateAuthorities"] = "adopt"
+
+    inline.unprotect_all(engine)  # the CA resources the refused `up` made: the operator drops them
+    engine = engine_for(work, lan, stack_file(work / "adopt.yaml", adopt))
+    adopted = engine.up()
+    inline.write_events(adopted, work / "up-adopt.events.jsonl")
+    assert_no_errors(adopted)
+    assert command_ops(adopted).get("k3s-cluster-cas-read") == "create"
+    left = [r["urn"] for r in engine.export()["resources"] if r["urn"].endswith(("-cas", "-ca", "-ca-key"))]
+    assert left == [], left  # the program's CAs and their placement are gone from the state
+    assert host.read(f"{render.K3S_TLS_DIR}/client-ca.key") == theirs["client-ca.key"]  # untouched
+    again = engine.up()
+    assert_no_errors(again)
+    assert set(command_ops(again).values()) == {"same"}  # read once, never again

@@ -109,3 +109,80 @@ def test_router_up_again_update_refresh_drift_destroy(router, engine_bins, work)
     allowed = {(m, path) for path, methods in api_privileges() for m in methods}
     assert {(m, p) for m, p, _, _ in fake.log} <= allowed
     assert {k: v for k, v in ours(fake).items() if k != "host_override"} == {}
+
+
+# The operator's own interface (a hand-assigned NIC): pfSense gave it opt1, so ours gets opt2.
+FOREIGN_INTERFACE = {"id": "opt1", "if": "igc2", "descr": "CAMERAS", "enable": True, "typev4": "static",
+                     "ipaddr": "10.99.0.1", "subnet": 24}
+NODES_VLAN = {"name": "nodes", "tag": 10, "parent": "igc1", "description": "k3s nodes", "cidr": "192.168.30.0/24",
+              "gateway": "192.168.30.1", "dhcpRange": {"start": "192.168.30.100", "end": "192.168.30.199"}}
+
+
+def _on_vlan(cfg, dhcp_end="192.168.30.199"):
+    """dev with its node on a VLAN network of its own."""
+    cfg["k3s-platform:network"]["vlans"] = [dict(NODES_VLAN, dhcpRange={"start": "192.168.30.100", "end": dhcp_end})]
+    cfg["k3s-platform:cluster"]["network"] = "nodes"
+    cfg["k3s-platform:cluster"]["servers"][0]["ip"] = "192.168.30.11"
+
+
+def test_vlan_network_create_again_update_destroy(router, engine_bins, work):
+    fake, ca_pem = router
+    fake.objects["interface"].append(dict(FOREIGN_INTERFACE))
+
+    def engine_for(edit):
+        config = stack_file("dev", work / "dev.yaml", fake.https_url, ca_pem, edit)
+        return inline.EngineStack("dev", work, config_file=config, secrets={"pfsenseApiKey": API_KEY},
+                                  pack=False, program=router_program, echo=None)
+
+    engine = engine_for(_on_vlan)
+    first = engine.up()
+    inline.write_events(first, work / "vlan-up-1.events.jsonl")
+    assert_no_errors(first)
+    assert set(first.changes) == {"create"}
+    # Device, then the assignment pfSense numbered (opt2: opt1 is the operator's), then the DHCP
+    # server, the node's mapping and the rules on that id — the fake refuses any other order.
+    [device] = fake.objects["vlan"]
+    assert (device["if"], device["tag"]) == ("igc1", 10) and device["descr"].startswith("k3s-platform")
+    ours_iface = [i for i in fake.objects["interface"] if i["id"] != "opt1"]
+    assert [(i["id"], i["if"], i["descr"], i["ipaddr"], i["subnet"]) for i in ours_iface] == [
+        ("opt2", "igc1.10", "NODES", "192.168.30.1", 24)]
+    [server] = fake.objects["dhcp_server"]
+    assert (server["id"], server["range_from"], server["range_to"], server["dnsserver"]) == (
+        "opt2", "192.168.30.100", "192.168.30.199", ["192.168.30.1"])
+    [mapping] = fake.objects["static_mapping"]
+    assert (mapping["parent_id"], mapping["ipaddr"]) == ("opt2", "192.168.30.11")
+    on_vlan = sorted(r["descr"] for r in fake.objects["firewall_rule"] if r["interface"] == ["opt2"])
+    assert on_vlan == ["k3s-platform: nodes to dns resolver", "k3s-platform: nodes to ntp",
+                       "k3s-platform: nodes to the internet"], on_vlan
+    assert "interfaces" not in fake.dirty and "dhcp" not in fake.dirty  # both applied
+    created = ours(fake)
+
+    again = engine.up()
+    assert_no_errors(again)
+    assert set(again.changes) == {"same"}, again.changes
+    assert ours(fake) == created
+
+    # A smaller pool: the DHCP server is updated in place, nothing else moves.
+    engine = engine_for(lambda c: _on_vlan(c, dhcp_end="192.168.30.149"))
+    smaller = engine.up()
+    inline.write_events(smaller, work / "vlan-up-pool.events.jsonl")
+    assert_no_errors(smaller)
+    assert not smaller.ops("replace", "create-replacement", "delete-replaced", "delete", "create")
+    updated = {e.rsplit("::", 1)[1] for e in smaller.ops("update")}
+    assert "k3s-router-dhcpd-nodes" in updated and not {u for u in updated if "iface" in u or "vlan-" in u}, updated
+    assert fake.objects["dhcp_server"][0]["range_to"] == "192.168.30.149"
+    assert ours(fake) == created
+
+    clean = engine.refresh()
+    assert_no_errors(clean)
+    assert not {"update", "delete"} & set(clean.changes), (clean.changes, [s for s in clean.steps() if s["op"] != "same"], clean.output[-30:])
+
+    # Destroy: rules, mappings and the DHCP server go before the assignment, the assignment
+    # before the device (the fake refuses a delete in use); the operator's interface stays.
+    gone = engine.destroy()
+    inline.write_events(gone, work / "vlan-destroy.events.jsonl")
+    assert_no_errors(gone)
+    assert fake.objects["interface"] == [FOREIGN_INTERFACE]
+    assert fake.objects["vlan"] == [] and fake.objects["dhcp_server"] == []
+    allowed = {(m, path) for path, methods in api_privileges() for m in methods}
+    assert {(m, p) for m, p, _, _ in fake.log} <= allowed

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import RouterInventory, RouterNode, RouterSettings
+from components.config import RouterInventory, RouterNode, RouterSettings, VlanNetwork
 from components.network.driver import PfRestDriver
 
 from .fake_pfrest import API_KEY, FakePfRest
@@ -17,11 +17,16 @@ HOSTS = ("traefik.home.example.org", "blog.home.example.org", "whoami.home.examp
 def make_settings(**overrides) -> RouterSettings:
     raw = {
         "apiUrl": "https://192.168.10.1",
-        "vlans": [{"tag": 20, "parent": "igc1", "description": "iot", "cidr": "192.168.20.0/24"}],
         "vpn": {"enabled": True, "clients": ["alice", "bob"], "tunnelCidr": "10.8.0.0/24"},
     }
     raw.update(overrides)
     return RouterSettings.model_validate(raw)
+
+
+# A VLAN network that holds no nodes (the iot devices), on the LAN's parent NIC.
+IOT = VlanNetwork.model_validate({"name": "iot", "tag": 20, "parent": "igc1", "description": "iot",
+                                  "cidr": "192.168.20.0/24", "gateway": "192.168.20.1",
+                                  "dhcpRange": {"start": "192.168.20.100", "end": "192.168.20.199"}})
 
 
 def dev_inventory() -> RouterInventory:
@@ -38,6 +43,7 @@ def dev_inventory() -> RouterInventory:
         ha=False,
         admin_cidrs=("192.168.10.0/24",),
         proxy_protocol=False,
+        vlans=(IOT,),
     )
 
 
@@ -56,7 +62,22 @@ def prod_inventory() -> RouterInventory:
         ha=True,
         admin_cidrs=("192.168.10.0/24",),
         proxy_protocol=True,
+        vlans=(IOT,),
     )
+
+
+def vlan_inventory() -> RouterInventory:
+    """prod with its nodes on the VLAN network `nodes` (192.168.30.0/24, tag 10)."""
+    nodes_vlan = VlanNetwork.model_validate({"name": "nodes", "tag": 10, "parent": "igc1", "cidr": "192.168.30.0/24",
+                                             "gateway": "192.168.30.1"})
+    servers = tuple(RouterNode(f"cp{i}", f"192.168.30.1{i}", f"52:54:00:00:10:1{i}", "server") for i in (1, 2, 3))
+    agents = tuple(RouterNode(f"w{i}", f"192.168.30.2{i}", f"52:54:00:00:10:2{i}", "agent") for i in (1, 2))
+    return RouterInventory(
+        domain=DOMAIN, nodes=servers + agents, ingress_hosts=HOSTS, api_hostname=f"k8s.{DOMAIN}",
+        ingress_address="192.168.30.1", api_address="192.168.30.1", lan_cidr="192.168.10.0/24",
+        lan_address="192.168.10.1", ha=True, admin_cidrs=("192.168.10.0/24",), proxy_protocol=True,
+        vlans=(nodes_vlan,), node_network="nodes", tenant_egress=(("192.168.10.50/32", "tcp", 5432),
+                                                                  ("203.0.113.0/24", "tcp", 443)))
 
 
 @pytest.fixture

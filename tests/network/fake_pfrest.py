@@ -15,18 +15,33 @@ Behaves like the real API where the driver depends on it:
                              is handled (ids after it shift down), then handle it normally.
 - `raw[(method, path)]` is a list of responses written to the socket as they are (bytes,
   or a callable given the socket file: slow or endless bodies), for transport faults.
-- `headers_seen` records the headers of every request (to prove where the key went).
+- `headers_seen` records the headers of every request (to prove where the key went);
+- `denied` holds pfrest privileges the key lacks (`api-v2-services-haproxy-backend-get`): 403.
+
+Interfaces, DHCP servers and the objects on them, with pfrest's constraints
+(Models/NetworkInterface.inc, DHCPServer.inc, FilterNameValidator.inc at 805c7f0c):
+- an interface's id is a string pfSense picks on POST (the first free `optN`), kept with the
+  row; its `if` must be a port (`ports`) or an existing VLAN device `<if>.<tag>`, unique; its
+  `descr` unique, a filter name (A-Z a-z 0-9 _, not all digits, no `pkg_`, not reserved, not
+  an interface id or alias name);
+- a DHCP server's id is its interface's, which must exist with a static IPv4 (assignment
+  before DHCP); a static mapping's `parent_id` must be a DHCP server, or `lan`;
+- a rule's interfaces must exist (`wan`, `lan`, `openvpn` or an assigned id);
+- deletes in use are refused (409): a VLAN device an interface assigns, an interface a DHCP
+  server, static mapping or rule is on. (pfrest itself removes an interface's DHCP config and
+  rules with it; the fake is stricter so that a wrong delete order shows.)
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from components.network.kinds import APPLY_PATHS, KINDS, SERVICE_SETTINGS, natural_key
+from components.network.kinds import APPLY_PATHS, KINDS, SERVICE_SETTINGS, natural_key, privilege_name
 
 API_KEY = "test-key-0123456789"
 _BY_SINGULAR = {k.path: k for k in KINDS.values()}
@@ -34,11 +49,19 @@ _SETTINGS = {path: subsystem for subsystem, (path, _) in SERVICE_SETTINGS.items(
 _BY_PLURAL = {k.plural: k for k in KINDS.values()}
 # Firewall apply covers the NAT subsystem too (pfrest FirewallApply).
 _APPLY_SUBSYSTEMS = {
+    "/api/v2/interface/apply": {"interfaces"},
     "/api/v2/firewall/apply": {"firewall", "nat"},
     "/api/v2/services/dhcp_server/apply": {"dhcp"},
     "/api/v2/services/dns_resolver/apply": {"dns"},
     "/api/v2/services/haproxy/apply": {"haproxy"},
 }
+
+
+# pfSense's own interfaces (always there) and its reserved filter words (a few of them).
+BUILTIN_INTERFACES = ("wan", "lan", "openvpn")
+RESERVED_FILTER_NAMES = {"all", "pass", "block", "out", "queue", "max", "min", "pptp", "pppoe", "L2TP", "OpenVPN",
+                         "IPsec"}
+_FILTER_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 class FakePfRest:
@@ -52,9 +75,11 @@ class FakePfRest:
         self.faults: dict[tuple[str, str], list] = {}
         self.raw: dict[tuple[str, str], list] = {}
         self.headers_seen: list[dict[str, str]] = []
+        self.denied: set[str] = set()  # pfrest privileges the key lacks: 403 on those calls
         self.released = threading.Event()  # set on stop: ends stalled answers
         self.log: list[tuple[str, str, dict, object]] = []
         self.lock = threading.Lock()
+        self.ports = {"igc0", "igc1", "igc2", "igc3"}  # the router's NICs
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -85,7 +110,58 @@ class FakePfRest:
 
     # -- helpers for tests ------------------------------------------------------------
     def listing(self, kind: str) -> list[dict]:
-        return [dict(o, id=i) for i, o in enumerate(self.objects[kind])]
+        # Interfaces and DHCP servers keep the id pfSense gave them; the rest are positions.
+        return [dict(o) if "id" in o else dict(o, id=i) for i, o in enumerate(self.objects[kind])]
+
+    def interface_ids(self) -> set[str]:
+        return set(BUILTIN_INTERFACES) | {str(o["id"]) for o in self.objects["interface"]}
+
+    def _refuse(self, kind, body: dict) -> str | None:
+        """Why pfrest would refuse creating (or updating to) `body`, or None."""
+        if kind.name == "interface":
+            device, descr = str(body.get("if", "")), str(body.get("descr", ""))
+            vlans = {f"{v['if']}.{v['tag']}" for v in self.objects["vlan"]}
+            if device not in self.ports and device not in vlans:
+                return f"Field `if` has no such port: {device!r}"
+            if not _FILTER_NAME.fullmatch(descr) or descr.isdigit() or descr.startswith("pkg_") \
+                    or descr in RESERVED_FILTER_NAMES or descr.lower() in self.interface_ids():
+                return f"Field 'descr' cannot be '{descr}': not a usable filter name"
+            others = [o for o in self.objects["interface"] if o.get("id") != body.get("id")]
+            if any(o.get("descr") == descr for o in others):
+                return f"Field `descr` must be unique: {descr!r}"
+            if body.get("typev4") == "static" and not (body.get("ipaddr") and body.get("subnet")):
+                return "Field `ipaddr` and `subnet` are required for a static interface"
+        if kind.name == "dhcp_server":
+            iface = next((o for o in self.objects["interface"] if o.get("id") == body.get("interface")), None)
+            if iface is None:
+                return f"Field `interface` names no assigned interface: {body.get('interface')!r}"
+            if body.get("enable") and iface.get("typev4") != "static":
+                return "DHCP server cannot be enabled because its interface has no static IPv4"
+        if kind.name == "static_mapping":
+            servers = {o.get("id") for o in self.objects["dhcp_server"]} | {"lan"}
+            if body.get("parent_id") not in servers:
+                return f"Parent DHCP server `{body.get('parent_id')}` does not exist"
+        if kind.name == "firewall_rule":
+            unknown = [i for i in body.get("interface") or [] if i not in self.interface_ids()]
+            if unknown:
+                return f"Field `interface` names unknown interfaces: {unknown}"
+        if kind.name == "firewall_alias" and not _FILTER_NAME.fullmatch(str(body.get("name", ""))):
+            return "Field `name` is not a filter name"
+        return None
+
+    def _in_use(self, kind, row: dict) -> str | None:
+        """Why deleting `row` is refused while other objects still use it, or None."""
+        if kind.name == "vlan":
+            device = f"{row['if']}.{row['tag']}"
+            if any(o.get("if") == device for o in self.objects["interface"]):
+                return f"VLAN {device} is in use by an interface assignment"
+        if kind.name == "interface":
+            ident = row.get("id")
+            if any(o.get("id") == ident for o in self.objects["dhcp_server"]) \
+                    or any(o.get("parent_id") == ident for o in self.objects["static_mapping"]) \
+                    or any(ident in (o.get("interface") or []) for o in self.objects["firewall_rule"]):
+                return f"Interface `{ident}` is in use by a DHCP server, static mapping or rule"
+        return None
 
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p, _, _ in self.log if m in ("POST", "PATCH", "DELETE")]
@@ -113,6 +189,8 @@ class FakePfRest:
     def _answer(self, method: str, path: str, query: dict, headers, body) -> tuple[int, dict]:
         if headers.get("X-API-Key") != self.api_key:
             return 401, {"code": 401, "status": "unauthorized", "message": "Authentication failed"}
+        if privilege_name(path, method) in self.denied:
+            return 403, {"code": 403, "status": "forbidden", "message": "You do not have permission"}
         if path in _APPLY_SUBSYSTEMS:
             return self._apply(method, path)
         if path in _SETTINGS:
@@ -158,29 +236,47 @@ class FakePfRest:
             key = natural_key(kind, body)
             if any(natural_key(kind, r) == key for r in rows):
                 return 409, {"code": 409, "message": f"Field `{kind.key_fields[0]}` must be unique"}
+            problem = self._refuse(kind, body)
+            if problem:
+                return 400, {"code": 400, "message": problem}
             obj = dict(body)
             if kind.name in ("certificate", "certificate_authority"):
                 obj["refid"] = secrets.token_hex(6)
+            if kind.name == "interface":  # pfSense's get_next_id(): the first free optN
+                taken = self.interface_ids()
+                obj["id"] = next(f"opt{n}" for n in range(1, 4096) if f"opt{n}" not in taken)
+            if kind.name == "dhcp_server":
+                obj["id"] = body["interface"]
             rows.append(obj)
             self._touch(kind)
-            return 200, {"code": 200, "data": dict(obj, id=len(rows) - 1)}
+            return 200, {"code": 200, "data": dict(obj) if "id" in obj else dict(obj, id=len(rows) - 1)}
         ident = body.get("id", query.get("id"))
-        try:
-            index = int(ident)
-            rows[index]
-        except (TypeError, ValueError, IndexError):
-            return 404, {"code": 404, "message": f"Object with ID `{ident}` does not exist"}
+        index = next((i for i, r in enumerate(rows) if "id" in r and r["id"] == ident), None)
+        if index is None:
+            try:
+                index = int(ident)
+                if "id" in rows[index]:
+                    raise IndexError  # these are found by their own id only
+            except (TypeError, ValueError, IndexError):
+                return 404, {"code": 404, "message": f"Object with ID `{ident}` does not exist"}
+        shown = rows[index] if "id" in rows[index] else dict(rows[index], id=index)
         if method == "PATCH":
             update = {k: v for k, v in body.items() if k != "id"}
+            problem = self._refuse(kind, {**rows[index], **update})
+            if problem:
+                return 400, {"code": 400, "message": problem}
             rows[index].update(update)
             self._touch(kind)
-            return 200, {"code": 200, "data": dict(rows[index], id=index)}
+            return 200, {"code": 200, "data": dict(rows[index]) if "id" in rows[index] else dict(rows[index], id=index)}
         if method == "DELETE":
+            problem = self._in_use(kind, rows[index])
+            if problem:
+                return 409, {"code": 409, "message": problem}
             gone = rows.pop(index)  # later ids shift down, like pfSense's config arrays
             self._touch(kind)
             return 200, {"code": 200, "data": gone}
         if method == "GET":
-            return 200, {"code": 200, "data": dict(rows[index], id=index)}
+            return 200, {"code": 200, "data": dict(shown)}
         return 405, {"code": 405, "message": "Method not allowed"}
 
     def _touch(self, kind) -> None:

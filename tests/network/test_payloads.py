@@ -23,7 +23,7 @@ from components.network.payloads import (
 )
 from tests.golden import check_golden
 
-from .conftest import dev_inventory, make_settings, prod_inventory
+from .conftest import dev_inventory, make_settings, prod_inventory, vlan_inventory
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -42,7 +42,8 @@ def _check_golden(name: str, text: str) -> None:
     check_golden(GOLDEN / name, text)
 
 
-@pytest.mark.parametrize("stack,inventory", [("dev", dev_inventory), ("prod", prod_inventory)])
+@pytest.mark.parametrize("stack,inventory", [("dev", dev_inventory), ("prod", prod_inventory),
+                                             ("prod-vlan", vlan_inventory)])
 def test_plan_matches_golden(stack, inventory):
     doc = plan_document(make_settings(), inventory())
     _check_golden(f"{stack}.json", json.dumps(doc, indent=2, sort_keys=True) + "\n")
@@ -203,5 +204,7 @@ def test_dev_has_no_lan_admin_rules_and_prod_keeps_them():
         return sorted(r.name for r in run_stack(stack).registrations if "-fw-admin-" in r.name)
 
     assert admin_rules("dev") == []  # admin LAN and the single node share the subnet
+    # prod's nodes are on their VLAN: the admin LAN reaches the API, dashboard and SSH across the router.
     assert admin_rules("prod") == ["k3s-router-fw-admin-192-168-10-0-24-api",
-                                     "k3s-router-fw-admin-192-168-10-0-24-dashboard"]
+                                     "k3s-router-fw-admin-192-168-10-0-24-dashboard",
+                                     "k3s-router-fw-admin-192-168-10-0-24-ssh"]

@@ -33,6 +33,8 @@ class Mocks(pulumi.runtime.Mocks):
         elif args.typ == "random:index/randomBytes:RandomBytes":
             outs["hex"] = "ab" * 256
             outs["base64"] = "q" * 344
+        elif args.inputs.get("kind") == "interface":
+            outs["assignedId"] = "opt7"  # the id pfSense picks for the assignment
         return f"{args.name}-id", outs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -104,8 +106,9 @@ def test_dev_plan():
         nat = _of_kind(reqs, "port_forward")
         assert {r["inputs"]["payload"]["target"] for r in nat.values()} == {"192.168.10.11"}
         assert _of_kind(reqs, "haproxy_backend") == {} and "haproxy" not in router.applies
-        assert sorted(router.applies) == ["dhcp", "dns", "firewall", "nat", "openvpn"]
-        assert [a._name for a in router.ready] == ["router-apply-dns"]
+        # The iot VLAN network brings its interface assignment (and its apply).
+        assert sorted(router.applies) == ["dhcp", "dns", "firewall", "interfaces", "nat", "openvpn"]
+        assert [a._name for a in router.ready] == ["router-apply-dns"]  # the nodes are on the LAN
         assert sorted(configs) == ["alice", "bob"] and "<tls-crypt>" in configs["alice"]
 
     _run(dev_inventory, check)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from components.config import RouterSettings
+from components.config import RouterSettings, VlanNetwork
 
 
 def test_defaults_from_camel_case_yaml():
@@ -23,8 +23,9 @@ def test_defaults_from_camel_case_yaml():
     [
         ({"apiUrl": "http://192.168.10.1"}, ("apiUrl",), "must use https"),
         ({"apiUrl": "https://192.168.10.1/api/v2"}, ("apiUrl",), "drop the path"),
-        ({"apiUrl": "https://r", "vlans": [{"tag": 5000, "parent": "igc1"}]}, ("vlans", 0, "tag"), "less than or equal to 4094"),
-        ({"apiUrl": "https://r", "vlans": [{"tag": 20, "parent": "igc1"}, {"tag": 20, "parent": "igc1"}]}, ("vlans",), "listed twice"),
+        # VLANs are networks now (network.vlans, tests/config): the old key says where they went.
+        ({"apiUrl": "https://r", "vlans": [{"tag": 20, "parent": "igc1"}]}, ("vlans",), "has moved to network.vlans"),
+        ({"apiUrl": "https://r", "vlans": []}, ("vlans",), "has moved to network.vlans"),
         ({"apiUrl": "https://r", "adminCidrs": ["10.0.0.0/24"]}, ("adminCidrs",), "Extra inputs"),
         ({"apiUrl": "https://r", "vpn": {"enabled": True}}, ("vpn",), "no clients"),
         ({"apiUrl": "https://r", "vpn": {"clients": ["Alice Smith"]}}, ("vpn", "clients"), "client name"),
@@ -46,7 +47,26 @@ def test_settings_are_frozen():
         s.verify_tls = False  # type: ignore[misc]
 
 
+VLAN = {"name": "nodes", "tag": 20, "parent": "igc1", "cidr": "192.168.30.0/24", "gateway": "192.168.30.1"}
+
+
 def test_vlan_description_stays_on_one_line():
     with pytest.raises(ValidationError, match="line break"):
-        RouterSettings.model_validate({"apiUrl": "https://r", "vlans": [
-            {"tag": 20, "parent": "igc1", "description": "nodes\nx"}]})
+        VlanNetwork.model_validate({**VLAN, "description": "nodes\nx"})
+
+
+@pytest.mark.parametrize("name", ["Nodes", "1nodes", "no-des", "nodes\n", "a" * 17, "lan", "wan", "opt3", "pkg_x",
+                                  "openvpn", "pass", ""])
+def test_vlan_names_are_pfsense_filter_names(name):
+    # The name becomes the interface description, which pfSense accepts only as a filter name.
+    with pytest.raises(ValidationError) as err:
+        VlanNetwork.model_validate({**VLAN, "name": name})
+    assert err.value.errors()[0]["loc"] == ("name",)
+
+
+def test_vlan_interface_description_and_device():
+    vlan = VlanNetwork.model_validate(VLAN)
+    assert (vlan.interface_descr, vlan.device) == ("NODES", "igc1.20")
+    for tag in (0, 4095):
+        with pytest.raises(ValidationError, match="4094|1"):
+            VlanNetwork.model_validate({**VLAN, "tag": tag})

@@ -97,11 +97,11 @@ def test_removing_an_agent_uninstalls_only_that_agent(tmp_path):
     report = change_report(steps, "change").text()
     uninstalls = [s for s in steps if s.destructive and s.name.endswith("-install")]
     assert [(s.op, s.name) for s in uninstalls] == [(DELETE, "k3s-cluster-w2-install")], report
-    assert uninstalls[0].destructive.startswith("host 192.168.10.22: "), report
+    assert uninstalls[0].destructive.startswith("host 192.168.30.22: "), report
     # The only other host command: w2's member step drains it and deletes its Node, on cp1.
     destructive = {s.name: s.destructive for s in steps if s.destructive}
     assert set(destructive) == {"k3s-cluster-w2-install", "k3s-cluster-w2-member"}, report
-    assert destructive["k3s-cluster-w2-member"].startswith("host 192.168.10.11: "), report
+    assert destructive["k3s-cluster-w2-member"].startswith("host 192.168.30.11: "), report
     assert not [s for s in steps if s.op == REPLACE], report
     # prod protects these steps: the engine refuses the deletes until the operator runs
     # `pulumi state unprotect` on them (docs/operations.md); nothing else is refused.
@@ -144,8 +144,60 @@ def test_cli_change_mode_exit_codes_and_layout(tmp_path):
     assert result.returncode == 1, result.stdout  # the install step is protected in prod
     assert lines[2].startswith("destructive (")
     destructive = lines[3:3 + int(lines[2].split("(")[1].split(")")[0])]
-    assert any("w2-install DESTRUCTIVE-ON-HOST host 192.168.10.22" in line for line in destructive)
+    assert any("w2-install DESTRUCTIVE-ON-HOST host 192.168.30.22" in line for line in destructive)
     assert "placeholder-" not in result.stdout and "PRIVATE KEY" not in result.stdout
 
     result = plan_cli("prod", "--from", write_stack_file(INVALID_DIR / "duplicate-mac.yaml", tmp_path / "bad"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def _people(config):
+    return config[KEY + "people"]
+
+
+def test_a_person_added_or_removed_is_their_certificate_and_bindings_only(tmp_path):
+    """Onboarding and offboarding touch nothing but that person's resources: the pack setting
+    and RBAC of everyone else, the provider and the nodes stay as they are."""
+    def add_erin(config):
+        _people(config).append({"name": "erin", "role": "appops", "tenants": ["blog", "shop"]})
+
+    old, new = edited(tmp_path, "prod", add_erin)
+    steps = steps_for("prod", old, new)
+    report = change_report(steps, "change").text()
+    changed = {(s.op, s.name) for s in steps if s.op != SAME}
+    assert changed == {("create", n) for n in (
+        "k3s-people-erin-key", "k3s-people-erin-csr", "k3s-people-erin-cert",
+        "k3s-people-erin-blog", "k3s-people-erin-shop")}, report
+    assert not change_report(steps, "change").failed, report
+
+    steps = steps_for("prod", new, old)  # and erin leaves again
+    report = change_report(steps, "change").text()
+    assert {(s.op, s.name) for s in steps if s.op != SAME} == {(DELETE, n) for _op, n in changed}, report
+    assert not [s for s in steps if s.destructive], report
+
+
+def test_a_platops_person_gets_a_certificate_and_one_cluster_wide_binding(tmp_path):
+    def add_frank(config):
+        _people(config).append({"name": "frank", "role": "platops"})
+
+    old, new = edited(tmp_path, "prod", add_frank)
+    steps = steps_for("prod", old, new)
+    assert {s.name for s in steps if s.op != SAME} == {
+        "k3s-people-frank-key", "k3s-people-frank-csr", "k3s-people-frank-cert", "k3s-people-frank-platops"}
+
+
+def test_raising_the_token_generation_rotates_in_place(tmp_path):
+    """A token rotation creates the new token and the rotation step and updates every install
+    (their stdin changed); no node is replaced or uninstalled and the old token stays."""
+    def rotate(config):
+        config[KEY + "cluster"]["tokenGeneration"] = 2
+
+    old, new = edited(tmp_path, "prod", rotate)
+    steps = steps_for("prod", old, new)
+    report = change_report(steps, "change").text()
+    created = {s.name for s in steps if s.op == "create"}
+    assert created == {"k3s-cluster-token-2", "k3s-cluster-token-rotate"}, report
+    updated = {s.name for s in steps if s.op == UPDATE}
+    assert {f"k3s-cluster-{n}-install" for n in ("cp1", "cp2", "cp3", "w1", "w2")} <= updated, report
+    assert "k3s-cluster-join-token" in updated, report
+    assert not [s for s in steps if s.op in (REPLACE, DELETE)], report

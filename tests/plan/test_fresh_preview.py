@@ -11,10 +11,20 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_command import remote
 
-from tools.harness import FAKE_KUBECONFIG, run_stack
+from tools.harness import run_stack
 from tools.plan.engine_rules import CONSTRUCT_UNKNOWN, construct_errors, run_mode
 
 ROOT = Path(__file__).resolve().parents[2]
+KNOWN_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- {name: c, cluster: {server: "https://127.0.0.1:6443", certificate-authority-data: ZmFrZS1jYQ==}}
+users:
+- {name: u, user: {client-certificate-data: ZmFrZS1jZXJ0, client-key-data: ZmFrZS1rZXk=}}
+contexts:
+- {name: c, context: {cluster: c, user: u}}
+current-context: c
+"""
 
 
 def chart_on(kubeconfig_from_command: bool):
@@ -23,7 +33,7 @@ def chart_on(kubeconfig_from_command: bool):
             read = remote.Command("kc", connection=remote.ConnectionArgs(host="10.0.0.1"), create="cat kubeconfig")
             kubeconfig = read.stdout
         else:
-            kubeconfig = FAKE_KUBECONFIG
+            kubeconfig = KNOWN_KUBECONFIG
         provider = k8s.Provider("cluster", kubeconfig=kubeconfig)
         k8s.helm.v4.Chart("traefik", chart="traefik", opts=pulumi.ResourceOptions(provider=provider))
     return program

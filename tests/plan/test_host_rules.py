@@ -49,37 +49,49 @@ def test_renaming_a_server_on_the_same_host_is_refused(tmp_path):
         c["k3s-platform:cluster"]["servers"][2]["name"] = "cp9"
 
     found = errors(changed(tmp_path, "prod", rename))
-    assert any("server k3s-cluster-cp3 renamed to k3s-cluster-cp9 on the same host 192.168.10.13" in e
+    assert any("server k3s-cluster-cp3 renamed to k3s-cluster-cp9 on the same host 192.168.30.13" in e
                for e in found), found
 
 
 def test_replacing_a_server_by_a_new_host_is_not_a_rename(tmp_path):
     def swap(c):
         c["k3s-platform:cluster"]["servers"][2].update(
-            {"name": "cp9", "ip": "192.168.10.19", "mac": "52:54:00:10:00:19"})
+            {"name": "cp9", "ip": "192.168.30.19", "mac": "52:54:00:10:00:19"})
 
     found = errors(changed(tmp_path, "prod", swap))
     assert not [e for e in found if "renamed" in e or "same pfSense object" in e], found
 
 
-def test_first_server_change_updates_the_provider_it_would_replace_without_a_cluster_identifier(tmp_path):
-    # The kubeconfig read re-runs when the first server's config or version changes: its output is
-    # unknown in the preview, and pulumi-kubernetes then replaces its provider unless a
-    # clusterIdentifier is set and unchanged (seen in the engine tier too).
+def test_a_k3s_upgrade_leaves_the_provider_alone(tmp_path):
+    # The provider's kubeconfig is built from the cluster's CAs, not read from a host: no
+    # step on a node feeds it, so an upgrade does not touch it.
     steps = changed(tmp_path, "dev", lambda c: c["k3s-platform:cluster"].update({"k3sVersion": "v1.34.3+k3s1"}))
     [provider] = [s for s in steps if s.type == "pulumi:providers:kubernetes"]
+    assert provider.op == "same"
+
+
+def _adopt(c):
+    c["k3s-platform:cluster"]["certificateAuthorities"] = "adopt"
+
+
+def test_a_kubeconfig_from_a_new_source_updates_the_provider_with_a_cluster_identifier(tmp_path):
+    # Switching to adopted CAs: the kubeconfig now comes from a read the same run creates, so
+    # it is unknown in the preview; pulumi-kubernetes replaces its provider then unless a
+    # clusterIdentifier is set and unchanged (seen in the engine tier too).
+    steps = changed(tmp_path, "dev", _adopt)
+    [provider] = [s for s in steps if s.type == "pulumi:providers:kubernetes"]
     assert provider.op == "update" and "clusterIdentifier is unchanged" in provider.note
-    assert not [s for s in steps if s.op == "replace"]
+    assert not [s for s in steps if s.op == "replace" and s.type.startswith("kubernetes:")]
 
 
 def test_without_a_cluster_identifier_the_same_change_replaces_every_object(tmp_path, monkeypatch):
     import components.cluster.k3s_cluster as k3s_cluster
 
     doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    doc["config"]["k3s-platform:cluster"]["k3sVersion"] = "v1.34.3+k3s1"
-    path = tmp_path / "dev-upgrade.yaml"
+    _adopt(doc["config"])
+    path = tmp_path / "dev-adopt.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    # The same program as before this fix: no clusterIdentifier on either side.
+    # The same program as before the stable identifier: none on either side.
     monkeypatch.setattr(k3s_cluster, "cluster_identifier", lambda name: None)
     old = run_stack("dev")
     new = run_stack("dev", path)
@@ -94,3 +106,107 @@ def test_a_label_change_touches_neither_the_config_nor_the_provider(tmp_path):
         {"labels": {"tier": "edge"}}))
     moved = {s.name: s.op for s in steps if s.op != "same"}
     assert moved == {"k3s-cluster-lab1-install": "update", "k3s-cluster-lab1-labels": "update"}
+
+
+def test_a_passed_through_key_fixed_at_creation_is_refused(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
+        {"k3s": {"server": {"flannel-backend": "wireguard-native"}}}))
+    found = errors(steps)
+    assert len(found) == 3 and all("k3s cannot change flannel-backend" in e for e in found), found
+
+
+def test_a_passed_through_key_is_an_update_that_names_the_restart(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
+        {"k3s": {"agent": {"kubelet-arg": ["max-pods=200"]}}}))
+    assert errors(steps) == []
+    notes = sorted(s.note for s in steps if s.type == "command:remote:CopyToRemote" and s.op == "update")
+    assert notes == ["k3s restarts on w1 for: kubelet-arg", "k3s restarts on w2 for: kubelet-arg"]
+
+
+def test_one_server_to_three_is_flagged_as_a_datastore_migration(tmp_path):
+    def grow(c):
+        cluster = c["k3s-platform:cluster"]
+        cluster["servers"] += [{"name": "lab2", "ip": "192.168.20.12", "mac": "52:54:00:20:00:12"},
+                               {"name": "lab3", "ip": "192.168.20.13", "mac": "52:54:00:20:00:13"}]
+        c["k3s-platform:router"]["apiUrl"] = "https://192.168.20.1:8443"  # HAProxy takes 443
+        c["k3s-platform:ingress"]["replicas"] = 2
+
+    steps = changed(tmp_path, "dev", grow)
+    warnings = [s.warning for s in steps if s.warning]
+    assert len(warnings) == 1 and warnings[0].startswith("datastore migration on lab1: "), warnings
+    assert "snapshot first" in warnings[0]
+    [first] = [s for s in steps if s.warning]
+    assert first.name == "k3s-cluster-lab1-config" and first.op == "update"
+    from tools.plan.engine_rules import change_report
+
+    text = change_report(steps, "t").text()
+    assert "warnings (1):\n  warning: datastore migration on lab1" in text
+
+
+def test_an_ordinary_server_change_is_no_migration(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
+        {"k3s": {"server": {"kubelet-arg": ["max-pods=150"]}}}))
+    assert [s.warning for s in steps if s.warning] == []
+
+
+def test_an_upgrade_across_two_minors_is_refused_and_one_minor_is_not(tmp_path):
+    two = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update({"k3sVersion": "v1.36.0+k3s1"}))
+    found = errors(two)
+    assert len(found) == 5 and all("skips a minor — upgrade one minor at a time (v1.35 first" in e for e in found)
+    one = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update({"k3sVersion": "v1.35.0+k3s1"}))
+    assert errors(one) == []
+    assert sorted(s.name for s in one if s.op == "update" and s.name.endswith("-upgrade")) == [
+        f"k3s-cluster-{n}-upgrade" for n in ("cp1", "cp2", "cp3", "w1", "w2")]
+
+
+# --- nodes and VLAN networks (prod's nodes live on the VLAN network `nodes`) ----------------
+
+
+def _to_lan(c):
+    """prod's nodes moved from their VLAN network back to the LAN (same host numbers)."""
+    cluster = c["k3s-platform:cluster"]
+    cluster["network"] = "lan"
+    for node in cluster["servers"] + cluster["agents"]:
+        node["ip"] = node["ip"].replace("192.168.30.", "192.168.10.")
+
+
+def test_moving_the_nodes_to_another_network_is_refused_per_node(tmp_path):
+    found = errors(changed(tmp_path, "prod", _to_lan))
+    moves = [e for e in found if "would move" in e]
+    assert len(moves) == 5, found  # every node's mapping
+    assert any("node cp1 would move (address 192.168.30.11 -> 192.168.10.11, interface opt<igc1.10> -> lan)" in e
+               and "rebuild" in e for e in moves), moves
+
+
+def test_re_addressing_one_node_is_refused(tmp_path):
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"]["agents"][1].update({"ip": "192.168.30.29"}))
+    found = errors(steps)
+    assert len(found) == 1 and "node w2 would move (address 192.168.30.22 -> 192.168.30.29)" in found[0], found
+
+
+def test_re_addressing_the_nodes_vlan_network_is_refused(tmp_path):
+    def move_gateway(c):
+        c["k3s-platform:network"]["vlans"][0]["gateway"] = "192.168.30.2"
+
+    found = errors(changed(tmp_path, "prod", move_gateway))
+    assert any("the VLAN network on igc1.10 would be re-addressed (192.168.30.1/24 -> 192.168.30.2/24) while nodes "
+               "cp1, cp2, cp3, w1, w2 live on it" in e for e in found), found
+
+
+def test_a_vlan_network_without_nodes_comes_and_goes_freely(tmp_path):
+    guests = {"name": "guests", "tag": 20, "parent": "igc1", "cidr": "192.168.40.0/24", "gateway": "192.168.40.1",
+              "dhcpRange": {"start": "192.168.40.100", "end": "192.168.40.199"}}
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:network"]["vlans"].append(guests))
+    created = sorted(s.urn.rsplit("::", 1)[1] for s in steps if s.op == "create")
+    assert "k3s-router-iface-guests" in created and "k3s-router-dhcpd-guests" in created, created
+    assert "k3s-router-vlan-igc1-20" in created and "k3s-router-fw-vlan-guests-outbound" in created, created
+    assert errors(steps) == []
+    # ... and its removal deletes just what it added (the nodes' network is untouched).
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    doc["config"]["k3s-platform:network"]["vlans"].append(guests)
+    path = tmp_path / "prod-with-guests.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    back = diff_runs(run_stack("prod", path), run_stack("prod"))
+    deleted = sorted(s.urn.rsplit("::", 1)[1] for s in back if s.op == "delete")
+    assert deleted == created and errors(back) == [], (deleted, errors(back))
+    assert not [s for s in back if s.op in ("update", "replace") and "nodes" in s.urn]

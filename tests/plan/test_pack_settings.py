@@ -36,18 +36,32 @@ def _renamed(tmp_path: Path, group: str | None = None, version: str | None = Non
 
 def test_the_pack_config_must_carry_a_renamed_platops_group(tmp_path):
     cfg = stack_config("prod", _renamed(tmp_path, group="sre"))
-    assert disagreements("prod", cfg, {"all": "mandatory"}) == [
+    people = {"platopsUsers": ["alice"]}
+    assert disagreements("prod", cfg, {"all": "mandatory", "rbac-least-privilege": people}) == [
         'policies/config/prod.json: leaves the pack default rbac-least-privilege.platopsGroup = "platops", '
         "but Pulumi.prod.yaml's platops.group makes it \"sre\" — write "
         '"rbac-least-privilege": {"platopsGroup": "sre"} in policies/config/prod.json']
-    assert disagreements("prod", cfg, {"rbac-least-privilege": {"platopsGroup": "sre"}}) == []
+    assert disagreements("prod", cfg, {"rbac-least-privilege": {"platopsGroup": "sre", **people}}) == []
 
 
 def test_the_pack_config_must_carry_the_clusters_minor(tmp_path):
     cfg = stack_config("prod", _renamed(tmp_path, version="v1.35.0+k3s1"))
-    [line] = disagreements("prod", cfg, {})
+    people = {"rbac-least-privilege": {"platopsUsers": ["alice"]}}
+    [line] = disagreements("prod", cfg, people)
     assert "pod-security-restricted.kubernetesVersion = \"1.34\"" in line and '"1.35"' in line
-    assert disagreements("prod", cfg, {"pod-security-restricted": {"kubernetesVersion": "1.35"}}) == []
+    assert disagreements("prod", cfg, {"pod-security-restricted": {"kubernetesVersion": "1.35"}, **people}) == []
+
+
+def test_the_pack_config_must_list_every_platops_person(tmp_path):
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    doc["config"]["k3s-platform:people"].append({"name": "frank", "role": "platops"})
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    cfg = stack_config("prod", path)
+    [line] = disagreements("prod", cfg, {"rbac-least-privilege": {"platopsUsers": ["alice"]}})
+    assert 'people makes it ["alice", "frank"]' in line
+    assert '"rbac-least-privilege": {"platopsUsers": ["alice", "frank"]}' in line
+    assert disagreements("prod", cfg, {"rbac-least-privilege": {"platopsUsers": ["alice", "frank"]}}) == []
 
 
 def test_the_plan_names_the_file_to_change_when_the_group_is_renamed(tmp_path, capsys):

@@ -158,7 +158,8 @@ def test_a_write_that_fails_part_way_never_replaces_the_earlier_plan(tmp_path):
 
 
 def test_a_stack_without_tenants_plans(tmp_path):
-    config = _config(tmp_path, **{"k3s-platform:tenants": []})
+    config = _config(tmp_path, **{"k3s-platform:tenants": [],
+                                  "k3s-platform:people": [{"name": "alice", "role": "platops"}]})
     run = plan("dev", "--out", "p", "--config-file", config, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     rbac = (tmp_path / "p" / "rbac.md").read_text()

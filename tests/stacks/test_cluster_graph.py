@@ -93,7 +93,8 @@ def test_node_leaves_through_its_member_step_on_the_first_server(prod_run):
 
 
 def test_kubernetes_waits_for_every_node_and_the_endpoint(prod_run):
-    d = deps(prod_run, "k3s-cluster-kubeconfig")
+    # The provider is registered — and so configured by the engine — only after these.
+    d = deps(prod_run, "k3s-cluster-provider")
     for node in ("cp1", "cp2", "cp3", "w1", "w2"):
         assert f"k3s-cluster-{node}-member" in d and f"k3s-cluster-{node}-upgrade" in d
     assert {"k3s-router-apply-dns", "k3s-router-apply-haproxy"} <= d
@@ -110,14 +111,33 @@ def test_token_and_connection_are_secret(prod_run):
         if r.name.endswith("-install"):
             assert rpc.is_rpc_secret(r.inputs["stdin"]), r.name
             assert r.inputs["logging"] != "stdoutAndStderr"
-    kubeconfig = reg(prod_run, "k3s-cluster-kubeconfig").inputs
-    assert kubeconfig["logging"] == "none"
+        if r.name.endswith("-cas"):  # the CA keys travel on stdin only
+            assert rpc.is_rpc_secret(r.inputs["stdin"]), r.name
+            assert r.inputs["logging"] != "stdoutAndStderr"
 
 
-def test_provider_built_from_secret_kubeconfig(prod_run):
-    [provider] = prod_run.by_type("pulumi:providers:kubernetes")
-    assert rpc.is_rpc_secret(provider.inputs["kubeconfig"])
-    assert "k3s-cluster-kubeconfig" in {d.split("::")[-1] for d in provider.property_dependencies["kubeconfig"]}
+def test_provider_kubeconfig_is_built_from_the_cluster_cas_not_read(dev_run, prod_run):
+    for run in (dev_run, prod_run):
+        [provider] = run.by_type("pulumi:providers:kubernetes")
+        assert rpc.is_rpc_secret(provider.inputs["kubeconfig"])
+        sources = {d.split("::")[-1] for d in provider.property_dependencies["kubeconfig"]}
+        assert sources == {"k3s-cluster-server-ca", "k3s-cluster-program-cert", "k3s-cluster-program-key"}
+        assert not [r for r in run.registrations if r.name == "k3s-cluster-kubeconfig"]
+        assert not any("k3s.yaml" in str(r.inputs.get("create", "")) for r in run.by_type(CMD))
+
+
+def test_cluster_cas_are_protected_and_placed_on_every_server_before_its_install(prod_run):
+    cas = [r for r in prod_run.registrations if r.type.startswith("tls:") and r.name.startswith("k3s-cluster-")
+           and not r.name.startswith("k3s-cluster-program-")]
+    assert {r.name for r in cas} == {f"k3s-cluster-{ca}{part}" for ca in (
+        "server-ca", "client-ca", "request-header-ca", "etcd-peer-ca", "etcd-server-ca") for part in ("", "-key")} | {
+        "k3s-cluster-service-account-key"}
+    assert all(r.protect for r in cas)
+    for node in ("cp1", "cp2", "cp3"):
+        assert f"k3s-cluster-{node}-cas" in deps(prod_run, f"k3s-cluster-{node}-install")
+        stdin_from = {d.split("::")[-1] for d in reg(prod_run, f"k3s-cluster-{node}-cas").property_dependencies["stdin"]}
+        assert "k3s-cluster-client-ca-key" in stdin_from and "k3s-cluster-service-account-key" in stdin_from
+    assert not [r for r in prod_run.registrations if r.name in ("k3s-cluster-w1-cas", "k3s-cluster-w2-cas")]
 
 
 def test_every_kubernetes_resource_uses_the_cluster_provider(dev_run, prod_run):
@@ -128,7 +148,7 @@ def test_every_kubernetes_resource_uses_the_cluster_provider(dev_run, prod_run):
             assert r.provider == provider.urn, f"{r.name} does not use the cluster provider"
 
 
-def test_kubeconfig_output_secret_and_rewritten():
+def test_kubeconfig_output_is_secret_and_names_the_api_endpoint():
     from components.config import read_stack_config
     from components.stack import Platform
 
@@ -172,14 +192,6 @@ def test_no_remote_step_sends_environment(dev_run, prod_run):
             assert not r.inputs.get("environment"), r.name
 
 
-def test_kubeconfig_read_reruns_when_the_first_server_changes(prod_run):
-    read = reg(prod_run, "k3s-cluster-kubeconfig").inputs
-    assert read["create"] == read["update"]
-    assert read["create"].startswith("# k3s-platform server generation ")
-    config = reg(prod_run, "k3s-cluster-cp1-config").inputs["source"].text
-    assert render_sha(config + "v1.34.2+k3s1") in read["create"]
-
-
 def test_provider_has_a_stable_cluster_identifier(dev_run, prod_run):
     # pulumi-kubernetes replaces its provider (and every object on it) when the kubeconfig is
     # computed, unless a clusterIdentifier is set and unchanged.
@@ -210,8 +222,84 @@ def test_haproxy_sends_ingress_only_to_the_nodes_traefik_runs_on(prod_run):
                 if r.name in ("k3s-router-haproxy-backend-ingress-http", "k3s-router-haproxy-backend-ingress-https")}
     assert len(backends) == 2
     for payload in backends.values():
-        assert sorted(s["address"] for s in payload["servers"]) == ["192.168.10.21", "192.168.10.22"]
+        assert sorted(s["address"] for s in payload["servers"]) == ["192.168.30.21", "192.168.30.22"]
     [traefik] = [r for r in prod_run.by_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "traefik"]
     [term] = traefik.inputs["values"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert term["matchExpressions"][0]["values"] == ["w1", "w2"]
+
+
+def test_adopted_cas_are_read_once_and_sign_the_same_kubeconfigs(tmp_path):
+    """`certificateAuthorities: adopt`: no CA resources and no placement step; one create-only
+    read on the first server after its install; the provider and the people's certificates
+    take the adopted client CA."""
+    import yaml
+
+    from tools.harness import ROOT
+
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    doc["config"]["k3s-platform:cluster"]["certificateAuthorities"] = "adopt"
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run = run_stack("prod", path)
+    assert not [r for r in run.registrations if r.name.startswith("k3s-cluster-")
+                and (r.name.endswith("-cas") or r.name.endswith("-ca-key"))]
+    read = reg(run, "k3s-cluster-cas-read")
+    assert "update" not in read.inputs and read.inputs["logging"] == "none"
+    assert "k3s-cluster-cp1-install" in deps(run, "k3s-cluster-cas-read")
+    signed = {d.split("::")[-1] for d in reg(run, "k3s-people-carol-cert").property_dependencies["caPrivateKeyPem"]}
+    assert signed == {"k3s-cluster-cas-read"}
+    [provider] = run.by_type("pulumi:providers:kubernetes")
+    assert "k3s-cluster-cas-read" in {d.split("::")[-1] for d in provider.property_dependencies["kubeconfig"]}
+
+
+def test_token_generation_two_rotates_the_first_server_before_any_node_gets_it(tmp_path):
+    import yaml
+
+    from tools.harness import ROOT
+
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    doc["config"]["k3s-platform:cluster"]["tokenGeneration"] = 2
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run = run_stack("prod", path)
+    tokens = {r.name: r for r in run.by_type("random:index/randomPassword:RandomPassword")}
+    assert set(tokens) == {"k3s-cluster-token", "k3s-cluster-token-2"}  # the first keeps its name
+    assert all(t.protect for t in tokens.values())
+    rotate = reg(run, "k3s-cluster-token-rotate")
+    assert rpc.is_rpc_secret(rotate.inputs["stdin"])
+    assert {d.split("::")[-1] for d in rotate.property_dependencies["stdin"]} == set(tokens)
+    assert rotate.inputs["connection"] == reg(run, "k3s-cluster-cp1-install").inputs["connection"]
+    for node in ("cp1", "cp2", "cp3", "w1", "w2"):
+        assert "k3s-cluster-token-rotate" in deps(run, f"k3s-cluster-{node}-install"), node
+    first = {d.split("::")[-1] for d in reg(run, "k3s-cluster-cp1-install").property_dependencies["stdin"]}
+    assert first == {"k3s-cluster-token-2"}
+    join = {d.split("::")[-1] for d in reg(run, "k3s-cluster-join-token").property_dependencies["stdin"]}
+    assert join == {"k3s-cluster-token-2"}  # re-read after the rotation: joiners get the new one
+
+
+def _marked_dead(tmp_path, server):
+    import yaml
+
+    from tools.harness import ROOT
+
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    for node in doc["config"]["k3s-platform:cluster"]["servers"]:
+        if node["name"] == server:
+            node["dead"] = True
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return run_stack("prod", path)
+
+
+def test_a_dead_first_server_never_runs_its_member_delete_on_itself(tmp_path):
+    run = _marked_dead(tmp_path, "cp1")
+    assert reg(run, "k3s-cluster-cp1-member").retain_on_delete
+    assert reg(run, "k3s-cluster-cp1-install").retain_on_delete
+    assert not reg(run, "k3s-cluster-cp2-member").retain_on_delete
+
+
+def test_a_dead_other_server_is_still_removed_from_the_first_one(tmp_path):
+    run = _marked_dead(tmp_path, "cp3")
+    assert not reg(run, "k3s-cluster-cp3-member").retain_on_delete  # runs on cp1: deletes the Node
+    assert reg(run, "k3s-cluster-cp3-install").retain_on_delete

@@ -214,7 +214,7 @@ def test_prod_and_dev_traefik_values_differ_as_intended():
     dev = charts(stack_run("dev"))["traefik"].inputs["values"]
     assert prod["deployment"]["replicas"] == 2 and dev["deployment"]["replicas"] == 1
     assert prod["podDisruptionBudget"]["enabled"] is True and dev["podDisruptionBudget"]["enabled"] is False
-    assert prod["ports"]["websecure"]["proxyProtocol"]["trustedIPs"] == ["192.168.10.1/32"]
+    assert prod["ports"]["websecure"]["proxyProtocol"]["trustedIPs"] == ["192.168.30.1/32"]  # HAProxy reaches the nodes from the router on their VLAN
     assert dev["ports"]["websecure"]["proxyProtocol"]["trustedIPs"] == []
 
 

@@ -1,4 +1,6 @@
-"""The CI files parse, wire their jobs correctly, gate prod and keep secrets out."""
+"""The CI files parse, wire their jobs correctly, keep every credential off merge-request jobs,
+gate prod, and pin what they run (docs/ci.md). The GitLab schema and actionlint checks are in
+test_gitlab_schema.py and test_actionlint.py."""
 
 from __future__ import annotations
 
@@ -26,15 +28,22 @@ def _github() -> dict:
     return yaml.safe_load(GITHUB.read_text())
 
 
+def _merged(base: dict, over: dict) -> dict:
+    """GitLab's `extends` merge: hashes merged key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def _gitlab_jobs(doc: dict) -> dict[str, dict]:
     """Concrete jobs with `extends` resolved (hidden `.templates` excluded)."""
     def resolved(job: dict) -> dict:
         out: dict = {}
         parents = job.get("extends") or []
         for parent in [parents] if isinstance(parents, str) else parents:
-            out.update(resolved(doc[parent]))
-        out.update({k: v for k, v in job.items() if k != "extends"})
-        return out
+            out = _merged(out, resolved(doc[parent]))
+        return _merged(out, {k: v for k, v in job.items() if k != "extends"})
     return {name: resolved(job) for name, job in doc.items()
             if name not in GITLAB_RESERVED and not name.startswith(".") and isinstance(job, dict)}
 
@@ -60,8 +69,8 @@ def _runs_on_mr(job: dict) -> bool:
         cond = rule.get("if", "")
         if "merge_request_event" in cond and "==" in cond:
             return rule.get("when") != "never"
-        if "CI_DEFAULT_BRANCH" in cond and "CI_COMMIT_BRANCH" in cond:
-            continue  # CI_COMMIT_BRANCH is unset in merge request pipelines
+        if "||" not in cond and re.search(r"\$CI_COMMIT_(BRANCH|TAG)\b", cond):
+            continue  # both are unset in merge request pipelines: a rule that needs one never matches
         return True
     return False
 
@@ -71,62 +80,106 @@ def _runs_on_mr(job: dict) -> bool:
 
 @pytest.mark.parametrize("path", [GITLAB, GITHUB], ids=["gitlab", "github"])
 def test_parses_and_inlines_no_secret(path):
+    """A credential is only ever a reference to the platform's store, never a value."""
     text = path.read_text()
     assert isinstance(yaml.safe_load(text), dict)
     assert "-----BEGIN" not in text
     for name in SECRET_NAMES:
         for match in re.finditer(rf"^\s*{name}\s*:\s*(.+)$", text, re.MULTILINE):
             value = match.group(1).strip()
-            assert re.fullmatch(rf"\$\{{\{{\s*secrets\.{name}\s*\}}\}}", value), f"{name} inlined: {value}"
+            assert re.fullmatch(r"\$\{\{\s*(secrets|vars)\.[A-Z_]+\s*\}\}|\$[A-Z_]+", value), \
+                f"{name} inlined: {value}"
     assert not re.search(r"(passphrase|password|token)\s*[:=]\s*['\"]?[A-Za-z0-9+/]{12,}", text, re.I)
-
-
-def test_gitlab_defines_no_secret_variables():
-    doc = _gitlab()
-    for scope in [doc, *_gitlab_jobs(doc).values()]:
-        assert not set(SECRET_NAMES) & set(scope.get("variables") or {})
 
 
 # --- GitLab -----------------------------------------------------------------------------------
 
 
-def test_gitlab_image_is_pinned():
-    assert _gitlab()["image"] == f"pulumi/pulumi-python:{PULUMI_VERSION}"
-
-
-def test_gitlab_needs_exist():
+def test_gitlab_stages_needs_and_extends_exist():
+    """What the schema cannot check: every name a job refers to is defined."""
     doc = _gitlab()
     jobs = _gitlab_jobs(doc)
-    stages = doc["stages"]
+    for name, job in doc.items():
+        if isinstance(job, dict) and name not in GITLAB_RESERVED:
+            parents = job.get("extends") or []
+            for parent in [parents] if isinstance(parents, str) else parents:
+                assert parent in doc, f"{name} extends unknown {parent}"
     for name, job in jobs.items():
-        assert job.get("stage") in stages, name
+        assert job.get("stage") in doc["stages"], name
         for ref in [*(job.get("needs") or []), *(job.get("dependencies") or [])]:
             target = ref["job"] if isinstance(ref, dict) else ref
             assert target in jobs, f"{name} needs unknown job {target}"
 
 
-def test_gitlab_runs_tests_plans_and_previews_on_merge_requests():
-    jobs = _gitlab_jobs(_gitlab())
-    mr = {n: j for n, j in jobs.items() if _runs_on_mr(j)}
-    scripts = "\n".join(_script(j) for j in mr.values())
-    assert "./run test" in scripts
+def _mr_jobs() -> dict[str, dict]:
+    return {n: j for n, j in _gitlab_jobs(_gitlab()).items() if _runs_on_mr(j)}
+
+
+def test_gitlab_merge_request_jobs_are_the_secret_free_gate():
+    """What runs on an MR (unprotected ref, any branch author) holds no credential and needs
+    no LAN: the tests, the plan and change report of each stack, and the summary."""
+    doc = _gitlab()
+    mr = _mr_jobs()
+    assert set(mr) == {"test", "gate:dev", "gate:prod", "gate:summary"}, sorted(mr)
+    credential = re.compile(r"\$\{?(" + "|".join(SECRET_NAMES) + r"|PREVIEW_[A-Z_]+)\b")
+    for name, job in mr.items():
+        assert not job.get("tags"), f"{name} would need a LAN runner"
+        assert not credential.search(_script(job)), name
+        assert not credential.search(str(job.get("variables") or {})), name
+        assert "pulumi " not in _script(job), name
+    assert not credential.search(str(doc.get("variables") or {}))
+    assert ".ci/mr-gate tests" in _script(mr["test"])
+    assert mr["test"]["artifacts"]["reports"]["junit"] == "gate-out/junit.xml"
     for stack in ("dev", "prod"):
-        plan = next(j for j in mr.values() if j.get("variables", {}).get("STACK") == stack
-                    and "./run plan" in _script(j))
-        assert "plan-out/" in plan["artifacts"]["paths"]
-        preview = next(j for j in mr.values() if j.get("variables", {}).get("STACK") == stack
-                       and "pulumi preview" in _script(j))
-        text = _script(preview)
-        for part in ("--diff", '--stack "$STACK"', "--policy-pack policies",
-                     '--policy-pack-config "policies/config/$STACK.json"'):
-            assert part in text
-        assert preview["artifacts"]["paths"]
+        job = mr[f"gate:{stack}"]
+        assert job["variables"]["STACK"] == stack
+        assert '.ci/mr-gate stack "$STACK" "${CI_MERGE_REQUEST_DIFF_BASE_SHA:-}"' in _script(job)
+        assert job["variables"]["GIT_DEPTH"] == "0"  # the base commit must be in the clone
+        assert job["artifacts"]["expose_as"] and job["artifacts"]["paths"] == [f"gate-out/{stack}/"]
+    summary = mr["gate:summary"]
+    assert ".ci/mr-gate summary" in _script(summary) and ".ci/mr-note gitlab" in _script(summary)
+    assert summary["artifacts"]["expose_as"]
 
 
-def test_gitlab_no_merge_request_job_runs_up():
+def test_gitlab_credentials_only_on_protected_refs():
+    """GitLab gives protected variables to protected refs only; every job that uses one runs
+    only there (a preview on the default branch or a maintainer's `preview/*` branch)."""
     for name, job in _gitlab_jobs(_gitlab()).items():
-        if "pulumi up" in _script(job):
-            assert not _runs_on_mr(job), name
+        if "pulumi " not in _script(job):
+            continue
+        runnable = [r for r in job["rules"] if r.get("when") != "never"]
+        assert runnable, name
+        for rule in runnable:
+            assert '$CI_COMMIT_REF_PROTECTED == "true"' in rule["if"], (name, rule)
+        assert job.get("tags") == ["lan"], name
+
+
+def test_gitlab_preview_uses_the_preview_credential_set():
+    jobs = _gitlab_jobs(_gitlab())
+    for stack in ("dev", "prod"):
+        preview = jobs[f"preview:{stack}"]
+        text = _script(preview)
+        for part in ("--diff", "--refresh", '--stack "$STACK"', "--policy-pack policies",
+                     '--policy-pack-config "policies/config/$STACK.json"',
+                     '.ci/preview-config "$STACK"', '--config-file "preview-out/Pulumi.$STACK.yaml"'):
+            assert part in text, (stack, part)
+        assert preview["variables"]["AWS_ACCESS_KEY_ID"] == "$PREVIEW_AWS_ACCESS_KEY_ID"
+        assert "environment" not in preview  # the deploy set is scoped to environments dev/production
+        assert "pulumi up" not in text
+
+
+def test_gitlab_images_are_pinned_tags():
+    """Tags here; Renovate's pinDigests (renovate.json) turns each into tag@digest."""
+    doc = _gitlab()
+    assert doc["default"]["image"] == "python:3.12-bookworm"
+    assert doc[".pulumi"]["image"] == f"pulumi/pulumi-python:{PULUMI_VERSION}"
+
+
+def test_gitlab_caches_pip_and_the_venv_on_the_pins():
+    cache = _gitlab()["default"]["cache"]
+    assert set(cache["paths"]) == {".cache/pip", "venv/"}
+    assert set(cache["key"]["files"]) == {"requirements.txt", "requirements-dev.txt"}  # GitLab allows two
+    assert _gitlab()["variables"]["PIP_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/pip"
 
 
 def test_gitlab_prod_up_is_manual_only():
@@ -139,6 +192,7 @@ def test_gitlab_prod_up_is_manual_only():
         runnable = [r for r in job["rules"] if r.get("when") != "never"]
         assert runnable and all(r.get("when") == "manual" for r in runnable), name
         assert all("CI_DEFAULT_BRANCH" in r["if"] for r in runnable), name
+        assert job["environment"]["name"] == "production"
     for name, job in dev.items():
         assert "--yes" in _script(job)
         assert all("CI_DEFAULT_BRANCH" in r["if"] for r in job["rules"] if r.get("when") != "never")
@@ -150,6 +204,7 @@ def test_gitlab_prod_up_is_manual_only():
 def test_github_triggers():
     on = _github()[True]  # YAML 1.1: the bare key `on` parses as True
     assert "pull_request" in on and "push" in on
+    assert "pull_request_target" not in on  # it would hand secrets to a fork's code
 
 
 def test_github_needs_exist():
@@ -160,27 +215,48 @@ def test_github_needs_exist():
             assert target in jobs, f"{name} needs unknown job {target}"
 
 
-def test_github_pulumi_is_pinned():
-    jobs = _github()["jobs"]
-    for job in jobs.values():
+def test_github_actions_are_pinned_by_commit():
+    """Every action by a full commit SHA, with the tag it was taken from as a comment."""
+    uses = re.findall(r"^\s*-?\s*uses:\s*(\S+)(.*)$", GITHUB.read_text(), re.MULTILINE)
+    assert uses
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
+        assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", comment), (ref, comment)
+    for job in _github()["jobs"].values():
         for step in job.get("steps") or []:
             if str(step.get("uses", "")).startswith("pulumi/actions"):
-                assert step["uses"] == "pulumi/actions@v6"
                 assert str(step["with"]["pulumi-version"]) == PULUMI_VERSION
 
 
-def test_github_previews_both_stacks_with_policies():
+def test_github_gate_holds_no_secret():
     jobs = _github()["jobs"]
-    assert "./run test" in _steps_text(jobs["test"])
-    preview = next(j for j in jobs.values() if "pulumi preview" in _steps_text(j))
+    for name in ("test", "gate", "summary"):
+        text = yaml.safe_dump(jobs[name])
+        assert "secrets." not in text and "environment" not in jobs[name], name
+        assert str(jobs[name]["runs-on"]).startswith("ubuntu-"), name
+    assert ".ci/mr-gate tests" in _steps_text(jobs["test"])
+    gate = jobs["gate"]
+    assert gate["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert '.ci/mr-gate stack "$STACK" "$BASE"' in _steps_text(gate)
+    checkout = next(s for s in gate["steps"] if "actions/checkout" in str(s.get("uses")))
+    assert checkout["with"]["fetch-depth"] == 0
+    assert jobs["summary"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert ".ci/mr-note github" in _steps_text(jobs["summary"])
+    assert _github()["permissions"] == {"contents": "read"}
+
+
+def test_github_preview_waits_for_reviewers_and_uses_the_preview_set():
+    preview = _github()["jobs"]["preview"]
+    assert preview["environment"] == "preview"
     assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    env = preview["env"]
+    assert env["AWS_ACCESS_KEY_ID"] == "${{ secrets.PREVIEW_AWS_ACCESS_KEY_ID }}"
+    assert "PULUMI_ACCESS_TOKEN" not in env
+    assert "head.repo.full_name == github.repository" in preview["if"]
     text = _steps_text(preview)
-    assert "--diff" in text and "--policy-pack policies" in text
-    assert "--policy-pack-config policies/config/${{ matrix.stack }}.json" in text
-    assert any("upload-artifact" in str(s.get("uses")) for s in preview["steps"])
-    plan = next(j for j in jobs.values() if "./run plan" in _steps_text(j))
-    assert plan["strategy"]["matrix"]["stack"] == ["dev", "prod"]
-    assert any("upload-artifact" in str(s.get("uses")) for s in plan["steps"])
+    assert "--diff" in text and "--refresh" in text and "--policy-pack policies" in text
+    assert '.ci/preview-config "$STACK"' in text
+    assert "pulumi up" not in text
 
 
 def test_github_up_never_on_pull_requests_and_prod_needs_approval():

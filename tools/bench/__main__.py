@@ -15,6 +15,11 @@ Measured, in one run:
   5. tracemalloc peak of one prod evaluation.
 `--tenants` picks the tenant counts (the 1000-tenant runs take minutes on a 2-core machine);
 `--profile` prints a cProfile of one whole plan at the largest N instead.
+`--engine` measures the real `pulumi preview` instead (tools/bench/engine.py: floor, program,
+pack overhead, plan/preview per tenant count) and writes only its own section of BENCHMARKS.md.
+The policy throughput of 3. has no target any more (issue 30 retired 1,500 resources/s: what a
+user waits for is the preview, measured by `--engine`); it stays as a regression guard of the
+pack in isolation, which uses pulumi-policy's public API only.
 Wall-clock figures are `time.perf_counter` on this machine; compare ratios, not absolutes.
 """
 
@@ -40,7 +45,8 @@ import yaml
 
 from components import safe_yaml
 from tools import policy_runner
-from tools.bench import engine_calls
+from tools.bench import engine, engine_calls
+from tools.bench.engine import ENGINE_TENANTS
 from tools.bench.graph import critical_path
 from tools.harness import ROOT, run_stack
 from tools.plan import render
@@ -52,11 +58,10 @@ REFERENCE_TENANTS = 100  # per-resource costs are compared with this count's
 COMMAND = "./run bench"  # = python -m tools.bench, from the repo root
 # Targets (issue 14): whole plan per resource vs evaluation alone at the reference count;
 # plan per resource at the largest count vs the reference; peak RSS plan vs evaluation at the
-# largest count; policy throughput through the analyzer at the largest count.
+# largest count. Policy throughput has no target (see the docstring).
 PLAN_OVER_EVAL = 2.0
 LINEAR = 1.2
 RSS_OVER_EVAL = 2.0
-POLICIES_PER_S = 1500
 POLICY_RUNS = 3  # policy throughput at the largest count: the median of this many runs
 
 
@@ -64,12 +69,16 @@ POLICY_RUNS = 3  # policy throughput at the largest count: the median of this ma
 
 
 def tenant_config(n: int) -> dict:
-    """Pulumi.prod.yaml with its tenants replaced by t0001..tNNNN, one host each, no sampleApp."""
+    """Pulumi.prod.yaml with its tenants replaced by t0001..tNNNN, one host each, no sampleApp,
+    and its people by the PlatOps people plus one AppOps person per tenant."""
     doc = safe_yaml.load((ROOT / "Pulumi.prod.yaml").read_text(), source="Pulumi.prod.yaml")
     domain = doc["config"]["k3s-platform:domain"]
     doc["config"]["k3s-platform:tenants"] = [
         {"name": f"t{i:04d}", "hosts": [f"t{i:04d}.{domain}"]} for i in range(1, n + 1)
     ]
+    platops = [p for p in doc["config"].get("k3s-platform:people", []) if p["role"] == "platops"]
+    doc["config"]["k3s-platform:people"] = platops + [
+        {"name": f"dev{i:04d}", "role": "appops", "tenants": [f"t{i:04d}"]} for i in range(1, n + 1)]
     return doc
 
 
@@ -243,7 +252,9 @@ def report(m: dict, evals: list[dict], rows: list[dict], rt: dict, policies: lis
              "Offline plan under Pulumi mocks (DESIGN.md §6). Wall-clock figures depend on the machine;",
              "the ratios, measured in one run, are what to compare.", "",
              f"Machine: `{m['arch']}`, {m['cpus']} CPUs, Python {m['python']}; run {m['date']}; "
-             f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end.", "",
+             f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end"
+             + (" (the CPUs were shared with other work: the seconds are inflated, the ratios less so)."
+                if max(load) > (m["cpus"] or 1) else "."), "",
              f"Command: `{COMMAND}` (from the repo root; `--tenants 10,100` for a shorter run).", "",
              f"## Program evaluation (median of {RUNS})", "",
              "| stack | resources | median s | min s | max s |", "|---|---:|---:|---:|---:|"]
@@ -296,7 +307,7 @@ def report(m: dict, evals: list[dict], rows: list[dict], rt: dict, policies: lis
 def policy_lines(policies: list[dict], previews: list[dict]) -> list[str]:
     """The policy throughput section: as a preview calls the pack (the target's measure), then
     as the plan calls it."""
-    big, big_plan = previews[-1], policies[-1]
+    big = previews[-1]
     floor = big["floor"]["per_second"]
     lines = ["## Policy throughput (prod policy config)", "",
              "### As a preview calls the pack", "",
@@ -312,12 +323,10 @@ def policy_lines(policies: list[dict], previews: list[dict]) -> list[str]:
     lines += [f"| {p['label']} | {p['resources']} | {p['pack']['per_resource']:.2f} | {p['pack']['stack']:.2f} | "
               f"{p['per_second']:.0f} | {p['pack']['per_cpu_second']:.0f} | {p['floor']['per_second']:.0f} | "
               f"{p['per_second'] / p['floor']['per_second']:.2f} | {p['pack']['diagnostics']} |" for p in previews]
-    lines += ["", f"{big['label']}: {big['per_second']:.0f} resources/s "
-              f"({_verdict(big['per_second'] >= POLICIES_PER_S)} the {POLICIES_PER_S} target); the floor, "
-              f"{floor:.0f} resources/s, is "
-              + ("below the target: no Python pack served by pulumi-policy's gRPC server reaches it on this "
-                 "machine (docs/adr/0008-policy-throughput-as-the-engine-calls.md)." if floor < POLICIES_PER_S
-                 else "above the target."),
+    lines += ["", f"{big['label']}: {big['per_second']:.0f} resources/s, {big['per_second'] / floor:.2f} of the "
+              f"floor ({floor:.0f} resources/s). No target: a regression guard of the pack in isolation "
+              "(the 1,500 resources/s target is retired; what the pack adds to a real preview is measured "
+              "by `./run bench --engine`).",
               "", "### As the plan calls the pack", "",
               "`./run plan` sends the Analyze calls 32 at a time and no Remediate, then AnalyzeStack (Python client)"
               + (f"; median of {POLICY_RUNS} runs at the largest count." if len(policies) > 1 else "."), "",
@@ -329,9 +338,7 @@ def policy_lines(policies: list[dict], previews: list[dict]) -> list[str]:
               f"{p['violations']} |" for p in policies]
     lines += ["", "resources / s: the calls' wall time; with start: the analyzer's process start, GetAnalyzerInfo "
               "and Configure included; per analyzer CPU s: the analyzer process's own CPU time for the same calls "
-              "(moves least with machine load).", "",
-              f"{big_plan['label']}: {big_plan['per_second']:.0f} resources/s as the plan calls the pack "
-              f"({_verdict(big_plan['per_second'] >= POLICIES_PER_S)} {POLICIES_PER_S})."]
+              "(moves least with machine load)."]
     return lines
 
 
@@ -341,7 +348,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="comma-separated tenant counts (default: %(default)s)")
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of one whole plan at the largest count, write nothing")
+    parser.add_argument("--engine", action="store_true",
+                        help="measure the real preview (floor, program, pack, plan) instead; needs ./run engine build")
+    parser.add_argument("--engine-tenants", default=",".join(map(str, ENGINE_TENANTS)),
+                        help="tenant counts of --engine (default: %(default)s)")
+    parser.add_argument("--engine-1000", action="store_true",
+                        help="with --engine, also measure 1000 tenants on the engine (hours) instead of "
+                             "extrapolating its times")
+    parser.add_argument("--engine-profile", action="store_true",
+                        help="with --engine, profile the CLI on the floor and the program at the largest count")
+    parser.add_argument("--no-write", action="store_true", help="with --engine, print only, leave BENCHMARKS.md")
+    parser.add_argument("--engine-rewrite", action="store_true",
+                        help="rewrite the --engine section from the last run's figures (engine-out/bench-engine.json)")
     args = parser.parse_args(argv)
+    try:
+        args.engine_tenants = tuple(sorted({int(n) for n in args.engine_tenants.split(",") if n.strip()}))
+    except ValueError:
+        parser.error(f"--engine-tenants: {args.engine_tenants!r} is not a comma-separated list of numbers")
+    if not args.engine_tenants or min(args.engine_tenants) < 1:
+        parser.error("--engine-tenants: give at least one count, each 1 or more")
     try:
         args.tenants = tuple(sorted({int(n) for n in args.tenants.split(",") if n.strip()}))
     except ValueError:
@@ -353,6 +378,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.engine_rewrite:
+        return engine.rewrite()
+    if args.engine:
+        return engine.main(args.engine_tenants, args.engine_1000, args.engine_profile, write=not args.no_write)
     if args.profile:
         with tempfile.TemporaryDirectory() as tmp:
             print(profile_hotspots(write_tenant_config(Path(tmp), args.tenants[-1]), Path(tmp) / "plan"))
@@ -394,15 +423,15 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-# Sections of BENCHMARKS.md measured by other commands (the engine and lab builds): a bench run
-# keeps them as they are, from this heading to the end.
+# Sections of BENCHMARKS.md measured by other commands (`--engine`, the engine and lab builds): a
+# bench run keeps them as they are, from the first of these headings to the end.
 KEPT_FROM = "## Builds of the engine and the lab"
 
 
 def kept_sections(path: Path) -> str:
     text = path.read_text() if path.is_file() else ""
-    at = text.find(KEPT_FROM)
-    return "\n" + text[at:] if at >= 0 else ""
+    found = [at for at in (text.find(engine.SECTION), text.find(KEPT_FROM)) if at >= 0]
+    return "\n" + text[min(found):] if found else ""
 
 
 if __name__ == "__main__":

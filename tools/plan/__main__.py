@@ -1,6 +1,9 @@
 """`python -m tools.plan <stack> [--out DIR] [--config-file FILE]` — what `pulumi up` would create.
 
-`--fresh-preview` and `--from OLD_CONFIG_FILE` check engine rules instead (tools/plan/engine_rules.py).
+`--fresh-preview`, `--from OLD_CONFIG_FILE` and `--against GIT_REF` check engine rules instead
+(tools/plan/engine_rules.py, tools/plan/against.py); `--report-only` makes the two change modes
+a merge-request gate (tools/plan/review.py). In every mode `--out DIR` also gets `report.md`,
+the Markdown a reviewer reads in the merge request.
 
 Runs the program offline under Pulumi's mocks with the stack's own config and writes the
 plan files (see tools/plan/render.py). Exit codes: 0 plan written; 1 a schema or mandatory
@@ -27,6 +30,7 @@ from tools.cli import finish
 from tools.harness import ROOT
 from tools.plan.build import PlanFailure, build_plan
 from tools.plan.outdir import OutDirError, caller_path, check_target, write_atomically
+from tools.plan.review import REPORT_FILE, plan_markdown
 
 LONG_PLAN = 500  # registrations: from here a plan takes long enough to show its stages
 
@@ -57,33 +61,55 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--from", dest="from_config", type=Path, metavar="OLD_CONFIG_FILE",
                       help="list the steps `pulumi up` would take from OLD_CONFIG_FILE to this config")
     mode.add_argument("--against", metavar="GIT_REF",
-                      help="prove a refactor moves no resource: the steps from the program at GIT_REF "
-                           "to the working tree; exit 1 on any replace, delete or create")
+                      help="the steps from the program and stack files at GIT_REF to the working tree; "
+                           "exit 1 on any replace, delete or create (a refactor moves nothing)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="with --against or --from: exit 0 for creates and in-place updates, 1 only for "
+                             "what a reviewer must approve (replaces, deletes that run on a host, refused "
+                             "steps such as a protected resource's, mandatory policy violations)")
     mode.add_argument("--dump-registrations", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--progress", action="store_true",
                         help=f"print each stage's line to stderr (default: only for {LONG_PLAN}+ registrations)")
     args = parser.parse_args(argv)
+    if args.report_only and not (args.against or args.from_config):
+        parser.error("--report-only: only with --against GIT_REF or --from OLD_CONFIG_FILE (a change to report)")
     out = caller_path(args.out) if args.out else ROOT / "plan-out" / args.stack
     config_file = caller_path(args.config_file) if args.config_file else None
     protected = (ROOT, caller_path("."))
+    # The check modes print their report; they write files only when asked (--out).
+    report_out = (caller_path(args.out), protected) if args.out else None
+    if report_out:
+        try:
+            check_target(*report_out)  # before the long run: refuse early
+        except OutDirError as failure:
+            print(f"plan: {failure}", file=sys.stderr)
+            return 2
     if args.against or args.dump_registrations:
         from tools.plan import against
 
         if args.dump_registrations:
             return against.dump_registrations(args.stack, config_file, caller_path(args.dump_registrations))
-        return against.run_against(args.stack, args.against, config_file)
+        return against.run_against(args.stack, args.against, config_file, report_only=args.report_only,
+                                   out=report_out, command=_command(argv))
     if args.fresh_preview or args.from_config:
         from tools.plan.engine_rules import run_mode
 
         return run_mode(args.stack, config_file, fresh_preview=args.fresh_preview,
-                        old_config=caller_path(args.from_config) if args.from_config else None)
+                        old_config=caller_path(args.from_config) if args.from_config else None,
+                        report_only=args.report_only, out=report_out, command=_command(argv))
     progress = _StageLines(args.progress)
     notes: list[str] = []
     try:
         check_target(out, protected)  # before the long run: refuse early
         plan = build_plan(args.stack, config_file, progress=progress)
+        markdown = plan_markdown(args.stack, plan.summary_text, plan.schema_errors, plan.violations)
+
+        def write(tmp: Path) -> None:
+            notes.extend(plan.write(tmp, progress))
+            (tmp / REPORT_FILE).write_text(markdown, encoding="utf-8")
+
         # stale files from an earlier plan would mislead: a complete plan replaces it whole
-        write_atomically(out, lambda tmp: notes.extend(plan.write(tmp, progress)), protected)
+        write_atomically(out, write, protected)
     except (PlanFailure, OutDirError) as failure:
         print(f"plan: {failure}" if isinstance(failure, OutDirError) else failure, file=sys.stderr)
         return 2
@@ -96,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     print(plan.summary_text)
     print(f"plan written to {out}")
     return 1 if plan.failed else 0
+
+
+def _command(argv: list[str] | None) -> str:
+    """The command line, as the report's footer shows it (paths as given: no secrets are
+    arguments of this tool)."""
+    words = sys.argv[1:] if argv is None else argv
+    return " ".join(["./run plan", *words])
 
 
 def _release_event_loop() -> None:

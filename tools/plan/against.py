@@ -5,7 +5,9 @@ temporary directory and run there in a subprocess, with that revision's own stac
 as it is in the working tree; then compares the two runs with the change mode's engine rules
 (`tools/plan/engine_rules.diff_runs`: matched by URN or alias) and prints the same report.
 Exit: 0 when every resource is kept (same or updated in place), 1 when any is replaced,
-deleted or created, 2 when either side cannot run (bad ref, invalid config).
+deleted or created, 2 when either side cannot run (bad ref, invalid config). With
+`--report-only` (the merge-request gate) creates and in-place updates pass too: 1 only for what
+a reviewer must approve (tools/plan/review.py), with the pack run over the new side.
 
 The old side writes its registrations with `python -m tools.plan <stack> --dump-registrations
 FILE`; a revision from before that flag existed is dumped by this file run as a script with
@@ -143,10 +145,17 @@ def run_at(tree: Path, stack: str, config_file: Path | None, python: str = sys.e
 # --- the comparison -------------------------------------------------------------------------
 
 
-def run_against(stack: str, ref: str, config_file: Path | None = None, repo: Path | None = None) -> int:
+def run_against(stack: str, ref: str, config_file: Path | None = None, repo: Path | None = None, *,
+                report_only: bool = False, out: tuple[Path, tuple[Path, ...]] | None = None,
+                command: str = "") -> int:
+    """Exit 0/1/2 as the module says; with `report_only` 1 only for what needs a reviewer
+    (tools/plan/review.py), the pack run on the new side; `out` = (directory, paths it must
+    not contain) gets report.md and report.txt."""
     import pulumi
 
     from tools.harness import ROOT, ConfigFileError, run_stack
+    from tools.plan import review
+    from tools.plan.build import stack_policy_violations
     from tools.plan.engine_rules import CREATE, DELETE, REPLACE, change_report, diff_runs
 
     repo = repo or ROOT
@@ -154,6 +163,7 @@ def run_against(stack: str, ref: str, config_file: Path | None = None, repo: Pat
         with exported_tree(ref, repo) as tree:
             old = run_at(tree, stack, config_file)
         new = run_stack(stack, config_file)
+        violations = stack_policy_violations(new, stack, config_file) if report_only else None
     except AgainstError as err:
         print(f"plan: {err}", file=sys.stderr)
         return 2
@@ -161,15 +171,28 @@ def run_against(stack: str, ref: str, config_file: Path | None = None, repo: Pat
         print(f"plan: the program in the working tree failed:\n{err}", file=sys.stderr)
         return 2
     steps = diff_runs(old, new)
-    report = change_report(steps, f"changes for {stack}: {ref} -> working tree")
-    print(report.text(), end="")
-    moved = [s for s in steps if s.op in (REPLACE, DELETE, CREATE)]
-    if moved or report.failed:
-        print(f"MOVED: {len(moved)} resource(s) replaced, deleted or created against {ref}")
-        return 1
-    print(f"ok: no resource is replaced, deleted or created against {ref} "
-          f"({len(steps)} resources, {sum(1 for s in steps if s.op != 'same')} updated in place)")
-    return 0
+    title = f"changes for {stack}: {ref} -> working tree"
+    lines = change_report(steps, title).lines
+    if report_only:
+        verdict, code = review.verdict_lines(steps, violations or [])
+        lines += verdict
+    else:
+        moved = [s for s in steps if s.op in (REPLACE, DELETE, CREATE)]
+        if moved or change_report(steps, title).failed:
+            lines.append(f"MOVED: {len(moved)} resource(s) replaced, deleted or created against {ref}")
+            code = 1
+        else:
+            lines.append(f"ok: no resource is replaced, deleted or created against {ref} "
+                         f"({len(steps)} resources, {sum(1 for s in steps if s.op != 'same')} updated in place)")
+            code = 0
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if out is None:
+        return code
+    from tools.plan.outdir import write_change_reports
+
+    return write_change_reports(out, review.change_markdown(title, steps, violations, command=command), text, code)
+
 
 
 def _main(argv: list[str]) -> int:

@@ -84,18 +84,27 @@ def report_namespaces(tenant_namespaces: list[str]) -> list[str]:
 
 
 def rbac_report(objects: list[dict]) -> str:
-    """The who-can matrix of both personas, read off the objects the program emits."""
+    """The who-can matrix of both personas (their groups) and of every person of `people`
+    (their User bindings), read off the objects the program emits."""
     subjects: dict[str, Subject] = {}
+    people: dict[str, Subject] = {}
     namespaces: list[str] = []
     for obj in objects:
         meta = obj.get("metadata") or {}
-        if obj.get("kind") == "ClusterRoleBinding" and meta.get("name") == persona_specs.PLATOPS_BINDING:
+        kind, name = obj.get("kind"), str(meta.get("name", ""))
+        if kind == "ClusterRoleBinding" and name == persona_specs.PLATOPS_BINDING:
             for s in obj.get("subjects") or []:
                 subjects[f"PlatOps ({s['name']})"] = Subject(s["kind"], s["name"])
-        if obj.get("kind") == "RoleBinding" and meta.get("name") == persona_specs.APPOPS_BINDING:
+        if kind == "RoleBinding" and name == persona_specs.APPOPS_BINDING:
             namespaces.append(meta["namespace"])
             for s in obj.get("subjects") or []:
                 subjects[f"AppOps ({s['name']})"] = Subject(s["kind"], s["name"])
+        persona = {"ClusterRoleBinding": "PlatOps", "RoleBinding": "AppOps"}.get(str(kind))
+        if persona and (name.startswith("platops-") or name.startswith("appops-")):
+            for s in obj.get("subjects") or []:
+                if s.get("kind") == "User":
+                    people.setdefault(f"{persona} person {s['name']}", Subject("User", s["name"]))
+    subjects.update(sorted(people.items()))
     if not subjects:
         return "# RBAC who-can matrix\n\nThis stack binds no persona.\n"
     return rbac_matrix_markdown(objects, personas=subjects, namespaces=report_namespaces(namespaces))
@@ -139,6 +148,15 @@ def checked_config(stack: str, config_file: Path | None):
         raise PlanFailure(str(err)) from None
     except ConfigError as err:
         raise PlanFailure(err.report(stack, source=str(config_file) if config_file else None)) from None
+
+
+def stack_policy_violations(run: StackRun, stack: str, config_file: Path | None) -> list[dict]:
+    """The pack over one run, with the stack's own settings (the change modes' new side); a
+    settings mismatch is reported as the config error it is."""
+    try:
+        return check_policies(run, config=stack_config(stack, config_file))
+    except PlanFailure as err:
+        raise ConfigFileError(str(err)) from None
 
 
 def build_plan(stack: str, config_file: Path | None = None, program=None, progress: Progress | None = None) -> Plan:

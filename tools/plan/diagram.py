@@ -6,6 +6,8 @@ Graphviz DOT text, sorted so that two runs give the same bytes. It draws:
 
 - the pfSense router, its subsystems summarised by pfSense object kind (VLANs, DHCP mappings,
   DNS overrides, NAT, firewall rules, HAProxy, OpenVPN);
+- each VLAN network (an `interface` assignment): its device, the router's address on it, its
+  DHCP server; the nodes whose DHCP mapping lies in it hang off it instead of the router;
 - each k3s node, from the `command:remote:Command` steps named `<cluster>-<node>-install`
   (role from the stack config's servers and agents);
 - Traefik and cert-manager, from `kubernetes:helm.sh/v4:Chart` registrations when present,
@@ -20,6 +22,7 @@ Graphviz DOT text, sorted so that two runs give the same bytes. It draws:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -40,6 +43,7 @@ SYSTEM_CHARTS = (("traefik", "Traefik"), ("cert-manager", "cert-manager"))
 # pfSense object kinds (components/network/kinds.py) grouped into the router's subsystems.
 _SUBSYSTEMS = (
     ("VLANs", ("vlan",)),
+    ("VLAN networks (interfaces, DHCP servers)", ("interface", "dhcp_server")),
     ("DHCP static mappings", ("static_mapping",)),
     ("DNS host overrides", ("host_override",)),
     ("NAT port forwards", ("port_forward",)),
@@ -104,6 +108,40 @@ def _dns_overrides(run: StackRun) -> list[str]:
         if inputs.get("kind") == "host_override" and isinstance(payload, dict):
             hosts.append(f"{payload.get('host')}.{payload.get('domain')}")
     return sorted(hosts)
+
+
+def _vlan_networks(run: StackRun) -> list[tuple[str, ipaddress.IPv4Interface, bool]]:
+    """(device, router address/prefix, has a DHCP server) for each interface assignment."""
+    # A DHCP server is told apart by what it hands out as DNS: the router's address on it (its
+    # interface id is pfSense's, unknown to the plan).
+    dhcp = {str(dns) for r in run.by_type(PFSENSE_OBJECT) if _inputs(r).get("kind") == "dhcp_server"
+            for dns in ((_inputs(r).get("payload") or {}).get("dnsserver") or [])}
+    found = []
+    for reg in run.by_type(PFSENSE_OBJECT):
+        inputs = _inputs(reg)
+        payload = inputs.get("payload")
+        if inputs.get("kind") != "interface" or not isinstance(payload, dict):
+            continue
+        try:
+            address = ipaddress.IPv4Interface(f"{payload.get('ipaddr')}/{int(payload.get('subnet') or 0)}")
+        except (TypeError, ValueError):
+            continue
+        found.append((str(payload.get("if")), address, str(address.ip) in dhcp))
+    return sorted(found, key=lambda v: v[0])
+
+
+def _node_addresses(run: StackRun) -> dict[str, ipaddress.IPv4Address]:
+    """Node name -> the address of its DHCP mapping."""
+    out = {}
+    for reg in run.by_type(PFSENSE_OBJECT):
+        inputs = _inputs(reg)
+        payload = inputs.get("payload")
+        if inputs.get("kind") == "static_mapping" and isinstance(payload, dict):
+            try:
+                out[str(payload.get("hostname"))] = ipaddress.IPv4Address(str(payload.get("ipaddr")))
+            except ValueError:
+                continue
+    return out
 
 
 def _node_roles(config: Any) -> dict[str, str]:
@@ -205,8 +243,14 @@ def architecture_dot(run: StackRun, config: Any = None) -> str:
            '  edge [fontname="Helvetica", fontsize="9"];',
            ""]
 
+    vlans = _vlan_networks(run)
     out += ['  subgraph "cluster_router" {', '    label="router"; style="dashed";',
-            _node("router", ["pfSense router", *_router_summary(run)], fillcolor="#fde9d9"), "  }"]
+            _node("router", ["pfSense router", *_router_summary(run)], fillcolor="#fde9d9")]
+    for device, address, dhcp in vlans:
+        out.append(_node(f"vlan:{device}", [f"VLAN network {device}", str(address.network),
+                                            f"router {address.ip}", "DHCP server" if dhcp else "no DHCP server"],
+                         fillcolor="#fbe5d6"))
+    out.append("  }")
 
     nodes = _nodes(run, _node_roles(config))
     out += ['  subgraph "cluster_k3s" {', '    label="k3s cluster"; style="rounded";']
@@ -250,8 +294,14 @@ def architecture_dot(run: StackRun, config: Any = None) -> str:
         out.append(_node(f"persona:appops:{group}", ["AppOps", f"Group {group}"], shape="ellipse"))
     out += ["  }", ""]
 
+    for device, _, _ in vlans:
+        out.append(_edge("router", f"vlan:{device}", "802.1Q"))
+    addresses = _node_addresses(run)
     for _, node, role in nodes:
-        out.append(_edge("router", f"node:{node}", "DHCP, HAProxy :6443" if role == "server" else "DHCP"))
+        ip = addresses.get(node)
+        on = next((d for d, a, _ in vlans if ip is not None and ip in a.network), None)
+        out.append(_edge(f"vlan:{on}" if on else "router", f"node:{node}",
+                         "DHCP, HAProxy :6443" if role == "server" else "DHCP"))
     out.append(_edge("router", system_ids["traefik"], "ingress :80, :443"))
     for tenant, ns in tenants:
         out.append(_edge(system_ids["traefik"], f"tenant:{ns}", "routes"))

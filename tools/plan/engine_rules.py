@@ -231,6 +231,7 @@ class Step:
     order: tuple[str, ...] = ()  # for a replace: create-replacement/delete-replaced, in run order
     destructive: str | None = None  # "host <ip>: <what the delete script does>" when it runs there
     error: str | None = None  # the engine refuses this step
+    warning: str | None = None  # accepted, but a step to prepare for (host_rules: a datastore migration)
     note: str = ""
     old_urn: str | None = None  # when matched through an alias
 
@@ -326,6 +327,13 @@ def provider_config_replaces(type_: str, old_inputs: dict | None, new_inputs: di
     old_c = {k: canonical(v) for k, v in (old_inputs or {}).items() if k != "version"}
     new_c = {k: canonical(v) for k, v in (new_inputs or {}).items() if k != "version"}
     changed = sorted({_top(p) for p in changed_paths(old_c, new_c)})
+    # pulumi-kubernetes DiffConfig: a clusterIdentifier set on both sides decides alone — changed,
+    # it replaces; unchanged, nothing replaces (its deferred reset of Replaces). Adding or
+    # removing it leaves the rules below in charge.
+    old_id = _unwrap((old_inputs or {}).get("clusterIdentifier"))
+    new_id = _unwrap((new_inputs or {}).get("clusterIdentifier"))
+    if old_id and new_id:
+        return ["clusterIdentifier"] if old_id != new_id else []
     if _active_cluster(old_inputs) != _active_cluster(new_inputs):
         return changed or ["kubeconfig"]
     return [k for k in changed if k == "renderYamlToDirectory"]
@@ -470,6 +478,22 @@ def _computed_kubeconfig(step: Step, old: Registration, new: Registration,
                         "pulumi-kubernetes replaces the provider and every object on it")
 
 
+def _computed_command_inputs(step: Step, new: Registration, old_by_urn: dict[str, Registration],
+                             new_by_urn: dict[str, Registration]) -> Step:
+    """A command fed by a resource the same run changes sees that input unknown in the preview,
+    and pulumi-command diffs an unknown input as a change: the preview shows an update even
+    where the mocks' values match; the `up` runs it only if the value really changed (both seen
+    in the engine tier: tests/engine/test_unknown_inputs.py)."""
+    if not new.type.startswith("command:") or step.op != SAME:
+        return step
+    unknown = inputs_unknown_in_preview(new, old_by_urn, new_by_urn)
+    if not unknown:
+        return step
+    return replace_step(step, op=UPDATE, changed=tuple(unknown),
+                        note=f"{', '.join(unknown)} unknown in the preview (its source changes): an update "
+                             "in the preview, run by the `up` only if the value changed")
+
+
 def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
     """Every step the engine would take to go from `old`'s resources to `new`'s: resources
     matched by URN or alias, one `Step` each, creates in program order, deletes last."""
@@ -517,9 +541,10 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
         old_provider_inputs = config(old_by_urn, found.provider)
         if found.provider and found.provider in provider_alias:
             found = _with_provider(found, provider_alias[found.provider])  # aliased: the same provider
-        steps.append(diff_resource(
+        step = diff_resource(
             found, reg, provider_replaced=reg.custom and reg.provider in replaced_providers,
-            provider_inputs=(old_provider_inputs, config(new_by_urn, reg.provider))))
+            provider_inputs=(old_provider_inputs, config(new_by_urn, reg.provider)))
+        steps.append(_computed_command_inputs(step, reg, old_by_urn, new_by_urn))
     steps = _dependent_replacements(steps, new_by_urn, old_by_urn)
 
     for reg in reversed(old.registrations):  # dependents are deleted before what they use
@@ -701,6 +726,10 @@ def change_report(steps: Iterable[Step], title: str) -> ChangeReport:
     if errors:
         out.append(f"errors ({len(errors)}):")
         out += [f"  error: {s.error}" for s in errors]
+    warnings = sorted((s for s in steps if s.warning), key=lambda s: s.urn)
+    if warnings:
+        out.append(f"warnings ({len(warnings)}):")
+        out += [f"  warning: {s.warning}" for s in warnings]
     for op in STEP_ORDER:
         if op == SAME:
             continue
@@ -728,35 +757,57 @@ def fresh_preview_policy_errors(run: StackRun, unconfigured: set[str]) -> list[s
             for v in found if v["enforcement"] == "mandatory"]
 
 
-def run_mode(stack: str, config_file=None, *, fresh_preview: bool = False, old_config=None, program=None) -> int:
+def run_mode(stack: str, config_file=None, *, fresh_preview: bool = False, old_config=None, program=None,
+             report_only: bool = False, out=None, command: str = "") -> int:
     """`./run plan <stack> --fresh-preview | --from OLD_CONFIG_FILE`. Exit: 0 ok, 1 the engine
-    would refuse (or a change would run a host-side delete on a kept resource), 2 bad config."""
+    would refuse (or a change would run a host-side delete on a kept resource), 2 bad config.
+    `report_only` (with --from): 1 only for what a reviewer must approve (tools/plan/review.py).
+    `out` = (directory, paths it must not contain) gets report.md and report.txt."""
     import sys
 
     import pulumi
 
     from tools.harness import ConfigFileError, run_stack
+    from tools.plan import review
+    from tools.plan.build import stack_policy_violations
 
+    violations = None
     try:
         if fresh_preview:
             run = run_stack(stack, config_file, program=program, fresh_preview=True)
             errors = construct_errors(run)
             unconfigured = unconfigured_provider_resources(run)
-            print(f"fresh preview of {stack}: {len(run.registrations)} registrations, "
-                  f"{sum(1 for r in run.registrations if r.remote)} remote components, "
-                  f"{len(unconfigured)} resources on a provider not configured yet (empty outputs "
-                  "for the stack policies)")
+            summary = (f"fresh preview of {stack}: {len(run.registrations)} registrations, "
+                       f"{sum(1 for r in run.registrations if r.remote)} remote components, "
+                       f"{len(unconfigured)} resources on a provider not configured yet (empty outputs "
+                       "for the stack policies)")
             errors += fresh_preview_policy_errors(run, unconfigured)
-            for err in errors:
-                print(err)
-            print(f"FAILED: {len(errors)} engine error(s)" if errors else "ok: the engine would accept this preview")
-            return 1 if errors else 0
-        old = run_stack(stack, old_config, program=program)
-        new = run_stack(stack, config_file, program=program)
+        else:
+            old = run_stack(stack, old_config, program=program)
+            new = run_stack(stack, config_file, program=program)
+            if report_only:
+                violations = stack_policy_violations(new, stack, config_file)
     except (ConfigFileError, pulumi.RunError) as err:
         print(err, file=sys.stderr)
         return 2
-    title = f"changes for {stack}: {old_config} -> {config_file or f'Pulumi.{stack}.yaml'}"
-    report = change_report(diff_runs(old, new), title)
-    print(report.text(), end="")
-    return 1 if report.failed else 0
+    if fresh_preview:
+        lines = [summary, *errors,
+                 f"FAILED: {len(errors)} engine error(s)" if errors else "ok: the engine would accept this preview"]
+        markdown = review.fresh_preview_markdown(stack, summary, errors, command=command)
+        code = 1 if errors else 0
+    else:
+        title = f"changes for {stack}: {old_config} -> {config_file or f'Pulumi.{stack}.yaml'}"
+        steps = diff_runs(old, new)
+        report = change_report(steps, title)
+        lines = list(report.lines)
+        code = 1 if report.failed else 0
+        if report_only:
+            verdict, code = review.verdict_lines(steps, violations or [])
+            lines += verdict
+        markdown = review.change_markdown(title, steps, violations, command=command)
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    from tools.plan.outdir import write_change_reports
+
+    return write_change_reports(out, markdown, text, code)
+

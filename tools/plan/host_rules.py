@@ -5,12 +5,25 @@ by the engine and still wrong on the other side; the change mode refuses them, n
 works instead:
 
 - **k3s settings it cannot change on a running cluster** (`cluster-cidr`, `service-cidr`,
-  `secrets-encryption`): the config step would be an update and k3s would restart with a
-  config its datastore contradicts (k3s docs: these are set at cluster creation; secrets
-  encryption is switched with `k3s secrets-encrypt`).
+  `secrets-encryption`, and the passed-through `cluster-dns`, `cluster-domain`,
+  `flannel-backend`: `k3s_options.FIXED_AT_CREATION`): the config step would be an update and
+  k3s would restart with a config its datastore contradicts (k3s docs: these are set at
+  cluster creation; secrets encryption is switched with `k3s secrets-encrypt`). Every other
+  changed key is an update noted as a restart of k3s on that node, naming the keys.
+- **an upgrade across more than one minor** (`k3sVersion` v1.34 -> v1.36): Kubernetes' skew
+  policy upgrades the control plane one minor at a time.
+- **a datastore migration** (not refused, a warning): the first server's config gaining
+  `cluster-init` — one server becoming three — moves k3s from SQLite into embedded etcd when
+  it restarts; the report says to take a copy of the datastore first.
 - **a natural key moving between resources** (a node renamed: its DHCP mapping is created
   under the new name, which adopts pfSense's object by MAC, then the old resource's delete
   removes that same object): refused as a create and a delete of one pfSense object.
+- **a node that moves to another address or network** (a new `ip`, `cluster.network` naming
+  another network, or a VLAN network re-addressed under its nodes): its DHCP mapping would
+  be updated in place while k3s keeps the old address (node IP, etcd peer URL, certificates);
+  a node changes address by being rebuilt. Remove it in one `up`, add it back with its new
+  address in the next (docs/operations.md). A VLAN network's router address changing while
+  nodes live on it is refused too: their leases, HAProxy's address and the API name move.
 - **a server renamed on the same host**: k3s keeps the node and etcd member name on disk, so
   the old name's member delete drains forever or removes the live member. Remove the server
   in one `up` and add it under its new name in the next (docs/operations.md).
@@ -18,21 +31,19 @@ works instead:
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import replace
 from typing import Any
 
 import yaml
 
+from components.config import k3s_options
 from tools.harness import Registration, StackRun
 
-FIXED_AT_CREATION = {
-    "cluster-cidr": "the pod network is fixed when the cluster is created: build a new cluster "
-                    "(a new stack) with the new range and move the workloads",
-    "service-cidr": "the service network is fixed when the cluster is created: build a new cluster "
-                    "(a new stack) with the new range and move the workloads",
-    "secrets-encryption": "switch it with `k3s secrets-encrypt enable|disable` then `k3s secrets-encrypt "
-                          "reencrypt` on the servers (docs/operations.md), then change the config",
-}
+# Which k3s keys a running cluster cannot take (components/config/k3s_options.py keeps the table
+# beside the flag list, so a passed-through key is judged like the program's own).
+FIXED_AT_CREATION = k3s_options.FIXED_AT_CREATION
 
 
 def _unwrap(value: Any) -> Any:
@@ -61,9 +72,100 @@ def fixed_setting_changes(old: Registration, new: Registration) -> list[str]:
     return out
 
 
+def datastore_migration(old: Registration, new: Registration) -> str | None:
+    """The first server's config gaining `cluster-init`: one server becoming three, which moves
+    k3s's datastore from SQLite into embedded etcd at the next start (k3s docs, "High
+    Availability Embedded etcd": an existing SQLite server converts when restarted with
+    cluster-init)."""
+    old_text, new_text = _config_text(old), _config_text(new)
+    if old_text is None or new_text is None:
+        return None
+    before, after = yaml.safe_load(old_text) or {}, yaml.safe_load(new_text) or {}
+    if after.get("cluster-init") and not before.get("cluster-init"):
+        node = after.get("node-name", new.name)
+        return (f"datastore migration on {node}: k3s restarts with cluster-init and moves the cluster "
+                "from SQLite into embedded etcd — snapshot first: stop k3s and copy "
+                "/var/lib/rancher/k3s/server/db/ off the host (docs/operations.md, 'From one server to "
+                "three'); the joining servers follow, one at a time")
+    if before.get("cluster-init") and not after.get("cluster-init"):
+        node = after.get("node-name", new.name)
+        return (f"{node} loses cluster-init: k3s keeps its etcd datastore (there is no way back to "
+                "SQLite); a single server on etcd keeps working, without a quorum to lose")
+    return None
+
+
+_TARGET = re.compile(r"^target='v1\.(\d+)\.\d+\+k3s\d+'$", re.M)
+
+
+def minor_skip(old: Registration, new: Registration) -> str | None:
+    """An upgrade step going up more than one Kubernetes minor (the skew policy allows one at a
+    time: each control-plane minor must run before the next)."""
+    before = _TARGET.search(str(old.inputs.get("create") or ""))
+    after = _TARGET.search(str(new.inputs.get("create") or ""))
+    if not (before and after) or int(after.group(1)) - int(before.group(1)) <= 1:
+        return None
+    return (f"{new.name}: k3s from v1.{before.group(1)} to v1.{after.group(1)} skips a minor — upgrade one "
+            f"minor at a time (v1.{int(before.group(1)) + 1} first, `pulumi up`, then the next)")
+
+
+def restart_note(old: Registration, new: Registration) -> str:
+    """What a config update does on the host: the k3s keys it changes, each restarting k3s."""
+    old_text, new_text = _config_text(old), _config_text(new)
+    if old_text is None or new_text is None or old_text == new_text:
+        return ""
+    before, after = yaml.safe_load(old_text) or {}, yaml.safe_load(new_text) or {}
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    node = new.name.removesuffix("-config")
+    return f"k3s restarts on {node.rsplit('-', 1)[-1]} for: {', '.join(changed)}" if changed else ""
+
+
 def _host(reg: Registration) -> str | None:
     connection = _unwrap(reg.inputs.get("connection"))
     return _unwrap(connection.get("host")) if isinstance(connection, dict) else None
+
+
+PFSENSE_OBJECT = "pulumi-python:dynamic/network:PfSenseObject"
+
+
+def _router_object(reg: Registration, kind: str) -> dict[str, Any] | None:
+    """The payload of a router object of `kind`, or None."""
+    if reg.type != PFSENSE_OBJECT or _unwrap(reg.inputs.get("kind")) != kind:
+        return None
+    payload = _unwrap(reg.inputs.get("payload"))
+    return payload if isinstance(payload, dict) else None
+
+
+def node_move(old: Registration, new: Registration) -> str | None:
+    """Why a node's DHCP mapping changing this way needs a rebuild, or None."""
+    before, after = _router_object(old, "static_mapping"), _router_object(new, "static_mapping")
+    if before is None or after is None:
+        return None
+    moved = [(f, before.get(f), after.get(f)) for f in ("ipaddr", "parent_id") if before.get(f) != after.get(f)]
+    if not moved:
+        return None
+    what = ", ".join(f"{'address' if f == 'ipaddr' else 'interface'} {a} -> {b}" for f, a, b in moved)
+    return (f"node {after.get('hostname')} would move ({what}): k3s keeps a node's address (node IP, etcd peer "
+            "URL, certificates), so a node moves to another address or network only by a rebuild — remove it "
+            "from the cluster in one `up`, then add it back with its new address in the next (docs/operations.md)")
+
+
+def network_readdress(old: Registration, new: Registration, mappings: list[dict[str, Any]]) -> str | None:
+    """Why re-addressing a VLAN network's interface is refused while nodes live on it, or None."""
+    before, after = _router_object(old, "interface"), _router_object(new, "interface")
+    if before is None or after is None:
+        return None
+    try:  # numbers come back from the wire as floats (24.0)
+        was = ipaddress.IPv4Interface(f"{before.get('ipaddr')}/{int(before.get('subnet') or 0)}")
+        now = ipaddress.IPv4Interface(f"{after.get('ipaddr')}/{int(after.get('subnet') or 0)}")
+        held = sorted(str(m.get("hostname")) for m in mappings
+                      if ipaddress.IPv4Address(str(m.get("ipaddr"))) in was.network)
+    except (TypeError, ValueError):
+        return None
+    if was == now or not held:
+        return None
+    return (f"the VLAN network on {after.get('if')} would be re-addressed ({was} -> {now}) while nodes {', '.join(held)} live on it: their "
+            "addresses, leases and the router's HAProxy address move with it — rebuild the nodes on the new network "
+            "(remove them in one `up`, add them back in the next), or keep the network's addresses")
 
 
 def apply(steps: list, old: StackRun, new: StackRun) -> list:
@@ -77,12 +179,27 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
     created_servers = {_host(r): r for r in creates if r.type == "command:remote:Command"
                        and r.name.endswith("-install") and _role(r) == "server"}
 
+    old_mappings = [m for m in (_router_object(r, "static_mapping") for r in old.registrations) if m]
+
     out = []
     for step in steps:
         error = None
-        if step.op == "update" and step.type == "command:remote:CopyToRemote" and step.urn in old_by_urn:
+        if step.op in ("update", "replace") and step.type == PFSENSE_OBJECT and step.urn in old_by_urn \
+                and step.urn in new_by_urn:
+            was, now = old_by_urn[step.urn], new_by_urn[step.urn]
+            error = node_move(was, now) or network_readdress(was, now, old_mappings)
+        elif step.op == "update" and step.type == "command:remote:CopyToRemote" and step.urn in old_by_urn:
             problems = fixed_setting_changes(old_by_urn[step.urn], new_by_urn[step.urn])
             error = "; ".join(problems) or None
+            note = restart_note(old_by_urn[step.urn], new_by_urn[step.urn])
+            if note and not error:
+                step = replace(step, note=f"{step.note}; {note}" if step.note else note)
+            migration = datastore_migration(old_by_urn[step.urn], new_by_urn[step.urn])
+            if migration:
+                step = replace(step, warning=migration)
+        elif (step.op == "update" and step.type == "command:remote:Command" and step.name.endswith("-upgrade")
+              and step.urn in old_by_urn):
+            error = minor_skip(old_by_urn[step.urn], new_by_urn[step.urn])
         elif step.op == "delete" and step.urn in deletes:
             gone = deletes[step.urn]
             key = gone.inputs.get("naturalKey")

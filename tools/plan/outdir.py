@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from pathlib import Path
 from tools.caller import caller_path
 from tools.cli import unfinished, uninterrupted
 
-__all__ = ["MARKER", "OutDirError", "caller_path", "check_target", "write_atomically"]
+__all__ = ["MARKER", "OutDirError", "caller_path", "check_target", "write_atomically", "write_change_reports", "write_reports"]
 
 MARKER = ".k3s-platform-plan"
 MARKER_TEXT = ("This directory is an offline plan written by `./run plan` (tools/plan).\n"
@@ -114,3 +115,34 @@ def write_atomically(out: Path, write: Callable[[Path], None], protected: tuple[
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def write_reports(out: Path, files: dict[str, str], protected: tuple[Path, ...] = ()) -> str | None:
+    """The check modes' reports (name -> text) into `out`, as a plan is written (marker, swap
+    when complete). Returns the error line to print, or None when written."""
+    def write(tmp: Path) -> None:
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+
+    try:
+        write_atomically(out, write, protected)
+    except OutDirError as failure:
+        return f"plan: {failure}"
+    except OSError as err:
+        return f"plan: --out {out}: cannot write ({err.strerror or err}) — check the disk and permissions"
+    return None
+
+
+def write_change_reports(out: tuple[Path, tuple[Path, ...]] | None, markdown: str, text: str, code: int) -> int:
+    """The change modes' ending: with `--out`, report.md and report.txt written there (and said
+    so); the exit code is `code`, or 2 when the reports could not be written."""
+    if out is None:
+        return code
+    from tools.plan import review
+
+    failure = write_reports(out[0], {review.REPORT_FILE: markdown, review.TEXT_FILE: text}, out[1])
+    if failure:
+        print(failure, file=sys.stderr)
+        return 2
+    print(f"report written to {out[0] / review.REPORT_FILE}")
+    return code

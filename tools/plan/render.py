@@ -21,7 +21,7 @@ from tools.harness import SECRET, Registration, StackRun, redact
 
 HELM_CHART = "kubernetes:helm.sh/v3:Release"
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
-NODE_STEPS = ("prepare", "config", "install", "upgrade")
+NODE_STEPS = ("prepare", "cas", "config", "install", "upgrade")
 
 
 def _clean_inputs(reg: Registration) -> dict:
