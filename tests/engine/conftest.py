@@ -9,6 +9,8 @@ import pytest
 
 from tools.engine import inline
 
+from .ssh_hosts import lan_for, missing
+
 
 @pytest.fixture(scope="session")
 def engine_bins():
@@ -34,3 +36,14 @@ def work(tmp_path_factory, request):
 def assert_no_errors(run: inline.Run) -> None:
     assert run.error is None, "\n".join(run.output[-60:])
     assert not run.diagnostics("error"), run.diagnostics("error")
+
+
+@pytest.fixture
+def lan(tmp_path):
+    """dev's LAN with sshd hosts in network namespaces (tests/engine/ssh_hosts.py)."""
+    why = missing()
+    if why:
+        pytest.fail(why, pytrace=False)
+    network = lan_for("192.168.20.0/24", "192.168.20.1", tmp_path / "lan")
+    yield network
+    network.close()

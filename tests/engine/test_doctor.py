@@ -15,17 +15,6 @@ from tools import doctor
 from tools.engine import inline
 
 from .router_stack import ca_of, self_signed
-from .ssh_hosts import lan_for, missing
-
-
-@pytest.fixture
-def lan(tmp_path):
-    why = missing()
-    if why:
-        pytest.fail(why, pytrace=False)
-    network = lan_for("192.168.20.0/24", "192.168.20.1", tmp_path / "lan")
-    yield network
-    network.close()
 
 
 @pytest.fixture

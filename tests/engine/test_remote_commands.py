@@ -4,7 +4,6 @@ so, and deleted, with the rendered scripts running in the host sandbox."""
 
 from __future__ import annotations
 
-import pytest
 import yaml
 
 from components.cluster import render
@@ -16,22 +15,11 @@ from tools.lab.certs import make_pki
 from tools.plan.engine_rules import diff_runs
 
 from .conftest import assert_no_errors
-from .ssh_hosts import lan_for, missing
 
 
 def cluster_program() -> None:
     config, secrets = read_stack_config()
     K3sCluster("k3s-cluster", config.cluster, secrets.ssh_private_key)
-
-
-@pytest.fixture
-def lan(tmp_path):
-    why = missing()
-    if why:
-        pytest.fail(why, pytrace=False)
-    network = lan_for("192.168.20.0/24", "192.168.20.1", tmp_path / "lan")
-    yield network
-    network.close()
 
 
 def stack_file(path, edit=None):

@@ -138,6 +138,22 @@ def secret_keys() -> list[str]:
     return [k for k, d in (project.get("config") or {}).items() if isinstance(d, dict) and d.get("secret")]
 
 
+def placeholder_secret_maps(stack_file: Path) -> dict[str, dict]:
+    """Placeholder values for the optional secret maps the stack's settings call for (what an
+    operator sets with `pulumi config set --secret --path`): S3 credentials when etcd snapshots
+    go to S3, a login per registry host whose config says `auth`."""
+    doc = safe_yaml.load(stack_file.read_text(), source=str(stack_file)) or {}
+    config = doc.get("config") or {}
+    cluster = config.get(f"{PROJECT}:cluster") or {}
+    maps: dict[str, dict] = {}
+    if (cluster.get("etcdSnapshots") or {}).get("s3"):
+        maps["etcdS3Credentials"] = {"accessKey": "placeholder-access-key", "secretKey": "placeholder-secret-key"}
+    hosts = [h for h, c in ((cluster.get("registries") or {}).get("configs") or {}).items() if (c or {}).get("auth")]
+    if hosts:
+        maps["registryAuth"] = {h: {"username": "placeholder", "password": "placeholder"} for h in hosts}
+    return maps
+
+
 def program() -> None:
     """The project's own `__main__.py`, run as the CLI's language host would run it."""
     os.chdir(REPO)
@@ -251,6 +267,12 @@ class EngineStack:
                 self._stack.set_config(full, auto.ConfigValue(given[key], secret=True))
             elif full not in current:
                 self._stack.set_config(full, auto.ConfigValue(f"placeholder-{key}", secret=True))
+        for key, value in placeholder_secret_maps(stack_file).items():
+            full = f"{PROJECT}:{key}"
+            if key in given:
+                self._stack.set_config(full, auto.ConfigValue(given[key], secret=True))
+            elif full not in current:
+                self._stack.set_config(full, auto.ConfigValue(json.dumps(value), secret=True))
 
     @contextmanager
     def _environment(self) -> Iterator[None]:
