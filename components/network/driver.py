@@ -17,6 +17,10 @@ Creates nothing by itself; at deploy time it reads, writes and applies pfSense o
   whole; parallel writes race).
 - TLS is verified by default (optionally against a CA bundle); redirects are never followed
   (the key would go along); each request has one deadline for all of it and a largest answer.
+- Only our objects are changed: one found by its natural key must carry our tag
+  (kinds.Kind.owner), or it is a RouterConflict, never adopted or deleted (DHCP static
+  mappings excepted, docs/router.md §4). Every write and delete is verified against a fresh
+  listing: an answer alone is not proof.
 - Retries are bounded and never blind: reads and applies are re-sent; a create, update or
   delete whose outcome is unknown is re-decided from a fresh lookup by natural key.
 - Transport and shape faults (bad status line, truncated body, TLS failure, listing items
@@ -40,7 +44,21 @@ from typing import Any
 
 from components.grammar import Grammar
 
-from .kinds import APPLY_PATHS, REFID_PREFIX, SERVICE_SETTINGS, Kind, get_kind, natural_key
+from .kinds import (
+    APPLY_PATHS,
+    HAPROXY_FRONTEND,
+    INTERFACE,
+    REFID_PREFIX,
+    SERVICE_SETTINGS,
+    TAG,
+    VLAN,
+    Kind,
+    backend_marked,
+    get_kind,
+    natural_key,
+    owned_interface,
+    tagged,
+)
 
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -113,6 +131,11 @@ class RouterHttpError(RouterError):
         super().__init__(f"router {api_url}: {method} {path} -> HTTP {status}: {message}")
         self.status = status
         self.message = message
+
+
+class RouterConflict(RouterError):
+    """An object with our natural key exists on the router but was not made by this program
+    (it lacks our tag): it is never changed, adopted or deleted."""
 
 
 class RouterOutcomeUnknown(RouterError):
@@ -461,6 +484,68 @@ class PfRestDriver:
                 )
         return matches[0] if matches else None
 
+    def owned(self, kind: Kind, live: Mapping[str, Any]) -> bool:
+        """Whether a live object was made by this program (`Kind.owner` says how it shows it)."""
+        if kind.owner == "adopt":
+            return True
+        if kind.owner == "vlan_device":
+            return owned_interface(live, self.list(VLAN))
+        if kind.owner == "interface":
+            ident = live.get("id")
+            iface = next((i for i in self.list(INTERFACE) if i.get("id") == ident), None)
+            return iface is not None and owned_interface(iface, self.list(VLAN))
+        if kind.owner == "backend":
+            return backend_marked(live.get("advanced_backend")) or any(
+                tagged(f.get("descr")) and f.get("backend_serverpool") == live.get("name")
+                for f in self.list(HAPROXY_FRONTEND))
+        return tagged(live.get(kind.owner))
+
+    def _not_ours(self, kind: Kind) -> str:
+        return {
+            "vlan_device": f"the device it assigns is no VLAN whose description starts with {TAG!r}",
+            "interface": "its interface is no VLAN network of this program",
+            "backend": f"its backend pass-thru does not start with {TAG!r} and none of our frontends uses it",
+        }.get(kind.owner, f"its {kind.owner} does not start with {TAG!r}")
+
+    def find_owned(self, kind: Kind, payload: Mapping[str, Any], doing: str) -> dict[str, Any] | None:
+        """find(), and a RouterConflict when the object with our key is not ours: the driver
+        edits and deletes only what it made (DHCP static mappings excepted: adopted)."""
+        live = self.find(kind, payload)
+        if live is not None and not self.owned(kind, live):
+            raise RouterConflict(
+                f"router {self.api_url}: not {doing} {kind.name} {natural_key(kind, payload)}: an object with that "
+                f"key exists on the router but was not made by this program ({self._not_ours(kind)}) — the "
+                "program changes and deletes only its own objects: rename or remove the hand-made one in the "
+                "pfSense GUI (or change the config so the keys differ), then run pulumi up again")
+        return live
+
+    def _verify_written(self, kind: Kind, payload: Mapping[str, Any], key: str, answer: Any) -> dict[str, Any]:
+        """A write answered 200 is proof of nothing by itself: an answer naming another key is
+        an error, and the object must then be listed under our key, as ours. Returns the live
+        object (its `id` checked by find)."""
+        if isinstance(answer, Mapping):
+            seen = dict(answer)
+            if kind.parent_id:
+                seen.setdefault("parent_id", payload.get("parent_id"))
+            try:
+                other = natural_key(kind, seen)
+            except ValueError:
+                other = key  # an answer without the key fields: the listing decides
+            if other != key:
+                raise RouterError(
+                    f"router {self.api_url}: writing {key} was answered with another object ({other}) — check "
+                    "the router (Diagnostics > Backup & Restore > Config History) before running pulumi up again")
+        live = self.find(kind, payload)
+        if live is None:
+            raise RouterError(
+                f"router {self.api_url}: writing {kind.name} {key} was answered as done, but the router does not "
+                "list it — is the REST API package current (docs/router.md §3)? Run pulumi up again")
+        if not self.owned(kind, live):
+            raise RouterError(
+                f"router {self.api_url}: {kind.name} {key} was written, but the router lists it without our tag "
+                f"({self._not_ours(kind)}) — is the REST API package current (docs/router.md §3)?")
+        return live
+
     def resolve_refs(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Replace "$refid:<kind>:<descr>" values with the live object's pfSense refid."""
         out = dict(payload)
@@ -485,8 +570,10 @@ class PfRestDriver:
         )
 
     def upsert(self, kind: Kind, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Create the object, or update it in place if its natural key already exists
-        (adopts a hand-made twin instead of failing on a unique constraint).
+        """Create the object, or update it in place if our object with its natural key
+        already exists; a hand-made object with that key is a RouterConflict (DHCP static
+        mappings excepted: adopted, docs/router.md §4). Returns the live object as listed
+        after the write (verified: there, under our key, ours).
 
         A write whose outcome is unknown (timeout, 5xx) is never re-sent blindly: each
         attempt first looks the key up again. A create that did commit is then found (and
@@ -499,15 +586,16 @@ class PfRestDriver:
             for attempt in range(self._retries + 1):
                 if attempt:
                     self._sleep(self._backoff * (2 ** (attempt - 1)))
-                existing = self.find(kind, payload)
+                existing = self.find_owned(kind, payload, "writing")
                 if existing is not None and create_unknown:
                     return existing  # our earlier POST did commit
                 try:
                     if existing is None:
-                        return self.request("POST", kind.path, body=body) or {}
-                    update = {k: v for k, v in body.items() if k not in kind.immutable}  # `editable: false`
-                    update["id"] = existing["id"]
-                    return self.request("PATCH", kind.path, body=update) or {}
+                        answer = self.request("POST", kind.path, body=body)
+                    else:
+                        update = {k: v for k, v in body.items() if k not in kind.immutable}  # `editable: false`
+                        update["id"] = existing["id"]
+                        answer = self.request("PATCH", kind.path, body=update)
                 except RouterOutcomeUnknown as err:
                     create_unknown = create_unknown or existing is None
                     last = err
@@ -517,10 +605,14 @@ class PfRestDriver:
                     raise RouterError(
                         f"router {self.api_url}: {kind.name} {key} was refused (HTTP {err.status}: {err.message})"
                     ) from None
+                else:
+                    return self._verify_written(kind, payload, key, answer)
             raise self._gave_up("writing", key, last)
 
     def delete(self, kind: Kind, payload: Mapping[str, Any]) -> bool:
-        """Delete the object with this natural key. An object already gone is fine (False).
+        """Delete our object with this natural key. An object already gone is fine (False); a
+        hand-made one with that key is a RouterConflict, left alone (DHCP static mappings
+        excepted, docs/router.md §4).
 
         pfSense deletes by array position and renumbers afterwards, so a DELETE is never
         re-sent as it was: each attempt resolves the id from the key again (gone: done), and
@@ -532,7 +624,7 @@ class PfRestDriver:
             for attempt in range(self._retries + 1):
                 if attempt:
                     self._sleep(self._backoff * (2 ** (attempt - 1)))
-                existing = self.find(kind, payload)
+                existing = self.find_owned(kind, payload, "deleting")
                 if existing is None:
                     return sent_unknown  # gone: our unanswered DELETE did it, or it never existed
                 query: dict[str, Any] = {"id": existing["id"]}
@@ -618,7 +710,8 @@ class PfRestDriver:
             raise RouterError(f"unknown subsystem {subsystem!r} — use one of {sorted(APPLY_PATHS)}")
         with _router_lock(self.api_url):
             missing = [
-                natural_key(get_kind(k), p) for k, p in expected if self.find(get_kind(k), p) is None
+                natural_key(get_kind(k), p) for k, p in expected
+                if self.find_owned(get_kind(k), p, f"applying {subsystem} with") is None
             ]
             if missing:
                 raise RouterError(
