@@ -212,6 +212,14 @@ def test_an_admin_range_inside_a_public_vlan_needs_the_opt_in():
     "http://user:s3cr3t-pw@10.0.0.5:8879/charts", "https://charts.example.org/?token=s3cr3t-pw",
     "https://charts.example.org/index?access_token=s3cr3t-pw&x=1", "https://charts.example.org/#s3cr3t-pw",
     "https://charts.example.org:8443/repo?s3cr3t-pw", "  https://u:s3cr3t-pw@charts.example.org  ",
+    # spellings the URL parser reads as user and password although urlsplit sees no netloc
+    "https:u:s3cr3t-pw@charts.example.org", "https:/u:s3cr3t-pw@charts.example.org",
+    "https:\\\\u:s3cr3t-pw@charts.example.org", "HTTPS://U:S3CR3T-PW@CHARTS.EXAMPLE.ORG",
+    "https://charts\tx:s3cr3t-pw@example.org", "https://:s3cr3t-pw@charts.example.org",
+    "https://u%3As3cr3t-pw@charts.example.org", "https://%40s3cr3t-pw@charts.example.org",
+    # tokens after the path, in any of its forms
+    "https://charts.example.org/?", "https://charts.example.org/#", "https://charts.example.org/x;token=s3cr3t-pw",
+    "https://charts.example.org/repo\n?t=s3cr3t-pw", "https://charts.example.org/index.yaml?X-Amz-Signature=s3cr3t-pw",
 ])
 def test_chart_repository_credentials_are_refused_and_never_echoed(url):
     raw = raw_config(PROD)
@@ -219,7 +227,8 @@ def test_chart_repository_credentials_are_refused_and_never_echoed(url):
     with pytest.raises(ConfigError) as err:
         parse_stack_config(raw)
     report = err.value.report("prod")
-    assert "s3cr3t-pw" not in report and err.value.problems[0].startswith("charts.repository: ")
+    assert "s3cr3t-pw" not in report.lower() and err.value.problems[0].startswith("charts.repository: ")
+    assert "takes no credentials for the chart repository" in report and "local mirror" in report
 
 
 @pytest.mark.parametrize("url", ["http://charts.lan:8879", "https://charts.example.org/mirror/"])

@@ -131,6 +131,8 @@ def _plan(*args):
     ("apiUrl: https://192.168.20.1", "apiUrl: 'https://192.168.20.1:'"),
     ("sampleApp: {}", "sampleApp: {}\n      quota: {requestsCpu: 1e999999999}"),
     ("config:\n", f"config:\n  k3s-platform:dashboardPassword: {SECRET}\n"),
+    ("config:\n", f"config:\n  k3s-platform:charts:\n    repository: https:ci:{SECRET}@charts.lan\n"),
+    ("config:\n", f"config:\n  k3s-platform:charts:\n    repository: 'https://charts.lan/?token={SECRET}'\n"),
 ])
 def test_plan_refuses_with_rc_2_and_no_traceback(tmp_path, old, new):
     out = tmp_path / "out"
