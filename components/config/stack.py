@@ -440,8 +440,54 @@ def _router_port_rules(network: Network, cluster: Cluster, router: RouterSetting
     return []
 
 
+# NAT port forwards on WAN (network/payloads.py render_port_forwards): TCP only.
+WAN_NAT_TCP_PORTS = (80, 443)
+# Let's Encrypt issues at most 100 names per certificate; a tenant's hosts share one.
+ACME_NAMES_PER_CERTIFICATE = 100
+
+
+def _vpn_port_rules(router: RouterSettings) -> list[str]:
+    """The OpenVPN server listens on WAN beside the NAT of 80/443 to the ingress: on TCP one of
+    those ports, one of the two would never get its connections."""
+    vpn = router.vpn
+    if vpn.enabled and vpn.protocol == "tcp" and vpn.port in WAN_NAT_TCP_PORTS:
+        return [f"router.vpn.port: TCP {vpn.port} on WAN is forwarded to the ingress (NAT of TCP "
+                f"{' and '.join(map(str, WAN_NAT_TCP_PORTS))}) — give the VPN another port (1194 is OpenVPN's) "
+                "or protocol udp"]
+    return []
+
+
+def _certificate_size_rules(tenants: tuple[Tenant, ...], certificates: Certificates) -> list[str]:
+    """Each tenant's hosts share one certificate (system/tls_route.py); Let's Encrypt refuses
+    a certificate with more than 100 names, so the tenant would never get one."""
+    if certificates.issuer != "acme":
+        return []
+    return [f"tenants[{i}].hosts: {len(t.hosts)} hosts, but Let's Encrypt puts at most "
+            f"{ACME_NAMES_PER_CERTIFICATE} names on one certificate and the tenant's hosts share one — "
+            "split the tenant, or use fewer hosts"
+            for i, t in enumerate(tenants) if len(t.hosts) > ACME_NAMES_PER_CERTIFICATE]
+
+
+def _reserved_names(sections: Mapping[str, Any]) -> dict[str, str]:
+    """Names the router already answers for, lowercased -> what they are: each node's name in
+    the domain (its DHCP static mapping registers it) and the VPN endpoint."""
+    domain = sections["domain"]
+    out: dict[str, str] = {}
+    if "cluster" in sections:
+        for group in ("servers", "agents"):
+            for i, node in enumerate(getattr(sections["cluster"], group)):
+                out[f"{node.name}.{domain}".lower()] = f"the name of node cluster.{group}[{i}]"
+    router = sections.get("router")
+    if router is not None and router.vpn.enabled:
+        endpoint = router.vpn.endpoint or f"vpn.{domain}"
+        out[endpoint.lower()] = "the VPN endpoint (router.vpn.endpoint, default vpn.<domain>)"
+    return out
+
+
 def _host_rules(sections: Mapping[str, Any]) -> list[str]:
-    """Every hostname under `domain`, and each used once (API, dashboard, tenant hosts)."""
+    """Every hostname under `domain`, and each used once (API, dashboard, tenant hosts); no
+    ingress host shadows a node's or the VPN's name (its DNS override would send them to the
+    ingress)."""
     domain = sections["domain"]
     named: list[tuple[str, str]] = []  # (dotted key, host), in config order
     if "cluster" in sections:
@@ -458,7 +504,46 @@ def _host_rules(sections: Mapping[str, Any]) -> list[str]:
         if host in owners:
             problems.append(f"{key}: {host} is already used by {owners[host]} — each host belongs to one place")
         owners.setdefault(host, key)
+    reserved = _reserved_names(sections)
+    for key, host in named:
+        if key != "cluster.apiHostname" and host.lower() in reserved:
+            problems.append(f"{key}: {host} is {reserved[host.lower()]} — its DNS override would send that name "
+                            "to the ingress; use another host name")
     return problems
+
+
+def _router_addresses(network: Network, router: RouterSettings | None) -> list[IPv4Address]:
+    """The router's own addresses: its LAN and VLAN gateways, and the API host when it is one."""
+    out = [network.lan.gateway, *(v.gateway for v in network.vlans)]
+    if router is not None:
+        try:
+            out.append(IPv4Address(urlsplit(router.api_url).hostname or ""))
+        except ValueError:
+            pass
+    return out
+
+
+def config_warnings(config: StackConfig) -> list[str]:
+    """Settings that are allowed but widen access, as `dotted.key: message` lines (the plan
+    prints them, `pulumi up` logs them as warnings): tenant egress into the pod or service range
+    (other tenants' pods and services), or to the router's web GUI and API."""
+    out: list[str] = []
+    cluster, network, router = config.cluster, config.network, config.router
+    url = urlsplit(router.api_url)
+    gui_port = url.port or (443 if url.scheme == "https" else 80)
+    routers = _router_addresses(network, router)
+    for i, tenant in enumerate(config.tenants):
+        for j, allow in enumerate(tenant.egress):
+            key = f"tenants[{i}].egress[{j}].cidr"
+            for what, cidr in (("pod", cluster.pod_cidr), ("service", cluster.service_cidr)):
+                if allow.cidr.overlaps(cidr):
+                    out.append(f"{key}: {allow.cidr} overlaps the {what} range {cidr} — the tenant's pods may reach "
+                               f"other tenants' {what}s there; narrow it if that is not meant")
+            hit = [a for a in routers if a in allow.cidr]
+            if hit and allow.protocol == "TCP" and gui_port in allow.ports:
+                out.append(f"{key}: {allow.cidr} port {gui_port} reaches the router's web GUI and REST API on "
+                           f"{hit[0]} — the tenant's pods could try the router's key; narrow the range or the ports")
+    return out
 
 
 # Each cross-field rule and the top-level sections it reads: a rule runs whenever its
@@ -537,6 +622,8 @@ CROSS_RULES = (
     (("people",), ("tenants",), _people_rules),
     (("network", "cluster", "router"), (), _router_port_rules),
     (("cluster", "ingress"), (), _ingress_replica_rules),
+    (("router",), (), _vpn_port_rules),
+    (("tenants", "certificates"), (), _certificate_size_rules),
 )
 
 

@@ -155,3 +155,14 @@ def test_huge_values_are_not_echoed_in_full(tmp_path, huge):
     path = _write(tmp_path, "k3s-platform:domain: lab.home.example.org", f"k3s-platform:domain: '{huge}'")
     result = _plan("dev", "--config-file", path, "--out", tmp_path / "out")
     assert result.returncode == 2 and "domain: " in result.stderr and len(result.stderr) < 3000, len(result.stderr)
+
+
+def test_a_widening_egress_is_planned_with_a_warning_naming_the_key(tmp_path):
+    """Issue 27, cause 9: allowed, but said — tenant egress to the router's GUI and the pod range."""
+    out = tmp_path / "out"
+    path = _write(tmp_path, "sampleApp: {}", "sampleApp: {}\n      egress:\n        - {cidr: 192.168.20.1/32, ports: [443]}"
+                  "\n        - {cidr: 10.42.0.0/16, ports: [8080]}")
+    result = _plan("dev", "--config-file", path, "--out", out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warning: tenants[0].egress[0].cidr: " in result.stderr and "web GUI" in result.stderr
+    assert "warning: tenants[0].egress[1].cidr: " in result.stderr and "pod range" in result.stderr

@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for note in notes:
         print(note, file=sys.stderr)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(plan.summary_text)
     print(f"plan written to {out}")
     return 1 if plan.failed else 0

@@ -36,6 +36,7 @@ class Plan:
     summary_text: str
     schema_errors: list[str] = field(default_factory=list)
     violations: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # config that is allowed but widens access
 
     @property
     def failed(self) -> bool:
@@ -165,7 +166,11 @@ def build_plan(stack: str, config_file: Path | None = None, program=None, progre
     run = run_program(stack, config_file, program)
     _report(progress, "stack evaluated", f"{len(run.registrations)} registrations", started)
     with _settled_heap():
-        return _check_and_render(run, config, progress)
+        plan = _check_and_render(run, config, progress)
+    from components.config import config_warnings
+
+    plan.warnings = config_warnings(config)
+    return plan
 
 
 @contextlib.contextmanager
