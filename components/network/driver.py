@@ -279,6 +279,11 @@ class PfRestDriver:
         """Text from outside (the router's words, exception text) made safe to show."""
         return outside_text(text, self._api_key)
 
+    def _shown(self, text: str) -> str:
+        """A value the router gave (an id, a key built from its answer) inside a longer message:
+        redacted, on one line, without escapes, and short."""
+        return outside_text(text, self._api_key, limit=80)
+
     def _connection(self) -> http.client.HTTPConnection:
         parts = urllib.parse.urlsplit(self.api_url)
         if not parts.hostname:
@@ -479,7 +484,7 @@ class PfRestDriver:
             ident = matches[0].get("id")
             if not _usable_id(kind, ident):
                 raise RouterError(
-                    f"router {self.api_url}: GET {kind.plural}: {want} has no usable `id` ({ident!r}) — is the "
+                    f"router {self.api_url}: GET {kind.plural}: {want} has no usable `id` ({self._shown(repr(ident))}) — is the "
                     "REST API package current (docs/router.md §3)?"
                 )
         return matches[0] if matches else None
@@ -533,7 +538,7 @@ class PfRestDriver:
                 other = key  # an answer without the key fields: the listing decides
             if other != key:
                 raise RouterError(
-                    f"router {self.api_url}: writing {key} was answered with another object ({other}) — check "
+                    f"router {self.api_url}: writing {key} was answered with another object ({self._shown(other)}) — check "
                     "the router (Diagnostics > Backup & Restore > Config History) before running pulumi up again")
         live = self.find(kind, payload)
         if live is None:
@@ -666,7 +671,7 @@ class PfRestDriver:
             return  # pfrest answered without the key fields: nothing to compare
         if other != key:
             raise RouterError(
-                f"router {self.api_url}: asked to delete {key} but the router deleted {other} (its ids moved "
+                f"router {self.api_url}: asked to delete {key} but the router deleted {self._shown(other)} (its ids moved "
                 "between lookup and delete) — restore it from Diagnostics > Backup & Restore > Config History"
             )
 

@@ -248,3 +248,13 @@ def test_an_interface_id_that_is_no_interface_is_refused(fake, ident):
     with pytest.raises(RouterError, match="no usable `id`"):
         make_driver(fake.url, retries=0).delete(INTERFACE, IFACE_20)
     assert _writes(fake) == []
+
+
+@pytest.mark.parametrize("host", ["\x1b[2J\x1b]0;pwned\x07www", "w" * 5000, "www\n\rforged line", API_KEY + "x"])
+def test_router_values_in_errors_are_cut_and_stripped_of_escapes(fake, host):
+    fake.raw[("POST", HOST_OVERRIDE.path)] = [_raw({"host": host, "domain": "home.example.org"})]
+    with pytest.raises(RouterError) as err:
+        make_driver(fake.url).upsert(HOST_OVERRIDE, OVERRIDE)
+    text = str(err.value)
+    assert "\x1b" not in text and "\n" not in text and "\r" not in text and API_KEY not in text
+    assert len(text) < 600
