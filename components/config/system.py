@@ -68,7 +68,9 @@ class Charts(Model):
             raise ValueError(_CREDENTIALS)
         if v.query is not None or v.fragment is not None:
             raise ValueError(_QUERY)
-        if ";" in (v.path or ""):
+        path = (v.path or "").lower()
+        # `;parameters`, and a query, fragment or userinfo hidden by percent-encoding its mark.
+        if ";" in path or any(mark in path for mark in ("%3f", "%23", "%3b", "%40")):
             raise ValueError(_QUERY)
         return v
 
@@ -79,5 +81,6 @@ _NO_CREDENTIALS = ("the program takes no credentials for the chart repository (n
                    "machine without a login (http://charts.lan:8879)")
 _CREDENTIALS = ("holds credentials (user or password before @) — remove them: the URL is written in clear to "
                 f"the plan and the state; {_NO_CREDENTIALS}")
-_QUERY = ("has a query, fragment or ;parameters (?, #, ;), where tokens are passed — remove them: the URL is "
+_QUERY = ("has a query, fragment or ;parameters (?, #, ;, also percent-encoded, or an encoded @), where tokens "
+          "are passed — remove them: the URL is "
           f"written in clear to the plan and the state; give the bare repository URL — {_NO_CREDENTIALS}")

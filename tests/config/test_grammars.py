@@ -220,6 +220,8 @@ def test_an_admin_range_inside_a_public_vlan_needs_the_opt_in():
     # tokens after the path, in any of its forms
     "https://charts.example.org/?", "https://charts.example.org/#", "https://charts.example.org/x;token=s3cr3t-pw",
     "https://charts.example.org/repo\n?t=s3cr3t-pw", "https://charts.example.org/index.yaml?X-Amz-Signature=s3cr3t-pw",
+    "https://charts.example.org/repo%3Ftoken=s3cr3t-pw", "https://charts.example.org/repo%3btoken=s3cr3t-pw",
+    "https://charts.example.org/u%3As3cr3t-pw%40x", "https://charts.example.org/x%23s3cr3t-pw",
 ])
 def test_chart_repository_credentials_are_refused_and_never_echoed(url):
     raw = raw_config(PROD)
