@@ -209,6 +209,12 @@ class RouterSettings(Model):
             )
         if not parts.hostname:
             raise ValueError(f"apiUrl {v!r} has no host — write it as https://<router>[:port]")
+        if not _ENDPOINT_RE.match(parts.hostname):
+            try:
+                ipaddress.ip_address(parts.hostname)  # an IPv6 literal in brackets
+            except ValueError:
+                raise ValueError(f"apiUrl {v!r}: the host is no DNS name or IP address — write it as "
+                                 "https://<router>[:port], e.g. https://192.168.1.1:8443") from None
         try:
             port = parts.port  # urllib raises on a port that is not a number in 0..65535
         except ValueError:

@@ -44,8 +44,17 @@ _LONG = "{" + str(_SHOWN + 1) + ",}"
 _QUOTED = re.compile(r"(?<!\w)(?:'(?:[^'\\]|\\.)" + _LONG + r"'|\"(?:[^\"\\]|\\.)" + _LONG + r'")(?!\w)')
 
 
+# Any other run of text without a blank this long is a value too (a key name of a map, an
+# unquoted host): shown cut the same way.
+_RUN = re.compile(r"\S{" + str(_SHOWN + 41) + r",}")
+
+
 def _shortened(problem: str) -> str:
-    return _QUOTED.sub(lambda m: f"{m.group(0)[:_SHOWN]}{m.group(0)[0]}... ({len(m.group(0)) - 2} characters)", problem)
+    # Control characters (a line break in a key name) would forge lines of the report.
+    problem = "".join(c if c.isprintable() else repr(c)[1:-1] for c in problem)
+    problem = _QUOTED.sub(lambda m: f"{m.group(0)[:_SHOWN]}{m.group(0)[0]}... ({len(m.group(0)) - 2} characters)",
+                          problem)
+    return _RUN.sub(lambda m: f"{m.group(0)[:_SHOWN]}... ({len(m.group(0))} characters)", problem)
 
 
 _DNS_LABEL = Grammar(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
