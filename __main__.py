@@ -2,7 +2,7 @@
 
 import pulumi
 
-from components.config import ConfigError, read_stack_config
+from components.config import ConfigError, config_warnings, read_stack_config
 from components.stack import Platform
 
 
@@ -12,6 +12,8 @@ def main() -> None:
     except ConfigError as err:
         # RunError: the CLI prints the message alone, without a Python traceback.
         raise pulumi.RunError(err.report(pulumi.get_stack())) from None
+    for warning in config_warnings(config):  # allowed, but it widens access: say so
+        pulumi.log.warn(warning)
 
     platform = Platform("k3s", config, secrets)
 

@@ -5,14 +5,18 @@ Shared by the config validation (LimitRange defaults within quota) and the tenan
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, localcontext
 
+from components.grammar import Grammar
+
 # Ref: https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
-_QUANTITY = re.compile(
-    r"^(?P<sign>[+-]?)(?P<number>\d+(?:\.\d*)?|\.\d+)"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+|m|k|M|G|T|P|E)?$"
+_QUANTITY = Grammar(
+    r"(?P<sign>[+-]?)(?P<number>\d+(?:\.\d*)?|\.\d+)"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+|m|k|M|G|T|P|E)?"
 )
+# Kubernetes keeps quantities within int64 (about 9.2e18) and milli-units; a wider exponent
+# means a typo, and a huge one (1e999999999) would overflow the Decimal context.
+_MAX_EXPONENT = 18
 _SUFFIX_FACTORS = {
     "": Decimal(1),
     "m": Decimal("0.001"),
@@ -48,6 +52,11 @@ def parse_quantity(q: str | int) -> Decimal:
             "(expected a number with an optional suffix: 500m, 2, 1.5Gi, 10M, 1e3)"
         )
     suffix = match["suffix"] or ""
+    if suffix not in _SUFFIX_FACTORS and abs(int(suffix[1:])) > _MAX_EXPONENT:
+        raise ValueError(
+            f"{text!r} has the exponent {suffix[1:]}; a Kubernetes quantity stays within "
+            f"10^-{_MAX_EXPONENT}..10^{_MAX_EXPONENT} (use a suffix such as Gi, or e-3 .. e18)"
+        )
     # Enough digits that Ei and large exponents stay exact.
     with localcontext() as ctx:
         ctx.prec = 60

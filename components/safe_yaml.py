@@ -30,6 +30,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from components.go_yaml import PLAIN_TAG
+
 # libyaml's parser when present (faster); the checks below work on either's nodes.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE = "tag:yaml.org,2002:merge"
@@ -68,6 +70,17 @@ def load(text: str, *, source: str, limits: Limits = DEFAULT_LIMITS) -> Any:
 
 def load_all(text: str, *, source: str, limits: Limits = DEFAULT_LIMITS) -> list[Any]:
     """Every document in `text`, each checked against `limits` before it is built."""
+    return list(_documents(text, source, limits, _Loader, construct=True))
+
+
+def compose_all(text: str, *, source: str, limits: Limits = DEFAULT_LIMITS) -> list[Node]:
+    """Every document's checked node graph, for a reader with rules of its own
+    (components/go_yaml.py). Untagged plain scalars carry `go_yaml.PLAIN_TAG`, so that reader
+    tells `no` from `"no"`; explicit tags (`!!binary`, `!!str`) are kept as written."""
+    return list(_documents(text, source, limits, _PlainMarkingLoader, construct=False))
+
+
+def _documents(text: str, source: str, limits: Limits, loader_class: type, construct: bool):
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -77,7 +90,7 @@ def load_all(text: str, *, source: str, limits: Limits = DEFAULT_LIMITS) -> list
     if size > limits.max_bytes:
         raise YamlError(source, 1, 1, f"{size} bytes, more than the {limits.max_bytes} allowed",
                         "split the file into smaller ones")
-    loader = _Loader(text)
+    loader = loader_class(text)
     docs: list[Any] = []
     try:
         _check_nesting(text, source, limits)  # before composing: that recursion has no guard in C
@@ -86,7 +99,7 @@ def load_all(text: str, *, source: str, limits: Limits = DEFAULT_LIMITS) -> list
             if node is None:  # check_node() said a document follows; nothing did
                 break
             _Checker(source, limits).check(node)
-            docs.append(loader.construct_document(node))
+            docs.append(loader.construct_document(node) if construct else node)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -94,12 +107,47 @@ def load_all(text: str, *, source: str, limits: Limits = DEFAULT_LIMITS) -> list
         raise YamlError(source, line, column, f"not valid YAML: {problem}", "fix the syntax there") from None
     except yaml.YAMLError as err:
         raise YamlError(source, 1, 1, f"not valid YAML: {' '.join(str(err).split())}", "fix the syntax") from None
+    except YamlError:
+        raise
+    except (TypeError, ValueError) as err:  # PyYAML's constructors: a bad !!binary, !!timestamp...
+        raise YamlError(source, 1, 1, f"a value cannot be read ({err.__class__.__name__}: "
+                        f"{' '.join(str(err).split())[:200]})", "quote the value or remove its tag") from None
     except RecursionError:
         raise YamlError(source, 1, 1, "nested too deeply to read",
                         f"keep nesting under {limits.max_depth} levels") from None
     finally:
         loader.dispose()
     return docs
+
+
+class _PlainMarkingResolver(yaml.resolver.BaseResolver):
+    """Resolves nothing: an untagged plain scalar is marked as such, the rest keep the
+    default tags (quoted scalars: str)."""
+
+    def resolve(self, kind, value, implicit):
+        if kind is ScalarNode and implicit[0]:
+            return PLAIN_TAG
+        return super().resolve(kind, value, implicit)
+
+
+try:  # libyaml's parser and composer when present, as for _Loader
+    from yaml._yaml import CParser as _CParser
+
+    class _PlainMarkingLoader(_CParser, yaml.constructor.SafeConstructor, _PlainMarkingResolver):
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _PlainMarkingResolver.__init__(self)
+except ImportError:  # pure-Python PyYAML
+    class _PlainMarkingLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,  # type: ignore[no-redef]
+                              yaml.composer.Composer, yaml.constructor.SafeConstructor, _PlainMarkingResolver):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _PlainMarkingResolver.__init__(self)
 
 
 def _check_nesting(text: str, source: str, limits: Limits) -> None:

@@ -27,7 +27,8 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from components import safe_yaml
+from components import go_yaml, safe_yaml
+from tools.stack_file import StackFileError, read_stack_file
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "k3s-platform"
@@ -65,36 +66,34 @@ def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple
         ) from None
     except OSError as exc:
         raise ConfigFileError(f"{path}: cannot read ({exc.__class__.__name__}) — check the file") from None
+    declarations = project_declarations()
+    declared_secret = {_full_key(k) for k, d in declarations.items() if isinstance(d, dict) and d.get("secret")}
     try:
-        doc = safe_yaml.load(text, source=str(path)) or {}
-    except safe_yaml.YamlError as exc:  # syntax, alias bombs, depth, duplicate keys: file:line:column
+        # As the CLI reads it: yaml.v3 rules, keys `namespace:name`, declared secrets encrypted.
+        stack_values, encrypted = read_stack_file(text, source=str(path), secret_keys=declared_secret)
+    except (safe_yaml.YamlError, StackFileError, go_yaml.GoYamlError) as exc:
         raise ConfigFileError(str(exc)) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
-        raise ConfigFileError(f"{path}: expected a top-level `config:` map")
 
     values: dict[str, Any] = {}
-    secret_keys: set[str] = set()
-    for key, decl in project_declarations().items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
+    secret_keys: set[str] = set(declared_secret)
+    for key, decl in declarations.items():
+        full = _full_key(key)
         if isinstance(decl, dict):
-            if decl.get("secret"):
-                secret_keys.add(full)
             if "default" in decl:
                 values[full] = decl["default"]
         else:
             values[full] = decl
-    for key, value in (doc.get("config") or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
+    for full, value in stack_values.items():
+        if full in encrypted:
             secret_keys.add(full)
-            # encrypted: no passphrase offline, a placeholder stands in — one per ciphertext, so a
-            # secret set to a new value is a changed input in the change mode, as in the engine
-            values[full] = _placeholder(full.split(":", 1)[1], value["secure"])
-            continue
-        if _has_secure_leaf(value):
+            if isinstance(value, dict) and set(value) == {"secure"}:
+                # encrypted: no passphrase offline, a placeholder stands in — one per ciphertext,
+                # so a secret set to a new value is a changed input in the change mode, as in
+                # the engine
+                values[full] = _placeholder(full.split(":", 1)[1], value["secure"])
+                continue
             # `pulumi config set --secret --path`: the CLI hands the program the whole key as a
             # secret; offline each encrypted leaf gets a placeholder.
-            secret_keys.add(full)
             value = _placeholder_leaves(value, full.split(":", 1)[1])
         values[full] = value
     for full in secret_keys:
@@ -111,12 +110,8 @@ def load_config_file(stack: str, config_file: str | Path | None = None) -> tuple
     return values, secret_keys
 
 
-def _has_secure_leaf(value: Any) -> bool:
-    if isinstance(value, dict):
-        return set(value) == {"secure"} or any(_has_secure_leaf(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_secure_leaf(v) for v in value)
-    return False
+def _full_key(key: str) -> str:
+    return key if ":" in key else f"{PROJECT}:{key}"
 
 
 def _placeholder(path: str, ciphertext: Any) -> str:
@@ -140,9 +135,10 @@ def _placeholder_leaves(value: Any, path: str) -> Any:
 def stack_config(stack: str, config_file: str | Path | None = None):
     """The stack's validated config (`components.config.StackConfig`), as the program sees it."""
     from components.config import parse_config_keys
+    from components.config.parse import program_value
 
     values, _ = load_config_file(stack, config_file)
-    return parse_config_keys(values)
+    return parse_config_keys({k: program_value(k.partition(":")[2], v) for k, v in values.items()})
 
 
 def _wire(value: Any) -> str:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tools.cli import disowned, owned
+
 if TYPE_CHECKING:  # imported where used at run time: grpc and the protos load only to talk to a pack
     import grpc
     from pulumi.runtime.proto.analyzer_pb2_grpc import AnalyzerStub
@@ -247,10 +249,10 @@ class AnalyzerProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("PULUMI_CONFIG", None)  # the pack needs no program config; keep secrets out
         env.update(self.extra_env)
-        self.proc = subprocess.Popen(
+        self.proc = owned(subprocess.Popen(  # ended on Ctrl-C too (tools/cli.py)
             self.command, cwd=self.pack_dir, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=self._stderr,
-        )
+        ))
         self.port = port = self._read_port()
         # Keep draining stdout so a chatty pack can never block on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()
@@ -312,6 +314,7 @@ class AnalyzerProcess:
                     self.proc.wait()
             if self.proc.stdout:
                 self.proc.stdout.close()
+            disowned(self.proc)
             self.proc = None
         self._stderr.close()
 

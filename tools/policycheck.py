@@ -4,14 +4,17 @@
 
 PATH is a manifest file (multi-document YAML or JSON), a folder searched recursively
 for *.yaml, *.yml and *.json (any case: *.YAML too), or `-`: YAML (or JSON) on standard
-input, e.g. `helm template ... | ./run policycheck - --stack prod`. YAML is read by components.safe_yaml:
-alias bombs, deep nesting and duplicate keys are refused, naming file, line and column. The manifests go through the real policy pack (its analyzer
+input, e.g. `helm template ... | ./run policycheck - --stack prod`. YAML is read by components.safe_yaml
+(alias bombs, deep nesting and duplicate keys are refused, naming file, line and column) and
+decoded as kubectl and the API server decode it (components/go_yaml.py, go-yaml v2 rules:
+`runAsNonRoot: yes` is true, `runAsUser: 0o0` is root); NaN and infinities are refused. The manifests go through the real policy pack (its analyzer
 server, as `pulumi preview` runs it; see tools/policy_runner.py), as one stack, so
 stack-wide policies (quotas, default-deny) see every object given.
 
 Prints one line per violation on stdout — `policy  Kind/namespace/name  message` — and a
 summary on stderr. Exit status: 1 if any violation is mandatory, 0 otherwise, 2 on bad
-input (named on stderr). `--stack` applies policies/config/<stack>.json (enforcement levels
+input (named on stderr), 130 when interrupted (Ctrl-C).
+`--stack` applies policies/config/<stack>.json (enforcement levels
 and thresholds); `--config FILE` applies a file in the `--policy-pack-config` format
 (e.g. {"pod-security-restricted": {"kubernetesVersion": "1.37"}}), on top of the stack's
 config when both are given (its settings win, policy by policy); with neither, every policy
@@ -21,14 +24,20 @@ is mandatory with its default settings.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # Ctrl-C from the first import on: one line, rc 130 (tools/cli.py)
+    from tools.cli import stop_on_interrupt
+
+    stop_on_interrupt("policycheck")
+
 import argparse
 import json
 import stat
 import sys
 from pathlib import Path
 
-from components import safe_yaml
+from components import go_yaml, safe_yaml
 from tools.caller import caller_path
+from tools.cli import finish
 from tools.policy_runner import (
     PolicyRunError,
     Violation,
@@ -48,6 +57,8 @@ def _is_manifest(path: Path) -> bool:
 def collect_files(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
+        if not raw.strip():  # Path("") is ".": an empty argument would scan the working directory
+            raise PolicyRunError("an empty PATH was given — name a manifest file or folder (use . for this folder)")
         if raw == "-":
             if STDIN in files:
                 raise PolicyRunError("- is given twice — standard input can be read once")
@@ -89,10 +100,7 @@ def _read_stdin() -> str:
 
 def _load_file(f: Path) -> list:
     if f == STDIN:
-        try:
-            return safe_yaml.load_all(_read_stdin(), source="<stdin>")
-        except safe_yaml.YamlError as err:
-            raise PolicyRunError(str(err)) from None
+        return _kubectl_yaml(_read_stdin(), "<stdin>")  # JSON is YAML too, and is read alike
     try:
         if f.stat().st_size > safe_yaml.DEFAULT_LIMITS.max_bytes:
             raise PolicyRunError(f"{f}: larger than {safe_yaml.DEFAULT_LIMITS.max_bytes} bytes — split it")
@@ -102,16 +110,40 @@ def _load_file(f: Path) -> list:
     except UnicodeDecodeError as err:
         raise PolicyRunError(f"{f}: not UTF-8 (byte {err.start}) — save it as UTF-8") from None
     if f.suffix.lower() != ".json":
-        try:
-            return safe_yaml.load_all(text, source=str(f))
-        except safe_yaml.YamlError as err:
-            raise PolicyRunError(str(err)) from None
+        return _kubectl_yaml(text, str(f))
     try:
-        return [json.loads(text)]
+        return [_as_api_server_json(json.loads(text, parse_constant=_no_constant))]
     except json.JSONDecodeError as err:
         raise PolicyRunError(f"{f}:{err.lineno}:{err.colno}: not valid JSON ({err.msg}) — fix the syntax") from None
+    except ValueError as err:
+        raise PolicyRunError(f"{f}: {err} — JSON has no NaN or infinity; write a number") from None
     except RecursionError:
         raise PolicyRunError(f"{f}: JSON nested too deeply — flatten it") from None
+
+
+def _kubectl_yaml(text: str, source: str) -> list:
+    """The documents of `text` as kubectl and the API server read them (go-yaml v2 rules:
+    `yes`/`n` are booleans, `0o0` and `0e0` numbers, dates text), so the policies judge the
+    object that will be admitted, not PyYAML's reading of it."""
+    try:
+        return [go_yaml.to_value(node, go_yaml.V2, source=source) for node in safe_yaml.compose_all(text, source=source)]
+    except (safe_yaml.YamlError, go_yaml.GoYamlError) as err:
+        raise PolicyRunError(str(err)) from None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")  # Python's json accepts it; Go's does not
+
+
+def _as_api_server_json(value: object) -> object:
+    """Numbers as the API server decodes them into its typed fields: 0.0 is the integer 0."""
+    if isinstance(value, dict):
+        return {k: _as_api_server_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_api_server_json(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    return value
 
 
 def load_documents(files: list[Path]) -> tuple[list, list[str]]:
@@ -193,4 +225,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish("policycheck", main))

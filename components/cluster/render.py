@@ -104,6 +104,18 @@ class ClusterSpec:
     installer: Installer = Installer()
 
 
+def _sh(value: str) -> str:
+    """`value` as one single-quoted shell word, always (shlex.quote leaves "safe" text bare).
+    Every config value in a script goes through it, bound to a variable once: the config's
+    grammars already refuse what a shell would read, and this holds if one slips."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _comment(text: str) -> str:
+    """`text` safe inside a `#` comment (or a YAML one): a line break would end the comment."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def api_url(api_hostname: str) -> str:
     return f"https://{api_hostname}:{API_PORT}"
 
@@ -172,7 +184,7 @@ def registration_config(node: NodeSpec) -> dict:
 
 
 def node_config_yaml(node: NodeSpec, cluster: ClusterSpec) -> str:
-    header = f"# k3s {node.role} config for {node.name}, rendered by k3s-platform. Do not edit by hand.\n"
+    header = f"# k3s {node.role} config for {_comment(node.name)}, rendered by k3s-platform. Do not edit by hand.\n"
     return header + yaml.safe_dump(node_config(node, cluster), sort_keys=False, default_flow_style=False)
 
 
@@ -205,23 +217,24 @@ def _run_installer(node: NodeSpec, installer: Installer) -> str:
         return f"""run_installer() {{
   have=$(/usr/local/bin/k3s --version 2>/dev/null | awk 'NR == 1 {{ print $3 }}')
   if [ "$have" != "$1" ]; then
-    echo "k3s on {node.name}: /usr/local/bin/k3s is '$have', not $1 — copy the $1 binary there first (air-gap install)" >&2
+    echo "k3s on $node: /usr/local/bin/k3s is '$have', not $1 — copy the $1 binary there first (air-gap install)" >&2
     exit 1
   fi
-  if [ ! -f {shlex.quote(installer.script_path)} ]; then
-    echo "k3s on {node.name}: no installer at {installer.script_path} — copy install.sh of $1 there first (air-gap install)" >&2
+  script={_sh(installer.script_path)}
+  if [ ! -f "$script" ]; then
+    echo "k3s on $node: no installer at $script — copy install.sh of $1 there first (air-gap install)" >&2
     exit 1
   fi
-  sudo env INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC={role} sh {shlex.quote(installer.script_path)}
+  sudo env INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC={role} sh "$script"
   # Without a download the installer may see nothing new and skip the restart.
   sudo systemctl restart {_service(role)}
 }}
 """
     verify = ""
     if installer.sha256:
-        verify = f"""  if ! printf '%s  %s\\n' {installer.sha256} "$script" | sha256sum -c --status -; then
+        verify = f"""  if ! printf '%s  %s\\n' {_sh(installer.sha256)} "$script" | sha256sum -c --status -; then
     rm -f "$script"
-    echo "k3s on {node.name}: the $1 installer does not match cluster.installer.sha256 — refusing to run it" >&2
+    echo "k3s on $node: the $1 installer does not match cluster.installer.sha256 — refusing to run it" >&2
     exit 1
   fi
 """
@@ -242,7 +255,7 @@ def _wait_until_ready(node: NodeSpec) -> str:
     service = _service(node.role)
     return f"""restart_service() {{
   if ! sudo systemctl restart {service}; then
-    echo "{service} on {node.name} failed to start — see 'journalctl -u {service}' on the host" >&2
+    echo "{service} on $node failed to start — see 'journalctl -u {service}' on the host" >&2
     exit 1
   fi
 }}
@@ -252,7 +265,7 @@ wait_until_ready() {{
   until {check}; do
     i=$((i + 1))
     if [ "$i" -ge 60 ]; then
-      echo "{_service(node.role)} on {node.name} did not become ready within 5 minutes" >&2
+      echo "{_service(node.role)} on $node did not become ready within 5 minutes" >&2
       exit 1
     fi
     sleep 5
@@ -283,16 +296,18 @@ def labels_script(node: NodeSpec) -> str:
     get = "sudo k3s kubectl get node \"$node\" -o 'jsonpath={{.metadata.annotations.{}}}'"
     lines = [
         "#!/bin/sh",
-        f"# Reconcile the labels and taints of node {node.name} with the config. Rendered by k3s-platform.",
+        f"# Reconcile the labels and taints of node {_comment(node.name)} with the config. Rendered by k3s-platform.",
         "set -eu",
-        f"node={shlex.quote(node.name)}",
+        f"node={_sh(node.name)}",
+        f"labels={_sh(f' {label_keys} ')}",
+        f"taints={_sh(f' {taint_keys} ')}",
         f"old_labels=$({get.format(LABELS_ANNOTATION)})",
         f"old_taints=$({get.format(TAINTS_ANNOTATION)})",
         "for key in $(printf '%s' \"$old_labels\" | tr ',' ' '); do",
-        f"  case ' {label_keys} ' in *\" $key \"*) ;; *) sudo k3s kubectl label node \"$node\" \"$key-\" ;; esac",
+        "  case \"$labels\" in *\" $key \"*) ;; *) sudo k3s kubectl label node \"$node\" \"$key-\" ;; esac",
         "done",
         "for taint in $(printf '%s' \"$old_taints\" | tr ',' ' '); do",
-        f"  case ' {taint_keys} ' in *\" $taint \"*) ;; *) sudo k3s kubectl taint node \"$node\" \"$taint-\" ;; esac",
+        "  case \"$taints\" in *\" $taint \"*) ;; *) sudo k3s kubectl taint node \"$node\" \"$taint-\" ;; esac",
         "done",
     ]
     if labels:
@@ -303,7 +318,7 @@ def labels_script(node: NodeSpec) -> str:
     lines.append("sudo k3s kubectl annotate node \"$node\" --overwrite "
                  + shlex.quote(f"{LABELS_ANNOTATION}={','.join(k for k, _ in labels)}") + " "
                  + shlex.quote(f"{TAINTS_ANNOTATION}={','.join(_taint_key(t) for t in node.taints)}"))
-    lines.append(f"echo {shlex.quote(f'node {node.name}: labels and taints as configured')}")
+    lines.append("echo \"node $node: labels and taints as configured\"")
     return "\n".join(lines) + "\n"
 
 
@@ -324,10 +339,11 @@ def install_script(node: NodeSpec, cluster: ClusterSpec, config_text: str) -> st
     """
     service = _service(node.role)
     return f"""#!/bin/sh
-# Install or reconfigure k3s {node.role} on {node.name}. Rendered by k3s-platform.
+# Install or reconfigure k3s {node.role} on {_comment(node.name)}. Rendered by k3s-platform.
 # config sha256: {sha256(config_text)}
 # The cluster token arrives on standard input; it is never echoed or logged.
 set -eu
+node={_sh(node.name)}
 
 {_run_installer(node, cluster.installer)}
 {_wait_until_ready(node)}
@@ -344,24 +360,24 @@ else
 fi
 {_registration_dropin(node)}
 # Which node of the config owns this host: the uninstall of any other node leaves it alone.
-printf '%s\\n' {shlex.quote(node.name)} | sudo tee {OWNER_PATH} >/dev/null
+printf '%s\\n' "$node" | sudo tee {OWNER_PATH} >/dev/null
 
 if [ -f {_unit_path(node.role)} ]; then
   if [ "$changed" = yes ]; then
-    echo "k3s on {node.name}: config or token changed, restarting {service}"
+    echo "k3s on $node: config or token changed, restarting {service}"
     restart_service
   elif ! systemctl is-active --quiet {service}; then
-    echo "k3s on {node.name}: {service} is not running, starting it"
+    echo "k3s on $node: {service} is not running, starting it"
     restart_service
   else
-    echo "k3s on {node.name}: config unchanged"
+    echo "k3s on $node: config unchanged"
   fi
 else
-  run_installer '{cluster.k3s_version}'
-  printf '%s\\n' '{cluster.k3s_version}' | sudo tee {VERSION_PATH} >/dev/null
+  run_installer {_sh(cluster.k3s_version)}
+  printf '%s\\n' {_sh(cluster.k3s_version)} | sudo tee {VERSION_PATH} >/dev/null
 fi
 wait_until_ready
-echo "k3s {node.role} on {node.name}: ready"
+echo "k3s {node.role} on $node: ready"
 """
 
 
@@ -372,24 +388,25 @@ def upgrade_script(node: NodeSpec, cluster: ClusterSpec) -> str:
     below it is refused before anything changes (k3s cannot downgrade its datastore).
     """
     return f"""#!/bin/sh
-# Upgrade k3s {node.role} on {node.name} to the pinned version. Rendered by k3s-platform.
+# Upgrade k3s {node.role} on {_comment(node.name)} to the pinned version. Rendered by k3s-platform.
 # Servers upgrade one at a time, agents after every server (Kubernetes version skew policy).
 set -eu
+node={_sh(node.name)}
 
 {_run_installer(node, cluster.installer)}
 {_wait_until_ready(node)}
-target='{cluster.k3s_version}'
+target={_sh(cluster.k3s_version)}
 current=$(sudo cat {VERSION_PATH} 2>/dev/null || /usr/local/bin/k3s --version | awk 'NR == 1 {{ print $3 }}')
 if [ "$current" = "$target" ]; then
-  echo "k3s on {node.name}: already at $target"
+  echo "k3s on $node: already at $target"
   exit 0
 fi
 lowest=$(printf '%s\\n%s\\n' "$current" "$target" | sort -V | head -n 1)
 if [ "$lowest" = "$target" ]; then
-  echo "k3s on {node.name}: runs $current; refusing to go down to $target (k3s cannot downgrade; restore an etcd snapshot instead)" >&2
+  echo "k3s on $node: runs $current; refusing to go down to $target (k3s cannot downgrade; restore an etcd snapshot instead)" >&2
   exit 1
 fi
-echo "k3s on {node.name}: upgrading $current -> $target"
+echo "k3s on $node: upgrading $current -> $target"
 run_installer "$target"
 wait_until_ready
 printf '%s\\n' "$target" | sudo tee {VERSION_PATH} >/dev/null
@@ -405,17 +422,18 @@ def uninstall_script(node: NodeSpec) -> str:
     """
     script = "k3s-uninstall.sh" if node.role == "server" else "k3s-agent-uninstall.sh"
     return f"""#!/bin/sh
-# Uninstall k3s {node.role} from {node.name}. Rendered by k3s-platform.
+# Uninstall k3s {node.role} from {_comment(node.name)}. Rendered by k3s-platform.
 set -eu
+node={_sh(node.name)}
 owner=$(sudo cat {OWNER_PATH} 2>/dev/null || true)
-if [ -n "$owner" ] && [ "$owner" != {node.name} ]; then
-  echo "this host now runs k3s node $owner, not {node.name}: leaving k3s in place"
+if [ -n "$owner" ] && [ "$owner" != "$node" ]; then
+  echo "this host now runs k3s node $owner, not $node: leaving k3s in place"
   exit 0
 fi
 if [ -x /usr/local/bin/{script} ]; then
   sudo /usr/local/bin/{script}
 else
-  echo "k3s is not installed on {node.name}; nothing to remove"
+  echo "k3s is not installed on $node; nothing to remove"
 fi
 sudo rm -rf {TOKEN_PATH} {CONFIG_PATH} {OWNER_PATH} {VERSION_PATH} {STAGING_DIR}
 """
@@ -424,18 +442,19 @@ sudo rm -rf {TOKEN_PATH} {CONFIG_PATH} {OWNER_PATH} {VERSION_PATH} {STAGING_DIR}
 def member_ready_script(node: NodeSpec) -> str:
     """Run on the first server: wait until the node has registered and is Ready."""
     return f"""#!/bin/sh
-# Wait for node {node.name} to be Ready. Rendered by k3s-platform.
+# Wait for node {_comment(node.name)} to be Ready. Rendered by k3s-platform.
 set -eu
+node={_sh(node.name)}
 i=0
-until [ "$(sudo k3s kubectl get node {node.name} -o 'jsonpath={{.status.conditions[?(@.type=="Ready")].status}}' 2>/dev/null)" = True ]; do
+until [ "$(sudo k3s kubectl get node "$node" -o 'jsonpath={{.status.conditions[?(@.type=="Ready")].status}}' 2>/dev/null)" = True ]; do
   i=$((i + 1))
   if [ "$i" -ge 60 ]; then
-    echo "node {node.name} did not become Ready within 5 minutes" >&2
+    echo "node $node did not become Ready within 5 minutes" >&2
     exit 1
   fi
   sleep 5
 done
-echo "node {node.name}: Ready"
+echo "node $node: Ready"
 """
 
 
@@ -446,24 +465,25 @@ def member_remove_script(node: NodeSpec) -> str:
     uninstalling alone would leave a dead member behind.
     """
     return f"""#!/bin/sh
-# Remove node {node.name} from the cluster. Rendered by k3s-platform.
+# Remove node {_comment(node.name)} from the cluster. Rendered by k3s-platform.
 set -eu
-if ! sudo k3s kubectl get node {node.name} >/dev/null 2>&1; then
-  echo "node {node.name} is not in the cluster; nothing to remove"
+node={_sh(node.name)}
+if ! sudo k3s kubectl get node "$node" >/dev/null 2>&1; then
+  echo "node $node is not in the cluster; nothing to remove"
   exit 0
 fi
-ready=$(sudo k3s kubectl get node {node.name} -o 'jsonpath={{.status.conditions[?(@.type=="Ready")].status}}' 2>/dev/null || true)
+ready=$(sudo k3s kubectl get node "$node" -o 'jsonpath={{.status.conditions[?(@.type=="Ready")].status}}' 2>/dev/null || true)
 if [ "$ready" != True ]; then
   # A dead or unreachable node: its kubelet can confirm no eviction, so a drain only waits out
   # its timeout. Deleting the Node object lets the pod garbage collector remove its pods and
   # the workloads reschedule them elsewhere.
-  echo "node {node.name} is not Ready ($ready); deleting it without a drain"
-elif ! sudo k3s kubectl drain {node.name} --ignore-daemonsets --delete-emptydir-data --timeout=300s; then
-  echo "node {node.name} could not be drained (a PodDisruptionBudget?); fix that and run pulumi up again" >&2
+  echo "node $node is not Ready ($ready); deleting it without a drain"
+elif ! sudo k3s kubectl drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout=300s; then
+  echo "node $node could not be drained (a PodDisruptionBudget?); fix that and run pulumi up again" >&2
   exit 1
 fi
-sudo k3s kubectl delete node {node.name} --wait=true --timeout=120s
-echo "node {node.name}: removed from the cluster"
+sudo k3s kubectl delete node "$node" --wait=true --timeout=120s
+echo "node $node: removed from the cluster"
 """
 
 
@@ -472,7 +492,7 @@ def prepare_script(ssh_user: str) -> str:
     return f"""#!/bin/sh
 # Prepare the k3s-platform staging directory. Rendered by k3s-platform.
 set -eu
-sudo install -d -m 0755 -o {shlex.quote(ssh_user)} {STAGING_DIR}
+sudo install -d -m 0755 -o {_sh(ssh_user)} {STAGING_DIR}
 """
 
 
@@ -533,9 +553,10 @@ def place_cas_script(node: NodeSpec) -> str:
     the step stops and names the setting that adopts them, before anything changed."""
     files = " ".join(ca_files())
     return f"""#!/bin/sh
-# Put the cluster's CAs on {node.name} before k3s first starts. Rendered by k3s-platform.
+# Put the cluster's CAs on {_comment(node.name)} before k3s first starts. Rendered by k3s-platform.
 # The CA keys arrive on standard input; they are never echoed or logged.
 set -eu
+node={_sh(node.name)}
 new=$(sudo mktemp -d)
 trap 'sudo rm -rf "$new"' EXIT
 sudo mkdir -m 0700 "$new/etcd"
@@ -544,7 +565,7 @@ others=""
 missing=""
 for f in {files}; do
   if ! sudo test -s "$new/$f"; then
-    echo "k3s CAs for {node.name}: $f missing from the input" >&2
+    echo "k3s CAs for $node: $f missing from the input" >&2
     exit 1
   fi
   if sudo test -e {K3S_TLS_DIR}/"$f"; then
@@ -554,14 +575,14 @@ for f in {files}; do
   fi
 done
 if [ -n "$others" ]; then
-  echo "k3s on {node.name} already has other cluster CAs ({K3S_TLS_DIR}:$others): it was installed with k3s's own." >&2
+  echo "k3s on $node already has other cluster CAs ({K3S_TLS_DIR}:$others): it was installed with k3s's own." >&2
   echo "Set cluster.certificateAuthorities: adopt in the stack config to keep them (docs/operations.md, 'Cluster CAs'); nothing was changed." >&2
   exit 1
 fi
 for f in $missing; do
   sudo install -D -m 0600 -o root -g root "$new/$f" {K3S_TLS_DIR}/"$f"
 done
-echo "k3s CAs on {node.name}: in place"
+echo "k3s CAs on $node: in place"
 """
 
 
@@ -613,20 +634,21 @@ def rotate_token_script(node: NodeSpec) -> str:
     command line. Afterwards every server and agent must get the new token and restart, which
     their install steps do next."""
     return f"""#!/bin/sh
-# Rotate the cluster token on {node.name}. Rendered by k3s-platform.
+# Rotate the cluster token on {_comment(node.name)}. Rendered by k3s-platform.
 # The tokens arrive on standard input; they are never echoed or logged.
 set -eu
+node={_sh(node.name)}
 IFS= read -r old
 IFS= read -r new
 if ! sudo test -f {SERVER_TOKEN_PATH}; then
-  echo "k3s on {node.name} is not installed yet: it starts with the new token"
+  echo "k3s on $node is not installed yet: it starts with the new token"
   exit 0
 fi
 current=$(sudo cat {SERVER_TOKEN_PATH})
 case "$current" in
-  *"::server:$new") echo "k3s on {node.name} already runs the new token"; exit 0 ;;
+  *"::server:$new") echo "k3s on $node already runs the new token"; exit 0 ;;
   *"::server:$old") ;;
-  *) echo "k3s on {node.name} runs neither the previous nor the new token: raise cluster.tokenGeneration one step at a time (docs/operations.md, 'Rotating the cluster token')" >&2
+  *) echo "k3s on $node runs neither the previous nor the new token: raise cluster.tokenGeneration one step at a time (docs/operations.md, 'Rotating the cluster token')" >&2
      exit 1 ;;
 esac
 # curl reads its settings, the tokens among them, from the here-document (stdin), not argv.
@@ -641,8 +663,8 @@ silent
 show-error
 K3SP_CURL
 case "$(sudo cat {SERVER_TOKEN_PATH})" in
-  *"::server:$new") echo "k3s on {node.name}: cluster token rotated" ;;
-  *) echo "k3s on {node.name} accepted the rotation but its token file does not hold the new token" >&2; exit 1 ;;
+  *"::server:$new") echo "k3s on $node: cluster token rotated" ;;
+  *) echo "k3s on $node accepted the rotation but its token file does not hold the new token" >&2; exit 1 ;;
 esac
 """
 
@@ -737,13 +759,14 @@ def secret_files_script(node: NodeSpec, names: tuple[str, ...], shown: str) -> s
     see of them (registries.yaml with the credentials left out), as a comment: a change in it
     reruns the step."""
     service = _service(node.role)
-    comment = ("# Without their secrets:\n" + "".join(f"#   {line}\n" for line in shown.splitlines())) if shown else ""
+    comment = ("# Without their secrets:\n" + "".join(f"#   {_comment(line)}\n" for line in shown.splitlines())) if shown else ""
     place = "\n".join(f"place {name} {SECRET_FILES[name]}" for name in names)
     drop = "\n".join(f"drop {path}" for name, path in SECRET_FILES.items() if name not in names)
     return f"""#!/bin/sh
-# Put k3s's secret-bearing files on {node.name}: {', '.join(names)}. Rendered by k3s-platform.
+# Put k3s's secret-bearing files on {_comment(node.name)}: {', '.join(names)}. Rendered by k3s-platform.
 # Their contents arrive on standard input; they are never echoed or logged.
 {comment}set -eu
+node={_sh(node.name)}
 
 {_wait_until_ready(node)}
 new=$(sudo mktemp -d)
@@ -752,7 +775,7 @@ sudo awk -v dir="$new" 'index($0, "{BUNDLE_MARK}") == 1 {{ file = dir "/" substr
 changed=no
 place() {{
   if ! sudo test -s "$new/$1"; then
-    echo "k3s files for {node.name}: $1 missing from the input" >&2
+    echo "k3s files for $node: $1 missing from the input" >&2
     exit 1
   fi
   if ! sudo cmp -s "$new/$1" "$2"; then
@@ -769,11 +792,11 @@ drop() {{
 {place}
 {drop}
 if [ "$changed" = yes ] && [ -f {_unit_path(node.role)} ]; then
-  echo "k3s on {node.name}: {', '.join(names)} changed, restarting {service}"
+  echo "k3s on $node: {', '.join(names)} changed, restarting {service}"
   restart_service
   wait_until_ready
 else
-  echo "k3s files on {node.name}: in place"
+  echo "k3s files on $node: in place"
 fi
 """
 
@@ -782,8 +805,9 @@ def remove_secret_files_script(node: NodeSpec) -> str:
     """The step's delete: the settings went from the config; remove the files, restart k3s."""
     paths = " ".join(SECRET_FILES.values())
     return f"""#!/bin/sh
-# Remove k3s's secret-bearing files from {node.name}. Rendered by k3s-platform.
+# Remove k3s's secret-bearing files from {_comment(node.name)}. Rendered by k3s-platform.
 set -eu
+node={_sh(node.name)}
 
 {_wait_until_ready(node)}
 sudo rm -f {paths}
@@ -791,5 +815,5 @@ if [ -f {_unit_path(node.role)} ]; then
   restart_service
   wait_until_ready
 fi
-echo "k3s files on {node.name}: removed"
+echo "k3s files on $node: removed"
 """

@@ -41,6 +41,7 @@ from components.config.stack import (
     HAPROXY_PORTS,
     PROGRAM_USER,
     StackConfig,
+    config_warnings,
     cross_check,
     derived_names,
 )
@@ -63,6 +64,6 @@ __all__ = [
     "Installer", "Lan", "Limits", "Model", "Network", "Node", "PROGRAM_USER", "Person", "PlatOps", "Quota", "RouterInventory", "RouterNode",
     "RouterSettings", "SampleApp", "Secrets", "Ssh", "StackConfig", "Tenant", "VlanNetwork", "VpnSettings",
     "cron_problem", "cross_check", "derived_names", "image_problem", "label_key_problem", "label_value_problem",
-    "parse_config_keys", "parse_stack_config", "pem_certificates_problem", "read_stack_config", "slug",
+    "config_warnings", "parse_config_keys", "parse_stack_config", "pem_certificates_problem", "read_stack_config", "slug",
     "split_keys",
 ]

@@ -14,6 +14,7 @@ from components.config.types import (
     CronSchedule,
     DnsLabel,
     Hostname,
+    Int,
     MacAddress,
     Model,
     NodeLabels,
@@ -100,7 +101,7 @@ class EtcdS3(Model):
     skip_ssl_verify: bool = False
     endpoint_ca: AbsolutePath | None = None
     bucket_lookup: Literal["auto", "dns", "path"] = "path"
-    retention: int = Field(default=12, ge=1)
+    retention: Int = Field(default=12, ge=1)
 
 
 class EtcdSnapshots(Model):
@@ -109,7 +110,7 @@ class EtcdSnapshots(Model):
 
     enabled: bool = True
     schedule: CronSchedule = "0 */6 * * *"
-    retention: int = Field(default=12, ge=1)
+    retention: Int = Field(default=12, ge=1)
     s3: EtcdS3 | None = None
 
 
@@ -167,7 +168,7 @@ class Cluster(Model):
     servers: tuple[Node, ...]
     agents: tuple[Node, ...] = ()
     secrets_encryption: bool = True
-    token_generation: int = Field(
+    token_generation: Int = Field(
         default=1, ge=1, le=1000,
         description="Which cluster token the nodes use. Raise it by one to rotate the token: the "
                     "next `up` makes token N, rotates the first server to it with k3s's token API "

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from components.grammar import Grammar
 
 FLAGS_FILE = Path(__file__).with_name("k3s_flags.json")
 ROLES = ("server", "agent")
@@ -100,7 +101,7 @@ FIXED_AT_CREATION = {
                        "routes behind (k3s maintainers: rebuild the cluster): build a new cluster and "
                        "move the workloads",
 }
-_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+_DURATION = Grammar(r"([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
 
 
 @cache

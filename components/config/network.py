@@ -3,25 +3,25 @@ admins come from."""
 
 from __future__ import annotations
 
-import re
 from ipaddress import IPv4Address, IPv4Network
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.types import Model
+from components.config.types import Int, Model
+from components.grammar import Grammar
 
 # A VLAN network's name: its resource names (`iface-<name>`) and its pfSense interface
 # description (the name upper-cased), which pfSense takes only as a filter name.
-_VLAN_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,15}")
+_VLAN_NAME_RE = Grammar(r"[a-z][a-z0-9_]{0,15}")
 # Interface descriptions pfSense refuses or that would read as another interface
 # (pfSense's get_pf_reserved() words, and the ids of assigned interfaces).
 _RESERVED_NAMES = frozenset({
     "lan", "wan", "any", "all", "self", "pass", "block", "reject", "in", "out", "on", "from", "to",
     "port", "proto", "queue", "max", "min", "pptp", "pppoe", "l2tp", "openvpn", "ipsec", "enc0", "lo0",
 })
-_OPT_ID_RE = re.compile(r"opt[0-9]+")
+_OPT_ID_RE = Grammar(r"opt[0-9]+")
 # The interface ids a VLAN parent may be (pfSense interface ids and NIC names).
-_IFACE_RE = re.compile(r"[a-z][a-z0-9_.]{0,31}")
+_IFACE_RE = Grammar(r"[a-z][a-z0-9_.]{0,31}")
 
 
 class DhcpRange(Model):
@@ -56,7 +56,7 @@ class VlanNetwork(Model):
     `description` goes to the VLAN device (default none). The switch ports are the operator's."""
 
     name: str
-    tag: int = Field(ge=1, le=4094)
+    tag: Int = Field(ge=1, le=4094)
     parent: str
     cidr: IPv4Network
     gateway: IPv4Address
@@ -66,11 +66,11 @@ class VlanNetwork(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _VLAN_NAME_RE.fullmatch(v):
+        if not _VLAN_NAME_RE.match(v):
             raise ValueError(
                 f"name {v!r} is not a VLAN network name — use up to 16 lowercase letters, digits or '_', "
                 "starting with a letter (pfSense makes it the interface name)")
-        if v in _RESERVED_NAMES or _OPT_ID_RE.fullmatch(v) or v.startswith("pkg_"):
+        if v in _RESERVED_NAMES or _OPT_ID_RE.match(v) or v.startswith("pkg_"):
             raise ValueError(
                 f"name {v!r} is reserved by pfSense (a filter keyword or an interface id) — pick another, "
                 "e.g. 'nodes'")
@@ -79,7 +79,7 @@ class VlanNetwork(Model):
     @field_validator("parent")
     @classmethod
     def _parent(cls, v: str) -> str:
-        if not _IFACE_RE.fullmatch(v):
+        if not _IFACE_RE.match(v):
             raise ValueError(
                 f"parent {v!r} is not a NIC or pfSense interface name — use the NIC the VLAN rides on, e.g. 'igc1'")
         return v
@@ -111,10 +111,12 @@ class Network(Model):
     OpenVPN interface (`StackConfig.admin_sources`); to cut one VPN admin off, move them to
     `router.vpn.revokedClients`.
 
-    `vlans`: networks on 802.1Q VLANs, each one served by the router like the LAN.
+    Each admin range must lie inside the private networks the platform owns (the LAN, the
+    VLANs) and never lie inside the pod or service range. `allowPublicAdmin` (default false):
+    accept an admin range outside them (a public office address, e.g. 203.0.113.7/32), which
+    opens the API and the dashboard to all of it; the pod and service ranges stay refused.
 
-    `allowPublicAdmin` (default false): accept an admin range wider than the LAN, VLANs and
-    VPN tunnel (e.g. 0.0.0.0/0), which opens the API and the dashboard to all of it.
+    `vlans`: networks on 802.1Q VLANs, each one served by the router like the LAN.
     """
 
     lan: Lan
@@ -123,8 +125,7 @@ class Network(Model):
     admin_cidrs: tuple[IPv4Network, ...] = Field(min_length=1)
     allow_public_admin: bool = Field(
         default=False,
-        description="Accept admin ranges wider than the LAN, VLANs and VPN tunnel (exposes 6443 and the dashboard).")
-
+        description="Accept admin ranges outside the private LAN and VLANs (exposes 6443 and the dashboard to them).")
 
     def named(self, name: str) -> Lan | VlanNetwork:
         """The network `name` names: `lan`, or a VLAN network (validated config names one)."""

@@ -233,7 +233,8 @@ class Secrets:
     registry_auth: Any = None
 
 
-def _raw_value(key: str, text: Any) -> Any:
+def program_value(key: str, text: Any) -> Any:
+    """A config value as the program reads it: JSON text decoded, except for string keys."""
     if key in STRING_KEYS or not isinstance(text, str):
         return text
     try:
@@ -255,7 +256,7 @@ def read_stack_config() -> tuple[StackConfig, Secrets]:
     values = {}
     for full_key in sorted(present):
         key = full_key[len(prefix):] if full_key.startswith(prefix) else full_key
-        values[full_key] = _raw_value(key, runtime_config.get_config(full_key))
+        values[full_key] = program_value(key, runtime_config.get_config(full_key))
     cfg = parse_config_keys(values)
     conf = pulumi.Config(PROJECT)
     secrets = Secrets(

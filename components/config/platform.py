@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.config.types import DnsLabel, GroupName, Hostname, ImageRef, Model, PersonName, Port, Quantity
+from components.config.types import DnsLabel, GroupName, Hostname, ImageRef, Int, Model, PersonName, Port, Quantity
 
 RESERVED_NAMESPACES = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease", "traefik", "cert-manager"}
@@ -23,8 +23,8 @@ class Quota(Model):
     requests_memory: Quantity = "4Gi"
     limits_cpu: Quantity = "4"
     limits_memory: Quantity = "8Gi"
-    pods: int = Field(default=20, ge=1)
-    persistent_volume_claims: int = Field(default=5, ge=0)
+    pods: Int = Field(default=20, ge=1)
+    persistent_volume_claims: Int = Field(default=5, ge=0)
     requests_storage: Quantity = "20Gi"
 
 
@@ -50,7 +50,7 @@ class SampleApp(Model):
 
     image: ImageRef = "traefik/whoami:v1.11.0"
     port: Port = 8080
-    replicas: int = Field(default=1, ge=1)
+    replicas: Int = Field(default=1, ge=1)
 
 
 class Tenant(Model):

@@ -12,6 +12,7 @@ import base64
 import binascii
 import ipaddress
 import re
+import ssl
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -19,15 +20,16 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from components.config.network import VlanNetwork
-from components.config.types import Model, Port
+from components.config.types import Int, Model, Port, Seconds
+from components.grammar import Grammar
 
 # pfSense interface identifiers ("wan", "lan", "opt1") and physical NIC names ("igc0").
-_IFACE_RE = re.compile(r"^[a-z][a-z0-9_.]{0,31}$")
+_IFACE_RE = Grammar(r"[a-z][a-z0-9_.]{0,31}")
 # Names that end up in certificate CNs and pfSense descriptions (no quotes, slashes, spaces).
-_CLIENT_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_CLIENT_RE = Grammar(r"[a-z0-9][a-z0-9._-]{0,62}")
 # What a client profile's `remote` line may name: a DNS name or an IPv4 address.
-_ENDPOINT_RE = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$"
+_ENDPOINT_RE = Grammar(
+    r"(?=.{1,253}\Z)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*"
 )
 _PEM_BLOCK_RE = re.compile(r"-----BEGIN CERTIFICATE-----\s*(.*?)-----END CERTIFICATE-----", re.S)
 
@@ -45,6 +47,11 @@ def pem_certificates_problem(text: str) -> str | None:
             der = b""
         if len(der) < 64 or der[0] != 0x30:  # an X.509 certificate is a DER SEQUENCE
             return f"certificate {i + 1} is not base64 DER certificate data — copy the PEM file again, unchanged"
+        try:  # what the router driver does with the bundle (network/driver.py): OpenSSL must read it
+            ssl.create_default_context(cadata=der)
+        except (ssl.SSLError, ValueError):
+            return (f"certificate {i + 1} looks like PEM but is not a certificate OpenSSL can read — copy "
+                    "the CA certificate file again, unchanged (e.g. from System > Cert. Manager > CAs)")
     return None
 
 
@@ -103,7 +110,7 @@ class VpnSettings(Model):
                 "clients dial, e.g. vpn.example.org"
             )
         return v
-    cert_validity_days: int = Field(default=825, ge=1, le=3650)
+    cert_validity_days: Int = Field(default=825, ge=1, le=3650)
 
     @field_validator("clients")
     @classmethod
@@ -163,9 +170,9 @@ class RouterSettings(Model):
     api_url: str
     verify_tls: bool = True
     ca_bundle: str | None = None
-    timeout_seconds: float = Field(default=15.0, gt=0, le=300)
-    retries: int = Field(default=3, ge=0, le=10)
-    apply_timeout_seconds: float = Field(default=120.0, gt=0, le=1800)
+    timeout_seconds: Seconds = Field(default=15.0, le=300)
+    retries: Int = Field(default=3, ge=0, le=10)
+    apply_timeout_seconds: Seconds = Field(default=120.0, le=1800)
     wan_interface: str = "wan"
     lan_interface: str = "lan"
     vpn: VpnSettings = VpnSettings()
@@ -202,6 +209,19 @@ class RouterSettings(Model):
             )
         if not parts.hostname:
             raise ValueError(f"apiUrl {v!r} has no host — write it as https://<router>[:port]")
+        if not _ENDPOINT_RE.match(parts.hostname):
+            try:
+                ipaddress.ip_address(parts.hostname)  # an IPv6 literal in brackets
+            except ValueError:
+                raise ValueError(f"apiUrl {v!r}: the host is no DNS name or IP address — write it as "
+                                 "https://<router>[:port], e.g. https://192.168.1.1:8443") from None
+        try:
+            port = parts.port  # urllib raises on a port that is not a number in 0..65535
+        except ValueError:
+            port = 0
+        if port == 0 or (port is None and parts.netloc.endswith(":")):
+            raise ValueError(f"apiUrl {v!r} has an invalid port — write https://<router>[:port] with a "
+                             "port from 1 to 65535 (e.g. https://192.168.1.1:8443)")
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(
                 f"apiUrl {v!r} must be the router base URL only — drop the path "

@@ -109,6 +109,13 @@ def _lan_rules(network: Network) -> list[str]:
     lan, problems = network.lan, []
     if lan.gateway not in lan.cidr:
         problems.append(f"network.lan.gateway: {lan.gateway} is outside {lan.cidr} — pick an address in the LAN")
+    elif lan.cidr.prefixlen < 31 and lan.gateway in (lan.cidr.network_address, lan.cidr.broadcast_address):
+        what = "network" if lan.gateway == lan.cidr.network_address else "broadcast"
+        problems.append(f"network.lan.gateway: {lan.gateway} is the {what} address of {lan.cidr} — give the "
+                        "router a host address (e.g. the first one)")
+    elif lan.gateway in lan.dhcp_range:
+        problems.append(f"network.lan.dhcpRange: {lan.dhcp_range.start}-{lan.dhcp_range.end} holds the router's "
+                        f"address {lan.gateway} — the pool would lease it to a client; start the pool after it")
     for end in ("start", "end"):
         ip = getattr(lan.dhcp_range, end)
         if ip not in lan.cidr:
@@ -175,11 +182,26 @@ def _node_network_rules(network: Network, cluster: Cluster) -> list[str]:
     return []
 
 
+# Smallest pod and service ranges: k3s gives each node a /24 of the pod range, and the
+# service range holds every ClusterIP (a /24 is 254 Services).
+_MIN_POD_PREFIX = 22
+_MIN_SERVICE_PREFIX = 24
+
+
 def _cidr_rules(network: Network, cluster: Cluster, router: RouterSettings | None = None) -> list[str]:
-    """Every network the platform routes is disjoint from every other one."""
+    """Every network the platform routes is disjoint from every other one; the cluster's own
+    ranges are private and large enough."""
     cidrs = {"network.lan.cidr": network.lan.cidr, **_router_networks(network, router),
              "cluster.podCidr": cluster.pod_cidr, "cluster.serviceCidr": cluster.service_cidr}
     keys, problems = list(cidrs), []
+    for key, cidr, widest in (("cluster.podCidr", cluster.pod_cidr, _MIN_POD_PREFIX),
+                              ("cluster.serviceCidr", cluster.service_cidr, _MIN_SERVICE_PREFIX)):
+        if not is_private(cidr):
+            problems.append(f"{key}: {cidr} is not a private range — pods and services would shadow public "
+                            "addresses; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
+        elif cidr.prefixlen > widest:
+            problems.append(f"{key}: {cidr} is too small — use a /{widest} or larger (k3s gives each node a /24 "
+                            "of the pod range; the service range holds every ClusterIP)")
     for i, a in enumerate(keys):
         for b in keys[i + 1:]:
             if cidrs[a].overlaps(cidrs[b]):
@@ -187,19 +209,39 @@ def _cidr_rules(network: Network, cluster: Cluster, router: RouterSettings | Non
     return problems
 
 
-def _admin_rules(network: Network, router: RouterSettings | None = None) -> list[str]:
-    """Admin ranges: each listed once, none wider than the networks the router owns."""
+# Address space a home or office network may use for itself (RFC 1918, and RFC 6598's shared
+# space, which VPNs such as Tailscale use): an owned network outside it is not private.
+PRIVATE_RANGES = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+
+
+def is_private(cidr: IPv4Network) -> bool:
+    return any(cidr.subnet_of(p) for p in PRIVATE_RANGES)
+
+
+def _admin_rules(network: Network, cluster: Cluster, router: RouterSettings | None = None) -> list[str]:
+    """Admin ranges, by containment: each listed once, never inside the VPN tunnel (every
+    client already is one), never inside the pod or service range (those addresses are
+    the cluster's own: an "admin" there is any pod), and inside the private networks the
+    platform owns (LAN, VLANs) unless network.allowPublicAdmin says otherwise."""
     problems: list[str] = []
     first: dict[IPv4Network, int] = {}
-    inside = [network.lan.cidr, *_router_networks(network, router).values()]
-    widest = max(n.num_addresses for n in inside)
+    owned = {"network.lan.cidr": network.lan.cidr, **_router_networks(network, router)}
     tunnel = router.vpn.active_tunnel if router is not None else None
+    cluster_ranges = {"cluster.podCidr": cluster.pod_cidr, "cluster.serviceCidr": cluster.service_cidr}
     for i, cidr in enumerate(network.admin_cidrs):
         key = f"network.adminCidrs[{i}]"
         if cidr in first:
             problems.append(f"{key}: {cidr} is already listed as network.adminCidrs[{first[cidr]}] — list each range once")
             continue
         first[cidr] = i
+        home = [k for k, n in owned.items() if cidr.subnet_of(n)]
+        clash = next((k for k, r in cluster_ranges.items() if cidr.subnet_of(r)), None)
+        if clash and not home:  # inside an owned network too: the disjointness rule names it
+            problems.append(
+                f"{key}: {cidr} is inside {clash} {cluster_ranges[clash]} — those addresses belong to the "
+                "cluster's pods and services, so every workload would count as an admin; name the LAN "
+                "range admins come from")
+            continue
         if tunnel is not None and cidr.subnet_of(tunnel):
             # Listed here it would read as a restriction, yet every VPN client is an admin
             # source (rules on the OpenVPN interface); adminCidrs are the LAN-side ranges.
@@ -209,14 +251,15 @@ def _admin_rules(network: Network, router: RouterSettings | None = None) -> list
                 "anything; remove it (to cut one VPN admin off, move them from router.vpn.clients to "
                 "router.vpn.revokedClients)")
             continue
-        if network.allow_public_admin or any(cidr.subnet_of(n) for n in inside):
+        if network.allow_public_admin:
             continue
-        if cidr.num_addresses > widest:
+        if not home or not is_private(cidr):
+            where = "not inside the LAN, the VLANs or the VPN tunnel" if not home else \
+                f"inside {home[0]}, which is not a private range (RFC 1918 or 100.64.0.0/10)"
             problems.append(
-                f"{key}: {cidr} is wider than the LAN, VLANs and VPN tunnel — it would open the "
-                "Kubernetes API (6443) and the Traefik dashboard (behind basic auth only) to every "
-                "address in it; narrow it, or set network.allowPublicAdmin: true to accept that"
-            )
+                f"{key}: {cidr} is {where} — it would open the Kubernetes API (6443) and the "
+                "Traefik dashboard (behind basic auth only) to every address in it; use a range inside "
+                "the networks the platform owns, or set network.allowPublicAdmin: true to accept that")
     return problems
 
 
@@ -397,8 +440,54 @@ def _router_port_rules(network: Network, cluster: Cluster, router: RouterSetting
     return []
 
 
+# NAT port forwards on WAN (network/payloads.py render_port_forwards): TCP only.
+WAN_NAT_TCP_PORTS = (80, 443)
+# Let's Encrypt issues at most 100 names per certificate; a tenant's hosts share one.
+ACME_NAMES_PER_CERTIFICATE = 100
+
+
+def _vpn_port_rules(router: RouterSettings) -> list[str]:
+    """The OpenVPN server listens on WAN beside the NAT of 80/443 to the ingress: on TCP one of
+    those ports, one of the two would never get its connections."""
+    vpn = router.vpn
+    if vpn.enabled and vpn.protocol == "tcp" and vpn.port in WAN_NAT_TCP_PORTS:
+        return [f"router.vpn.port: TCP {vpn.port} on WAN is forwarded to the ingress (NAT of TCP "
+                f"{' and '.join(map(str, WAN_NAT_TCP_PORTS))}) — give the VPN another port (1194 is OpenVPN's) "
+                "or protocol udp"]
+    return []
+
+
+def _certificate_size_rules(tenants: tuple[Tenant, ...], certificates: Certificates) -> list[str]:
+    """Each tenant's hosts share one certificate (system/tls_route.py); Let's Encrypt refuses
+    a certificate with more than 100 names, so the tenant would never get one."""
+    if certificates.issuer != "acme":
+        return []
+    return [f"tenants[{i}].hosts: {len(t.hosts)} hosts, but Let's Encrypt puts at most "
+            f"{ACME_NAMES_PER_CERTIFICATE} names on one certificate and the tenant's hosts share one — "
+            "split the tenant, or use fewer hosts"
+            for i, t in enumerate(tenants) if len(t.hosts) > ACME_NAMES_PER_CERTIFICATE]
+
+
+def _reserved_names(sections: Mapping[str, Any]) -> dict[str, str]:
+    """Names the router already answers for, lowercased -> what they are: each node's name in
+    the domain (its DHCP static mapping registers it) and the VPN endpoint."""
+    domain = sections["domain"]
+    out: dict[str, str] = {}
+    if "cluster" in sections:
+        for group in ("servers", "agents"):
+            for i, node in enumerate(getattr(sections["cluster"], group)):
+                out[f"{node.name}.{domain}".lower()] = f"the name of node cluster.{group}[{i}]"
+    router = sections.get("router")
+    if router is not None and router.vpn.enabled:
+        endpoint = router.vpn.endpoint or f"vpn.{domain}"
+        out[endpoint.lower()] = "the VPN endpoint (router.vpn.endpoint, default vpn.<domain>)"
+    return out
+
+
 def _host_rules(sections: Mapping[str, Any]) -> list[str]:
-    """Every hostname under `domain`, and each used once (API, dashboard, tenant hosts)."""
+    """Every hostname under `domain`, and each used once (API, dashboard, tenant hosts); no
+    ingress host shadows a node's or the VPN's name (its DNS override would send them to the
+    ingress)."""
     domain = sections["domain"]
     named: list[tuple[str, str]] = []  # (dotted key, host), in config order
     if "cluster" in sections:
@@ -415,7 +504,46 @@ def _host_rules(sections: Mapping[str, Any]) -> list[str]:
         if host in owners:
             problems.append(f"{key}: {host} is already used by {owners[host]} — each host belongs to one place")
         owners.setdefault(host, key)
+    reserved = _reserved_names(sections)
+    for key, host in named:
+        if key != "cluster.apiHostname" and host.lower() in reserved:
+            problems.append(f"{key}: {host} is {reserved[host.lower()]} — its DNS override would send that name "
+                            "to the ingress; use another host name")
     return problems
+
+
+def _router_addresses(network: Network, router: RouterSettings | None) -> list[IPv4Address]:
+    """The router's own addresses: its LAN and VLAN gateways, and the API host when it is one."""
+    out = [network.lan.gateway, *(v.gateway for v in network.vlans)]
+    if router is not None:
+        try:
+            out.append(IPv4Address(urlsplit(router.api_url).hostname or ""))
+        except ValueError:
+            pass
+    return out
+
+
+def config_warnings(config: StackConfig) -> list[str]:
+    """Settings that are allowed but widen access, as `dotted.key: message` lines (the plan
+    prints them, `pulumi up` logs them as warnings): tenant egress into the pod or service range
+    (other tenants' pods and services), or to the router's web GUI and API."""
+    out: list[str] = []
+    cluster, network, router = config.cluster, config.network, config.router
+    url = urlsplit(router.api_url)
+    gui_port = url.port or (443 if url.scheme == "https" else 80)
+    routers = _router_addresses(network, router)
+    for i, tenant in enumerate(config.tenants):
+        for j, allow in enumerate(tenant.egress):
+            key = f"tenants[{i}].egress[{j}].cidr"
+            for what, cidr in (("pod", cluster.pod_cidr), ("service", cluster.service_cidr)):
+                if allow.cidr.overlaps(cidr):
+                    out.append(f"{key}: {allow.cidr} overlaps the {what} range {cidr} — the tenant's pods may reach "
+                               f"other tenants' {what}s there; narrow it if that is not meant")
+            hit = [a for a in routers if a in allow.cidr]
+            if hit and allow.protocol == "TCP" and gui_port in allow.ports:
+                out.append(f"{key}: {allow.cidr} port {gui_port} reaches the router's web GUI and REST API on "
+                           f"{hit[0]} — the tenant's pods could try the router's key; narrow the range or the ports")
+    return out
 
 
 # Each cross-field rule and the top-level sections it reads: a rule runs whenever its
@@ -486,7 +614,7 @@ CROSS_RULES = (
     (("network",), (), _vlan_rules),
     (("network", "cluster"), (), _node_network_rules),
     (("network", "cluster"), ("router",), _cidr_rules),
-    (("network",), ("router",), _admin_rules),
+    (("network", "cluster"), ("router",), _admin_rules),
     (("cluster",), (), _server_count_rules),
     (("cluster",), (), _k3s_option_rules),
     (("network", "cluster"), (), _node_rules),
@@ -494,6 +622,8 @@ CROSS_RULES = (
     (("people",), ("tenants",), _people_rules),
     (("network", "cluster", "router"), (), _router_port_rules),
     (("cluster", "ingress"), (), _ingress_replica_rules),
+    (("router",), (), _vpn_port_rules),
+    (("tenants", "certificates"), (), _certificate_size_rules),
 )
 
 

@@ -17,6 +17,10 @@ Creates nothing by itself; at deploy time it reads, writes and applies pfSense o
   whole; parallel writes race).
 - TLS is verified by default (optionally against a CA bundle); redirects are never followed
   (the key would go along); each request has one deadline for all of it and a largest answer.
+- Only our objects are changed: one found by its natural key must carry our tag
+  (kinds.Kind.owner), or it is a RouterConflict, never adopted or deleted (DHCP static
+  mappings excepted, docs/router.md §4). Every write and delete is verified against a fresh
+  listing: an answer alone is not proof.
 - Retries are bounded and never blind: reads and applies are re-sent; a create, update or
   delete whose outcome is unknown is re-decided from a fresh lookup by natural key.
 - Transport and shape faults (bad status line, truncated body, TLS failure, listing items
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import ssl
 import threading
@@ -37,7 +42,23 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .kinds import APPLY_PATHS, REFID_PREFIX, SERVICE_SETTINGS, Kind, get_kind, natural_key
+from components.grammar import Grammar
+
+from .kinds import (
+    APPLY_PATHS,
+    HAPROXY_FRONTEND,
+    INTERFACE,
+    REFID_PREFIX,
+    SERVICE_SETTINGS,
+    TAG,
+    VLAN,
+    Kind,
+    backend_marked,
+    get_kind,
+    natural_key,
+    owned_interface,
+    tagged,
+)
 
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -46,6 +67,53 @@ _LOCKS_GUARD = threading.Lock()
 def _router_lock(api_url: str) -> threading.RLock:
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(api_url, threading.RLock())
+
+
+# What an API key may hold: printable ASCII without spaces (pfrest keys are hex).
+_KEY_CHARS = re.compile(r"[!-~]+", re.ASCII)
+_SHOWN = 300  # characters of outside text an error shows at most
+_MIN_FRAGMENT = 8  # characters of the key that are never shown together
+
+
+def outside_text(text: str, secret: str = "", limit: int = _SHOWN) -> str:
+    """`text` (from the router or an exception) as an error may show it: on one line, control
+    and escape characters (ESC, bidi overrides) blanked, no run of `_MIN_FRAGMENT` or more consecutive
+    characters of `secret` even with whitespace inserted or the text cut, then at most `limit`
+    characters. Redaction comes first: cutting first could leave the start of the key."""
+    text = "".join(c if c.isprintable() else " " for c in text)
+    if secret:
+        text = _without_fragments(text, secret)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
+def _without_fragments(text: str, secret: str) -> str:
+    """Every stretch of `text` that spells `_MIN_FRAGMENT`+ consecutive characters of
+    `secret` (whitespace between them ignored) replaced by [redacted]."""
+    size = min(_MIN_FRAGMENT, len(secret))
+    grams = {secret[i:i + size] for i in range(len(secret) - size + 1)}
+    kept = [i for i, c in enumerate(text) if not c.isspace()]  # positions of the non-blank characters
+    compact = "".join(text[i] for i in kept)
+    hidden = [False] * len(compact)
+    for start in range(len(compact) - size + 1):
+        if compact[start:start + size] in grams:
+            for j in range(start, start + size):
+                hidden[j] = True
+    if not any(hidden):
+        return text
+    out, j, i = [], 0, 0
+    while i < len(text):
+        if j < len(kept) and kept[j] == i and hidden[j]:
+            while j < len(kept) and hidden[j]:  # the whole run, with the blanks inside it
+                j += 1
+            out.append("[redacted]")
+            i = kept[j - 1] + 1
+            continue
+        if j < len(kept) and kept[j] == i:
+            j += 1
+        out.append(text[i])
+        i += 1
+    return "".join(out)
 
 
 class RouterError(Exception):
@@ -63,6 +131,11 @@ class RouterHttpError(RouterError):
         super().__init__(f"router {api_url}: {method} {path} -> HTTP {status}: {message}")
         self.status = status
         self.message = message
+
+
+class RouterConflict(RouterError):
+    """An object with our natural key exists on the router but was not made by this program
+    (it lacks our tag): it is never changed, adopted or deleted."""
 
 
 class RouterOutcomeUnknown(RouterError):
@@ -121,6 +194,26 @@ def _transport_reason(err: BaseException) -> str:
     return f"{err.__class__.__name__}: {err}"
 
 
+# What pfSense names an assigned interface (get_next_id(): `wan`, `lan`, then `optN`).
+_INTERFACE_ID = Grammar(r"wan|lan|opt[1-9][0-9]{0,3}")
+
+
+def _usable_id(kind: Kind, ident: object) -> bool:
+    """An id that addresses exactly one object of `kind`: an interface id for the kinds
+    pfSense keys by interface, an array index for the others."""
+    return bool(_INTERFACE_ID.match(ident)) if kind.interface_id else _is_array_index(ident)
+
+
+def _is_array_index(ident: object) -> bool:
+    """pfSense ids are positions in config.xml arrays: 0, 1, ... (as an int or its digits).
+    Anything else (-1, "", "1; x", 1.5, True) would address no object, or the wrong one."""
+    if isinstance(ident, bool):
+        return False
+    if isinstance(ident, int):
+        return ident >= 0
+    return isinstance(ident, str) and ident.isascii() and ident.isdigit()
+
+
 class PfRestDriver:
     """pfSense + pfrest v2. Defaults: verify TLS, 15 s per request in all, 3 retries of what is safe to
     retry, 16 MiB largest answer, 120 s apply wait."""
@@ -142,6 +235,13 @@ class PfRestDriver:
     ) -> None:
         if not api_key:
             raise RouterError(f"router {api_url}: no API key given — set the secret k3s-platform:pfsenseApiKey")
+        if not _KEY_CHARS.fullmatch(api_key):
+            # Refused before any request: in a header, a line break or other control character
+            # fails deep in http.client with the header (and so the key) in the error text.
+            raise RouterError(
+                f"router {api_url}: the API key holds a space, line break, control or non-ASCII character — "
+                "set it again without it: pulumi config set --secret pfsenseApiKey (a trailing newline from "
+                "a file is the usual cause)")
         self.api_url = api_url.rstrip("/")
         self._api_key = api_key
         self._timeout = timeout
@@ -176,7 +276,13 @@ class PfRestDriver:
     # endless chunked body, would never time out.
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "[redacted]") if self._api_key else text
+        """Text from outside (the router's words, exception text) made safe to show."""
+        return outside_text(text, self._api_key)
+
+    def _shown(self, text: str) -> str:
+        """A value the router gave (an id, a key built from its answer) inside a longer message:
+        redacted, on one line, without escapes, and short."""
+        return outside_text(text, self._api_key, limit=80)
 
     def _connection(self) -> http.client.HTTPConnection:
         parts = urllib.parse.urlsplit(self.api_url)
@@ -197,6 +303,7 @@ class PfRestDriver:
         headers = {"X-API-Key": self._api_key, "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(len(data))  # putheader: set by hand (request() would)
         conn = self._connection()
         watchdog = _Watchdog(conn, self._timeout)
         try:
@@ -213,7 +320,16 @@ class PfRestDriver:
                 reason = "no connection within the timeout" if watchdog.fired else f"unreachable ({err})"
                 raise _NotSent(self._redact(reason)) from None
             try:
-                conn.request(method, target, body=data, headers=headers)
+                conn.putrequest(method, target)
+                for name, value in headers.items():
+                    conn.putheader(name, value)
+            except (http.client.HTTPException, ValueError) as err:
+                # Built locally and refused locally: nothing was sent, and sending it again
+                # would fail the same way.
+                raise RouterError(f"router {self.api_url}: {where}: the request could not be built "
+                                  f"({self._redact(_transport_reason(err))}) — nothing was sent") from None
+            try:
+                conn.endheaders(data)
                 resp = conn.getresponse()
                 raw = self._read_body(resp, where)
             except (http.client.HTTPException, OSError, ValueError) as err:
@@ -262,8 +378,8 @@ class PfRestDriver:
         except (ValueError, RecursionError):  # not JSON, or nested past what the parser takes
             envelope = None
         if status >= 400:
-            message = envelope.get("message", "") if isinstance(envelope, dict) else raw[:200].decode(errors="replace")
-            message = self._redact(" ".join(str(message).split()))
+            message = envelope.get("message", "") if isinstance(envelope, dict) else raw.decode(errors="replace")
+            message = self._redact(str(message))  # redacted whole, then cut
             if status >= 500:
                 raise RouterOutcomeUnknown(self.api_url, where, f"HTTP {status} {message}".strip(), status=status)
             method, _, path = where.partition(" ")
@@ -301,6 +417,11 @@ class PfRestDriver:
             try:
                 return self._once(method, path, query, body)
             except RouterHttpError as err:
+                if err.status == 429 and attempt < self._retries:
+                    # Too many requests: pfrest refused it unprocessed, so any method may be
+                    # sent again, after the backoff.
+                    last = f"HTTP 429 {err.message}".strip()
+                    continue
                 if err.status in (401, 403):
                     raise RouterAuthError(
                         f"router {self.api_url} rejected the API key (HTTP {err.status}) — check the secret "
@@ -361,12 +482,74 @@ class PfRestDriver:
             )
         if matches:
             ident = matches[0].get("id")
-            if isinstance(ident, bool) or not isinstance(ident, (int, str)) or ident == "":
+            if not _usable_id(kind, ident):
                 raise RouterError(
-                    f"router {self.api_url}: GET {kind.plural}: {want} has no usable `id` ({ident!r}) — is the "
+                    f"router {self.api_url}: GET {kind.plural}: {want} has no usable `id` ({self._shown(repr(ident))}) — is the "
                     "REST API package current (docs/router.md §3)?"
                 )
         return matches[0] if matches else None
+
+    def owned(self, kind: Kind, live: Mapping[str, Any]) -> bool:
+        """Whether a live object was made by this program (`Kind.owner` says how it shows it)."""
+        if kind.owner == "adopt":
+            return True
+        if kind.owner == "vlan_device":
+            return owned_interface(live, self.list(VLAN))
+        if kind.owner == "interface":
+            ident = live.get("id")
+            iface = next((i for i in self.list(INTERFACE) if i.get("id") == ident), None)
+            return iface is not None and owned_interface(iface, self.list(VLAN))
+        if kind.owner == "backend":
+            return backend_marked(live.get("advanced_backend")) or any(
+                tagged(f.get("descr")) and f.get("backend_serverpool") == live.get("name")
+                for f in self.list(HAPROXY_FRONTEND))
+        return tagged(live.get(kind.owner))
+
+    def _not_ours(self, kind: Kind) -> str:
+        return {
+            "vlan_device": f"the device it assigns is no VLAN whose description starts with {TAG!r}",
+            "interface": "its interface is no VLAN network of this program",
+            "backend": f"its backend pass-thru does not start with {TAG!r} and none of our frontends uses it",
+        }.get(kind.owner, f"its {kind.owner} does not start with {TAG!r}")
+
+    def find_owned(self, kind: Kind, payload: Mapping[str, Any], doing: str) -> dict[str, Any] | None:
+        """find(), and a RouterConflict when the object with our key is not ours: the driver
+        edits and deletes only what it made (DHCP static mappings excepted: adopted)."""
+        live = self.find(kind, payload)
+        if live is not None and not self.owned(kind, live):
+            raise RouterConflict(
+                f"router {self.api_url}: not {doing} {kind.name} {natural_key(kind, payload)}: an object with that "
+                f"key exists on the router but was not made by this program ({self._not_ours(kind)}) — the "
+                "program changes and deletes only its own objects: rename or remove the hand-made one in the "
+                "pfSense GUI (or change the config so the keys differ), then run pulumi up again")
+        return live
+
+    def _verify_written(self, kind: Kind, payload: Mapping[str, Any], key: str, answer: Any) -> dict[str, Any]:
+        """A write answered 200 is proof of nothing by itself: an answer naming another key is
+        an error, and the object must then be listed under our key, as ours. Returns the live
+        object (its `id` checked by find)."""
+        if isinstance(answer, Mapping):
+            seen = dict(answer)
+            if kind.parent_id:
+                seen.setdefault("parent_id", payload.get("parent_id"))
+            try:
+                other = natural_key(kind, seen)
+            except ValueError:
+                other = key  # an answer without the key fields: the listing decides
+            if other != key:
+                raise RouterError(
+                    f"router {self.api_url}: writing {key} was answered with another object ({self._shown(other)}) — check "
+                    "the router (Diagnostics > Backup & Restore > Config History) before running pulumi up again")
+        live = self.find(kind, payload)
+        if live is None:
+            raise RouterError(
+                f"router {self.api_url}: writing {kind.name} {key} was answered as done, but the router does not "
+                "list it — is the REST API package current (docs/router.md §3)? Run pulumi up again")
+        if not self.owned(kind, live):
+            raise RouterError(
+                f"router {self.api_url}: {kind.name} {key} was written, but the router lists it without our tag "
+                f"({self._not_ours(kind)}) — is the REST API package current (docs/router.md §3)?")
+        return live
 
     def resolve_refs(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Replace "$refid:<kind>:<descr>" values with the live object's pfSense refid."""
@@ -392,8 +575,10 @@ class PfRestDriver:
         )
 
     def upsert(self, kind: Kind, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Create the object, or update it in place if its natural key already exists
-        (adopts a hand-made twin instead of failing on a unique constraint).
+        """Create the object, or update it in place if our object with its natural key
+        already exists; a hand-made object with that key is a RouterConflict (DHCP static
+        mappings excepted: adopted, docs/router.md §4). Returns the live object as listed
+        after the write (verified: there, under our key, ours).
 
         A write whose outcome is unknown (timeout, 5xx) is never re-sent blindly: each
         attempt first looks the key up again. A create that did commit is then found (and
@@ -406,15 +591,16 @@ class PfRestDriver:
             for attempt in range(self._retries + 1):
                 if attempt:
                     self._sleep(self._backoff * (2 ** (attempt - 1)))
-                existing = self.find(kind, payload)
+                existing = self.find_owned(kind, payload, "writing")
                 if existing is not None and create_unknown:
                     return existing  # our earlier POST did commit
                 try:
                     if existing is None:
-                        return self.request("POST", kind.path, body=body) or {}
-                    update = {k: v for k, v in body.items() if k not in kind.immutable}  # `editable: false`
-                    update["id"] = existing["id"]
-                    return self.request("PATCH", kind.path, body=update) or {}
+                        answer = self.request("POST", kind.path, body=body)
+                    else:
+                        update = {k: v for k, v in body.items() if k not in kind.immutable}  # `editable: false`
+                        update["id"] = existing["id"]
+                        answer = self.request("PATCH", kind.path, body=update)
                 except RouterOutcomeUnknown as err:
                     create_unknown = create_unknown or existing is None
                     last = err
@@ -424,10 +610,14 @@ class PfRestDriver:
                     raise RouterError(
                         f"router {self.api_url}: {kind.name} {key} was refused (HTTP {err.status}: {err.message})"
                     ) from None
+                else:
+                    return self._verify_written(kind, payload, key, answer)
             raise self._gave_up("writing", key, last)
 
     def delete(self, kind: Kind, payload: Mapping[str, Any]) -> bool:
-        """Delete the object with this natural key. An object already gone is fine (False).
+        """Delete our object with this natural key. An object already gone is fine (False); a
+        hand-made one with that key is a RouterConflict, left alone (DHCP static mappings
+        excepted, docs/router.md §4).
 
         pfSense deletes by array position and renumbers afterwards, so a DELETE is never
         re-sent as it was: each attempt resolves the id from the key again (gone: done), and
@@ -439,7 +629,7 @@ class PfRestDriver:
             for attempt in range(self._retries + 1):
                 if attempt:
                     self._sleep(self._backoff * (2 ** (attempt - 1)))
-                existing = self.find(kind, payload)
+                existing = self.find_owned(kind, payload, "deleting")
                 if existing is None:
                     return sent_unknown  # gone: our unanswered DELETE did it, or it never existed
                 query: dict[str, Any] = {"id": existing["id"]}
@@ -458,6 +648,12 @@ class PfRestDriver:
                         f"(HTTP {err.status}: {err.message})"
                     ) from None
                 self._check_deleted(kind, payload, key, deleted)
+                # Every delete is verified: a 200 (with or without the key fields in its
+                # answer) is not proof; the key must be gone from a fresh listing.
+                if self.find(kind, payload) is not None:
+                    raise RouterError(
+                        f"router {self.api_url}: deleting {kind.name} {key} was answered as done, but the "
+                        "router still lists it — delete it by hand in the pfSense GUI, then run pulumi up again")
                 return True
             raise self._gave_up("deleting", key, last)
 
@@ -475,7 +671,7 @@ class PfRestDriver:
             return  # pfrest answered without the key fields: nothing to compare
         if other != key:
             raise RouterError(
-                f"router {self.api_url}: asked to delete {key} but the router deleted {other} (its ids moved "
+                f"router {self.api_url}: asked to delete {key} but the router deleted {self._shown(other)} (its ids moved "
                 "between lookup and delete) — restore it from Diagnostics > Backup & Restore > Config History"
             )
 
@@ -519,7 +715,8 @@ class PfRestDriver:
             raise RouterError(f"unknown subsystem {subsystem!r} — use one of {sorted(APPLY_PATHS)}")
         with _router_lock(self.api_url):
             missing = [
-                natural_key(get_kind(k), p) for k, p in expected if self.find(get_kind(k), p) is None
+                natural_key(get_kind(k), p) for k, p in expected
+                if self.find_owned(get_kind(k), p, f"applying {subsystem} with") is None
             ]
             if missing:
                 raise RouterError(

@@ -14,6 +14,7 @@ by natural key — never by pfSense's array `id`, which renumbers after a delete
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Mapping
@@ -23,6 +24,13 @@ from typing import Any
 # Payload strings of this form are replaced by the `refid` of another object (found by its
 # natural key) at deploy time: pfSense assigns refids, so a pure renderer cannot know them.
 REFID_PREFIX = "$refid:"
+
+# Every object the program makes carries this at the start of its tag field (see `Kind.owner`):
+# it is how the driver tells its own objects from hand-made ones with the same natural key.
+TAG = "k3s-platform"
+# HAProxy backends have no description field; their backend pass-thru text (a config comment
+# for HAProxy) carries the tag instead.
+BACKEND_MARK = f"# {TAG}: managed backend"
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,17 @@ class Kind:
     # pfSense names the object itself (an interface's `optN`): the resource keeps the live
     # object's `id` as its output `assignedId`, which the objects referring to it take.
     assigned_id: bool = False
+    # The object's `id` is a pfSense interface id (`lan`, `opt2`: id_type string), not a
+    # position in a config.xml array.
+    interface_id: bool = False
+    # How a live object shows it is ours (driver.PfRestDriver.owned):
+    #   "<field>"      that field starts with TAG (descriptions);
+    #   "adopt"        any object with the key is taken over (DHCP static mappings, docs/router.md §4);
+    #   "vlan_device"  an interface assignment of a VLAN device whose description carries TAG;
+    #   "interface"    a DHCP server on an interface assignment that is ours;
+    #   "backend"      BACKEND_MARK in `advanced_backend`, or (stacks made before the mark) the
+    #                  backend of one of our tagged frontends.
+    owner: str = "descr"
 
 
 # Ref: Models/InterfaceVLAN.inc (unique together: if, tag; always_apply; `if` editable: false)
@@ -48,14 +67,16 @@ VLAN = Kind("vlan", "/api/v2/interface/vlan", "/api/v2/interface/vlans", ("if", 
 # unique, FilterNameValidator (A-Z a-z 0-9 _, not reserved, not numeric, no `pkg_`, not an
 # interface id or alias name); typev4 `static` needs ipaddr + subnet; subsystem `interfaces`:
 # writes are pending until /api/v2/interface/apply (Models/InterfaceApply.inc)).
-INTERFACE = Kind("interface", "/api/v2/interface", "/api/v2/interfaces", ("if",), "interfaces", assigned_id=True)
+INTERFACE = Kind("interface", "/api/v2/interface", "/api/v2/interfaces", ("if",), "interfaces", assigned_id=True,
+                 interface_id=True, owner="vlan_device")
 # Ref: Models/DHCPServer.inc (config_path dhcpd, id = the interface id; `interface` required,
 # representation only, read back as the id; `enable` refused unless the interface has a static
 # IPv4; range_from/range_to inside the interface's subnet; dnsserver/ntpserver lists; subsystem
 # dhcpd, applied by /api/v2/services/dhcp_server/apply). Endpoints/ServicesDHCPServerEndpoint.inc
 # GET/POST/PATCH/DELETE, ServicesDHCPServersEndpoint.inc GET/PUT.
 DHCP_SERVER = Kind(
-    "dhcp_server", "/api/v2/services/dhcp_server", "/api/v2/services/dhcp_servers", ("interface",), "dhcp"
+    "dhcp_server", "/api/v2/services/dhcp_server", "/api/v2/services/dhcp_servers", ("interface",), "dhcp",
+    interface_id=True, owner="interface",
 )
 # Ref: Models/FirewallAlias.inc (name unique, `editable: false`, FilterNameValidator; type
 # host|network|port; address many, ' '-delimited; subsystem aliases, applied with the filter by
@@ -74,6 +95,7 @@ STATIC_MAPPING = Kind(
     ("mac",),
     "dhcp",
     parent_id=True,
+    owner="adopt",
 )
 # Ref: Models/DNSResolverHostOverride.inc (unique together: host, domain; subsystem unbound;
 # `ip` and `aliases` are lists)
@@ -104,6 +126,7 @@ HAPROXY_BACKEND = Kind(
     "/api/v2/services/haproxy/backends",
     ("name",),
     "haproxy",
+    owner="backend",
 )
 # Ref: Models/HAProxyFrontend.inc (`a_extaddr` nested), Models/HAProxyFrontendAddress.inc
 HAPROXY_FRONTEND = Kind(
@@ -138,6 +161,7 @@ OPENVPN_SERVER = Kind(
     ("description",),
     "openvpn",
     secret=True,
+    owner="description",
 )
 # Ref: Models/OpenVPNClientSpecificOverride.inc (config_path openvpn/openvpn-csc; `common_name`
 # required; always_apply: apply() rewrites the override's csc file for each OpenVPN server);
@@ -150,6 +174,7 @@ OPENVPN_CLIENT_OVERRIDE = Kind(
     "/api/v2/vpn/openvpn/csos",
     ("common_name",),
     "openvpn",
+    owner="description",
 )
 
 KINDS: dict[str, Kind] = {
@@ -218,6 +243,31 @@ def natural_key(kind: Kind, obj: Mapping[str, Any]) -> str:
         parts.append(text.lower() if field in _CASE_FOLDED else text)
     prefix = f"{obj.get('parent_id')}/" if kind.parent_id and obj.get("parent_id") else ""
     return f"{kind.name}:{prefix}{'|'.join(parts)}"
+
+
+def tagged(value: Any) -> bool:
+    """Whether a live tag field (a description) says the object is ours."""
+    return isinstance(value, str) and value.startswith(TAG)
+
+
+def backend_marked(value: Any) -> bool:
+    """Whether a live `advanced_backend` carries BACKEND_MARK: as written, or as the base64
+    pfSense stores it in config.xml (in case a release shows the stored form)."""
+    if not isinstance(value, str):
+        return False
+    if value.startswith(BACKEND_MARK):
+        return True
+    try:
+        return base64.b64decode(value, validate=True).decode().startswith(BACKEND_MARK)
+    except (ValueError, UnicodeDecodeError):
+        return False
+
+
+def owned_interface(interface: Mapping[str, Any], vlans: list[dict[str, Any]]) -> bool:
+    """Whether a live interface assignment is ours: it assigns a VLAN device (`if` =
+    `<parent>.<tag>`) whose description carries TAG. Interface descriptions cannot carry it."""
+    device = str(interface.get("if", ""))
+    return any(f"{v.get('if')}.{v.get('tag')}" == device and tagged(v.get("descr")) for v in vlans)
 
 
 def normalize(value: Any) -> Any:

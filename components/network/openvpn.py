@@ -7,16 +7,17 @@ pulumi-random at deploy time, from fixtures in tests).
 
 from __future__ import annotations
 
-import re
 import textwrap
+
+from components.grammar import Grammar
 
 from .payloads import VPN_CIPHERS, VPN_DIGEST
 
-_HEX_RE = re.compile(r"^[0-9a-f]{512}$")
+_HEX_RE = Grammar(r"[0-9a-f]{512}")
 # One argument of a profile directive: OpenVPN splits lines on whitespace and reads `#`/`;`
 # as comments and quotes/backslashes specially, so a value with any of them (or a line
 # break, which starts a new directive) could add directives of its own.
-_DIRECTIVE_ARG_RE = re.compile(r"^[A-Za-z0-9._:@=+/-]{1,253}$")
+_DIRECTIVE_ARG_RE = Grammar(r"[A-Za-z0-9._:@=+/-]{1,253}")
 
 
 def directive_arg(value: object, field: str) -> str:

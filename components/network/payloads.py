@@ -8,8 +8,9 @@ plan shows exactly these bodies. Field names follow the pfrest model classes
 Every description written here starts with TAG, so an operator can tell managed objects
 from hand-made ones, and rules/NAT entries are found again by that description. Interface
 descriptions cannot carry it (pfSense takes them only as filter names): an interface
-assignment is ours when the VLAN device it assigns is (`owned_interface`), and so is the
-DHCP server on it.
+assignment is ours when the VLAN device it assigns is (`kinds.owned_interface`), and so is the
+DHCP server on it. HAProxy backends have no description: their pass-thru text carries
+BACKEND_MARK, a comment to HAProxy.
 
 A VLAN network's interface id (`optN`) is chosen by pfSense when the assignment is created,
 so payloads refer to it as `IFACE_PREFIX + <network name>`; the Router replaces that with the
@@ -26,6 +27,7 @@ from components.config.router import RouterInventory, RouterSettings
 from components.config.types import slug as _slug
 
 from .kinds import (
+    BACKEND_MARK,
     CERTIFICATE,
     CERTIFICATE_AUTHORITY,
     DHCP_SERVER,
@@ -40,12 +42,12 @@ from .kinds import (
     PORT_FORWARD,
     REFID_PREFIX,
     STATIC_MAPPING,
+    TAG,
     VLAN,
     Kind,
     natural_key,
 )
 
-TAG = "k3s-platform"
 VPN_CA_DESCR = f"{TAG}-vpn-ca"
 VPN_SERVER_CERT_DESCR = f"{TAG}-vpn-server"
 VPN_SERVER_DESCR = f"{TAG}: openvpn admin access"
@@ -137,14 +139,6 @@ def render_vlans(inv: RouterInventory) -> list[DesiredObject]:
             "gateway": "",
         }, (f"iface-{vlan.name}",)))
     return out
-
-
-def owned_interface(interface: dict[str, Any], vlans: list[dict[str, Any]]) -> bool:
-    """Whether a live interface assignment is ours: it assigns a VLAN device (`if` =
-    `<parent>.<tag>`) whose description carries TAG. Interface descriptions cannot carry it."""
-    device = str(interface.get("if", ""))
-    return any(f"{v.get('if')}.{v.get('tag')}" == device and str(v.get("descr", "")).startswith(TAG)
-               for v in vlans)
 
 
 def interface_refs(value: Any) -> set[str]:
@@ -421,6 +415,7 @@ def _backend(name: str, nodes, port: int, proxy_protocol: bool) -> DesiredObject
             "connection_timeout": 5000,
             "server_timeout": 3600000 if port == 6443 else 60000,  # long-lived kubectl watches
             "retries": 3,
+            "advanced_backend": BACKEND_MARK,  # the owner tag: a comment line in the backend section
         },
     )
 

@@ -199,10 +199,10 @@ class PfSenseObjectProvider(_RouterProvider):
         if "kind" not in props or "payload" not in props or "apiKey" not in props:
             raise RouterError(
                 f"cannot read pfSense object {id_!r}: no stored kind/payload/connection — PfSenseObject "
-                "cannot be imported with `get`; declare it and let `pulumi up` adopt it by natural key"
+                "cannot be imported with `get`; declare it and let `pulumi up` find it by natural key"
             )
         kind = get_kind(props["kind"])
-        live = driver_from_props(self._current(props)).find(kind, wire_numbers(props["payload"]))
+        live = driver_from_props(self._current(props)).find_owned(kind, wire_numbers(props["payload"]), "reading")
         if live is None:
             return ReadResult(id_="", outs={})  # gone from the router: drop it from the state
         outs = _public(props)

@@ -32,7 +32,10 @@ _NOT_WORKLOADS = {"CustomResourceDefinition"}
 
 # Subtrees that never hold a pod template; skipping them also avoids tripping over
 # unknown annotation or data values during preview.
-_SKIP_KEYS = {"metadata", "status", "data", "stringData", "binaryData"}
+_SKIP_KEYS = {"metadata", "status"}
+# A ConfigMap's or Secret's payload: skipped at the top of an object only. Deeper down a key
+# of that name is any custom resource's field, and may hold a pod template.
+_TOP_LEVEL_SKIP_KEYS = {"data", "stringData", "binaryData"}
 
 
 # Types already answered, so that the abstract-base-class check runs once per type, not once
@@ -150,7 +153,7 @@ def _walk(node: Any, path: str, meta: Any) -> Iterator[PodSpec]:
             yield PodSpec(path.lstrip("."), meta, node)
             return
         for key in list(node.keys()):
-            if key in _SKIP_KEYS:
+            if key in _SKIP_KEYS or (not path and key in _TOP_LEVEL_SKIP_KEYS):
                 continue
             child = _child(node, key)
             if child is None:

@@ -34,6 +34,7 @@ def test_vpn_off_keeps_only_the_listed_ranges():
     raw = raw_config(PROD)
     raw["router"]["vpn"] = {"enabled": False}
     raw["network"]["adminCidrs"] = ["192.168.10.0/24", "10.8.0.0/24"]
+    raw["network"]["allowPublicAdmin"] = True  # 10.8.0.0/24 is outside the LAN once the VPN is off
     cfg = parse_stack_config(raw)
     assert cfg.admin_sources == (IPv4Network("192.168.10.0/24"), IPv4Network("10.8.0.0/24"))
     assert cfg.router_inventory.admin_cidrs == ("192.168.10.0/24", "10.8.0.0/24")

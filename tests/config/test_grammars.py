@@ -54,14 +54,25 @@ def test_label_key_refuses(key):
     assert label_key_problem(key)
 
 
-def test_pem_bundle_needs_real_certificate_blocks():
-    body = "MII" + "A" * 85  # base64 of a DER SEQUENCE (0x30 ...)
-    good = f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+def test_pem_bundle_needs_real_certificate_blocks(ca_certificate_pem):
+    good = ca_certificate_pem
     assert pem_certificates_problem(good) is None
     assert pem_certificates_problem(good + good) is None
     assert pem_certificates_problem("not a pem")
     assert pem_certificates_problem(good + "trailing junk")
+    body = good.split("\n")[1]
     assert pem_certificates_problem(good.replace(body, "Zm9v"))
+
+
+@pytest.mark.parametrize("body", [
+    "MII" + "A" * 85,                    # a DER SEQUENCE header, then zeros
+    "MIIB" + "B" * 120,                  # a SEQUENCE of junk
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A" + "A" * 64,  # the start of a public key, not a certificate
+])
+def test_pem_that_openssl_cannot_read_is_refused(body):
+    """Issue 27, cause 6: PEM-shaped text that is no certificate gave a traceback at deploy."""
+    fake = f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+    assert "OpenSSL" in (pem_certificates_problem(fake) or "")
 
 
 def test_misspelled_prefix_is_named_with_the_expected_prefix():
@@ -93,9 +104,14 @@ def test_public_admin_range_needs_the_opt_in():
     assert parse_stack_config(raw).network.allow_public_admin
 
 
-def test_narrow_outside_admin_range_is_fine():
+def test_narrow_outside_admin_range_needs_the_opt_in_too():
+    # Issue 27, cause 5: containment, not size — a /32 outside the owned networks opens as much.
     raw = raw_config(PROD)
     raw["network"]["adminCidrs"] = ["192.168.10.0/24", "203.0.113.7/32", "10.99.0.0/24"]
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert [p.split(":")[0] for p in err.value.problems] == ["network.adminCidrs[1]", "network.adminCidrs[2]"]
+    raw["network"]["allowPublicAdmin"] = True
     parse_stack_config(raw)
 
 
@@ -140,3 +156,132 @@ def test_revoked_clients_name_their_blocking_overrides():
     raw["router"]["vpn"]["revokedClients"] = ["carol"]
     names = {n: key for n, key, _ in derived_names(dict(parse_stack_config(raw)))}
     assert names["vpn-revoked-carol"] == "router.vpn.revokedClients[0]"
+
+
+# Issue 27, cause 5: admin ranges by containment. (admin ranges, extra config, expected keys)
+_ADMIN_CASES = [
+    (["198.51.100.0/24"], {}, ["network.adminCidrs[0]"]),                     # a public /24
+    (["0.0.0.0/1", "128.0.0.0/1"], {"tunnelCidr": "64.0.0.0/8"}, ["network.adminCidrs[0]", "network.adminCidrs[1]"]),
+    (["128.0.0.0/1"], {"tunnelCidr": "0.0.0.0/1"}, ["network.adminCidrs[0]"]),  # as wide as a public tunnel
+    (["10.42.1.0/24"], {}, ["network.adminCidrs[0]"]),                         # inside the pod range
+    (["10.43.0.10/32"], {}, ["network.adminCidrs[0]"]),                        # inside the service range
+    (["192.168.11.0/24"], {}, ["network.adminCidrs[0]"]),                      # private, not owned
+    (["172.16.0.0/12"], {}, ["network.adminCidrs[0]"]),                        # private, far wider
+    (["192.168.10.0/25", "192.168.10.128/26"], {}, []),                        # inside the LAN
+]
+
+
+@pytest.mark.parametrize(("cidrs", "vpn", "keys"), _ADMIN_CASES)
+def test_admin_ranges_must_lie_inside_owned_private_networks(cidrs, vpn, keys):
+    raw = raw_config(PROD)
+    raw["network"]["adminCidrs"] = cidrs
+    raw["router"]["vpn"].update(vpn)
+    if not keys:
+        parse_stack_config(raw)
+        return
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert sorted({p.split(":")[0] for p in err.value.problems if p.startswith("network.adminCidrs")}) == keys
+
+
+@pytest.mark.parametrize("cidr", ["10.42.0.0/24", "10.43.128.0/17"])
+def test_pod_and_service_ranges_are_never_admin_even_with_the_opt_in(cidr):
+    raw = raw_config(PROD)
+    raw["network"]["adminCidrs"] = [cidr]
+    raw["network"]["allowPublicAdmin"] = True
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert err.value.problems[0].startswith("network.adminCidrs[0]: ") and "cluster." in err.value.problems[0]
+
+
+def test_an_admin_range_inside_a_public_vlan_needs_the_opt_in():
+    raw = raw_config(PROD)
+    raw["network"]["vlans"] = [{"name": "pub", "tag": 20, "parent": "igc1", "cidr": "198.51.100.0/24",
+                                "gateway": "198.51.100.1"}]
+    raw["network"]["adminCidrs"] = ["198.51.100.0/25"]
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    # The VLAN itself is refused at its key, and the admin range inside it still needs the opt-in.
+    assert any(p.startswith("network.vlans[0].cidr:") and "not private" in p for p in err.value.problems)
+    assert any(p.startswith("network.adminCidrs[0]:") and "not a private range" in p for p in err.value.problems)
+
+
+# Issue 27, cause 8: credentials in charts.repository never reach the plan or the state.
+@pytest.mark.parametrize("url", [
+    "https://admin:s3cr3t-pw@charts.example.org", "https://s3cr3t-pw@charts.example.org/",
+    "http://user:s3cr3t-pw@10.0.0.5:8879/charts", "https://charts.example.org/?token=s3cr3t-pw",
+    "https://charts.example.org/index?access_token=s3cr3t-pw&x=1", "https://charts.example.org/#s3cr3t-pw",
+    "https://charts.example.org:8443/repo?s3cr3t-pw", "  https://u:s3cr3t-pw@charts.example.org  ",
+    # spellings the URL parser reads as user and password although urlsplit sees no netloc
+    "https:u:s3cr3t-pw@charts.example.org", "https:/u:s3cr3t-pw@charts.example.org",
+    "https:\\\\u:s3cr3t-pw@charts.example.org", "HTTPS://U:S3CR3T-PW@CHARTS.EXAMPLE.ORG",
+    "https://charts\tx:s3cr3t-pw@example.org", "https://:s3cr3t-pw@charts.example.org",
+    "https://u%3As3cr3t-pw@charts.example.org", "https://%40s3cr3t-pw@charts.example.org",
+    # tokens after the path, in any of its forms
+    "https://charts.example.org/?", "https://charts.example.org/#", "https://charts.example.org/x;token=s3cr3t-pw",
+    "https://charts.example.org/repo\n?t=s3cr3t-pw", "https://charts.example.org/index.yaml?X-Amz-Signature=s3cr3t-pw",
+    "https://charts.example.org/repo%3Ftoken=s3cr3t-pw", "https://charts.example.org/repo%3btoken=s3cr3t-pw",
+    "https://charts.example.org/u%3As3cr3t-pw%40x", "https://charts.example.org/x%23s3cr3t-pw",
+])
+def test_chart_repository_credentials_are_refused_and_never_echoed(url):
+    raw = raw_config(PROD)
+    raw["charts"] = {"repository": url}
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    report = err.value.report("prod")
+    assert "s3cr3t-pw" not in report.lower() and err.value.problems[0].startswith("charts.repository: ")
+    assert "takes no credentials for the chart repository" in report and "local mirror" in report
+
+
+@pytest.mark.parametrize("url", ["http://charts.lan:8879", "https://charts.example.org/mirror/"])
+def test_a_bare_chart_repository_is_fine(url):
+    raw = raw_config(PROD)
+    raw["charts"] = {"repository": url}
+    assert parse_stack_config(raw).charts.repository is not None
+
+
+# Issue 27, cause 9: values that break the deploy or widen access. (path, value, key named)
+_BREAKING = [
+    (("network", "lan", "gateway"), "192.168.10.0", "network.lan.gateway"),
+    (("network", "lan", "gateway"), "192.168.10.255", "network.lan.gateway"),
+    (("network", "lan", "gateway"), "192.168.10.150", "network.lan.dhcpRange"),
+    (("network", "lan", "gateway"), "192.168.10.100", "network.lan.dhcpRange"),
+    (("cluster", "servers", 0, "mac"), "00:00:00:00:00:00", "cluster.servers[0].mac"),
+    (("cluster", "servers", 0, "mac"), "FF:FF:FF:FF:FF:FF", "cluster.servers[0].mac"),
+    (("cluster", "servers", 0, "mac"), "01:00:5e:00:00:fb", "cluster.servers[0].mac"),
+    (("cluster", "servers", 0, "mac"), "33-33-00-00-00-01", "cluster.servers[0].mac"),
+    (("cluster", "podCidr"), "10.42.0.0/28", "cluster.podCidr"),
+    (("cluster", "podCidr"), "8.8.0.0/16", "cluster.podCidr"),
+    (("cluster", "serviceCidr"), "10.43.0.0/29", "cluster.serviceCidr"),
+    (("cluster", "serviceCidr"), "1.0.0.0/16", "cluster.serviceCidr"),
+    (("ingress", "replicas"), True, "ingress.replicas"),
+    (("tenants", 0, "appPorts"), [False], "tenants[0].appPorts[0]"),
+    (("tenants", 0, "quota", "pods"), "10", "tenants[0].quota.pods"),
+    (("router", "timeoutSeconds"), 0.2, "router.timeoutSeconds"),
+    (("router", "applyTimeoutSeconds"), 0.5, "router.applyTimeoutSeconds"),
+    (("router", "retries"), True, "router.retries"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "key"), _BREAKING, ids=[f"{k}={v!r}" for _, v, k in _BREAKING])
+def test_values_that_break_the_deploy_are_named(path, value, key):
+    raw = raw_config(PROD)
+    node = raw
+    for part in path[:-1]:
+        node = node.setdefault(part, {}) if isinstance(part, str) else node[part]
+    node[path[-1]] = value
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(raw)
+    assert any(p.startswith(key + ":") for p in err.value.problems), err.value.problems
+
+
+# Issue 27, cause 9: schedules that never fire (k3s would take them and never snapshot).
+@pytest.mark.parametrize("schedule", ["0 0 31 2 *", "0 0 30 feb *", "0 0 31 4,6,9,11 *", "0 0 30-31 2 *",
+                                      "15 3 31 apr *", "0 0 31,30 2 *"])
+def test_never_firing_schedules_are_refused(schedule):
+    assert "never fires" in (cron_problem(schedule) or "")
+
+
+@pytest.mark.parametrize("schedule", ["0 0 29 2 *", "0 0 31 2 mon", "0 0 31 4-6 *", "0 0 5/30 2 *", "0 0 31 * *"])
+def test_schedules_that_fire_sometimes_are_fine(schedule):
+    assert cron_problem(schedule) is None

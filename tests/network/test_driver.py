@@ -156,10 +156,11 @@ def test_refid_references_resolved_by_description(fake, driver):
 
     driver.upsert(CERTIFICATE_AUTHORITY, {"descr": "k3s-platform-vpn-ca", "crt": "PEM"})
     refid = fake.listing("certificate_authority")[0]["refid"]
-    driver.upsert(OPENVPN_SERVER, {"description": "vpn", "caref": "$refid:certificate_authority:k3s-platform-vpn-ca"})
+    driver.upsert(OPENVPN_SERVER, {"description": "k3s-platform: vpn",
+                                   "caref": "$refid:certificate_authority:k3s-platform-vpn-ca"})
     assert fake.listing("openvpn_server")[0]["caref"] == refid
     with pytest.raises(RouterError, match="does not exist"):
-        driver.upsert(OPENVPN_SERVER, {"description": "vpn2", "caref": "$refid:certificate:missing"})
+        driver.upsert(OPENVPN_SERVER, {"description": "k3s-platform: vpn2", "caref": "$refid:certificate:missing"})
 
 
 def test_duplicate_natural_keys_on_router_are_not_guessed(fake, driver):
@@ -195,7 +196,7 @@ def test_update_does_not_resend_fields_pfrest_marks_not_editable(fake, driver):
     vlan = {"if": "igc1", "tag": 20, "descr": "k3s-platform: iot"}
     driver.upsert(VLAN, vlan)
     driver.upsert(VLAN, {**vlan, "descr": "k3s-platform: iot (192.168.20.0/24)"})
-    method, path, _, body = fake.log[-1]
+    method, path, _, body = [entry for entry in fake.log if entry[0] != "GET"][-1]
     assert (method, path) == ("PATCH", VLAN.path)
     assert "if" not in body and body["tag"] == 20 and body["id"] == 0
     assert fake.listing("vlan")[0]["if"] == "igc1"
@@ -204,8 +205,9 @@ def test_update_does_not_resend_fields_pfrest_marks_not_editable(fake, driver):
 def test_haproxy_apply_turns_the_service_on(fake, driver):
     # pfrest's HAProxy settings default to enable=false; an apply alone would report
     # success with nothing listening on 80/443/6443.
-    backend = {"name": "api", "servers": [{"name": "cp1", "address": "192.168.10.11", "port": "6443"}]}
-    from components.network.kinds import HAPROXY_BACKEND
+    from components.network.kinds import BACKEND_MARK, HAPROXY_BACKEND
+    backend = {"name": "api", "servers": [{"name": "cp1", "address": "192.168.10.11", "port": "6443"}],
+               "advanced_backend": BACKEND_MARK}
     driver.upsert(HAPROXY_BACKEND, backend)
     assert not driver.is_applied("haproxy")
     driver.apply("haproxy", [("haproxy_backend", {"name": "api"})])

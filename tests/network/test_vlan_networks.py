@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.network.kinds import natural_key
+from components.network.kinds import natural_key, owned_interface
 from components.network.payloads import (
     interface_refs,
-    owned_interface,
     render_objects,
     static_mapping_role,
     with_interface_ids,

@@ -82,6 +82,7 @@ def test_a_moved_resource_fails(tmp_path, use_flag):
                             "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
     doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     doc["config"]["k3s-platform:network"]["adminCidrs"].append("192.168.99.0/24")
+    doc["config"]["k3s-platform:network"]["allowPublicAdmin"] = True  # outside the LAN: opted in
     config = tmp_path / "Pulumi.dev.yaml"
     config.write_text(yaml.safe_dump(doc, sort_keys=False))
     with against.exported_tree("HEAD", repo) as tree:

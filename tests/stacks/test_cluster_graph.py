@@ -85,7 +85,7 @@ def test_node_leaves_through_its_member_step_on_the_first_server(prod_run):
     for node in ("cp2", "w1"):
         member = reg(prod_run, f"k3s-cluster-{node}-member")
         assert f"k3s-cluster-{node}-install" in deps(prod_run, f"k3s-cluster-{node}-member")
-        assert f"delete node {node}" in member.inputs["delete"]
+        assert f"node='{node}'" in member.inputs["delete"] and 'delete node "$node"' in member.inputs["delete"]
         assert member.protect
     first = reg(prod_run, "k3s-cluster-cp1-install")
     w1 = reg(prod_run, "k3s-cluster-w1-member")

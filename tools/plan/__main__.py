@@ -7,7 +7,7 @@ the Markdown a reviewer reads in the merge request.
 
 Runs the program offline under Pulumi's mocks with the stack's own config and writes the
 plan files (see tools/plan/render.py). Exit codes: 0 plan written; 1 a schema or mandatory
-policy violation; 2 invalid config or arguments.
+policy violation; 2 invalid config or arguments; 130 interrupted (Ctrl-C: nothing written).
 
 On a long plan (LONG_PLAN registrations or more, or with --progress) each stage prints one
 line to stderr as it ends: stack evaluated, objects validated, policies checked, files
@@ -17,10 +17,16 @@ rendered and written, with counts and seconds. Without Graphviz the plan is stil
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # Ctrl-C from the first import on: one line, rc 130 (tools/cli.py)
+    from tools.cli import stop_on_interrupt
+
+    stop_on_interrupt("plan")
+
 import argparse
 import sys
 from pathlib import Path
 
+from tools.cli import finish
 from tools.harness import ROOT
 from tools.plan.build import PlanFailure, build_plan
 from tools.plan.outdir import OutDirError, caller_path, check_target, write_atomically
@@ -113,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for note in notes:
         print(note, file=sys.stderr)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(plan.summary_text)
     print(f"plan written to {out}")
     return 1 if plan.failed else 0
@@ -143,6 +151,4 @@ def _release_event_loop() -> None:
 
 
 if __name__ == "__main__":
-    code = main()
-    _release_event_loop()
-    sys.exit(code)
+    sys.exit(finish("plan", main, after=_release_event_loop))

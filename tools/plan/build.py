@@ -36,6 +36,7 @@ class Plan:
     summary_text: str
     schema_errors: list[str] = field(default_factory=list)
     violations: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # config that is allowed but widens access
 
     @property
     def failed(self) -> bool:
@@ -138,6 +139,18 @@ def check_policies(run: StackRun, resource_list: list[dict] | None = None, confi
              "urn": v.urn, "message": v.message} for v in found]
 
 
+def checked_config(stack: str, config_file: Path | None):
+    """The stack's validated config, or a PlanFailure naming the file it came from."""
+    from components.config import ConfigError
+
+    try:
+        return stack_config(stack, config_file)
+    except ConfigFileError as err:
+        raise PlanFailure(str(err)) from None
+    except ConfigError as err:
+        raise PlanFailure(err.report(stack, source=str(config_file) if config_file else None)) from None
+
+
 def stack_policy_violations(run: StackRun, stack: str, config_file: Path | None) -> list[dict]:
     """The pack over one run, with the stack's own settings (the change modes' new side); a
     settings mismatch is reported as the config error it is."""
@@ -149,11 +162,15 @@ def stack_policy_violations(run: StackRun, stack: str, config_file: Path | None)
 
 def build_plan(stack: str, config_file: Path | None = None, program=None, progress: Progress | None = None) -> Plan:
     started = time.perf_counter()
+    config = checked_config(stack, config_file)  # before the run: its errors name the file read
     run = run_program(stack, config_file, program)
     _report(progress, "stack evaluated", f"{len(run.registrations)} registrations", started)
-    config = stack_config(stack, config_file)  # valid: the program just ran on it
     with _settled_heap():
-        return _check_and_render(run, config, progress)
+        plan = _check_and_render(run, config, progress)
+    from components.config import config_warnings
+
+    plan.warnings = config_warnings(config)
+    return plan
 
 
 @contextlib.contextmanager

@@ -11,13 +11,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tools.caller import caller_path
+from tools.cli import unfinished, uninterrupted
 
 __all__ = ["MARKER", "OutDirError", "caller_path", "check_target", "write_atomically", "write_change_reports", "write_reports"]
 
@@ -53,27 +56,60 @@ def check_target(out: Path, protected: tuple[Path, ...] = ()) -> None:
                       "replaced — choose a new or empty directory, or remove it yourself")
 
 
+_STALE_UNOWNED = 3600  # seconds: a staging directory without an owner's pid (older versions)
+
+
+def _owner_gone(path: Path, kind: str, name: str) -> bool:
+    rest = path.name[len(f".{name}.{kind}-"):]
+    pid = rest.split("-", 1)[0]
+    if pid.isascii() and pid.isdigit() and "-" in rest:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # alive, someone else's
+            return False
+        return False
+    return time.time() - path.lstat().st_mtime > _STALE_UNOWNED
+
+
+def sweep_leftovers(out: Path) -> None:
+    """What a killed run (SIGKILL, power loss) left beside `out`: its half-written staging
+    directories are removed; an earlier plan it had moved aside is put back if `out` is gone."""
+    for kind in ("old", "new"):
+        for path in sorted(out.parent.glob(f".{out.name}.{kind}-*")):
+            if not path.is_dir() or path.is_symlink() or not _owner_gone(path, kind, out.name):
+                continue
+            if kind == "old" and not out.exists() and (path / MARKER).is_file():
+                path.rename(out)  # the swap was cut between its two renames
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+
+
 def write_atomically(out: Path, write: Callable[[Path], None], protected: tuple[Path, ...] = ()) -> None:
     """Run `write(tmp)` into a new directory beside `out`, then swap it in for `out`."""
     out = out.absolute()
     check_target(out, protected)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    sweep_leftovers(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-{os.getpid()}-", dir=out.parent))
     try:
-        write(tmp)
-        (tmp / MARKER).write_text(MARKER_TEXT)
-        check_target(out, protected)  # unchanged while we wrote?
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            old.rmdir()
-            out.rename(old)
-        try:
-            tmp.rename(out)
-        except OSError:
-            if old is not None:
-                old.rename(out)  # put the earlier plan back
-            raise
+        with unfinished(tmp):  # Ctrl-C while writing removes it (tools/cli.py)
+            write(tmp)
+            (tmp / MARKER).write_text(MARKER_TEXT)
+            with uninterrupted():  # the swap is never cut in two
+                check_target(out, protected)  # unchanged while we wrote?
+                old = None
+                if out.exists():
+                    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-{os.getpid()}-", dir=out.parent))
+                    old.rmdir()
+                    out.rename(old)
+                try:
+                    tmp.rename(out)
+                except OSError:
+                    if old is not None:
+                        old.rename(out)  # put the earlier plan back
+                    raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -3,6 +3,7 @@
 # config sha256: d1358218f1702dcbeb0dc8a9fde2ef1600fdb0b0e47937bc9885e9bcda7210be
 # The cluster token arrives on standard input; it is never echoed or logged.
 set -eu
+node='w1'
 
 run_installer() {
   script=$(mktemp)
@@ -13,7 +14,7 @@ run_installer() {
 
 restart_service() {
   if ! sudo systemctl restart k3s-agent; then
-    echo "k3s-agent on w1 failed to start — see 'journalctl -u k3s-agent' on the host" >&2
+    echo "k3s-agent on $node failed to start — see 'journalctl -u k3s-agent' on the host" >&2
     exit 1
   fi
 }
@@ -23,7 +24,7 @@ wait_until_ready() {
   until systemctl is-active --quiet k3s-agent; do
     i=$((i + 1))
     if [ "$i" -ge 60 ]; then
-      echo "k3s-agent on w1 did not become ready within 5 minutes" >&2
+      echo "k3s-agent on $node did not become ready within 5 minutes" >&2
       exit 1
     fi
     sleep 5
@@ -47,21 +48,21 @@ node-label:
 - node.kubernetes.io/pool=general
 K3SP_REGISTRATION
 # Which node of the config owns this host: the uninstall of any other node leaves it alone.
-printf '%s\n' w1 | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
+printf '%s\n' "$node" | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
 
 if [ -f /etc/systemd/system/k3s-agent.service ]; then
   if [ "$changed" = yes ]; then
-    echo "k3s on w1: config or token changed, restarting k3s-agent"
+    echo "k3s on $node: config or token changed, restarting k3s-agent"
     restart_service
   elif ! systemctl is-active --quiet k3s-agent; then
-    echo "k3s on w1: k3s-agent is not running, starting it"
+    echo "k3s on $node: k3s-agent is not running, starting it"
     restart_service
   else
-    echo "k3s on w1: config unchanged"
+    echo "k3s on $node: config unchanged"
   fi
 else
   run_installer 'v1.34.2+k3s1'
   printf '%s\n' 'v1.34.2+k3s1' | sudo tee /etc/rancher/k3s/k3s-platform-version >/dev/null
 fi
 wait_until_ready
-echo "k3s agent on w1: ready"
+echo "k3s agent on $node: ready"

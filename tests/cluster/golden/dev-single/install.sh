@@ -3,6 +3,7 @@
 # config sha256: 0b806941ad66dd3c37a7462f0ef2a957e80280aa509f2d57a1ee1229e63ffa72
 # The cluster token arrives on standard input; it is never echoed or logged.
 set -eu
+node='lab1'
 
 run_installer() {
   script=$(mktemp)
@@ -13,7 +14,7 @@ run_installer() {
 
 restart_service() {
   if ! sudo systemctl restart k3s; then
-    echo "k3s on lab1 failed to start — see 'journalctl -u k3s' on the host" >&2
+    echo "k3s on $node failed to start — see 'journalctl -u k3s' on the host" >&2
     exit 1
   fi
 }
@@ -23,7 +24,7 @@ wait_until_ready() {
   until sudo k3s kubectl get --raw /readyz >/dev/null 2>&1; do
     i=$((i + 1))
     if [ "$i" -ge 60 ]; then
-      echo "k3s on lab1 did not become ready within 5 minutes" >&2
+      echo "k3s on $node did not become ready within 5 minutes" >&2
       exit 1
     fi
     sleep 5
@@ -43,21 +44,21 @@ else
 fi
 sudo rm -f /etc/rancher/k3s/config.yaml.d/50-k3s-platform-node.yaml
 # Which node of the config owns this host: the uninstall of any other node leaves it alone.
-printf '%s\n' lab1 | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
+printf '%s\n' "$node" | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
 
 if [ -f /etc/systemd/system/k3s.service ]; then
   if [ "$changed" = yes ]; then
-    echo "k3s on lab1: config or token changed, restarting k3s"
+    echo "k3s on $node: config or token changed, restarting k3s"
     restart_service
   elif ! systemctl is-active --quiet k3s; then
-    echo "k3s on lab1: k3s is not running, starting it"
+    echo "k3s on $node: k3s is not running, starting it"
     restart_service
   else
-    echo "k3s on lab1: config unchanged"
+    echo "k3s on $node: config unchanged"
   fi
 else
   run_installer 'v1.34.2+k3s1'
   printf '%s\n' 'v1.34.2+k3s1' | sudo tee /etc/rancher/k3s/k3s-platform-version >/dev/null
 fi
 wait_until_ready
-echo "k3s server on lab1: ready"
+echo "k3s server on $node: ready"

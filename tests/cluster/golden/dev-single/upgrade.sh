@@ -2,6 +2,7 @@
 # Upgrade k3s server on lab1 to the pinned version. Rendered by k3s-platform.
 # Servers upgrade one at a time, agents after every server (Kubernetes version skew policy).
 set -eu
+node='lab1'
 
 run_installer() {
   script=$(mktemp)
@@ -12,7 +13,7 @@ run_installer() {
 
 restart_service() {
   if ! sudo systemctl restart k3s; then
-    echo "k3s on lab1 failed to start — see 'journalctl -u k3s' on the host" >&2
+    echo "k3s on $node failed to start — see 'journalctl -u k3s' on the host" >&2
     exit 1
   fi
 }
@@ -22,7 +23,7 @@ wait_until_ready() {
   until sudo k3s kubectl get --raw /readyz >/dev/null 2>&1; do
     i=$((i + 1))
     if [ "$i" -ge 60 ]; then
-      echo "k3s on lab1 did not become ready within 5 minutes" >&2
+      echo "k3s on $node did not become ready within 5 minutes" >&2
       exit 1
     fi
     sleep 5
@@ -32,15 +33,15 @@ wait_until_ready() {
 target='v1.34.2+k3s1'
 current=$(sudo cat /etc/rancher/k3s/k3s-platform-version 2>/dev/null || /usr/local/bin/k3s --version | awk 'NR == 1 { print $3 }')
 if [ "$current" = "$target" ]; then
-  echo "k3s on lab1: already at $target"
+  echo "k3s on $node: already at $target"
   exit 0
 fi
 lowest=$(printf '%s\n%s\n' "$current" "$target" | sort -V | head -n 1)
 if [ "$lowest" = "$target" ]; then
-  echo "k3s on lab1: runs $current; refusing to go down to $target (k3s cannot downgrade; restore an etcd snapshot instead)" >&2
+  echo "k3s on $node: runs $current; refusing to go down to $target (k3s cannot downgrade; restore an etcd snapshot instead)" >&2
   exit 1
 fi
-echo "k3s on lab1: upgrading $current -> $target"
+echo "k3s on $node: upgrading $current -> $target"
 run_installer "$target"
 wait_until_ready
 printf '%s\n' "$target" | sudo tee /etc/rancher/k3s/k3s-platform-version >/dev/null

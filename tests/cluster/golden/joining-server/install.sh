@@ -3,6 +3,7 @@
 # config sha256: e4222ba706b1ac73dcedec1ea0ae2ee5e99e4fff15c373a372960fae3a89b60e
 # The cluster token arrives on standard input; it is never echoed or logged.
 set -eu
+node='cp2'
 
 run_installer() {
   script=$(mktemp)
@@ -13,7 +14,7 @@ run_installer() {
 
 restart_service() {
   if ! sudo systemctl restart k3s; then
-    echo "k3s on cp2 failed to start — see 'journalctl -u k3s' on the host" >&2
+    echo "k3s on $node failed to start — see 'journalctl -u k3s' on the host" >&2
     exit 1
   fi
 }
@@ -23,7 +24,7 @@ wait_until_ready() {
   until sudo k3s kubectl get --raw /readyz >/dev/null 2>&1; do
     i=$((i + 1))
     if [ "$i" -ge 60 ]; then
-      echo "k3s on cp2 did not become ready within 5 minutes" >&2
+      echo "k3s on $node did not become ready within 5 minutes" >&2
       exit 1
     fi
     sleep 5
@@ -43,21 +44,21 @@ else
 fi
 sudo rm -f /etc/rancher/k3s/config.yaml.d/50-k3s-platform-node.yaml
 # Which node of the config owns this host: the uninstall of any other node leaves it alone.
-printf '%s\n' cp2 | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
+printf '%s\n' "$node" | sudo tee /etc/rancher/k3s/k3s-platform-node >/dev/null
 
 if [ -f /etc/systemd/system/k3s.service ]; then
   if [ "$changed" = yes ]; then
-    echo "k3s on cp2: config or token changed, restarting k3s"
+    echo "k3s on $node: config or token changed, restarting k3s"
     restart_service
   elif ! systemctl is-active --quiet k3s; then
-    echo "k3s on cp2: k3s is not running, starting it"
+    echo "k3s on $node: k3s is not running, starting it"
     restart_service
   else
-    echo "k3s on cp2: config unchanged"
+    echo "k3s on $node: config unchanged"
   fi
 else
   run_installer 'v1.34.2+k3s1'
   printf '%s\n' 'v1.34.2+k3s1' | sudo tee /etc/rancher/k3s/k3s-platform-version >/dev/null
 fi
 wait_until_ready
-echo "k3s server on cp2: ready"
+echo "k3s server on $node: ready"
