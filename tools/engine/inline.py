@@ -277,7 +277,9 @@ class EngineStack:
             if key in given:
                 self._stack.set_config(full, auto.ConfigValue(given[key], secret=True))
             elif full not in current:
-                self._stack.set_config(full, auto.ConfigValue(json.dumps(value), secret=True))
+                # leaf by leaf, as `pulumi config set --secret --path` writes a secret map
+                for path, leaf in _leaves(value):
+                    self._stack.set_config(f"{full}{path}", auto.ConfigValue(leaf, secret=True), path=True)
 
     @contextmanager
     def _environment(self) -> Iterator[None]:
@@ -351,6 +353,13 @@ class EngineStack:
         with self._environment():
             self._stack.set_config(f"{PROJECT}:{key}", auto.ConfigValue(text, secret=secret),
                                    path=False)
+
+
+def _leaves(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """(`["a"]["b"]`, leaf) for each string leaf of a nested map (keys may hold dots)."""
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, f"{path}[{json.dumps(str(k))}]")]
+    return [(path, str(value))]
 
 
 def encrypted_entries(stack_file: Path) -> dict[str, Any]:

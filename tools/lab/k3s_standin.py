@@ -80,8 +80,17 @@ class StandInK3s:
         lab = self.control_plane
         if lab is not None:
             node = self._registered_name(self.hosts[name])
-            if node:
-                lab.kubectl("annotate", "node", node, f"{cluster.KWOK_ANNOTATION}-")
+            # kwok keeps renewing a Lease it holds even when its node no longer matches its
+            # selector, so the node lifecycle controller would go on seeing a live kubelet: the
+            # lab says what that controller says of a silent kubelet, and kwok stops driving
+            # the node (its heartbeat stage only runs on a Ready node).
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            patch = {"status": {"conditions": [{
+                "type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+                "message": "Kubelet stopped posting node status.", "lastHeartbeatTime": now,
+                "lastTransitionTime": now}]}}
+            lab.kubectl("patch", "node", node, "--subresource=status", "--type=strategic", "-p", json.dumps(patch))
+            lab.kubectl("annotate", "node", node, f"{cluster.KWOK_ANNOTATION}-")
 
     def close(self) -> None:
         self._stop.set()
