@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 import threading
 import time
 import urllib.request
@@ -17,6 +18,7 @@ import pytest
 
 from tests.shared_data import SHARED, serve
 from tools.engine import inline
+from tools.lab import binaries
 from tools.lab import rehearsal as lab
 from tools.lab.scenario import rehearse
 
@@ -269,8 +271,6 @@ def _can_i(kubeconfig_text: str, work, *args: str) -> str:
     path = work / "person.kubeconfig"
     path.write_text(kubeconfig_text)
     path.chmod(0o600)
-    from tools.lab import binaries
-    import subprocess
     proc = subprocess.run([str(binaries.ensure_kubectl()), "--kubeconfig", str(path), "auth", "can-i", *args],
                           capture_output=True, text=True, timeout=60)
     return proc.stdout.strip() or proc.stderr.strip()

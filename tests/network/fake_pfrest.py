@@ -254,7 +254,7 @@ class FakePfRest:
         index = next((i for i, r in enumerate(rows) if "id" in r and r["id"] == ident), None)
         if index is None:
             try:
-                index = int(ident)
+                index = int(str(ident))
                 if "id" in rows[index]:
                     raise IndexError  # these are found by their own id only
             except (TypeError, ValueError, IndexError):

@@ -177,7 +177,8 @@ def cmd_test(args) -> int:
             return 2
         # the other lab tests stay; of the rehearsal, these scenarios only
         selection = ["-k", " or ".join(["not test_scenario_", *(f"test_scenario_{n}_" for n in wanted)])]
-    return pytest.main(["tests/lab", "-p", "no:cacheprovider", "-v", *selection, *args.pytest_args])
+    # -vv: pytest.ini asks for -q; each test (scenario) then gets its own line as it passes
+    return pytest.main(["tests/lab", "-p", "no:cacheprovider", "-vv", *selection, *args.pytest_args])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -213,7 +213,11 @@ def start_on_node(service_cidr: str, *, workdir: Path, pki: Pki, netns: str, hos
 def _pki_of(lab: Lab) -> Pki:
     given = Path(lab.workdir) / "pki.json"
     if given.is_file():
-        return Pki(**{k: Path(v) if v else None for k, v in json.loads(given.read_text()).items()})
+        fields = json.loads(given.read_text())
+        paths = {k: Path(v) for k, v in fields.items() if v}
+        return Pki(ca_cert=paths["ca_cert"], serving_cert=paths["serving_cert"], serving_key=paths["serving_key"],
+                   admin_cert=paths["admin_cert"], admin_key=paths["admin_key"], sa_key=paths["sa_key"],
+                   sa_pub=paths["sa_pub"], client_ca=paths.get("client_ca"))
     return pki_files(Path(lab.workdir) / "pki")
 
 

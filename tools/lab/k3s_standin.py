@@ -33,6 +33,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -52,7 +53,7 @@ class StandInK3s:
         self.service_cidr = service_cidr
         self.pod_cidr = pod_cidr
         self.node_ips = list(node_ips)
-        self.hosts: dict[str, object] = {}  # name -> SshHost
+        self.hosts: dict[str, Any] = {}  # name -> tests.engine.ssh_hosts.SshHost
         self.dead: set[str] = set()
         self.control_plane: cluster.Lab | None = None
         self.control_host: str | None = None
@@ -237,8 +238,8 @@ class StandInK3s:
         path.write_text(text)
         path.chmod(0o600)
 
-    def _registered_name(self, host) -> str | None:
-        return host_config(host).get("node-name") or host.name
+    def _registered_name(self, host) -> str:
+        return str(host_config(host).get("node-name") or host.name)
 
 
 class StartRefused(Exception):

@@ -301,6 +301,8 @@ class Rehearsal:
 
     def state(self) -> list[dict]:
         """The resources of the stack's state (the last engine stack's)."""
+        if self.current is None:
+            return []
         return list(self.current.export().get("resources", []))
 
     # --- what the replica holds ------------------------------------------------------------
