@@ -90,8 +90,11 @@ class StandInK3s:
                 "type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
                 "message": "Kubelet stopped posting node status.", "lastHeartbeatTime": now,
                 "lastTransitionTime": now}]}}
-            lab.kubectl("patch", "node", node, "--subresource=status", "--type=strategic", "-p", json.dumps(patch))
-            lab.kubectl("annotate", "node", node, f"{cluster.KWOK_ANNOTATION}-")
+            # kwok lets go of the node first (else its initialize stage makes it Ready again)
+            lab.kubectl("annotate", "node", node, f"{cluster.KWOK_ANNOTATION}-", check=True)
+            time.sleep(1)
+            lab.kubectl("patch", "node", node, "--subresource=status", "--type=strategic", "-p", json.dumps(patch),
+                        check=True)
 
     def close(self) -> None:
         self._stop.set()
