@@ -173,6 +173,15 @@ def test_scenario_2_patch_upgrade_servers_one_at_a_time_then_agents(deployed):
     assert failures == [], failures[:3]
 
 
+def unprotect_node(deployed, name: str) -> list[str]:
+    """The runbook's step before a node leaves a stack whose host steps are protected (prod):
+    `pulumi state unprotect` of its member and install steps (docs/operations.md)."""
+    steps = {f"k3s-cluster-{name}-member", f"k3s-cluster-{name}-install"}
+    urns = [r["urn"] for r in deployed.reh.state() if r.get("protect") and r["urn"].rsplit("::", 1)[-1] in steps]
+    inline.unprotect(deployed.reh.current, urns)
+    return urns
+
+
 def test_scenario_3_add_remove_and_remove_a_dead_agent(deployed):
     stack = deployed.reh.stack
     new, dead = NEW_AGENT[stack], DEAD_AGENT[stack]
@@ -183,6 +192,7 @@ def test_scenario_3_add_remove_and_remove_a_dead_agent(deployed):
     assert new["name"] in deployed.nodes()
     assert deployed.mappings().get(new["mac"]) is not None
 
+    unprotect_node(deployed, new["name"])
     removed = deployed.change("3-remove-agent", lambda c: c["k3s-platform:cluster"].update(
         agents=[a for a in c["k3s-platform:cluster"]["agents"] if a["name"] != new["name"]]))
     assert_clean(removed)
@@ -212,6 +222,7 @@ def test_scenario_3_add_remove_and_remove_a_dead_agent(deployed):
 
     marked = deployed.change("3-mark-dead", mark)
     assert_clean(marked)
+    unprotect_node(deployed, dead["name"])
     gone = deployed.change("3-remove-dead", lambda c: c["k3s-platform:cluster"].update(
         agents=[a for a in c["k3s-platform:cluster"]["agents"] if a["name"] != dead["name"]]))
     assert_clean(gone)
@@ -291,6 +302,7 @@ def test_scenario_5_add_and_remove_a_tenant(deployed):
         assert deployed.kubectl("get", kind).returncode == 0
     assert deployed.kubectl("get", "resourcequota", "-n", "wiki", "-o", "name").stdout.strip()
     assert deployed.kubectl("get", "networkpolicy", "-n", "wiki", "-o", "name").stdout.strip()
+    assert deployed.kubectl("get", "rolebinding", "appops", "-n", "wiki").returncode == 0  # the AppOps group's
     overrides = {o["host"] for o in deployed.reh.router.objects["host_override"]}
     assert "wiki" in overrides, overrides
 
@@ -311,15 +323,17 @@ def test_scenario_6_renaming_a_server_on_its_host_is_refused_before_anything_run
 
     def rename(c):
         c["k3s-platform:cluster"]["servers"][-1]["name"] = f"{old}-renamed"
-        for p in c.get("k3s-platform:router", {}).get("vpn", {}).get("clients", []) or []:
-            pass
 
     result = deployed.change("6-rename-server", rename, run_up=False)
     assert result.up is None
     assert any("renamed" in r for r in result.model_refusals), result.model_refusals
-    # What the real preview would have done: delete the old name's steps on the same host.
-    deletes = [k for k, op in result.preview_ops.items() if op == "delete" and f"-{old}-" in k]
-    assert deletes, result.preview_ops
+    if result.preview.error is not None:
+        # prod: the old name's install and member steps are protected; the engine stops too
+        assert "protect" in result.preview.error, result.preview.error[-1500:]
+    else:
+        # dev: the real preview would delete the old name's steps on the same host
+        deletes = [k for k, op in result.preview_ops.items() if op == "delete" and f"-{old}-" in k]
+        assert deletes, result.preview_ops
     assert all(calls == [] for calls in result.calls.values()), result.calls
 
 

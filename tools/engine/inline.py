@@ -398,6 +398,15 @@ def write_events(run: Run, path: Path) -> None:
             fh.write(json.dumps(event, sort_keys=True) + "\n")
 
 
+def unprotect(stack: EngineStack, urns: list[str]) -> None:
+    """`pulumi state unprotect <urn>` for each of `urns` (a runbook's step before removing a
+    protected node)."""
+    cli = Path(stack.env["PATH"].split(os.pathsep)[1]) / "pulumi"
+    for urn in urns:
+        subprocess.run([str(cli), "state", "unprotect", urn, "--yes", "--non-interactive", "-s", stack.stack],
+                       cwd=stack.work / "project", env=stack.env, check=True, capture_output=True, text=True)
+
+
 def unprotect_all(stack: EngineStack) -> None:
     """`pulumi state unprotect --all`: what an operator runs before destroying a stack whose
     cluster token (and, in HA, install steps) are protected."""

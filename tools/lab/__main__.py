@@ -175,8 +175,16 @@ def cmd_test(args) -> int:
         if bad:
             print(f"lab: --scenarios takes numbers 1-8, not {', '.join(bad)}", file=sys.stderr)
             return 2
-        # the other lab tests stay; of the rehearsal, these scenarios only
-        selection = ["-k", " or ".join(["not test_scenario_", *(f"test_scenario_{n}_" for n in wanted)])]
+        # the other lab tests stay; of the rehearsal, these scenarios only (and with the
+        # caller's own -k, both must hold: pytest keeps only the last -k it is given)
+        expression = " or ".join(["not test_scenario_", *(f"test_scenario_{n}_" for n in wanted)])
+        rest = list(args.pytest_args)
+        if "-k" in rest:
+            at = rest.index("-k")
+            expression = f"({expression}) and ({rest[at + 1]})"
+            del rest[at:at + 2]
+        args.pytest_args = rest
+        selection = ["-k", expression]
     # -vv: pytest.ini asks for -q; each test (scenario) then gets its own line as it passes
     return pytest.main(["tests/lab", "-p", "no:cacheprovider", "-vv", *selection, *args.pytest_args])
 
