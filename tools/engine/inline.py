@@ -362,6 +362,16 @@ def _leaves(value: Any, path: str = "") -> list[tuple[str, str]]:
     return [(path, str(value))]
 
 
+def _has_secure_leaf(value: Any) -> bool:
+    """A value `pulumi config set --secret` wrote (`{secure: ...}`), or a map holding one
+    (`--secret --path`)."""
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_has_secure_leaf(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure_leaf(v) for v in value)
+    return False
+
+
 def encrypted_entries(stack_file: Path) -> dict[str, Any]:
     """The stack file's `encryptionsalt` and its encrypted config values (what `pulumi config
     set --secret` wrote), to carry over into a new copy of the stack's config."""
@@ -369,7 +379,7 @@ def encrypted_entries(stack_file: Path) -> dict[str, Any]:
     kept: dict[str, Any] = {}
     if "encryptionsalt" in doc:
         kept["encryptionsalt"] = doc["encryptionsalt"]
-    config = {k: v for k, v in (doc.get("config") or {}).items() if isinstance(v, dict) and set(v) == {"secure"}}
+    config = {k: v for k, v in (doc.get("config") or {}).items() if _has_secure_leaf(v)}
     if config:
         kept["config"] = config
     return kept

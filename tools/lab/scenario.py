@@ -126,7 +126,7 @@ def rehearse(reh, doc: dict, label: str, *, check_model: bool = True, run_up: bo
             change.problems.append(f"up failed: {up.error[-3000:]}")
         change.problems += disagreements("the preview", preview_ops, "the up", up_ops)
         change.problems += host_deletes_without_preview(preview_ops, calls)
-    if modelled is not None:
+    if modelled is not None and preview.error is None:  # a failed preview stops short of its steps
         change.problems += disagreements("the change mode", modelled, "the real preview", preview_ops)
     (folder / f"{label}.summary.json").write_text(json.dumps({
         "label": label, "preview": _count(preview_ops), "up": _count(up_ops) if up else None,
