@@ -46,6 +46,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.runtime.rpc import contains_unknowns
 
 from .driver import PfRestDriver, RouterError
 from .kinds import SERVICE_SETTINGS, Kind, canonical_json, get_kind, project_live
@@ -183,6 +184,12 @@ class PfSenseObjectProvider(_RouterProvider):
         return CreateResult(id_=props["naturalKey"], outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        if contains_unknowns(news):
+            # A preview where an input comes from a resource that changes in the same run (an
+            # interface's assigned id, a certificate's refid after the API key changed): what
+            # it will be is not known yet. Say "may change" — an update in the preview — and let
+            # the `up`, which diffs again once the value is known, decide on any replace.
+            return DiffResult(changes=None, replaces=[], delete_before_replace=False)
         # A different kind, key or router is a different object: replace it.
         replaces = _replaces(olds, news, ("kind", "naturalKey"))
         payload_changed = canonical_json(olds.get("payload")) != canonical_json(news.get("payload"))
@@ -230,6 +237,8 @@ class PfSenseApplyProvider(_RouterProvider):
         return CreateResult(id_=f"apply:{props['subsystem']}", outs=_public(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        if contains_unknowns(news):  # as PfSenseObject.diff: known only in the `up`
+            return DiffResult(changes=None, replaces=[], delete_before_replace=False)
         replaces = _replaces(olds, news, ("subsystem",))
         changes = (bool(replaces) or olds.get("objectsHash") != news.get("objectsHash")
                    or olds.get("settings") != news.get("settings") or _connection_changed(olds, news))

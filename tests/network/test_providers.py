@@ -70,6 +70,22 @@ def test_diff_normalizes_and_replaces_on_new_key(fake):
     assert result.changes and result.replaces == ["naturalKey"]
 
 
+def test_an_input_unknown_in_a_preview_may_change_and_never_replaces(fake):
+    # Rotating the API key updates every router object; in that preview an object whose payload
+    # or key takes another one's output (an assigned interface id) sees an unknown value. The
+    # diff must answer (the rehearsal found a TypeError here), say "may change" and leave any
+    # replace to the `up`, which diffs again with the value known.
+    from pulumi.output import UNKNOWN
+
+    for provider in (PfSenseObjectProvider(), PfSenseApplyProvider()):
+        olds = _props(fake.url, _mapping())
+        for news in ({**olds, "payload": {**_mapping(), "parent_id": UNKNOWN}},
+                     {**olds, "naturalKey": UNKNOWN},
+                     {**olds, "objectsHash": UNKNOWN, "subsystem": "dhcp"}):
+            result = provider.diff("id", olds, news)
+            assert result.changes is None and result.replaces == [], news
+
+
 def test_a_renamed_node_is_an_update_of_its_one_mapping(fake):
     # The mapping's natural key is the MAC: a new hostname (and description) is an update, not
     # a replace, and the router keeps one mapping for that MAC, now under the new name.
