@@ -252,8 +252,10 @@ class Rehearsal:
     # --- the replica ---------------------------------------------------------------------
 
     def _ensure_hosts(self, config) -> None:
+        by_ip = {h.ip: h for n, h in self.lan.hosts.items() if n not in self.k3s.dead}
         for node in config.cluster.nodes:
-            host = self.lan.hosts.get(node.name)
+            # A node renamed in the config is still the same machine at the same address.
+            host = self.lan.hosts.get(node.name) or by_ip.get(str(node.ip))
             if host is None and not node.dead:
                 host = self.lan.add(node.name, str(node.ip))
                 node_standins.equip(host.host)
@@ -282,7 +284,8 @@ class Rehearsal:
         config = self._config(doc)
         self._ensure_hosts(config)
         self._names(config)
-        host_keys = {n: h.host_key_public for n, h in self.lan.hosts.items()}
+        keys_by_ip = {h.ip: h.host_key_public for h in self.lan.hosts.values()}
+        host_keys = {n.name: keys_by_ip[str(n.ip)] for n in config.cluster.nodes if str(n.ip) in keys_by_ip}
         lab_doc = lab_config(doc, router_url=self.router.https_url, router_ca=self.router_ca,
                              charts_url=self.charts_url, host_keys=host_keys)
         path = self.work / "configs" / f"{label}.yaml"
