@@ -1,7 +1,7 @@
 """What the Pulumi engine and our providers would do with the registrations a run captured.
 
 Mocks accept every registration; the engine does not. This module holds, as plain functions
-over `StackRun`s, the engine rules the offline plan checks (docs: DESIGN.md §5):
+over `StackRun`s, the engine rules the offline plan checks (ADR 0004 says where the plan stands in for the engine):
 
 - `construct_errors(run)`: a remote component (`RegisterResource` with `remote=True`, e.g.
   `kubernetes:helm.sh/v4:Chart`) is built by its provider's `Construct`, which the engine
