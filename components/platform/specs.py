@@ -48,7 +48,6 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # Set by the API server on every namespace since Kubernetes 1.22; safe to select on.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 PSA_MODES = ("enforce", "audit", "warn")
-PSA_LEVEL = "restricted"
 
 TRAEFIK_POD_LABELS = {"app.kubernetes.io/name": "traefik"}
 # k3s ships CoreDNS with the historical kube-dns label.
