@@ -19,11 +19,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SHARED = {"grammar", "quantity", "go_yaml", "safe_yaml", "kube_specs", "kube", "pki"}
+SHARED = {"grammar", "names", "quantity", "go_yaml", "safe_yaml", "kube_specs", "kube", "pki"}
 FLOORS = ["shared", "config", "network", "cluster", "system", "platform", "stack"]
 
 PURE = {
-    "components.grammar", "components.quantity", "components.go_yaml", "components.safe_yaml",
+    "components.grammar", "components.names", "components.quantity", "components.go_yaml", "components.safe_yaml",
     "components.kube_specs",
     "components.config.types", "components.config.k3s_options",
     "components.network.kinds", "components.network.payloads", "components.network.openvpn",

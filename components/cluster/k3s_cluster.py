@@ -36,6 +36,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi_command import remote
 
+from components import names
 from components.cluster import cluster_cas, render
 from components.cluster.order import step_order
 from components.config import Cluster
@@ -106,29 +107,29 @@ def registries_spec(cluster: Cluster) -> render.Registries | None:
 def secret_files(node: render.NodeSpec, spec: render.ClusterSpec, registries: render.Registries | None,
                  etcd_s3_credentials: pulumi.Input[dict] | None,
                  registry_auth: pulumi.Input[dict] | None) -> tuple[tuple[str, ...], str, pulumi.Output[str]] | None:
-    """The secret-bearing files of one node: (their names, what the plan may see, the bundle
+    """The secret-bearing files of one node: (their file_names, what the plan may see, the bundle
     for stdin as a secret), or None when it has none."""
-    names: list[str] = []
+    file_names: list[str] = []
     if registries is not None:
-        names.append("registries.yaml")
+        file_names.append("registries.yaml")
     if node.role == "server" and spec.ha and spec.etcd_s3 is not None and spec.etcd_snapshot_schedule:
-        names.append("etcd-s3.yaml")
-    if not names:
+        file_names.append("etcd-s3.yaml")
+    if not file_names:
         return None
     shown = render.registries_yaml(registries, None) if registries is not None else ""
 
     def bundle(values: list) -> str:
         s3, auth = values
         files = {}
-        if "registries.yaml" in names and registries is not None:
+        if "registries.yaml" in file_names and registries is not None:
             files["registries.yaml"] = render.registries_yaml(registries, auth or {})
-        if "etcd-s3.yaml" in names:
+        if "etcd-s3.yaml" in file_names:
             files["etcd-s3.yaml"] = render.etcd_s3_secrets_yaml(s3)
         return render.ca_bundle(files)
 
     stdin: pulumi.Output[str] = pulumi.Output.secret(
         pulumi.Output.all(etcd_s3_credentials, registry_auth).apply(bundle))
-    return tuple(names), shown, stdin
+    return tuple(file_names), shown, stdin
 
 
 class K3sCluster(pulumi.ComponentResource):
@@ -160,7 +161,7 @@ class K3sCluster(pulumi.ComponentResource):
         registry_auth: pulumi.Input[dict] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("k3s-platform:cluster:K3sCluster", name, None, opts)
+        super().__init__(names.K3S_CLUSTER, name, None, opts)
         spec = cluster_spec(cluster)
         self.api_url = render.api_url(cluster.api_hostname)
 
@@ -216,13 +217,13 @@ class K3sCluster(pulumi.ComponentResource):
                 retain_on_delete=node.name in dead))
 
             prepare = remote.Command(
-                f"{name}-{node.name}-prepare",
+                names.node_step(name, node.name, "prepare"),
                 connection=connection,
                 create=render.prepare_script(cluster.ssh.user),
                 add_previous_output_in_env=False,
                 opts=on_host)
             copy = remote.CopyToRemote(
-                f"{name}-{node.name}-config",
+                names.node_step(name, node.name, "config"),
                 connection=connection,
                 source=pulumi.StringAsset(config_text),
                 remote_path=render.STAGED_CONFIG_PATH,
@@ -233,7 +234,7 @@ class K3sCluster(pulumi.ComponentResource):
                 # Before k3s first starts, or it makes CAs of its own. The script refuses a host
                 # that already holds other CAs (a cluster k3s made: `adopt` is for that).
                 waits_for.append(remote.Command(
-                    f"{name}-{node.name}-cas",
+                    names.node_step(name, node.name, "cas"),
                     connection=connection,
                     create=render.place_cas_script(node),
                     update=render.place_cas_script(node),
@@ -245,12 +246,12 @@ class K3sCluster(pulumi.ComponentResource):
             if files is not None:
                 # registries.yaml and the S3 credentials: on stdin into root-only files before
                 # k3s starts; a later change restarts k3s there, one server after another.
-                names, shown, bundle = files
+                file_names, shown, bundle = files
                 waits_for.append(remote.Command(
-                    f"{name}-{node.name}-secret-files",
+                    names.node_step(name, node.name, "secret-files"),
                     connection=connection,
-                    create=render.secret_files_script(node, names, shown),
-                    update=render.secret_files_script(node, names, shown),
+                    create=render.secret_files_script(node, file_names, shown),
+                    update=render.secret_files_script(node, file_names, shown),
                     delete=render.remove_secret_files_script(node),
                     stdin=bundle,
                     add_previous_output_in_env=False,
@@ -265,7 +266,7 @@ class K3sCluster(pulumi.ComponentResource):
             # place, which restarts k3s only when the config or token really changed.
             script = render.install_script(node, spec, config_text)
             installs[node.name] = remote.Command(
-                f"{name}-{node.name}-install",
+                names.node_step(name, node.name, "install"),
                 connection=connection,
                 create=script,
                 update=script,
@@ -279,7 +280,7 @@ class K3sCluster(pulumi.ComponentResource):
 
             if node.first and len(nodes) > 1:  # nobody joins a single server
                 read_token = remote.Command(
-                    f"{name}-join-token",
+                    names.cluster_resource(name, names.JOIN_TOKEN),
                     connection=connection,
                     create=render.READ_JOIN_TOKEN,
                     update=render.READ_JOIN_TOKEN,
@@ -303,7 +304,7 @@ class K3sCluster(pulumi.ComponentResource):
             # it leaves the state without running, and its Node is deleted by hand from a live
             # server (docs/operations.md, "Replacing a dead server").
             members[node.name] = remote.Command(
-                f"{name}-{node.name}-member",
+                names.node_step(name, node.name, "member"),
                 connection=connections[first.name],
                 create=render.member_ready_script(node),
                 delete=render.member_remove_script(node),
@@ -317,7 +318,7 @@ class K3sCluster(pulumi.ComponentResource):
             # (k3s applies its own `node-label`/`node-taint` only at registration).
             labels = render.labels_script(node)
             remote.Command(
-                f"{name}-{node.name}-labels",
+                names.node_step(name, node.name, "labels"),
                 connection=connections[first.name],
                 create=labels,
                 update=labels,
@@ -329,7 +330,7 @@ class K3sCluster(pulumi.ComponentResource):
             # script text changes, so it runs in place, in the order `step_order` gives.
             upgrade_script = render.upgrade_script(node, spec)
             upgrades[node.name] = remote.Command(
-                f"{name}-{node.name}-upgrade",
+                names.node_step(name, node.name, "upgrade"),
                 connection=connection,
                 create=upgrade_script,
                 update=upgrade_script,
