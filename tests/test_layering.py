@@ -31,7 +31,7 @@ PURE = {
     "components.system.budget", "components.system.chart_pin", "components.system.crds",
     "components.system.cert_manager_values", "components.system.traefik_values", "components.system.htpasswd",
     "components.platform.specs", "components.platform.tenant_objects", "components.platform.host_ownership",
-    "components.platform.personas", "components.platform.sample_app",
+    "components.platform.rbac", "components.platform.sample_app",
 }
 PULUMI_PACKAGES = ("pulumi", "pulumi_kubernetes", "pulumi_command", "pulumi_random", "pulumi_tls")
 
@@ -136,3 +136,45 @@ def test_the_policy_pack_imports_no_program_code():
             continue
         bad = sorted(m for m in imported(path) if m.split(".")[0] in ("components", "tools", "tests"))
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def _architecture_table() -> dict[str, tuple[str, list[str]]]:
+    """Component -> (its file, its pure modules) from docs/architecture.md's table."""
+    rows = {}
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text.split("## Components and their pure modules", 1)[1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[1].startswith("`components/"):
+            continue
+        component = cells[0].split("`")[1]
+        pure = [p for p in cells[2].split("(")[0].split("`")[1::2] if p.endswith(".py")]
+        rows[component] = (cells[1].strip("`"), pure)
+    return rows
+
+
+def test_the_architecture_table_pairs_every_component_with_pure_modules():
+    table = _architecture_table()
+    components = {}
+    for path in component_files():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and any(ast.unparse(b) == "pulumi.ComponentResource" for b in node.bases):
+                components[node.name] = str(path.relative_to(ROOT))
+    assert {c: f for c, (f, _) in table.items()} == components
+    for component, (_, pure) in table.items():
+        modules = {"components." + p.removesuffix(".py").replace("/", ".") for p in pure}
+        assert modules <= PURE, f"{component}: {sorted(modules - PURE)} are not pure modules"
+        reached = _reached(module_name(ROOT / table[component][0]))
+        assert modules <= reached or component == "Platform", f"{component} does not use {sorted(modules - reached)}"
+
+
+def _reached(module: str) -> set[str]:
+    """The component modules a module imports, directly or through other modules of ours."""
+    known, seen, todo = component_modules(), set(), [module]
+    while todo:
+        path = ROOT / (todo.pop().replace(".", "/") + ".py")
+        for name in imported(path) if path.is_file() else ():
+            if name in known and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return seen

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from components import names
-from components.platform.personas import APPOPS_BINDING, PLATOPS_BINDING
+from components.platform.rbac import APPOPS_BINDING, PLATOPS_BINDING
 from tools.harness import Registration, StackRun, redact
 
 HELM_CHART = names.HELM_RELEASE
