@@ -1,7 +1,7 @@
 """Turn one captured stack run into the offline plan's files (pure: data in, files out).
 
 Layout of DIR:
-  summary.json                 every resource: urn, type, name, parent, dependsOn, inputs
+  summary.json                 every resource: urn, type, name, parent, dependsOn, aliases (URNs), inputs
   manifests/<ns|_cluster>/<kind>-<name>.yaml   each Kubernetes object, secrets redacted
   charts/<name>.yaml           each Helm chart: chart, version, repository, values
   nodes/<node>/                rendered k3s config and the scripts run over SSH
@@ -61,6 +61,8 @@ def resources(run: StackRun) -> list[dict]:
         out.append({
             "urn": reg.urn, "type": reg.type, "name": reg.name, "parent": reg.parent,
             "dependsOn": dependencies(reg), "provider": reg.provider, "protect": reg.protect,
+            # The URNs the resource was known by: a state holding one of them moves here.
+            "aliases": sorted(reg.aliases),
             "inputs": _clean_inputs(reg),
         })
     return out
