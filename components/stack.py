@@ -16,7 +16,7 @@ from components.cluster.k3s_cluster import K3sCluster
 from components.config import Secrets, StackConfig
 from components.network import Router
 from components.platform.people import People
-from components.platform.rbac import Personas
+from components.platform.personas import Personas
 from components.platform.tenant import Tenant
 from components.platform.tenant_hosts import TenantHosts
 from components.system.cert_manager import CertManager

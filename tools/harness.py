@@ -27,7 +27,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from components import go_yaml, safe_yaml
+from components import go_yaml, names, safe_yaml
 from tools.stack_file import StackFileError, read_stack_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,18 +175,18 @@ def mock_outputs(type_: str, name: str, inputs: dict) -> dict:
         out["certPem"] = _fake_pem("CERTIFICATE", name)
     elif type_ == "tls:index/certRequest:CertRequest":
         out["certRequestPem"] = _fake_pem("CERTIFICATE REQUEST", name)
-    elif type_ == "pulumi-python:dynamic/network:PfSenseObject" and inputs.get("kind") == "interface":
+    elif type_ == names.PFSENSE_OBJECT and inputs.get("kind") == "interface":
         # The interface id pfSense would pick (`optN`); a stand-in that names the device.
         payload = inputs.get("payload")
         device = payload.get("if") if isinstance(payload, dict) else None
         out["assignedId"] = f"opt<{device}>"
-    elif type_ == "command:remote:Command":
-        if name.endswith("-cas-read"):  # certificateAuthorities: adopt — what k3s made
+    elif type_ == names.REMOTE_COMMAND:
+        if name.endswith(f"-{names.CAS_READ}"):  # certificateAuthorities: adopt — what k3s made
             from components.cluster import render
             out["stdout"] = render.ca_bundle({
                 f: _fake_pem("PRIVATE KEY" if f.endswith(".key") else "CERTIFICATE", name + f)
                 for f in render.ADOPTED_FILES})
-        elif name.endswith("-join-token"):
+        elif name.endswith(f"-{names.JOIN_TOKEN}"):
             out["stdout"] = f"K10{_fake(name, 64)}::server:{_fake(name + 'secret', 32)}"
         else:
             out["stdout"] = ""

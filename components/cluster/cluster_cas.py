@@ -25,6 +25,7 @@ import pulumi
 import pulumi_tls as tls
 from pulumi_command import remote
 
+from components import names
 from components.cluster import render
 from components.pki import CaPair, CaPems, ca_pems, self_signed_ca, signed_cert
 
@@ -65,15 +66,15 @@ class ProgramCas:
     def bundle(self) -> pulumi.Output[str]:
         """Every file k3s reads from its TLS directory, as one secret text for stdin."""
         parts: list[pulumi.Output[str]] = []
-        names: list[str] = []
+        files: list[str] = []
         for ca_name, path in render.CLUSTER_CAS:
             pair = self.cas[ca_name]
             parts += [pair.cert.cert_pem, pair.key.private_key_pem]
-            names += [f"{path}.crt", f"{path}.key"]
+            files += [f"{path}.crt", f"{path}.key"]
         parts.append(self.service_account_key.private_key_pem)
-        names.append(render.SERVICE_ACCOUNT_KEY)
+        files.append(render.SERVICE_ACCOUNT_KEY)
         return pulumi.Output.secret(pulumi.Output.all(*parts).apply(
-            lambda pems: render.ca_bundle(dict(zip(names, pems, strict=True)))))
+            lambda pems: render.ca_bundle(dict(zip(files, pems, strict=True)))))
 
 
 def program_cas(name: str, opts: pulumi.ResourceOptions) -> ProgramCas:
@@ -99,7 +100,7 @@ def adopted_access(name: str, api_url: str, connection: remote.ConnectionArgs,
                    opts: pulumi.ResourceOptions) -> ClusterAccess:
     """Read the first server's CAs once (create only: an update never re-reads them)."""
     read = remote.Command(
-        f"{name}-cas-read",
+        names.cluster_resource(name, names.CAS_READ),
         connection=connection,
         create=render.read_cas_script(),
         add_previous_output_in_env=False,

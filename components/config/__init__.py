@@ -54,7 +54,6 @@ from components.config.types import (
     image_problem,
     label_key_problem,
     label_value_problem,
-    slug,
 )
 
 __all__ = [
@@ -64,6 +63,6 @@ __all__ = [
     "Installer", "Lan", "Limits", "Model", "Network", "Node", "PROGRAM_USER", "Person", "PlatOps", "Quota", "RouterInventory", "RouterNode",
     "RouterSettings", "SampleApp", "Secrets", "Ssh", "StackConfig", "Tenant", "VlanNetwork", "VpnSettings",
     "cron_problem", "cross_check", "derived_names", "image_problem", "label_key_problem", "label_value_problem",
-    "config_warnings", "parse_config_keys", "parse_stack_config", "pem_certificates_problem", "read_stack_config", "slug",
+    "config_warnings", "parse_config_keys", "parse_stack_config", "pem_certificates_problem", "read_stack_config",
     "split_keys",
 ]

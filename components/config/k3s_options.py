@@ -23,7 +23,6 @@ from typing import Any
 from components.grammar import Grammar
 
 FLAGS_FILE = Path(__file__).with_name("k3s_flags.json")
-ROLES = ("server", "agent")
 
 # Keys the program renders itself, and where the stack config sets them instead.
 PROGRAM_KEYS = {

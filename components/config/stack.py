@@ -8,13 +8,14 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 from urllib.parse import urlsplit
 
+from components import names
 from components.config import k3s_options
 from components.config.cluster import Cluster
 from components.config.network import Lan, Network, VlanNetwork
 from components.config.platform import RESERVED_NAMESPACES, Person, PlatOps, Tenant
 from components.config.router import RouterInventory, RouterNode, RouterSettings
 from components.config.system import Certificates, Charts, Ingress
-from components.config.types import Hostname, Model, slug
+from components.config.types import Hostname, Model
 from components.quantity import parse_quantity
 
 # HAProxy's frontends on the router's LAN address in HA stacks: ingress and the API.
@@ -139,14 +140,14 @@ def _vlan_rules(network: Network) -> list[str]:
     """Each VLAN network: one per name and per parent/tag, in private space, the router's
     address a host address of it and outside its DHCP pool, the pool inside it."""
     problems: list[str] = []
-    names: dict[str, int] = {}
+    seen_names: dict[str, int] = {}
     tags: dict[tuple[str, int], int] = {}
     for i, vlan in enumerate(network.vlans):
         key = f"network.vlans[{i}]"
-        if vlan.name in names:
-            problems.append(f"{key}.name: {vlan.name} is already used by network.vlans[{names[vlan.name]}] — "
+        if vlan.name in seen_names:
+            problems.append(f"{key}.name: {vlan.name} is already used by network.vlans[{seen_names[vlan.name]}] — "
                             "give each VLAN network its own name")
-        names.setdefault(vlan.name, i)
+        seen_names.setdefault(vlan.name, i)
         if (vlan.parent, vlan.tag) in tags:
             problems.append(f"{key}.tag: VLAN {vlan.tag} on {vlan.parent} is already network.vlans"
                             f"[{tags[vlan.parent, vlan.tag]}] — use another tag (one network per tag and parent)")
@@ -550,16 +551,17 @@ def config_warnings(config: StackConfig) -> list[str]:
 # sections parsed, so a typo in one section never hides a mistake in another.
 def derived_names(sections: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(resource name, dotted key, value) for every resource name the program derives from a
-    config value, using the program's own naming (see the component named per family).
-    Names of different families never meet: each family has its own prefix."""
+    config value, built by components/names.py as the components build them. Router objects
+    are roles (the Router prefixes them all with its name); a node, tenant or person stands
+    for all of its resources under one entry of its own family."""
     out: list[tuple[str, str, str]] = []
-    hosts: list[tuple[str, str]] = []  # router DNS overrides (network/payloads.py)
+    hosts: list[tuple[str, str]] = []  # router DNS overrides
     if "cluster" in sections:
         cluster = sections["cluster"]
         hosts.append(("cluster.apiHostname", cluster.api_hostname))
         for group in ("servers", "agents"):
             for i, node in enumerate(getattr(cluster, group)):
-                # k3s node commands (cluster/k3s_cluster.py) and DHCP mappings (payloads.py)
+                # the node's steps (names.node_step) and its DHCP mapping (by MAC)
                 out.append((f"node {node.name}", f"cluster.{group}[{i}].name", node.name))
     if "ingress" in sections:
         hosts.append(("ingress.dashboardHost", sections["ingress"].dashboard_host))
@@ -570,22 +572,24 @@ def derived_names(sections: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     for i, person in enumerate(sections.get("people", ())):
         out.append((f"person {person.name}", f"people[{i}].name", person.name))
         grants = ["platops"] if person.role == "platops" else list(person.tenants)
-        out += [(f"person-{person.name}-{grant}", f"people[{i}]", f"{person.name} in {grant}") for grant in grants]
-    out += [(f"dns-{slug(h)}", key, h) for key, h in hosts]
+        out += [(f"person {names.person_binding(person.name, grant)}", f"people[{i}]", f"{person.name} in {grant}")
+                for grant in grants]
+    out += [(names.dns_override(h), key, h) for key, h in hosts]
     if "network" in sections:
-        out += [(f"fw-admin-{slug(str(c))}", f"network.adminCidrs[{i}]", str(c))
+        # Each admin CIDR's rules (names.admin_rule), under the prefix they share.
+        out += [(names.admin_rule_prefix(c), f"network.adminCidrs[{i}]", str(c))
                 for i, c in enumerate(sections["network"].admin_cidrs)]
-        # Each VLAN network's device (network/payloads.py); its other objects are named after
-        # its name (`iface-`, `dhcpd-`, `fw-vlan-`), which _vlan_rules keeps unique.
-        out += [(f"vlan-{v.parent}-{v.tag}", f"network.vlans[{i}]", f"{v.parent}/{v.tag}")
+        # Each VLAN network's device; its other objects are named after its name
+        # (names.vlan_interface, ...), which _vlan_rules keeps unique.
+        out += [(names.vlan_device(v.parent, v.tag), f"network.vlans[{i}]", f"{v.parent}/{v.tag}")
                 for i, v in enumerate(sections["network"].vlans)]
     if "router" in sections:
         router = sections["router"]
-        # Each client: its certificate and its pfSense import (network/router.py).
-        out += [(f"vpn-client-{c}{role}", f"router.vpn.clients[{i}]", c)
-                for i, c in enumerate(router.vpn.clients) for role in ("", "-import")]
+        # Each client: its certificate's three resources and its pfSense import (network/router.py).
+        out += [(role, f"router.vpn.clients[{i}]", c) for i, c in enumerate(router.vpn.clients)
+                for role in (*names.vpn_client_certificate_parts(c), names.vpn_client_import(c))]
         # Each revoked admin: its blocking client specific override (network/payloads.py).
-        out += [(f"vpn-revoked-{c}", f"router.vpn.revokedClients[{i}]", c)
+        out += [(names.vpn_revocation(c), f"router.vpn.revokedClients[{i}]", c)
                 for i, c in enumerate(router.vpn.revoked_clients)]
     return out
 

@@ -425,8 +425,3 @@ class Model(BaseModel):
 
 
 
-def slug(text: str) -> str:
-    """A config value as part of a resource name: lowercase, every other character `-`
-    (`10.8.0.0/24` -> `10-8-0-0-24`). The router's names and the config's duplicate-name
-    check both use it."""
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")

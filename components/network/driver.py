@@ -1,7 +1,6 @@
 """The router driver the dynamic resources call: pfSense over the pfrest REST API v2
-(standard-library HTTP only). Its public methods — find, upsert, delete, apply, each on a
-`Kind` and a payload — are all resources.py uses, so another router (OPNsense) needs only a
-class with the same four.
+(standard-library HTTP only). `RouterDriver` below is all resources.py may call, so another
+router (OPNsense) needs only a class that satisfies it (mypy checks `PfRestDriver` does).
 
 Creates nothing by itself; at deploy time it reads, writes and applies pfSense objects.
 
@@ -40,7 +39,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from components.grammar import Grammar
 
@@ -212,6 +211,36 @@ def _is_array_index(ident: object) -> bool:
     if isinstance(ident, int):
         return ident >= 0
     return isinstance(ident, str) and ident.isascii() and ident.isdigit()
+
+
+class RouterDriver(Protocol):
+    """What the dynamic resources (resources.py) call on a router, by `Kind` and payload."""
+
+    api_url: str
+
+    def find(self, kind: Kind, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The live object with the payload's natural key, or None."""
+        ...
+
+    def find_owned(self, kind: Kind, payload: Mapping[str, Any], doing: str) -> dict[str, Any] | None:
+        """find(), refusing (RouterConflict) an object with our key that we did not make."""
+        ...
+
+    def upsert(self, kind: Kind, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Create or update our object; returns it as listed after the write."""
+        ...
+
+    def delete(self, kind: Kind, payload: Mapping[str, Any]) -> bool:
+        """Delete our object; False when it was already gone."""
+        ...
+
+    def apply(self, subsystem: str, expected: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> None:
+        """Apply the subsystem's pending changes once every expected object is present."""
+        ...
+
+    def is_applied(self, subsystem: str) -> bool:
+        """Whether the subsystem has no pending changes (and its settings have not drifted)."""
+        ...
 
 
 class PfRestDriver:

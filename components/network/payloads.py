@@ -23,8 +23,9 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from components import names
 from components.config.router import RouterInventory, RouterSettings
-from components.config.types import slug as _slug
+from components.names import slug as _slug
 
 from .kinds import (
     BACKEND_MARK,
@@ -97,7 +98,7 @@ def _split_host(fqdn: str) -> tuple[str, str]:
 
 
 def vlan_device_role(vlan) -> str:
-    return f"vlan-{vlan.parent}-{vlan.tag}"  # the URN of the device made before VLANs were networks
+    return names.vlan_device(vlan.parent, vlan.tag)
 
 
 def iface_ref(inv: RouterInventory, settings: RouterSettings, network: str) -> str:
@@ -115,7 +116,7 @@ def render_vlans(inv: RouterInventory) -> list[DesiredObject]:
         # Ref: Models/InterfaceVLAN.inc — fields if, tag, pcp, descr
         out.append(DesiredObject(device, VLAN, {"if": vlan.parent, "tag": vlan.tag, "descr": descr}))
         # Ref: Models/NetworkInterface.inc — if, enable, descr, typev4, ipaddr, subnet
-        out.append(DesiredObject(f"iface-{vlan.name}", INTERFACE, {
+        out.append(DesiredObject(names.vlan_interface(vlan.name), INTERFACE, {
             "if": vlan.device,
             "enable": True,
             "descr": vlan.interface_descr,
@@ -128,7 +129,7 @@ def render_vlans(inv: RouterInventory) -> list[DesiredObject]:
         pool = vlan.dhcp_range
         # Ref: Models/DHCPServer.inc — interface, enable, range_from, range_to, domain,
         #      dnsserver, ntpserver, gateway ("" = the interface address)
-        out.append(DesiredObject(f"dhcpd-{vlan.name}", DHCP_SERVER, {
+        out.append(DesiredObject(names.vlan_dhcp_server(vlan.name), DHCP_SERVER, {
             "interface": f"{IFACE_PREFIX}{vlan.name}",
             "enable": True,
             "range_from": str(pool.start) if pool else "",
@@ -137,7 +138,7 @@ def render_vlans(inv: RouterInventory) -> list[DesiredObject]:
             "dnsserver": [str(vlan.gateway)],
             "ntpserver": [str(vlan.gateway)],
             "gateway": "",
-        }, (f"iface-{vlan.name}",)))
+        }, (names.vlan_interface(vlan.name),)))
     return out
 
 
@@ -171,19 +172,19 @@ def static_mapping_role(mac: str) -> str:
     node's name: a renamed node keeps its resource, and the new hostname is an update. Under a
     name of its own, the new resource would adopt the router's mapping by MAC and the old one's
     delete would then remove it (the node's lease gone)."""
-    return f"dhcp-{_slug(mac)}"
+    return names.dhcp_mapping(mac)
 
 
 def legacy_static_mapping_role(node_name: str) -> str:
     """The name mappings had before they were keyed by MAC (stacks made by v0.1.0): an alias."""
-    return f"dhcp-{node_name}"
+    return names.legacy_dhcp_mapping(node_name)
 
 
 def render_static_mappings(settings: RouterSettings, inv: RouterInventory) -> list[DesiredObject]:
     # Ref: Models/DHCPServerStaticMapping.inc — parent_id is the DHCP server's interface id
     # On a VLAN network the mapping waits for that network's DHCP server (its parent).
     vlan = inv.node_vlan
-    after = (f"dhcpd-{vlan.name}",) if vlan else ()
+    after = (names.vlan_dhcp_server(vlan.name),) if vlan else ()
     return [
         DesiredObject(
             static_mapping_role(node.mac),
@@ -219,7 +220,7 @@ def render_host_overrides(inv: RouterInventory) -> list[DesiredObject]:
         host, domain = _split_host(fqdn)
         out.append(
             DesiredObject(
-                f"dns-{_slug(fqdn)}",
+                names.dns_override(fqdn),
                 HOST_OVERRIDE,
                 {
                     "host": host,
@@ -275,7 +276,7 @@ def _rule(role: str, descr: str, iface: str, proto: str | None, src: str, dst: s
     if iface == OPENVPN_IFACE:
         after = (VPN_SERVER_ROLE, *after)
     elif iface.startswith(IFACE_PREFIX):
-        after = (f"iface-{iface[len(IFACE_PREFIX):]}", *after)
+        after = (names.vlan_interface(iface[len(IFACE_PREFIX):]), *after)
     payload: dict[str, Any] = {
         "type": "pass",
         "interface": [iface],
@@ -316,19 +317,18 @@ def render_firewall_rules(settings: RouterSettings, inv: RouterInventory) -> lis
     if vpn.enabled:
         rules.append(_rule("fw-wan-vpn", "wan openvpn", wan, vpn.protocol, "any", f"{wan}:ip", vpn.port))
     for cidr in inv.admin_cidrs:
-        slug = _slug(str(cidr))
         if crosses_router(str(cidr), inv.api_address, inv.lan_cidr, inv.lan_address):
-            rules.append(_rule(f"fw-admin-{slug}-api", f"admin {cidr} to kubernetes api", lan, "tcp", str(cidr),
+            rules.append(_rule(names.admin_rule(cidr, "api"), f"admin {cidr} to kubernetes api", lan, "tcp", str(cidr),
                                inv.api_address, 6443))
         if crosses_router(str(cidr), inv.ingress_address, inv.lan_cidr, inv.lan_address):
-            rules.append(_rule(f"fw-admin-{slug}-dashboard", f"admin {cidr} to dashboard", lan, "tcp", str(cidr),
+            rules.append(_rule(names.admin_rule(cidr, "dashboard"), f"admin {cidr} to dashboard", lan, "tcp", str(cidr),
                                inv.ingress_address, 443))
     vlan = inv.node_vlan
     if vlan is not None:
         # The program and admins reach the nodes' SSH across the router.
         for cidr in inv.admin_cidrs:
             if not ipaddress.IPv4Network(cidr).subnet_of(vlan.cidr):
-                rules.append(_rule(f"fw-admin-{_slug(str(cidr))}-ssh", f"admin {cidr} to node ssh", lan, "tcp",
+                rules.append(_rule(names.admin_rule(cidr, "ssh"), f"admin {cidr} to node ssh", lan, "tcp",
                                    str(cidr), str(vlan.cidr), inv.ssh_port))
     rules += render_vlan_rules(inv)
     if vpn.enabled:
@@ -348,7 +348,7 @@ def render_vlan_rules(inv: RouterInventory) -> list[DesiredObject]:
     rules: list[DesiredObject] = []
     for vlan in inv.vlans:
         iface, net, router = f"{IFACE_PREFIX}{vlan.name}", str(vlan.cidr), str(vlan.gateway)
-        prefix = f"fw-vlan-{vlan.name}"
+        prefix = names.vlan_rule_prefix(vlan.name)
         rules.append(_rule(f"{prefix}-dns", f"{vlan.name} to dns resolver", iface, "tcp/udp", net, router, 53))
         rules.append(_rule(f"{prefix}-ntp", f"{vlan.name} to ntp", iface, "udp", net, router, NTP_PORT))
         if vlan.name == inv.node_network:
@@ -544,7 +544,7 @@ def render_vpn_certificates(ca_pem: Any, server: tuple[Any, Any], clients: dict[
     for client, (cert_pem, key_pem) in clients.items():
         objs.append(
             DesiredObject(
-                f"vpn-client-{client}-import",
+                names.vpn_client_import(client),
                 CERTIFICATE,
                 {"descr": f"{TAG}-vpn-client-{client}", "type": "user", "crt": cert_pem, "prv": key_pem},
                 (VPN_CA_ROLE,),
@@ -571,7 +571,7 @@ def render_vpn_revocations(settings: RouterSettings) -> list[DesiredObject]:
     #   its `vpnif`, which pfSense assigns; we own only one server anyway.
     return [
         DesiredObject(
-            f"vpn-revoked-{name}",
+            names.vpn_revocation(name),
             OPENVPN_CLIENT_OVERRIDE,
             {
                 "common_name": name,

@@ -48,7 +48,7 @@ from pulumi.dynamic import (
 )
 from pulumi.runtime.rpc import contains_unknowns
 
-from .driver import PfRestDriver, RouterError
+from .driver import PfRestDriver, RouterDriver, RouterError
 from .kinds import SERVICE_SETTINGS, Kind, canonical_json, get_kind, project_live
 
 # Connection inputs shared by every router resource (camelCase: they are resource properties).
@@ -56,7 +56,7 @@ PENDING = "pending"  # objectsHash after a refresh found the subsystem not appli
 CONNECTION_KEYS = ("apiUrl", "verifyTls", "caBundle", "timeoutSeconds", "retries", "applyTimeoutSeconds", "apiKey")
 
 
-def driver_from_props(props: Mapping[str, Any]) -> PfRestDriver:
+def driver_from_props(props: Mapping[str, Any]) -> RouterDriver:
     """Build the driver from resource properties (inputs or stored outputs)."""
     return PfRestDriver(
         props["apiUrl"],
@@ -153,7 +153,7 @@ def wire_numbers(value: Any) -> Any:
     return value
 
 
-def _with_assigned_id(kind: Kind, outs: dict[str, Any], written: Any, driver: PfRestDriver,
+def _with_assigned_id(kind: Kind, outs: dict[str, Any], written: Any, driver: RouterDriver,
                       payload: Mapping[str, Any]) -> dict[str, Any]:
     """For kinds pfSense names itself (an interface's `optN`): `assignedId` = the live id, from
     the write's answer or, when it carried none, from a lookup by natural key."""

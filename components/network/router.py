@@ -38,6 +38,7 @@ from typing import Any
 
 import pulumi
 
+from components import names
 from components.config.router import RouterInventory, RouterSettings
 
 from .kinds import Kind, natural_key, payload_hash
@@ -169,7 +170,7 @@ class Router(pulumi.ComponentResource):
         )
         self.objects[obj.role] = res
         if kind.assigned_id:
-            self._interface_ids[obj.role.removeprefix("iface-")] = res.assignedId  # type: ignore[attr-defined]
+            self._interface_ids[names.vlan_network_of_interface(obj.role) or obj.role] = res.assignedId  # type: ignore[attr-defined]
         if kind.subsystem:
             self._members[kind.subsystem].append(_Member(res, kind, key, value))
         return res
@@ -185,8 +186,8 @@ class Router(pulumi.ComponentResource):
         self._object(template, pki.tls_key.apply(lambda k: render_openvpn_server(settings, inv, k).payload))
 
         endpoint = vpn_endpoint(settings, inv)
-        names = list(pems)
-        flat = [part for name in names for part in pems[name]]
+        clients = list(pems)
+        flat = [part for name in clients for part in pems[name]]
 
         def _configs(args: list[str]) -> dict[str, str]:
             ca_pem, key_text, rest = args[0], args[1], args[2:]
@@ -201,7 +202,7 @@ class Router(pulumi.ComponentResource):
                     key_pem=rest[2 * i + 1],
                     tls_key=key_text,
                 )
-                for i, name in enumerate(names)
+                for i, name in enumerate(clients)
             }
 
         self.vpn_client_configs = pulumi.Output.secret(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
+from components import names
 from components.config.router import VpnSettings
 from components.pki import CaPair, SignedPair, self_signed_ca, signed_cert
 
@@ -57,7 +58,7 @@ def vpn_pki(name: str, vpn: VpnSettings, opts: pulumi.ResourceOptions | None = N
     )
     clients = {
         client: signed_cert(
-            f"{name}-vpn-client-{client}", ca, common_name=client, organization=TAG, validity_hours=hours,
+            f"{name}-{names.vpn_client(client)}", ca, common_name=client, organization=TAG, validity_hours=hours,
             uses=CLIENT_USES, opts=opts,
         )
         for client in vpn.clients

@@ -20,10 +20,10 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 
-from components import kube
+from components import kube, names
 from components.cluster.cluster_cas import ClusterAccess, client_certificate
 from components.config import Person
-from components.platform import personas
+from components.platform import rbac
 
 CERT_VALIDITY_DAYS = 30
 CERT_RENEWAL_DAYS = 10
@@ -44,10 +44,10 @@ class People(pulumi.ComponentResource):
             first_tenant = person.tenants[0] if person.tenants else None
             self.kubeconfigs[person.name] = access.kubeconfig(cert, key, user=person.name, namespace=first_tenant)
             if person.role == "platops":
-                kube.apply(f"{name}-{person.name}-platops", personas.person_platops_binding(person.name),
+                kube.apply(f"{name}-{names.person_binding(person.name, 'platops')}", rbac.person_platops_binding(person.name),
                            pulumi.ResourceOptions(parent=self, provider=provider))
             for tenant in person.tenants:
-                kube.apply(f"{name}-{person.name}-{tenant}", personas.person_appops_binding(tenant, person.name),
+                kube.apply(f"{name}-{names.person_binding(person.name, tenant)}", rbac.person_appops_binding(tenant, person.name),
                            pulumi.ResourceOptions(parent=self, provider=provider,
                                                   depends_on=[tenant_namespaces[tenant], appops_role]))
         self.register_outputs({})

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from components import kube_specs
+from components import kube_specs, names
 
 __all__ = [
     "EgressRule",
@@ -43,12 +43,11 @@ __all__ = [
 
 # --- labels and well-known names (the rest of the program relies on these) -----------------
 
-TENANT_LABEL = "k3s-platform/tenant"
+TENANT_LABEL = names.TENANT_LABEL
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # Set by the API server on every namespace since Kubernetes 1.22; safe to select on.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 PSA_MODES = ("enforce", "audit", "warn")
-PSA_LEVEL = "restricted"
 
 TRAEFIK_POD_LABELS = {"app.kubernetes.io/name": "traefik"}
 # k3s ships CoreDNS with the historical kube-dns label.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.config import Tenant
-from components.platform import personas, sample_app, specs
+from components.platform import rbac, sample_app, specs
 
 
 def quota_hard(tenant: Tenant) -> dict[str, str]:
@@ -28,7 +28,7 @@ def tenant_objects(tenant: Tenant, *, psa_version: str, traefik_namespace: str) 
             default={"cpu": lim.default_cpu, "memory": lim.default_memory},
             default_request={"cpu": lim.default_request_cpu, "memory": lim.default_request_memory},
             max={"cpu": lim.max_cpu, "memory": lim.max_memory}),
-        "appops": personas.appops_role_binding(ns, tenant.appops_group),
+        "appops": rbac.appops_role_binding(ns, tenant.appops_group),
     }
     egress = [specs.EgressRule(str(e.cidr), tuple(e.ports), e.protocol) for e in tenant.egress]
     for policy in specs.network_policies(ns, app_ports=tenant.app_ports,

@@ -73,10 +73,3 @@ def htpasswd_line(user: str, password: str, *, salt_key: bytes, cost: int = DEFA
         raise HtpasswdError("password", f"longer than {MAX_PASSWORD_BYTES} bytes, which bcrypt cannot hash — shorten it")
     hashed = bcrypt.hashpw(password.encode(), derived_salt(user, password, salt_key=salt_key, cost=cost))
     return f"{user}:{hashed.decode()}"
-
-
-def htpasswd_file(users: dict[str, str], *, salt_key: bytes, cost: int = DEFAULT_COST) -> str:
-    """Several users, one line each, sorted by user name so the text is stable."""
-    if not users:
-        raise HtpasswdError("users", "at least one user is required")
-    return "\n".join(htpasswd_line(u, users[u], salt_key=salt_key, cost=cost) for u in sorted(users)) + "\n"

@@ -128,7 +128,7 @@ def test_every_name_family_is_collected():
     names = [n for n, _, _ in derived_names(dict(cfg))]
     assert "dns-blog-home-example-org" in names and "dns-k8s-home-example-org" in names
     assert "fw-admin-192-168-10-0-24" in names and "vlan-igc1-10" in names
-    assert "vpn-client-alice" in names and "node cp1" in names and "tenant shop" in names
+    assert "vpn-client-alice-cert" in names and "vpn-client-alice-import" in names and "node cp1" in names and "tenant shop" in names
     assert len(names) == len(set(names))
 
 

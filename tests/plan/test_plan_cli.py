@@ -43,7 +43,7 @@ def test_plan_writes_summary_nodes_and_manifests(dev_plan, prod_plan):
         assert set(summary) == {"stack", "resources", "violations"}
         assert summary["violations"] == []
         for r in summary["resources"]:
-            assert set(r) >= {"urn", "type", "name", "parent", "dependsOn", "inputs"}
+            assert set(r) >= {"urn", "type", "name", "parent", "dependsOn", "aliases", "inputs"}
         assert {p.name for p in (out / "nodes").iterdir()} == nodes
         for node in nodes:
             names = {p.name for p in (out / "nodes" / node).iterdir()}

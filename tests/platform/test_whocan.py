@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from components.platform import personas
+from components.platform import rbac
 from tools.whocan import (
     DEFAULT_CHECKS,
     Authorizer,
@@ -379,9 +379,9 @@ UNIVERSE = [
 
 def program_objects(appops_role=None) -> list[dict]:
     return [
-        personas.platops_cluster_role_binding("platops"),
-        appops_role or personas.appops_cluster_role(),
-        *(personas.appops_role_binding(ns, grp) for ns, grp in TENANTS.items()),
+        rbac.platops_cluster_role_binding("platops"),
+        appops_role or rbac.appops_cluster_role(),
+        *(rbac.appops_role_binding(ns, grp) for ns, grp in TENANTS.items()),
     ]
 
 
@@ -503,7 +503,7 @@ def test_the_real_objects_have_no_least_privilege_violation():
 
 
 def _widen(mutate):
-    role = copy.deepcopy(personas.appops_cluster_role())
+    role = copy.deepcopy(rbac.appops_cluster_role())
     mutate(role["rules"])
     return program_objects(role)
 
@@ -545,14 +545,14 @@ def test_every_widening_changes_the_golden_permission_set(name):
 
 
 def test_binding_appops_cluster_wide_is_caught():
-    objects = program_objects() + [personas.bind_cluster_wide("oops", "appops", [personas.group_subject("blog-appops")])]
+    objects = program_objects() + [rbac.bind_cluster_wide("oops", "appops", [rbac.group_subject("blog-appops")])]
     violations = least_privilege_violations(objects)
     assert any("shop" in v for v in violations)
     assert any("ClusterRoleBinding oops" in v for v in violations)
 
 
 def test_binding_appops_in_the_other_tenant_is_caught():
-    objects = program_objects() + [personas.appops_role_binding("shop", "blog-appops")]
+    objects = program_objects() + [rbac.appops_role_binding("shop", "blog-appops")]
     assert any("in shop" in v for v in least_privilege_violations(objects))
 
 

@@ -1,5 +1,5 @@
 """`python -m tools.bench [--tenants 10,100,1000]` (or `./run bench`): measure the offline
-plan (DESIGN.md §6) and write BENCHMARKS.md.
+plan (what and why: ADR 0008) and write BENCHMARKS.md.
 
 Measured, in one run:
   1. program evaluation time under mocks (`tools.harness.run_stack`), dev and prod, median of 5;
@@ -249,7 +249,7 @@ def report(m: dict, evals: list[dict], rows: list[dict], rt: dict, policies: lis
            path: dict, prod_peak: float, total: float, load: tuple[float, float]) -> str:
     stage_names = ["stack evaluated", "objects validated", "policies checked", "files rendered", "files written"]
     lines = ["# Benchmarks", "",
-             "Offline plan under Pulumi mocks (DESIGN.md §6). Wall-clock figures depend on the machine;",
+             "Offline plan under Pulumi mocks (what and why: ADR 0008). Wall-clock figures depend on the machine;",
              "the ratios, measured in one run, are what to compare.", "",
              f"Machine: `{m['arch']}`, {m['cpus']} CPUs, Python {m['python']}; run {m['date']}; "
              f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end"

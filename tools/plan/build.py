@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.platform import personas as persona_specs
+from components.platform.rbac import APPOPS_BINDING, PLATOPS_BINDING
 from tools import pack_settings, policy_runner, schemas
 from tools.harness import ConfigFileError, StackRun, run_stack, stack_config
 from tools.plan import render
@@ -93,10 +93,10 @@ def rbac_report(objects: list[dict]) -> str:
     for obj in objects:
         meta = obj.get("metadata") or {}
         kind, name = obj.get("kind"), str(meta.get("name", ""))
-        if kind == "ClusterRoleBinding" and name == persona_specs.PLATOPS_BINDING:
+        if kind == "ClusterRoleBinding" and name == PLATOPS_BINDING:
             for s in obj.get("subjects") or []:
                 subjects[f"PlatOps ({s['name']})"] = Subject(s["kind"], s["name"])
-        if kind == "RoleBinding" and name == persona_specs.APPOPS_BINDING:
+        if kind == "RoleBinding" and name == APPOPS_BINDING:
             namespaces.append(meta["namespace"])
             for s in obj.get("subjects") or []:
                 subjects[f"AppOps ({s['name']})"] = Subject(s["kind"], s["name"])

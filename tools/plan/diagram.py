@@ -30,14 +30,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from components.platform.personas import APPOPS_BINDING, PLATOPS_BINDING
+from components import names
+from components.platform.rbac import APPOPS_BINDING, PLATOPS_BINDING
 from tools.harness import Registration, StackRun, redact
 
-HELM_CHART = "kubernetes:helm.sh/v3:Release"
-REMOTE_COMMAND = "command:remote:Command"
-CLUSTER_COMPONENT = "k3s-platform:cluster:K3sCluster"
-PFSENSE_OBJECT = "pulumi-python:dynamic/network:PfSenseObject"
-TENANT_LABEL = "k3s-platform/tenant"
+HELM_CHART = names.HELM_RELEASE
+REMOTE_COMMAND = names.REMOTE_COMMAND
+CLUSTER_COMPONENT = names.K3S_CLUSTER
+PFSENSE_OBJECT = names.PFSENSE_OBJECT
+TENANT_LABEL = names.TENANT_LABEL
 SYSTEM_CHARTS = (("traefik", "Traefik"), ("cert-manager", "cert-manager"))
 
 # pfSense object kinds (components/network/kinds.py) grouped into the router's subsystems.
@@ -154,18 +155,13 @@ def _node_roles(config: Any) -> dict[str, str]:
 
 def _nodes(run: StackRun, roles: dict[str, str]) -> list[tuple[str, str, str]]:
     """(cluster, node, role) for each `<cluster>-<node>-install` step; role from the config."""
-    clusters = sorted((r.name for r in run.by_type(CLUSTER_COMPONENT)), key=len, reverse=True)
+    clusters = [r.name for r in run.by_type(CLUSTER_COMPONENT)]
     found = []
     for reg in run.by_type(REMOTE_COMMAND):
-        if not reg.name.endswith("-install"):
-            continue
-        stem = reg.name[: -len("-install")]
-        cluster = next((c for c in clusters if stem.startswith(c + "-")), None)
-        if cluster is None:
-            cluster, _, node = stem.rpartition("-")
-        else:
-            node = stem[len(cluster) + 1:]
-        found.append((cluster or "k3s", node, roles.get(node, "node")))
+        parsed = names.parse_node_step(reg.name, clusters)
+        if parsed is not None and parsed[2] == "install":
+            cluster, node, _ = parsed
+            found.append((cluster, node, roles.get(node, "node")))
     return sorted(found, key=lambda n: (n[0], n[2] != "server", n[1]))
 
 

@@ -1,7 +1,7 @@
 """What the Pulumi engine and our providers would do with the registrations a run captured.
 
 Mocks accept every registration; the engine does not. This module holds, as plain functions
-over `StackRun`s, the engine rules the offline plan checks (docs: DESIGN.md §5):
+over `StackRun`s, the engine rules the offline plan checks (ADR 0004 says where the plan stands in for the engine):
 
 - `construct_errors(run)`: a remote component (`RegisterResource` with `remote=True`, e.g.
   `kubernetes:helm.sh/v4:Chart`) is built by its provider's `Construct`, which the engine
@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as replace_step
 from typing import Any, TypedDict
 
+from components import names
 from components.network.resources import CONNECTION_KEYS, router_moved
 from tools.harness import Registration, StackRun
 
@@ -74,7 +75,7 @@ class DiffRule:
 
 
 DIFF_RULES: tuple[DiffRule, ...] = (
-    DiffRule("command:remote:Command", replaces=("triggers",),
+    DiffRule(names.REMOTE_COMMAND, replaces=("triggers",),
              source="pulumi-command v1.2.1: only `triggers` replaces; create/update/delete scripts, stdin, "
                     "connection, environment, logging update (an update runs `update`, or `create` if unset)"),
     DiffRule("command:remote:CopyToRemote", replaces=("triggers",),
@@ -82,7 +83,7 @@ DIFF_RULES: tuple[DiffRule, ...] = (
     DiffRule("command:local:Command", replaces=("triggers",), source="pulumi-command v1.2.1, as remote.Command"),
     DiffRule("random:*", replaces=ANY, source="pulumi-random: every input forces a new resource"),
     DiffRule("tls:*", replaces=ANY, source="pulumi-tls: every input forces a new resource"),
-    DiffRule("pulumi-python:dynamic/network:PfSenseObject",
+    DiffRule(names.PFSENSE_OBJECT,
              replaces=("kind", "naturalKey", "apiUrl"), delete_before_replace=True,
              replaces_when=(("apiUrl", router_moved),),
              watch=("kind", "naturalKey", "payload", *CONNECTION_KEYS),
@@ -91,7 +92,7 @@ DIFF_RULES: tuple[DiffRule, ...] = (
              replaces=("subsystem", "apiUrl"), replaces_when=(("apiUrl", router_moved),),
              watch=("subsystem", "objectsHash", *CONNECTION_KEYS),
              source="components/network/resources.py PfSenseApplyProvider.diff"),
-    DiffRule("kubernetes:helm.sh/v3:Release", replaces=("name", "namespace"),
+    DiffRule(names.HELM_RELEASE, replaces=("name", "namespace"),
              source="pulumi-kubernetes Release: a new release name or namespace is a new release "
                     "(not verified offline); values, chart and version update"),
     DiffRule("pulumi:providers:kubernetes", kubernetes=True,
@@ -280,7 +281,7 @@ def _unwrap(value: Any) -> Any:
 def host_delete(reg: Registration) -> str | None:
     """For a pulumi-command remote.Command with a `delete` script: which host it runs on and
     what it does (the script's first comment, else its first command line)."""
-    if reg.type != "command:remote:Command":
+    if reg.type != names.REMOTE_COMMAND:
         return None
     script = reg.inputs.get("delete")
     if not script:

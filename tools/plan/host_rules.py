@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from components import names
 from components.config import k3s_options
 from components.network.resources import router_host
 from tools.harness import Registration, StackRun
@@ -128,7 +129,7 @@ def _host(reg: Registration) -> str | None:
     return _unwrap(connection.get("host")) if isinstance(connection, dict) else None
 
 
-PFSENSE_OBJECT = "pulumi-python:dynamic/network:PfSenseObject"
+PFSENSE_OBJECT = names.PFSENSE_OBJECT
 
 
 def _router_object(reg: Registration, kind: str) -> dict[str, Any] | None:
@@ -217,7 +218,7 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
     deletes = {s.urn: old_by_urn[s.urn] for s in steps if s.op == "delete" and s.urn in old_by_urn}
 
     taken = natural_key_taken(steps, old_by_urn, new_by_urn)
-    created_servers = {_host(r): r for r in creates if r.type == "command:remote:Command"
+    created_servers = {_host(r): r for r in creates if r.type == names.REMOTE_COMMAND
                        and r.name.endswith("-install") and _role(r) == "server"}
 
     old_mappings = [m for m in (_router_object(r, "static_mapping") for r in old.registrations) if m]
@@ -239,12 +240,12 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
             migration = datastore_migration(old_by_urn[step.urn], new_by_urn[step.urn])
             if migration:
                 step = replace(step, warning=migration)
-        elif (step.op == "update" and step.type == "command:remote:Command" and step.name.endswith("-upgrade")
+        elif (step.op == "update" and step.type == names.REMOTE_COMMAND and step.name.endswith("-upgrade")
               and step.urn in old_by_urn):
             error = minor_skip(old_by_urn[step.urn], new_by_urn[step.urn])
         elif step.op == "delete" and step.urn in deletes:
             gone = deletes[step.urn]
-            if gone.type == "command:remote:Command" and gone.name.endswith("-install") and _role(gone) == "server":
+            if gone.type == names.REMOTE_COMMAND and gone.name.endswith("-install") and _role(gone) == "server":
                 renamed = created_servers.get(_host(gone))
                 if renamed is not None:
                     error = (f"server {gone.name.removesuffix('-install')} renamed to "

@@ -1,7 +1,7 @@
 """Turn one captured stack run into the offline plan's files (pure: data in, files out).
 
 Layout of DIR:
-  summary.json                 every resource: urn, type, name, parent, dependsOn, inputs
+  summary.json                 every resource: urn, type, name, parent, dependsOn, aliases (URNs), inputs
   manifests/<ns|_cluster>/<kind>-<name>.yaml   each Kubernetes object, secrets redacted
   charts/<name>.yaml           each Helm chart: chart, version, repository, values
   nodes/<node>/                rendered k3s config and the scripts run over SSH
@@ -17,11 +17,12 @@ from typing import Any
 
 import yaml
 
+from components import names
 from tools.harness import SECRET, Registration, StackRun, redact
 
-HELM_CHART = "kubernetes:helm.sh/v3:Release"
+HELM_CHART = names.HELM_RELEASE
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
-NODE_STEPS = ("prepare", "cas", "config", "install", "upgrade")
+RENDERED_STEPS = ("prepare", "cas", "config", "install", "upgrade")  # of names.NODE_STEPS
 
 
 def _clean_inputs(reg: Registration) -> dict:
@@ -60,6 +61,8 @@ def resources(run: StackRun) -> list[dict]:
         out.append({
             "urn": reg.urn, "type": reg.type, "name": reg.name, "parent": reg.parent,
             "dependsOn": dependencies(reg), "provider": reg.provider, "protect": reg.protect,
+            # The URNs the resource was known by: a state holding one of them moves here.
+            "aliases": sorted(reg.aliases),
             "inputs": _clean_inputs(reg),
         })
     return out
@@ -94,17 +97,13 @@ def layer_of(reg: Registration, by_urn: dict[str, Registration]) -> str:
 def node_files(run: StackRun) -> dict[str, str]:
     """nodes/<node>/<file> -> text, from the remote steps the cluster registers."""
     files: dict[str, str] = {}
-    clusters = [r.name for r in run.by_type("k3s-platform:cluster:K3sCluster")]
+    clusters = [r.name for r in run.by_type(names.K3S_CLUSTER)]
     for reg in run.registrations:
         if not reg.type.startswith("command:remote:"):
             continue
-        for cluster in clusters:
-            prefix = f"{cluster}-"
-            if not reg.name.startswith(prefix):
-                continue
-            node, _, step = reg.name[len(prefix):].rpartition("-")
-            if step not in NODE_STEPS or not node:
-                continue
+        parsed = names.parse_node_step(reg.name, clusters)
+        if parsed is not None and parsed[2] in RENDERED_STEPS:
+            _, node, step = parsed
             inputs = _clean_inputs(reg)
             if step == "config":
                 files[f"nodes/{node}/config.yaml"] = inputs["source"]["text"]

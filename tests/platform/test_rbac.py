@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.platform import personas
+from components.platform import rbac
 
 from .conftest import to_yaml
 
@@ -43,9 +43,9 @@ def grants(rules):
 
 def program_objects(tenants=(("blog", "blog-appops"), ("shop", "shop-appops")), platops="platops") -> list[dict]:
     return [
-        personas.platops_cluster_role_binding(platops),
-        personas.appops_cluster_role(),
-        *(personas.appops_role_binding(ns, group) for ns, group in tenants),
+        rbac.platops_cluster_role_binding(platops),
+        rbac.appops_cluster_role(),
+        *(rbac.appops_role_binding(ns, group) for ns, group in tenants),
     ]
 
 
@@ -67,21 +67,21 @@ def test_persona_objects_validate_against_the_kubernetes_schema(validate_k8s):
 
 
 def test_platops_group_is_bound_to_cluster_admin_cluster_wide():
-    crb = personas.platops_cluster_role_binding("infra-team")
+    crb = rbac.platops_cluster_role_binding("infra-team")
     assert crb["metadata"]["name"] == "platops-cluster-admin"
     assert crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}
     assert crb["subjects"] == [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "infra-team"}]
 
 
 def test_platops_group_defaults_to_platops():
-    assert personas.platops_cluster_role_binding()["subjects"][0]["name"] == "platops"
+    assert rbac.platops_cluster_role_binding()["subjects"][0]["name"] == "platops"
 
 
 # --- AppOps binding --------------------------------------------------------------------------
 
 
 def test_appops_is_bound_per_namespace_to_the_tenant_group():
-    rb = personas.appops_role_binding("blog", "blog-appops")
+    rb = rbac.appops_role_binding("blog", "blog-appops")
     assert rb["kind"] == "RoleBinding"
     assert rb["metadata"]["name"] == "appops" and rb["metadata"]["namespace"] == "blog"
     assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "appops"}
@@ -101,7 +101,7 @@ def test_no_appops_subject_appears_in_any_cluster_role_binding():
 
 
 def test_appops_rules_use_no_wildcards():
-    for rule in personas.appops_rules():
+    for rule in rbac.appops_rules():
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[field], rule
             assert not any(item.startswith("*/") for item in rule[field]), rule
@@ -109,24 +109,24 @@ def test_appops_rules_use_no_wildcards():
 
 
 def test_appops_has_no_escalate_bind_or_impersonate():
-    verbs = {verb for _, _, verb in grants(personas.appops_rules())}
+    verbs = {verb for _, _, verb in grants(rbac.appops_rules())}
     assert not verbs & DANGEROUS_VERBS
 
 
 def test_appops_cannot_write_guard_rails_or_any_rbac_object():
-    for group, resource, verb in grants(personas.appops_rules()):
+    for group, resource, verb in grants(rbac.appops_rules()):
         if (group, resource) in GUARD_RAILS or group == "rbac.authorization.k8s.io":
             assert verb not in WRITE_VERBS, (group, resource, verb)
 
 
 def test_appops_can_read_guard_rails_and_rbac_objects():
-    granted = set(grants(personas.appops_rules()))
+    granted = set(grants(rbac.appops_rules()))
     for group, resource in GUARD_RAILS | {("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "rolebindings"), ("cert-manager.io", "issuers"), ("", "events")}:
         assert {(group, resource, v) for v in ("get", "list", "watch")} <= granted, (group, resource)
 
 
 def test_appops_names_nothing_cluster_scoped():
-    named = {(g, r) for g, r, _ in grants(personas.appops_rules())}
+    named = {(g, r) for g, r, _ in grants(rbac.appops_rules())}
     assert not named & CLUSTER_SCOPED
 
 
@@ -148,12 +148,12 @@ def test_appops_names_nothing_cluster_scoped():
     ],
 )
 def test_appops_reads_and_writes_its_workloads(group, resource):
-    granted = set(grants(personas.appops_rules()))
-    assert {(group, resource, v) for v in personas.READ_WRITE} <= granted
+    granted = set(grants(rbac.appops_rules()))
+    assert {(group, resource, v) for v in rbac.READ_WRITE} <= granted
 
 
 def test_appops_debug_subresources():
-    granted = set(grants(personas.appops_rules()))
+    granted = set(grants(rbac.appops_rules()))
     assert ("", "pods/log", "get") in granted
     assert ("", "pods/exec", "create") in granted
     assert ("", "pods/portforward", "create") in granted
@@ -162,28 +162,28 @@ def test_appops_debug_subresources():
 
 def test_appops_gets_no_daemonsets():
     # Decision (see personas module docstring): per-node workloads belong to PlatOps.
-    assert not any(r.startswith("daemonsets") for _, r, _ in grants(personas.appops_rules()))
+    assert not any(r.startswith("daemonsets") for _, r, _ in grants(rbac.appops_rules()))
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
 def test_helpers_build_intent_level_rules():
-    assert personas.allow_read("apps", "deployments") == {
+    assert rbac.allow_read("apps", "deployments") == {
         "apiGroups": ["apps"],
         "resources": ["deployments"],
         "verbs": ["get", "list", "watch"],
     }
-    assert personas.allow_read_write("", "pods")["verbs"] == list(personas.READ_WRITE)
+    assert rbac.allow_read_write("", "pods")["verbs"] == list(rbac.READ_WRITE)
 
 
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: personas.bind("appops", "blog", "appops", []),
-        lambda: personas.bind_cluster_wide("x", "cluster-admin", []),
-        lambda: personas.group_subject(""),
-        lambda: personas.rule("", [], ["get"]),
+        lambda: rbac.bind("appops", "blog", "appops", []),
+        lambda: rbac.bind_cluster_wide("x", "cluster-admin", []),
+        lambda: rbac.group_subject(""),
+        lambda: rbac.rule("", [], ["get"]),
     ],
 )
 def test_helpers_reject_empty_input(call):
