@@ -34,7 +34,7 @@ def current_file() -> Path:
 
 
 def stack_service_cidr(stack: str) -> str:
-    """cluster.serviceCidr of Pulumi.<stack>.yaml, or the program's default (components/config.py)."""
+    """cluster.serviceCidr of Pulumi.<stack>.yaml, or the program's default (components/config/cluster.py)."""
     from components.config import Cluster
 
     data = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text()) or {}
