@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from components.config.cluster import Member
 from components.config.network import VlanNetwork
 from components.config.types import Int, Model, Port, Seconds
 from components.grammar import Grammar
@@ -260,16 +261,6 @@ class RouterSettings(Model):
 
 
 @dataclass(frozen=True)
-class RouterNode:
-    """A k3s node as the router sees it: one DHCP static mapping (MAC -> IP, name)."""
-
-    name: str
-    ip: str
-    mac: str
-    role: Literal["server", "agent"]
-
-
-@dataclass(frozen=True)
 class RouterInventory:
     """Node and hostname facts the router payloads are rendered from; validated config only
     (`StackConfig.router_inventory` builds it, so it holds no check of its own).
@@ -293,7 +284,7 @@ class RouterInventory:
     """
 
     domain: str
-    nodes: tuple[RouterNode, ...]
+    nodes: tuple[Member, ...]
     ingress_hosts: tuple[str, ...]
     api_hostname: str
     ingress_address: str
@@ -303,7 +294,7 @@ class RouterInventory:
     ha: bool = False
     proxy_protocol: bool = False
     admin_cidrs: tuple[str, ...] = ()
-    ingress_nodes: tuple[RouterNode, ...] = ()
+    ingress_nodes: tuple[Member, ...] = ()
     vlans: tuple[VlanNetwork, ...] = ()
     node_network: str = "lan"
     ssh_port: int = 22
@@ -315,9 +306,9 @@ class RouterInventory:
         return next((v for v in self.vlans if v.name == self.node_network), None)
 
     @property
-    def ingress_backends(self) -> tuple[RouterNode, ...]:
+    def ingress_backends(self) -> tuple[Member, ...]:
         return self.ingress_nodes or self.nodes
 
     @property
-    def servers(self) -> tuple[RouterNode, ...]:
+    def servers(self) -> tuple[Member, ...]:
         return tuple(n for n in self.nodes if n.role == "server")

@@ -13,7 +13,7 @@ from components.config import k3s_options
 from components.config.cluster import Cluster
 from components.config.network import Lan, Network, VlanNetwork
 from components.config.platform import RESERVED_NAMESPACES, Person, PlatOps, Tenant
-from components.config.router import RouterInventory, RouterNode, RouterSettings
+from components.config.router import RouterInventory, RouterSettings
 from components.config.system import Certificates, Charts, Ingress
 from components.config.types import Hostname, Model
 from components.quantity import parse_quantity
@@ -82,8 +82,7 @@ class StackConfig(Model):
         """What the router must know about the rest of the platform: one node list and one
         host list drive leases, DNS, NAT and HAProxy backends."""
         cluster, lan = self.cluster, self.network.lan
-        nodes = tuple(RouterNode(n.name, str(n.ip), n.mac, "server") for n in cluster.servers) + tuple(
-            RouterNode(n.name, str(n.ip), n.mac, "agent") for n in cluster.agents)
+        nodes = cluster.members
         # prod: HAProxy on the router fronts the API and ingress, on the router's address in
         # the nodes' network; dev: the single node serves both.
         front = str(self.node_gateway) if cluster.ha else str(cluster.servers[0].ip)

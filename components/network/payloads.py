@@ -192,7 +192,7 @@ def render_static_mappings(settings: RouterSettings, inv: RouterInventory) -> li
             {
                 "parent_id": iface_ref(inv, settings, inv.node_network),
                 "mac": node.mac,
-                "ipaddr": node.ip,
+                "ipaddr": str(node.ip),
                 "hostname": node.name,
                 "domain": inv.domain,
                 "descr": f"{TAG}: k3s {node.role} {node.name}",
@@ -392,7 +392,7 @@ def _backend(name: str, nodes, port: int, proxy_protocol: bool) -> DesiredObject
     servers = [
         {
             "name": f"{node.name}-{port}",
-            "address": node.ip,
+            "address": str(node.ip),
             "port": str(port),
             "weight": 1,
             "status": "active",
