@@ -14,6 +14,7 @@ import ipaddress
 import re
 import ssl
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -287,18 +288,18 @@ class RouterInventory:
     nodes: tuple[Member, ...]
     ingress_hosts: tuple[str, ...]
     api_hostname: str
-    ingress_address: str
-    api_address: str
-    lan_cidr: str
-    lan_address: str
+    ingress_address: IPv4Address
+    api_address: IPv4Address
+    lan_cidr: IPv4Network
+    lan_address: IPv4Address
     ha: bool = False
     proxy_protocol: bool = False
-    admin_cidrs: tuple[str, ...] = ()
+    admin_cidrs: tuple[IPv4Network, ...] = ()
     ingress_nodes: tuple[Member, ...] = ()
     vlans: tuple[VlanNetwork, ...] = ()
     node_network: str = "lan"
     ssh_port: int = 22
-    tenant_egress: tuple[tuple[str, str, int], ...] = ()
+    tenant_egress: tuple[tuple[IPv4Network, str, int], ...] = ()
 
     @property
     def node_vlan(self) -> VlanNetwork | None:

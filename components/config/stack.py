@@ -85,14 +85,14 @@ class StackConfig(Model):
         nodes = cluster.members
         # prod: HAProxy on the router fronts the API and ingress, on the router's address in
         # the nodes' network; dev: the single node serves both.
-        front = str(self.node_gateway) if cluster.ha else str(cluster.servers[0].ip)
-        egress = tuple(dict.fromkeys((str(e.cidr), e.protocol.lower(), p)
+        front = self.node_gateway if cluster.ha else cluster.servers[0].ip
+        egress = tuple(dict.fromkeys((e.cidr, e.protocol.lower(), p)
                                      for t in self.tenants for e in t.egress for p in e.ports))
         return RouterInventory(
             domain=self.domain, nodes=nodes, ingress_hosts=self.ingress_hosts,
             api_hostname=cluster.api_hostname, ingress_address=front, api_address=front,
-            lan_cidr=str(lan.cidr), lan_address=str(lan.gateway), ha=cluster.ha, proxy_protocol=cluster.ha,
-            admin_cidrs=tuple(str(c) for c in self.network.admin_cidrs),  # LAN-side: none is in the tunnel
+            lan_cidr=lan.cidr, lan_address=lan.gateway, ha=cluster.ha, proxy_protocol=cluster.ha,
+            admin_cidrs=self.network.admin_cidrs,  # LAN-side: none is in the tunnel
             ingress_nodes=tuple(n for n in nodes if n.name in self.ingress_nodes),
             vlans=self.network.vlans, node_network=cluster.network, ssh_port=cluster.ssh.port,
             tenant_egress=egress)

@@ -1,7 +1,7 @@
 """Facts the config derives once for every layer: the admin sources (LAN-side ranges plus the
 VPN tunnel when it is on) and the router inventory (nodes, hosts, front address)."""
 
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ def prod(**network):
 def test_tunnel_is_an_admin_source_without_being_listed():
     cfg = prod(adminCidrs=["192.168.10.0/24"])
     assert cfg.admin_sources == (IPv4Network("192.168.10.0/24"), IPv4Network("10.8.0.0/24"))
-    assert cfg.router_inventory.admin_cidrs == ("192.168.10.0/24",)
+    assert cfg.router_inventory.admin_cidrs == (IPv4Network("192.168.10.0/24"),)
 
 
 def test_the_tunnel_listed_as_an_admin_range_is_refused_while_the_vpn_is_on():
@@ -37,7 +37,7 @@ def test_vpn_off_keeps_only_the_listed_ranges():
     raw["network"]["allowPublicAdmin"] = True  # 10.8.0.0/24 is outside the LAN once the VPN is off
     cfg = parse_stack_config(raw)
     assert cfg.admin_sources == (IPv4Network("192.168.10.0/24"), IPv4Network("10.8.0.0/24"))
-    assert cfg.router_inventory.admin_cidrs == ("192.168.10.0/24", "10.8.0.0/24")
+    assert cfg.router_inventory.admin_cidrs == (IPv4Network("192.168.10.0/24"), IPv4Network("10.8.0.0/24"))
 
 
 def test_router_inventory_of_the_stacks():
@@ -46,14 +46,14 @@ def test_router_inventory_of_the_stacks():
     assert inv.ha and inv.proxy_protocol
     # prod's nodes live on the VLAN network `nodes`: HAProxy fronts them from the router's address there.
     assert inv.node_network == "nodes" and inv.node_vlan is not None
-    assert inv.api_address == inv.ingress_address == str(inv.node_vlan.gateway) == "192.168.30.1"
+    assert inv.api_address == inv.ingress_address == inv.node_vlan.gateway == IPv4Address("192.168.30.1")
     assert {n.ip for n in inv.nodes} <= set(inv.node_vlan.cidr.hosts())
     assert [n.role for n in inv.nodes] == ["server"] * 3 + ["agent"] * 2
     assert inv.ingress_hosts == prod_cfg.ingress_hosts
     dev_cfg = parse_config_keys(load_config_file("dev")[0])
     dev_inv = dev_cfg.router_inventory
-    assert not dev_inv.ha and dev_inv.api_address == str(dev_cfg.cluster.servers[0].ip)
-    assert dev_inv.admin_cidrs == ("192.168.20.0/24",)
+    assert not dev_inv.ha and dev_inv.api_address == dev_cfg.cluster.servers[0].ip
+    assert dev_inv.admin_cidrs == (IPv4Network("192.168.20.0/24"),)
     assert [str(c) for c in dev_cfg.admin_sources] == ["192.168.20.0/24", "10.8.20.0/24"]
 
 

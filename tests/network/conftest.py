@@ -3,7 +3,7 @@ prod: 3 servers + 2 agents behind HAProxy) and a fake pfrest server on 127.0.0.1
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
@@ -38,12 +38,12 @@ def dev_inventory() -> RouterInventory:
         nodes=(node,),
         ingress_hosts=HOSTS,
         api_hostname=f"k8s.{DOMAIN}",
-        ingress_address="192.168.10.11",
-        api_address="192.168.10.11",
-        lan_cidr="192.168.10.0/24",
-        lan_address="192.168.10.1",
+        ingress_address=IPv4Address("192.168.10.11"),
+        api_address=IPv4Address("192.168.10.11"),
+        lan_cidr=IPv4Network("192.168.10.0/24"),
+        lan_address=IPv4Address("192.168.10.1"),
         ha=False,
-        admin_cidrs=("192.168.10.0/24",),
+        admin_cidrs=(IPv4Network("192.168.10.0/24"),),
         proxy_protocol=False,
         vlans=(IOT,),
     )
@@ -57,12 +57,12 @@ def prod_inventory() -> RouterInventory:
         nodes=servers + agents,
         ingress_hosts=HOSTS,
         api_hostname=f"k8s.{DOMAIN}",
-        ingress_address="192.168.10.1",
-        api_address="192.168.10.1",
-        lan_cidr="192.168.10.0/24",
-        lan_address="192.168.10.1",
+        ingress_address=IPv4Address("192.168.10.1"),
+        api_address=IPv4Address("192.168.10.1"),
+        lan_cidr=IPv4Network("192.168.10.0/24"),
+        lan_address=IPv4Address("192.168.10.1"),
         ha=True,
-        admin_cidrs=("192.168.10.0/24",),
+        admin_cidrs=(IPv4Network("192.168.10.0/24"),),
         proxy_protocol=True,
         vlans=(IOT,),
     )
@@ -76,10 +76,10 @@ def vlan_inventory() -> RouterInventory:
     agents = tuple(Member(f"w{i}", IPv4Address(f"192.168.30.2{i}"), "agent", mac=f"52:54:00:00:10:2{i}") for i in (1, 2))
     return RouterInventory(
         domain=DOMAIN, nodes=servers + agents, ingress_hosts=HOSTS, api_hostname=f"k8s.{DOMAIN}",
-        ingress_address="192.168.30.1", api_address="192.168.30.1", lan_cidr="192.168.10.0/24",
-        lan_address="192.168.10.1", ha=True, admin_cidrs=("192.168.10.0/24",), proxy_protocol=True,
-        vlans=(nodes_vlan,), node_network="nodes", tenant_egress=(("192.168.10.50/32", "tcp", 5432),
-                                                                  ("203.0.113.0/24", "tcp", 443)))
+        ingress_address=IPv4Address("192.168.30.1"), api_address=IPv4Address("192.168.30.1"),
+        lan_cidr=IPv4Network("192.168.10.0/24"), lan_address=IPv4Address("192.168.10.1"), ha=True,
+        admin_cidrs=(IPv4Network("192.168.10.0/24"),), proxy_protocol=True, vlans=(nodes_vlan,), node_network="nodes",
+        tenant_egress=((IPv4Network("192.168.10.50/32"), "tcp", 5432), (IPv4Network("203.0.113.0/24"), "tcp", 443)))
 
 
 @pytest.fixture
