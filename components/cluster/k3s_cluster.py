@@ -114,7 +114,7 @@ class _NodeSteps:
         rotation_stdin: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.concat(tokens[-2].result, "\n", tokens[-1].result, "\n"))
         self.rotation.append(remote.Command(
-            f"{self.name}-token-rotate",
+            names.cluster_resource(self.name, names.TOKEN_ROTATE),
             connection=self.connections[self.first.name],
             create=render.rotate_token_script(self.first),
             update=render.rotate_token_script(self.first),
@@ -280,7 +280,7 @@ def cluster_tokens(name: str, cluster: Cluster, parent: pulumi.Resource) -> list
     raised by one (token 1 keeps the name it always had). Earlier generations stay: a
     snapshot taken before a rotation restores only with the token of then."""
     return [random.RandomPassword(
-        f"{name}-token" if generation == 1 else f"{name}-token-{generation}", length=64, special=False,
+        names.cluster_token(name, generation), length=64, special=False,
         opts=pulumi.ResourceOptions(parent=parent, protect=True, ignore_changes=["length", "special"]))
         for generation in range(1, cluster.token_generation + 1)]
 
@@ -346,7 +346,7 @@ class K3sCluster(pulumi.ComponentResource):
         # provider (and so every Kubernetes object) is replaced only if this changes, never
         # because the kubeconfig changed (a renewed client certificate is an update).
         self.provider = k8s.Provider(
-            f"{name}-provider", kubeconfig=self.kubeconfig,
+            names.cluster_resource(name, names.PROVIDER), kubeconfig=self.kubeconfig,
             cluster_identifier=cluster_identifier(name),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[*steps.members.values(), *steps.upgrades.values(), *endpoint_ready]))
