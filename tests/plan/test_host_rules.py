@@ -105,7 +105,7 @@ def test_renaming_a_server_on_the_same_host_is_refused(tmp_path):
         c["k3s-platform:cluster"]["servers"][2]["name"] = "cp9"
 
     found = errors(changed(tmp_path, "prod", rename))
-    assert any("server k3s-cluster-cp3 renamed to k3s-cluster-cp9 on the same host 192.168.30.13" in e
+    assert any("server cp3 renamed to cp9 on the same host 192.168.30.13" in e
                for e in found), found
 
 

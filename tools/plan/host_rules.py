@@ -247,16 +247,17 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
             migration = datastore_migration(old_by_urn[step.urn], new_by_urn[step.urn])
             if migration:
                 step = replace(step, warning=migration)
-        elif (step.op == "update" and step.type == names.REMOTE_COMMAND and step.name.endswith("-upgrade")
-              and step.urn in old_by_urn):
+        elif (step.op == "update" and step.type == names.REMOTE_COMMAND and step.urn in old_by_urn
+              and (node_step(new_by_urn[step.urn]) or ("", ""))[1] == "upgrade"):
             error = minor_skip(old_by_urn[step.urn], new_by_urn[step.urn])
         elif step.op == "delete" and step.urn in deletes:
             gone = deletes[step.urn]
-            if gone.type == names.REMOTE_COMMAND and gone.name.endswith("-install") and _role(gone) == "server":
+            gone_step = node_step(gone) if gone.type == names.REMOTE_COMMAND else None
+            if gone_step is not None and gone_step[1] == "install" and _role(gone) == "server":
                 renamed = created_servers.get(_host(gone))
-                if renamed is not None:
-                    error = (f"server {gone.name.removesuffix('-install')} renamed to "
-                             f"{renamed.name.removesuffix('-install')} on the same host {_host(gone)}: k3s keeps "
+                renamed_step = node_step(renamed) if renamed is not None else None
+                if renamed_step is not None:
+                    error = (f"server {gone_step[0]} renamed to {renamed_step[0]} on the same host {_host(gone)}: k3s keeps "
                              "the node and etcd member name on disk; remove the server in one `up`, then add it "
                              "under its new name in the next (docs/operations.md)")
         error = "; ".join(e for e in (taken.get(step.urn), error) if e) or None
