@@ -3,8 +3,9 @@
 - `namespace(name, labels=..., psa_version=...)`: a Namespace with Pod Security labels at
   `restricted` (or `baseline`) in all three modes, pinned to a Kubernetes minor;
 - `resource_quota(namespace, hard, labels=...)`: the ResourceQuota `quota`;
-- `limit_range(namespace, default=..., default_request=..., max=..., labels=...)`: the
-  LimitRange `limits` (per-container defaults and maxima);
+- `limit_range(namespace, limits, labels=...)`: the LimitRange `limits` (per-container
+  defaults and maxima) from any `ContainerLimits` — the config's `Limits`, for tenants and
+  the system namespaces alike;
 - `restricted_security_context()` and `restricted_pod_security_context(...)`: Pod Security
   `restricted`, written once for every workload and chart the program runs.
 
@@ -16,6 +17,7 @@ constants: nothing here checks them again (components/config/ rejects bad input)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 # Labels on what the program creates outside a tenant (system namespaces, Traefik objects).
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "k3s-platform"}
@@ -49,13 +51,32 @@ def resource_quota(namespace: str, hard: Mapping[str, str], *, labels: Mapping[s
     }
 
 
-def limit_range(namespace: str, *, default: Mapping[str, str], default_request: Mapping[str, str],
-                max: Mapping[str, str], labels: Mapping[str, str]) -> dict:  # noqa: A002 - the field's name
+class ContainerLimits(Protocol):
+    """Per-container defaults and maxima, as quantities (components/config's `Limits` is one;
+    this floor sits below config, so it names the shape, not the model)."""
+
+    @property
+    def default_cpu(self) -> str: ...
+    @property
+    def default_memory(self) -> str: ...
+    @property
+    def default_request_cpu(self) -> str: ...
+    @property
+    def default_request_memory(self) -> str: ...
+    @property
+    def max_cpu(self) -> str: ...
+    @property
+    def max_memory(self) -> str: ...
+
+
+def limit_range(namespace: str, limits: ContainerLimits, *, labels: Mapping[str, str]) -> dict:
     """LimitRange `limits`: per-container default limits, default requests and maxima."""
-    item: dict = {"type": "Container"}
-    for section, values in (("default", default), ("defaultRequest", default_request), ("max", max)):
-        if values:
-            item[section] = dict(values)
+    item = {
+        "type": "Container",
+        "default": {"cpu": limits.default_cpu, "memory": limits.default_memory},
+        "defaultRequest": {"cpu": limits.default_request_cpu, "memory": limits.default_request_memory},
+        "max": {"cpu": limits.max_cpu, "memory": limits.max_memory},
+    }
     return {
         "apiVersion": "v1",
         "kind": "LimitRange",

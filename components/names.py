@@ -123,6 +123,13 @@ NODE_STEPS = ("prepare", "config", "cas", "secret-files", "install", "member", "
 # Resources of the cluster as a whole that the tools recognise (`<cluster>-<this>`).
 CAS_READ = "cas-read"  # reads the CAs k3s made (certificateAuthorities: adopt)
 JOIN_TOKEN = "join-token"  # reads the token servers and agents join with
+TOKEN_ROTATE = "token-rotate"  # moves the first server to the newest cluster token
+PROVIDER = "provider"  # the Kubernetes provider every object of the cluster uses
+
+
+def cluster_token(cluster: str, generation: int) -> str:
+    """Token 1 keeps the name it always had; each later `tokenGeneration` gets its own."""
+    return f"{cluster}-token" if generation == 1 else f"{cluster}-token-{generation}"
 
 
 def cluster_resource(cluster: str, what: str) -> str:

@@ -7,6 +7,7 @@ which layer, and what must exist before what) lives here and nowhere else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -43,10 +44,10 @@ def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider
         provider=provider, chart_repository=charts, opts=child)
     traefik = TraefikStack(
         f"{name}-traefik", ingress=config.ingress,
-        admin_cidrs=[str(c) for c in config.admin_sources],
+        admin_cidrs=config.admin_sources,
         # PROXY protocol and forwarded headers only from the router's HAProxy (prod), which
         # reaches the nodes from its address on their network.
-        trusted_proxies=[f"{config.node_gateway}/32"] if config.cluster.ha else [],
+        trusted_proxies=[IPv4Network(config.node_gateway)] if config.cluster.ha else [],
         ha=config.cluster.ha, dashboard_password=secrets.dashboard_password,
         cert_manager=cert_manager, psa_version=psa, provider=provider,
         chart_repository=charts, nodes=config.ingress_nodes, opts=child)

@@ -39,37 +39,14 @@ from pulumi_command import remote
 from components import names
 from components.cluster import cluster_cas, render
 from components.cluster.order import step_order
-from components.config import Cluster
+from components.config import Cluster, Member
 
 
-def cluster_spec(cluster: Cluster) -> render.ClusterSpec:
-    snapshots = cluster.etcd_snapshots
-    s3 = snapshots.s3
-    return render.ClusterSpec(
-        k3s_version=cluster.k3s_version,
-        api_hostname=cluster.api_hostname,
-        pod_cidr=str(cluster.pod_cidr),
-        service_cidr=str(cluster.service_cidr),
-        ha=cluster.ha,
-        secrets_encryption=cluster.secrets_encryption,
-        etcd_snapshot_schedule=snapshots.schedule if snapshots.enabled else None,
-        etcd_snapshot_retention=snapshots.retention if snapshots.enabled else None,
-        etcd_s3=None if s3 is None or not snapshots.enabled else render.EtcdS3(
-            endpoint=s3.endpoint, bucket=s3.bucket, folder=s3.folder, region=s3.region,
-            insecure=s3.insecure, skip_ssl_verify=s3.skip_ssl_verify, endpoint_ca=s3.endpoint_ca,
-            bucket_lookup=s3.bucket_lookup, retention=s3.retention),
-        installer=render.Installer(source=cluster.installer.source, sha256=cluster.installer.sha256,
-                                   script_path=cluster.installer.script_path),
-    )
-
-
-def node_connection(cluster: Cluster, node: render.NodeSpec,
-                    ssh_private_key: pulumi.Input[str]) -> remote.ConnectionArgs:
+def node_connection(cluster: Cluster, node: Member, ssh_private_key: pulumi.Input[str]) -> remote.ConnectionArgs:
     """SSH to one node; its host key is pinned when the config gives one."""
-    host_key = next((n.host_key for n in cluster.nodes if n.name == node.name), None)
     return remote.ConnectionArgs(
-        host=node.ip, user=cluster.ssh.user, port=cluster.ssh.port,
-        private_key=ssh_private_key, host_key=host_key)
+        host=str(node.ip), user=cluster.ssh.user, port=cluster.ssh.port,
+        private_key=ssh_private_key, host_key=node.host_key)
 
 
 def cluster_identifier(name: str) -> str:
@@ -77,42 +54,15 @@ def cluster_identifier(name: str) -> str:
     return f"k3s-platform/{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
 
 
-def node_specs(cluster: Cluster) -> list[render.NodeSpec]:
-    """Servers first (the first one bootstraps), then agents; joiners use the API endpoint."""
-    url = render.api_url(cluster.api_hostname)
-    specs = []
-    for i, node in enumerate(cluster.servers):
-        specs.append(render.NodeSpec(
-            name=node.name, ip=str(node.ip), role="server", first=i == 0,
-            server_url=None if i == 0 else url, labels=dict(node.labels), taints=node.taints,
-            options={**cluster.k3s.server, **node.k3s}))
-    for node in cluster.agents:
-        specs.append(render.NodeSpec(
-            name=node.name, ip=str(node.ip), role="agent", server_url=url,
-            labels=dict(node.labels), taints=node.taints, options={**cluster.k3s.agent, **node.k3s}))
-    return specs
-
-
-def registries_spec(cluster: Cluster) -> render.Registries | None:
-    if cluster.registries is None:
-        return None
-    return render.Registries(
-        mirrors={name: render.RegistryMirror(endpoints=m.endpoints, rewrite=dict(m.rewrite))
-                 for name, m in cluster.registries.mirrors.items()},
-        configs={host: render.RegistryConfig(auth=c.auth, ca_file=c.ca_file,
-                                             insecure_skip_verify=c.insecure_skip_verify)
-                 for host, c in cluster.registries.configs.items()})
-
-
-def secret_files(node: render.NodeSpec, spec: render.ClusterSpec, registries: render.Registries | None,
-                 etcd_s3_credentials: pulumi.Input[dict] | None,
+def secret_files(node: Member, cluster: Cluster, etcd_s3_credentials: pulumi.Input[dict] | None,
                  registry_auth: pulumi.Input[dict] | None) -> tuple[tuple[str, ...], str, pulumi.Output[str]] | None:
     """The secret-bearing files of one node: (their file_names, what the plan may see, the bundle
     for stdin as a secret), or None when it has none."""
+    registries = cluster.registries
     file_names: list[str] = []
     if registries is not None:
         file_names.append("registries.yaml")
-    if node.role == "server" and spec.ha and spec.etcd_s3 is not None and spec.etcd_snapshot_schedule:
+    if node.role == "server" and cluster.active_etcd_s3 is not None:
         file_names.append("etcd-s3.yaml")
     if not file_names:
         return None
@@ -136,20 +86,17 @@ class _NodeSteps:
     """Registers each node's steps under the cluster component, in `order` (servers first, so
     every step a node waits for already exists), and keeps what later steps wait for."""
 
-    def __init__(self, name: str, cluster: Cluster, nodes: Sequence[render.NodeSpec], parent: pulumi.Resource, *,
+    def __init__(self, name: str, cluster: Cluster, nodes: Sequence[Member], parent: pulumi.Resource, *,
                  ssh_private_key: pulumi.Input[str], token_value: pulumi.Output[str],
                  cas: cluster_cas.ProgramCas | None, endpoint_ready: Sequence[pulumi.Resource], protect: bool,
                  etcd_s3_credentials: pulumi.Input[dict] | None, registry_auth: pulumi.Input[dict] | None) -> None:
         self.name, self.cluster, self.parent = name, cluster, parent
-        self.spec = cluster_spec(cluster)
         self.order = step_order(nodes)
         self.first = nodes[0]
         self.connections = {n.name: node_connection(cluster, n, ssh_private_key) for n in nodes}
         self.token_value = token_value
         self.cas, self.endpoint_ready, self.protect = cas, endpoint_ready, protect
         self.etcd_s3_credentials, self.registry_auth = etcd_s3_credentials, registry_auth
-        self.registries = registries_spec(cluster)
-        self.dead = {n.name for n in cluster.nodes if n.dead}
         # Stacks made before 0.2 carry a hash in `triggers`, which pulumi-command turns into a
         # replace (and so an uninstall); ignoring the old value keeps every change an update.
         self.step = pulumi.ResourceOptions(parent=parent, ignore_changes=["triggers"])
@@ -167,7 +114,7 @@ class _NodeSteps:
         rotation_stdin: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.concat(tokens[-2].result, "\n", tokens[-1].result, "\n"))
         self.rotation.append(remote.Command(
-            f"{self.name}-token-rotate",
+            names.cluster_resource(self.name, names.TOKEN_ROTATE),
             connection=self.connections[self.first.name],
             create=render.rotate_token_script(self.first),
             update=render.rotate_token_script(self.first),
@@ -176,12 +123,12 @@ class _NodeSteps:
             logging=remote.Logging.STDERR,
             opts=pulumi.ResourceOptions(parent=self.parent)))
 
-    def add(self, node: render.NodeSpec) -> None:
+    def add(self, node: Member) -> None:
         # A dead host cannot be dialed: once marked, its host steps leave the state
         # without running their delete (the member step, on the first server, still runs).
         on_host = pulumi.ResourceOptions.merge(self.step, pulumi.ResourceOptions(
-            retain_on_delete=node.name in self.dead))
-        config_text = render.node_config_yaml(node, self.spec)
+            retain_on_delete=node.dead))
+        config_text = render.node_config_yaml(node, self.cluster)
         waits_for = self._before_install(node, on_host, config_text)
         self._install(node, on_host, config_text, waits_for)
         if node.first and len(self.connections) > 1:  # nobody joins a single server
@@ -190,7 +137,7 @@ class _NodeSteps:
         self._labels(node)
         self._upgrade(node, on_host)
 
-    def _before_install(self, node: render.NodeSpec, on_host: pulumi.ResourceOptions,
+    def _before_install(self, node: Member, on_host: pulumi.ResourceOptions,
                         config_text: str) -> list[pulumi.Resource]:
         """prepare, config and (when there are any) the CAs and secret files: what the install waits for."""
         name, connection = self.name, self.connections[node.name]
@@ -222,7 +169,7 @@ class _NodeSteps:
                 add_previous_output_in_env=False,
                 logging=remote.Logging.STDERR,
                 opts=after_prepare))
-        files = secret_files(node, self.spec, self.registries, self.etcd_s3_credentials, self.registry_auth)
+        files = secret_files(node, self.cluster, self.etcd_s3_credentials, self.registry_auth)
         if files is not None:
             # registries.yaml and the S3 credentials: on stdin into root-only files before
             # k3s starts; a later change restarts k3s there, one server after another.
@@ -242,13 +189,13 @@ class _NodeSteps:
             waits_for += self.endpoint_ready
         return waits_for
 
-    def _install(self, node: render.NodeSpec, on_host: pulumi.ResourceOptions, config_text: str,
+    def _install(self, node: Member, on_host: pulumi.ResourceOptions, config_text: str,
                  waits_for: list[pulumi.Resource]) -> None:
         # Joiners get the first server's CA-pinned token; the first server the plain one.
         stdin = self.token_value if self.join_token is None else self.join_token
         # create = update: a config, label, taint or token change reruns the script in
         # place, which restarts k3s only when the config or token really changed.
-        script = render.install_script(node, self.spec, config_text)
+        script = render.install_script(node, self.cluster, config_text)
         self.installs[node.name] = remote.Command(
             names.node_step(self.name, node.name, "install"),
             connection=self.connections[node.name],
@@ -262,7 +209,7 @@ class _NodeSteps:
             opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(
                 depends_on=waits_for, protect=self.protect)))
 
-    def _read_join_token(self, node: render.NodeSpec) -> None:
+    def _read_join_token(self, node: Member) -> None:
         read_token = remote.Command(
             names.cluster_resource(self.name, names.JOIN_TOKEN),
             connection=self.connections[node.name],
@@ -277,7 +224,7 @@ class _NodeSteps:
                                         additional_secret_outputs=["stdout"]))
         self.join_token = pulumi.Output.secret(read_token.stdout)
 
-    def _member(self, node: render.NodeSpec) -> None:
+    def _member(self, node: Member) -> None:
         # Runs on the first server: waits for the node to be Ready; when the node leaves
         # the config it drains it and deletes its Node object *before* the uninstall (a
         # server's etcd member goes with its Node object). Members depend on the previous
@@ -297,9 +244,9 @@ class _NodeSteps:
             logging=remote.Logging.STDERR,
             opts=pulumi.ResourceOptions.merge(self.step, pulumi.ResourceOptions(
                 depends_on=[self.installs[node.name], self.installs[self.first.name], *member_after],
-                protect=self.protect, retain_on_delete=node.first and node.name in self.dead)))
+                protect=self.protect, retain_on_delete=node.first and node.dead)))
 
-    def _labels(self, node: render.NodeSpec) -> None:
+    def _labels(self, node: Member) -> None:
         # Runs on the first server: the live Node's labels and taints follow the config
         # (k3s applies its own `node-label`/`node-taint` only at registration).
         labels = render.labels_script(node)
@@ -313,10 +260,10 @@ class _NodeSteps:
             opts=pulumi.ResourceOptions.merge(self.step, pulumi.ResourceOptions(
                 depends_on=[self.members[node.name]])))
 
-    def _upgrade(self, node: render.NodeSpec, on_host: pulumi.ResourceOptions) -> None:
+    def _upgrade(self, node: Member, on_host: pulumi.ResourceOptions) -> None:
         # On create the upgrade step only confirms the version; on a version change its
         # script text changes, so it runs in place, in the order `step_order` gives.
-        upgrade_script = render.upgrade_script(node, self.spec)
+        upgrade_script = render.upgrade_script(node, self.cluster)
         self.upgrades[node.name] = remote.Command(
             names.node_step(self.name, node.name, "upgrade"),
             connection=self.connections[node.name],
@@ -333,7 +280,7 @@ def cluster_tokens(name: str, cluster: Cluster, parent: pulumi.Resource) -> list
     raised by one (token 1 keeps the name it always had). Earlier generations stay: a
     snapshot taken before a rotation restores only with the token of then."""
     return [random.RandomPassword(
-        f"{name}-token" if generation == 1 else f"{name}-token-{generation}", length=64, special=False,
+        names.cluster_token(name, generation), length=64, special=False,
         opts=pulumi.ResourceOptions(parent=parent, protect=True, ignore_changes=["length", "special"]))
         for generation in range(1, cluster.token_generation + 1)]
 
@@ -368,7 +315,7 @@ class K3sCluster(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(names.K3S_CLUSTER, name, None, opts)
-        self.api_url = render.api_url(cluster.api_hostname)
+        self.api_url = cluster.api_url
         tokens = cluster_tokens(name, cluster, self)
         # The engine marks `result` secret (additional_secret_outputs); say it here too so
         # no path — mocks, previews, a future SDK — can carry it in clear.
@@ -376,7 +323,7 @@ class K3sCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         cas = cluster_cas.program_cas(name, child) if cluster.certificate_authorities == "program" else None
 
-        nodes = node_specs(cluster)
+        nodes = cluster.members
         steps = _NodeSteps(name, cluster, nodes, self, ssh_private_key=ssh_private_key, token_value=token_value,
                            cas=cas, endpoint_ready=endpoint_ready, protect=protect,
                            etcd_s3_credentials=etcd_s3_credentials, registry_auth=registry_auth)
@@ -399,7 +346,7 @@ class K3sCluster(pulumi.ComponentResource):
         # provider (and so every Kubernetes object) is replaced only if this changes, never
         # because the kubeconfig changed (a renewed client certificate is an update).
         self.provider = k8s.Provider(
-            f"{name}-provider", kubeconfig=self.kubeconfig,
+            names.cluster_resource(name, names.PROVIDER), kubeconfig=self.kubeconfig,
             cluster_identifier=cluster_identifier(name),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[*steps.members.values(), *steps.upgrades.values(), *endpoint_ready]))

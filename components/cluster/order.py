@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.cluster.render import NodeSpec
+from components.config.cluster import Member
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class StepOrder:
     needs_endpoint: frozenset[str]  # nodes that register through apiHostname
 
 
-def step_order(nodes: Sequence[NodeSpec]) -> StepOrder:
+def step_order(nodes: Sequence[Member]) -> StepOrder:
     servers = [n.name for n in nodes if n.role == "server"]
     install_after: dict[str, tuple[str, ...]] = {}
     upgrade_after: dict[str, tuple[str, ...]] = {}

@@ -1,7 +1,9 @@
 """Pure renderers for k3s nodes: `/etc/rancher/k3s/config.yaml` and the scripts run over SSH.
 
-Nothing here touches Pulumi. Each function takes plain settings and returns text, so the
-output is golden-tested and shellchecked, and the component only wires Outputs into it.
+Nothing here touches Pulumi. Each function takes the config's own models (`Cluster`, and a
+`Member`: one node as `Cluster.members` decided it) and returns text, so the output is
+golden-tested and shellchecked, and the component only wires Outputs into it. What differs
+between a server and an agent is one table, `ROLES`.
 The cluster token never appears in any rendered text: it reaches the host on the install
 script's standard input and lands in a root-only `token-file`.
 """
@@ -12,11 +14,13 @@ import base64
 import hashlib
 import os
 import shlex
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import yaml
 
 from components.config import k3s_options
+from components.config.cluster import API_PORT, Cluster, EtcdS3, Installer, Member, Registries, Role
 
 CONFIG_DIR = "/etc/rancher/k3s"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
@@ -36,72 +40,6 @@ STAGED_CONFIG_PATH = f"{STAGING_DIR}/config.yaml"
 # started at (what an upgrade compares against; the binary alone can be ahead of it).
 OWNER_PATH = f"{CONFIG_DIR}/k3s-platform-node"
 VERSION_PATH = f"{CONFIG_DIR}/k3s-platform-version"
-API_PORT = 6443
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """One node as the renderers see it.
-
-    role: "server" or "agent". first: the server that bootstraps the cluster.
-    server_url: the API endpoint joiners register with (None for the first server).
-    """
-
-    name: str
-    ip: str
-    role: str
-    first: bool = False
-    server_url: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    taints: tuple[str, ...] = ()
-    # Extra k3s keys for this node (cluster.k3s.<role>, then the node's own k3s), validated.
-    options: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class EtcdS3:
-    """Off-site etcd snapshots: the non-secret `etcd-s3-*` settings (the keys come on stdin)."""
-
-    endpoint: str
-    bucket: str
-    folder: str | None = None
-    region: str = "us-east-1"
-    insecure: bool = False
-    skip_ssl_verify: bool = False
-    endpoint_ca: str | None = None
-    bucket_lookup: str = "path"
-    retention: int = 12
-
-
-@dataclass(frozen=True)
-class Installer:
-    """Where the k3s installer comes from.
-
-    source "release": each host fetches the installer of the pinned release tag (pinned by
-    `sha256` when given) and the installer downloads the binary. source "airgap": k3s's
-    air-gap install — binary at /usr/local/bin/k3s and the installer at `script_path` are
-    already on the host; nothing is downloaded.
-    """
-
-    source: str = "release"
-    sha256: str | None = None
-    script_path: str = "/var/lib/k3s-platform/install.sh"
-
-
-@dataclass(frozen=True)
-class ClusterSpec:
-    """Cluster-wide settings every node's config must agree on."""
-
-    k3s_version: str
-    api_hostname: str
-    pod_cidr: str
-    service_cidr: str
-    ha: bool
-    secrets_encryption: bool = True
-    etcd_snapshot_schedule: str | None = None
-    etcd_snapshot_retention: int | None = None
-    etcd_s3: EtcdS3 | None = None
-    installer: Installer = Installer()
 
 
 def _sh(value: str) -> str:
@@ -116,43 +54,76 @@ def _comment(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-def api_url(api_hostname: str) -> str:
-    return f"https://{api_hostname}:{API_PORT}"
-
-
 # Admission plugins the API server enables beyond its defaults (k3s's own choice first).
 APISERVER_ADMISSION_PLUGINS = ("NodeRestriction", "DenyServiceExternalIPs")
 
 
-def node_config(node: NodeSpec, cluster: ClusterSpec) -> dict:
+def _server_keys(node: Member, cluster: Cluster) -> dict:
+    cfg: dict = {}
+    if node.first and cluster.ha:
+        cfg["cluster-init"] = True  # embedded etcd; SQLite when there is one server
+    if node.server_url:
+        cfg["server"] = node.server_url
+    cfg["tls-san"] = sorted({cluster.api_hostname, str(node.ip)})
+    # These must be identical on every server, or joining servers are refused.
+    cfg["cluster-cidr"] = str(cluster.pod_cidr)
+    cfg["service-cidr"] = str(cluster.service_cidr)
+    cfg["disable"] = ["traefik"]  # Traefik v3 is installed by the system layer
+    cfg["write-kubeconfig-mode"] = "0600"
+    # Services with externalIPs let any namespace capture traffic for any address
+    # (CVE-2020-8554). k3s passes its own `enable-admission-plugins=NodeRestriction`; an
+    # extra arg with the same name replaces it, so NodeRestriction is named again here.
+    cfg["kube-apiserver-arg"] = [f"enable-admission-plugins={','.join(APISERVER_ADMISSION_PLUGINS)}"]
+    if cluster.secrets_encryption:
+        cfg["secrets-encryption"] = True
+    snapshots = cluster.active_snapshots
+    if snapshots is not None:
+        cfg["etcd-snapshot-schedule-cron"] = snapshots.schedule
+        cfg["etcd-snapshot-retention"] = snapshots.retention
+        if snapshots.s3 is not None:
+            cfg.update(etcd_s3_config(snapshots.s3))
+    return cfg
+
+
+def _agent_keys(node: Member, cluster: Cluster) -> dict:
+    return {"server": node.server_url}
+
+
+@dataclass(frozen=True)
+class RoleFacts:
+    """What differs between a server and an agent, in one place.
+
+    service: the systemd unit k3s's installer writes; uninstaller: the script it leaves in
+    /usr/local/bin; ready_check: a shell test that the node's k3s serves (a server answers
+    /readyz; an agent has no API of its own, so its unit being active is what it can say);
+    config_keys: the role's keys of config.yaml beyond the node's name, address and token."""
+
+    service: str
+    uninstaller: str
+    ready_check: str
+    config_keys: Callable[[Member, Cluster], dict]
+
+    @property
+    def unit_path(self) -> str:
+        # Written by the k3s installer; its presence (not the binary's: an air-gapped host has
+        # the binary before the first install) says k3s was installed here.
+        return f"/etc/systemd/system/{self.service}.service"
+
+
+ROLES: dict[Role, RoleFacts] = {
+    "server": RoleFacts(service="k3s", uninstaller="k3s-uninstall.sh",
+                        ready_check="sudo k3s kubectl get --raw /readyz >/dev/null 2>&1", config_keys=_server_keys),
+    "agent": RoleFacts(service="k3s-agent", uninstaller="k3s-agent-uninstall.sh",
+                       ready_check="systemctl is-active --quiet k3s-agent", config_keys=_agent_keys),
+}
+
+
+def node_config(node: Member, cluster: Cluster) -> dict:
     """The k3s config file of one node, as a dict (keys are k3s CLI flags without dashes)."""
     # Ref: https://docs.k3s.io/installation/configuration#configuration-file
-    cfg: dict = {"node-name": node.name, "node-ip": node.ip, "token-file": TOKEN_PATH}
-    if node.role == "server":
-        if node.first and cluster.ha:
-            cfg["cluster-init"] = True  # embedded etcd; SQLite when there is one server
-        if node.server_url:
-            cfg["server"] = node.server_url
-        cfg["tls-san"] = sorted({cluster.api_hostname, node.ip})
-        # These must be identical on every server, or joining servers are refused.
-        cfg["cluster-cidr"] = cluster.pod_cidr
-        cfg["service-cidr"] = cluster.service_cidr
-        cfg["disable"] = ["traefik"]  # Traefik v3 is installed by the system layer
-        cfg["write-kubeconfig-mode"] = "0600"
-        # Services with externalIPs let any namespace capture traffic for any address
-        # (CVE-2020-8554). k3s passes its own `enable-admission-plugins=NodeRestriction`; an
-        # extra arg with the same name replaces it, so NodeRestriction is named again here.
-        cfg["kube-apiserver-arg"] = [f"enable-admission-plugins={','.join(APISERVER_ADMISSION_PLUGINS)}"]
-        if cluster.secrets_encryption:
-            cfg["secrets-encryption"] = True
-        if cluster.ha and cluster.etcd_snapshot_schedule:
-            cfg["etcd-snapshot-schedule-cron"] = cluster.etcd_snapshot_schedule
-            cfg["etcd-snapshot-retention"] = cluster.etcd_snapshot_retention
-            if cluster.etcd_s3 is not None:
-                cfg.update(etcd_s3_config(cluster.etcd_s3))
-    else:
-        cfg["server"] = node.server_url
-    return k3s_options.merge(cfg, node.options)
+    cfg: dict = {"node-name": node.name, "node-ip": str(node.ip), "token-file": TOKEN_PATH,
+                 **ROLES[node.role].config_keys(node, cluster)}
+    return k3s_options.merge(cfg, dict(node.options))
 
 
 def etcd_s3_config(s3: EtcdS3) -> dict:
@@ -172,7 +143,7 @@ def etcd_s3_config(s3: EtcdS3) -> dict:
     return cfg
 
 
-def registration_config(node: NodeSpec) -> dict:
+def registration_config(node: Member) -> dict:
     """The labels and taints k3s gives the Node when it registers (k3s applies `node-label`
     and `node-taint` only then; the labels step reconciles them afterwards)."""
     cfg: dict = {}
@@ -183,7 +154,7 @@ def registration_config(node: NodeSpec) -> dict:
     return cfg
 
 
-def node_config_yaml(node: NodeSpec, cluster: ClusterSpec) -> str:
+def node_config_yaml(node: Member, cluster: Cluster) -> str:
     header = f"# k3s {node.role} config for {_comment(node.name)}, rendered by k3s-platform. Do not edit by hand.\n"
     return header + yaml.safe_dump(node_config(node, cluster), sort_keys=False, default_flow_style=False)
 
@@ -192,23 +163,13 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _service(role: str) -> str:
-    return "k3s" if role == "server" else "k3s-agent"
-
-
-def _unit_path(role: str) -> str:
-    # Written by the k3s installer; its presence (not the binary's: an air-gapped host has
-    # the binary before the first install) says k3s was installed here.
-    return f"/etc/systemd/system/{_service(role)}.service"
-
-
 def _installer_url(version_var: str) -> str:
     # The installer of the release tag itself, never get.k3s.io's moving copy.
     return ("https://raw.githubusercontent.com/k3s-io/k3s/"
             f"$(printf '%s' \"{version_var}\" | sed 's/+/%2B/')/install.sh")
 
 
-def _run_installer(node: NodeSpec, installer: Installer) -> str:
+def _run_installer(node: Member, installer: Installer) -> str:
     """Shell function `run_installer VERSION`: install or upgrade the k3s binary and service."""
     role = node.role
     if installer.source == "airgap":
@@ -227,7 +188,7 @@ def _run_installer(node: NodeSpec, installer: Installer) -> str:
   fi
   sudo env INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_VERSION="$1" INSTALL_K3S_EXEC={role} sh "$script"
   # Without a download the installer may see nothing new and skip the restart.
-  sudo systemctl restart {_service(role)}
+  sudo systemctl restart {ROLES[role].service}
 }}
 """
     verify = ""
@@ -247,12 +208,9 @@ def _run_installer(node: NodeSpec, installer: Installer) -> str:
 """
 
 
-def _wait_until_ready(node: NodeSpec) -> str:
-    if node.role == "server":
-        check = "sudo k3s kubectl get --raw /readyz >/dev/null 2>&1"
-    else:
-        check = f"systemctl is-active --quiet {_service(node.role)}"
-    service = _service(node.role)
+def _wait_until_ready(node: Member) -> str:
+    check = ROLES[node.role].ready_check
+    service = ROLES[node.role].service
     return f"""restart_service() {{
   if ! sudo systemctl restart {service}; then
     echo "{service} on $node failed to start — see 'journalctl -u {service}' on the host" >&2
@@ -265,7 +223,7 @@ wait_until_ready() {{
   until {check}; do
     i=$((i + 1))
     if [ "$i" -ge 60 ]; then
-      echo "{_service(node.role)} on $node did not become ready within 5 minutes" >&2
+      echo "{service} on $node did not become ready within 5 minutes" >&2
       exit 1
     fi
     sleep 5
@@ -274,7 +232,7 @@ wait_until_ready() {{
 """
 
 
-def _registration_dropin(node: NodeSpec) -> str:
+def _registration_dropin(node: Member) -> str:
     """Shell that writes (or removes) the registration drop-in; no restart follows from it."""
     cfg = registration_config(node)
     if not cfg:
@@ -284,7 +242,7 @@ def _registration_dropin(node: NodeSpec) -> str:
             f"sudo sh -c 'umask 077; cat > {REGISTRATION_PATH}' <<'K3SP_REGISTRATION'\n{text}K3SP_REGISTRATION")
 
 
-def labels_script(node: NodeSpec) -> str:
+def labels_script(node: Member) -> str:
     """Run on the first server: make the live Node's labels and taints what the config says.
 
     k3s applies `node-label`/`node-taint` only when a node registers, so a change in the config
@@ -328,7 +286,7 @@ def _taint_key(taint: str) -> str:
     return f"{key_value.split('=', 1)[0]}:{effect}"
 
 
-def install_script(node: NodeSpec, cluster: ClusterSpec, config_text: str) -> str:
+def install_script(node: Member, cluster: Cluster, config_text: str) -> str:
     """Install k3s on a fresh host, or apply a changed config or token to an installed one.
 
     Runs as the install step's create *and* update. On an installed host it never re-runs the
@@ -337,7 +295,7 @@ def install_script(node: NodeSpec, cluster: ClusterSpec, config_text: str) -> st
     `wait_until_ready`, so a retry after a failed start reports the truth. Version changes
     are the upgrade step's job, in their own safe order.
     """
-    service = _service(node.role)
+    service = ROLES[node.role].service
     return f"""#!/bin/sh
 # Install or reconfigure k3s {node.role} on {_comment(node.name)}. Rendered by k3s-platform.
 # config sha256: {sha256(config_text)}
@@ -362,7 +320,7 @@ fi
 # Which node of the config owns this host: the uninstall of any other node leaves it alone.
 printf '%s\\n' "$node" | sudo tee {OWNER_PATH} >/dev/null
 
-if [ -f {_unit_path(node.role)} ]; then
+if [ -f {ROLES[node.role].unit_path} ]; then
   if [ "$changed" = yes ]; then
     echo "k3s on $node: config or token changed, restarting {service}"
     restart_service
@@ -381,7 +339,7 @@ echo "k3s {node.role} on $node: ready"
 """
 
 
-def upgrade_script(node: NodeSpec, cluster: ClusterSpec) -> str:
+def upgrade_script(node: Member, cluster: Cluster) -> str:
     """Bring an installed node to the pinned version; a no-op when it is already there.
 
     The version k3s was last started at is recorded on the host (VERSION_PATH); a target
@@ -413,14 +371,14 @@ printf '%s\\n' "$target" | sudo tee {VERSION_PATH} >/dev/null
 """
 
 
-def uninstall_script(node: NodeSpec) -> str:
+def uninstall_script(node: Member) -> str:
     """Remove k3s from the host — only if this node still owns it; tolerates k3s already gone.
 
     Runs only when the node leaves the config (or on destroy), after its Node object was
     deleted (the member step). If another node of the config has since been installed on
     the same host (a rename), that node owns it and nothing is removed.
     """
-    script = "k3s-uninstall.sh" if node.role == "server" else "k3s-agent-uninstall.sh"
+    script = ROLES[node.role].uninstaller
     return f"""#!/bin/sh
 # Uninstall k3s {node.role} from {_comment(node.name)}. Rendered by k3s-platform.
 set -eu
@@ -439,7 +397,7 @@ sudo rm -rf {TOKEN_PATH} {CONFIG_PATH} {OWNER_PATH} {VERSION_PATH} {STAGING_DIR}
 """
 
 
-def member_ready_script(node: NodeSpec) -> str:
+def member_ready_script(node: Member) -> str:
     """Run on the first server: wait until the node has registered and is Ready."""
     return f"""#!/bin/sh
 # Wait for node {_comment(node.name)} to be Ready. Rendered by k3s-platform.
@@ -458,7 +416,7 @@ echo "node $node: Ready"
 """
 
 
-def member_remove_script(node: NodeSpec) -> str:
+def member_remove_script(node: Member) -> str:
     """Run on the first server before the node's uninstall: drain it and delete its Node.
 
     Deleting the Node object is what removes a server's etcd member (k3s's etcd finalizer);
@@ -545,7 +503,7 @@ def parse_ca_bundle(text: str, expected: tuple[str, ...]) -> dict[str, str]:
     return {path: out[path] for path in expected}
 
 
-def place_cas_script(node: NodeSpec) -> str:
+def place_cas_script(node: Member) -> str:
     """Run on every server before its install: put the cluster's CAs where k3s looks for them.
 
     The files arrive on standard input (`ca_bundle`). Nothing is written unless every file
@@ -625,7 +583,7 @@ def kubeconfig_yaml(cluster_name: str, server: str, ca_pem: str, cert_pem: str, 
 TOKEN_API = f"https://127.0.0.1:{API_PORT}/v1-k3s/token"
 
 
-def rotate_token_script(node: NodeSpec) -> str:
+def rotate_token_script(node: Member) -> str:
     """Run on the first server before the nodes get a new token: rotate the cluster to it.
 
     Standard input holds two lines, the previous token and the new one. Nothing happens where
@@ -694,25 +652,6 @@ SECRET_FILES = {"registries.yaml": REGISTRIES_PATH, "etcd-s3.yaml": SECRETS_DROP
 REDACTED = "(from the secret registryAuth)"
 
 
-@dataclass(frozen=True)
-class RegistryMirror:
-    endpoints: tuple[str, ...]
-    rewrite: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RegistryConfig:
-    auth: bool = False
-    ca_file: str | None = None
-    insecure_skip_verify: bool = False
-
-
-@dataclass(frozen=True)
-class Registries:
-    mirrors: dict[str, RegistryMirror] = field(default_factory=dict)
-    configs: dict[str, RegistryConfig] = field(default_factory=dict)
-
-
 def registries_yaml(registries: Registries, auth: dict | None) -> str:
     """k3s's registries.yaml. `auth`: host -> {username, password} from the secret; None
     renders the redacted copy shown in the plan and the step's script."""
@@ -752,13 +691,13 @@ def etcd_s3_secrets_yaml(credentials: dict) -> str:
         doc, sort_keys=False, default_flow_style=False)
 
 
-def secret_files_script(node: NodeSpec, names: tuple[str, ...], shown: str) -> str:
+def secret_files_script(node: Member, names: tuple[str, ...], shown: str) -> str:
     """Put the secret-bearing files `names` (SECRET_FILES keys) on the node from standard
     input (`ca_bundle` format); remove the managed ones it no longer has. When one changed on
     a node where k3s runs, restart k3s and wait until it is ready. `shown`: what the plan may
     see of them (registries.yaml with the credentials left out), as a comment: a change in it
     reruns the step."""
-    service = _service(node.role)
+    service = ROLES[node.role].service
     comment = ("# Without their secrets:\n" + "".join(f"#   {_comment(line)}\n" for line in shown.splitlines())) if shown else ""
     place = "\n".join(f"place {name} {SECRET_FILES[name]}" for name in names)
     drop = "\n".join(f"drop {path}" for name, path in SECRET_FILES.items() if name not in names)
@@ -791,7 +730,7 @@ drop() {{
 }}
 {place}
 {drop}
-if [ "$changed" = yes ] && [ -f {_unit_path(node.role)} ]; then
+if [ "$changed" = yes ] && [ -f {ROLES[node.role].unit_path} ]; then
   echo "k3s on $node: {', '.join(names)} changed, restarting {service}"
   restart_service
   wait_until_ready
@@ -801,7 +740,7 @@ fi
 """
 
 
-def remove_secret_files_script(node: NodeSpec) -> str:
+def remove_secret_files_script(node: Member) -> str:
     """The step's delete: the settings went from the config; remove the files, restart k3s."""
     paths = " ".join(SECRET_FILES.values())
     return f"""#!/bin/sh
@@ -811,7 +750,7 @@ node={_sh(node.name)}
 
 {_wait_until_ready(node)}
 sudo rm -f {paths}
-if [ -f {_unit_path(node.role)} ]; then
+if [ -f {ROLES[node.role].unit_path} ]; then
   restart_service
   wait_until_ready
 fi

@@ -6,7 +6,18 @@ field types in `types`, the whole stack and its derived facts and cross-field ru
 `from components.config import StackConfig, read_stack_config, ...`.
 """
 
-from components.config.cluster import Cluster, EtcdSnapshots, Installer, Node, Ssh
+from components.config.cluster import (
+    API_PORT,
+    Cluster,
+    EtcdS3,
+    EtcdSnapshots,
+    Installer,
+    Member,
+    Node,
+    Registries,
+    Role,
+    Ssh,
+)
 from components.config.network import DhcpRange, Lan, Network, VlanNetwork
 from components.config.parse import (
     PROJECT,
@@ -31,7 +42,6 @@ from components.config.platform import (
 )
 from components.config.router import (
     RouterInventory,
-    RouterNode,
     RouterSettings,
     VpnSettings,
     pem_certificates_problem,
@@ -59,9 +69,9 @@ from components.config.types import (
 __all__ = [
     "CROSS_RULES", "HAPROXY_PORTS", "PROJECT", "PROVIDER_NAMESPACES", "RESERVED_NAMESPACES", "SECRET_KEYS",
     "STRING_KEYS", "SUPPORTED_KUBERNETES_MINORS",
-    "Certificates", "Charts", "Cluster", "ConfigError", "DhcpRange", "EgressAllow", "EtcdSnapshots", "Ingress",
-    "Installer", "Lan", "Limits", "Model", "Network", "Node", "PROGRAM_USER", "Person", "PlatOps", "Quota", "RouterInventory", "RouterNode",
-    "RouterSettings", "SampleApp", "Secrets", "Ssh", "StackConfig", "Tenant", "VlanNetwork", "VpnSettings",
+    "Certificates", "Charts", "API_PORT", "Cluster", "ConfigError", "DhcpRange", "EgressAllow", "EtcdS3", "EtcdSnapshots", "Ingress",
+    "Installer", "Lan", "Limits", "Member", "Model", "Network", "Node", "PROGRAM_USER", "Person", "PlatOps", "Quota", "RouterInventory",
+    "Registries", "Role", "RouterSettings", "SampleApp", "Secrets", "Ssh", "StackConfig", "Tenant", "VlanNetwork", "VpnSettings",
     "cron_problem", "cross_check", "derived_names", "image_problem", "label_key_problem", "label_value_problem",
     "config_warnings", "parse_config_keys", "parse_stack_config", "pem_certificates_problem", "read_stack_config",
     "split_keys",

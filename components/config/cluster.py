@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
@@ -29,6 +31,10 @@ from components.config.types import (
 # (components/config/k3s_options.py) by the cross-field rules, which name each key.
 K3sValue = StrictBool | StrictInt | StrictStr | list[StrictStr]
 K3sKeys = dict[str, K3sValue]
+
+Role = Literal["server", "agent"]
+# Where every server's API listens, and joiners register (through apiHostname).
+API_PORT = 6443
 
 
 class Node(Model):
@@ -207,4 +213,55 @@ class Cluster(Model):
     @property
     def nodes(self) -> tuple[Node, ...]:
         return self.servers + self.agents
+
+    @property
+    def api_url(self) -> str:
+        """The API endpoint kubeconfigs name and joining nodes register with."""
+        return f"https://{self.api_hostname}:{API_PORT}"
+
+    @property
+    def members(self) -> tuple[Member, ...]:
+        """Every node as the cluster runs it: servers first (the first one bootstraps the
+        cluster), then agents; each with its role's k3s keys under its own."""
+        servers = tuple(Member.of(node, "server", first=i == 0, server_url=None if i == 0 else self.api_url,
+                                  role_keys=self.k3s.server) for i, node in enumerate(self.servers))
+        agents = tuple(Member.of(node, "agent", first=False, server_url=self.api_url, role_keys=self.k3s.agent)
+                       for node in self.agents)
+        return servers + agents
+
+    @property
+    def active_snapshots(self) -> EtcdSnapshots | None:
+        """The snapshot settings k3s runs with: embedded etcd (HA) with snapshots enabled."""
+        return self.etcd_snapshots if self.ha and self.etcd_snapshots.enabled else None
+
+    @property
+    def active_etcd_s3(self) -> EtcdS3 | None:
+        """The off-site copy k3s uploads snapshots to, when snapshots run at all."""
+        return self.active_snapshots.s3 if self.active_snapshots is not None else None
+
+
+@dataclass(frozen=True)
+class Member:
+    """One node as the cluster runs it, decided once from the config (`Cluster.members`):
+    its role, whether it bootstraps the cluster (`first`), the endpoint it joins through
+    (`server_url`, None for the first server) and its k3s keys (`options`: cluster.k3s.<role>,
+    then the node's own). Renderers, the router's inventory and the node steps all read it."""
+
+    name: str
+    ip: IPv4Address
+    role: Role
+    mac: str = ""
+    first: bool = False
+    server_url: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[str, ...] = ()
+    host_key: str | None = None
+    dead: bool = False
+    options: Mapping[str, K3sValue] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, node: Node, role: Role, *, first: bool, server_url: str | None, role_keys: K3sKeys) -> Member:
+        return cls(name=node.name, ip=node.ip, role=role, mac=node.mac, first=first, server_url=server_url,
+                   labels=dict(node.labels), taints=node.taints, host_key=node.host_key, dead=node.dead,
+                   options={**role_keys, **node.k3s})
 

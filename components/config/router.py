@@ -14,11 +14,13 @@ import ipaddress
 import re
 import ssl
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from components.config.cluster import Member
 from components.config.network import VlanNetwork
 from components.config.types import Int, Model, Port, Seconds
 from components.grammar import Grammar
@@ -260,16 +262,6 @@ class RouterSettings(Model):
 
 
 @dataclass(frozen=True)
-class RouterNode:
-    """A k3s node as the router sees it: one DHCP static mapping (MAC -> IP, name)."""
-
-    name: str
-    ip: str
-    mac: str
-    role: Literal["server", "agent"]
-
-
-@dataclass(frozen=True)
 class RouterInventory:
     """Node and hostname facts the router payloads are rendered from; validated config only
     (`StackConfig.router_inventory` builds it, so it holds no check of its own).
@@ -293,21 +285,21 @@ class RouterInventory:
     """
 
     domain: str
-    nodes: tuple[RouterNode, ...]
+    nodes: tuple[Member, ...]
     ingress_hosts: tuple[str, ...]
     api_hostname: str
-    ingress_address: str
-    api_address: str
-    lan_cidr: str
-    lan_address: str
+    ingress_address: IPv4Address
+    api_address: IPv4Address
+    lan_cidr: IPv4Network
+    lan_address: IPv4Address
     ha: bool = False
     proxy_protocol: bool = False
-    admin_cidrs: tuple[str, ...] = ()
-    ingress_nodes: tuple[RouterNode, ...] = ()
+    admin_cidrs: tuple[IPv4Network, ...] = ()
+    ingress_nodes: tuple[Member, ...] = ()
     vlans: tuple[VlanNetwork, ...] = ()
     node_network: str = "lan"
     ssh_port: int = 22
-    tenant_egress: tuple[tuple[str, str, int], ...] = ()
+    tenant_egress: tuple[tuple[IPv4Network, str, int], ...] = ()
 
     @property
     def node_vlan(self) -> VlanNetwork | None:
@@ -315,9 +307,9 @@ class RouterInventory:
         return next((v for v in self.vlans if v.name == self.node_network), None)
 
     @property
-    def ingress_backends(self) -> tuple[RouterNode, ...]:
+    def ingress_backends(self) -> tuple[Member, ...]:
         return self.ingress_nodes or self.nodes
 
     @property
-    def servers(self) -> tuple[RouterNode, ...]:
+    def servers(self) -> tuple[Member, ...]:
         return tuple(n for n in self.nodes if n.role == "server")

@@ -13,7 +13,7 @@ from components.config import k3s_options
 from components.config.cluster import Cluster
 from components.config.network import Lan, Network, VlanNetwork
 from components.config.platform import RESERVED_NAMESPACES, Person, PlatOps, Tenant
-from components.config.router import RouterInventory, RouterNode, RouterSettings
+from components.config.router import RouterInventory, RouterSettings
 from components.config.system import Certificates, Charts, Ingress
 from components.config.types import Hostname, Model
 from components.quantity import parse_quantity
@@ -82,18 +82,17 @@ class StackConfig(Model):
         """What the router must know about the rest of the platform: one node list and one
         host list drive leases, DNS, NAT and HAProxy backends."""
         cluster, lan = self.cluster, self.network.lan
-        nodes = tuple(RouterNode(n.name, str(n.ip), n.mac, "server") for n in cluster.servers) + tuple(
-            RouterNode(n.name, str(n.ip), n.mac, "agent") for n in cluster.agents)
+        nodes = cluster.members
         # prod: HAProxy on the router fronts the API and ingress, on the router's address in
         # the nodes' network; dev: the single node serves both.
-        front = str(self.node_gateway) if cluster.ha else str(cluster.servers[0].ip)
-        egress = tuple(dict.fromkeys((str(e.cidr), e.protocol.lower(), p)
+        front = self.node_gateway if cluster.ha else cluster.servers[0].ip
+        egress = tuple(dict.fromkeys((e.cidr, e.protocol.lower(), p)
                                      for t in self.tenants for e in t.egress for p in e.ports))
         return RouterInventory(
             domain=self.domain, nodes=nodes, ingress_hosts=self.ingress_hosts,
             api_hostname=cluster.api_hostname, ingress_address=front, api_address=front,
-            lan_cidr=str(lan.cidr), lan_address=str(lan.gateway), ha=cluster.ha, proxy_protocol=cluster.ha,
-            admin_cidrs=tuple(str(c) for c in self.network.admin_cidrs),  # LAN-side: none is in the tunnel
+            lan_cidr=lan.cidr, lan_address=lan.gateway, ha=cluster.ha, proxy_protocol=cluster.ha,
+            admin_cidrs=self.network.admin_cidrs,  # LAN-side: none is in the tunnel
             ingress_nodes=tuple(n for n in nodes if n.name in self.ingress_nodes),
             vlans=self.network.vlans, node_network=cluster.network, ssh_port=cluster.ssh.port,
             tenant_egress=egress)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from components import names
@@ -192,7 +193,7 @@ def render_static_mappings(settings: RouterSettings, inv: RouterInventory) -> li
             {
                 "parent_id": iface_ref(inv, settings, inv.node_network),
                 "mac": node.mac,
-                "ipaddr": node.ip,
+                "ipaddr": str(node.ip),
                 "hostname": node.name,
                 "domain": inv.domain,
                 "descr": f"{TAG}: k3s {node.role} {node.name}",
@@ -225,7 +226,7 @@ def render_host_overrides(inv: RouterInventory) -> list[DesiredObject]:
                 {
                     "host": host,
                     "domain": domain,
-                    "ip": [address],
+                    "ip": [str(address)],
                     "descr": f"{TAG}: {what}",
                     "aliases": [],
                 },
@@ -254,7 +255,7 @@ def render_port_forwards(settings: RouterSettings, inv: RouterInventory) -> list
                     "source": "any",
                     "destination": f"{settings.wan_interface}:ip",
                     "destination_port": str(port),
-                    "target": inv.ingress_address,
+                    "target": str(inv.ingress_address),
                     "local_port": str(port),
                     "descr": f"{TAG}: nat {name} to ingress",
                     "associated_rule_id": "",
@@ -267,8 +268,9 @@ def render_port_forwards(settings: RouterSettings, inv: RouterInventory) -> list
 # --- Firewall rules -----------------------------------------------------------------------
 
 
-def _rule(role: str, descr: str, iface: str, proto: str | None, src: str, dst: str, port: int | None,
+def _rule(role: str, descr: str, iface: str, proto: str | None, src: object, dst: object, port: int | None,
           after: tuple[str, ...] = ()) -> DesiredObject:
+    # src/dst: an address or network, or pfSense's own words ("any", "wan:ip", "!alias").
     # Ref: Models/FirewallRule.inc — type, interface (list), ipprotocol, protocol,
     #      source, destination, destination_port, descr (protocol null = any, no port)
     # A rule on the OpenVPN interface group needs the server (the group is empty until then);
@@ -282,25 +284,24 @@ def _rule(role: str, descr: str, iface: str, proto: str | None, src: str, dst: s
         "interface": [iface],
         "ipprotocol": "inet",
         "protocol": proto,
-        "source": src,
-        "destination": dst,
+        "source": str(src),
+        "destination": str(dst),
         "destination_port": None if port is None else str(port),
         "descr": f"{TAG}: {descr}",
     }
     return DesiredObject(role, FIREWALL_RULE, {k: v for k, v in payload.items() if v is not None}, after)
 
 
-def crosses_router(source_cidr: str, destination: str, lan_cidr: str, router_address: str) -> bool:
+def crosses_router(source_cidr: IPv4Network, destination: IPv4Address, lan_cidr: IPv4Network,
+                   router_address: IPv4Address) -> bool:
     """Whether traffic from `source_cidr` to `destination` passes the router's LAN filter.
 
     Hosts on one subnet talk directly (switched, never routed): a rule for them would never
     match. Traffic to the router's own address (HAProxy in prod) is filtered on the interface,
     and a source outside the LAN (another network, a VLAN) is routed, so both need the rule."""
-    lan = ipaddress.IPv4Network(lan_cidr, strict=False)
-    dest = ipaddress.IPv4Address(destination)
-    if dest == ipaddress.IPv4Address(router_address):
+    if destination == router_address:
         return True
-    return not (ipaddress.IPv4Network(source_cidr, strict=False).subnet_of(lan) and dest in lan)
+    return not (source_cidr.subnet_of(lan_cidr) and destination in lan_cidr)
 
 
 def render_firewall_rules(settings: RouterSettings, inv: RouterInventory) -> list[DesiredObject]:
@@ -317,22 +318,22 @@ def render_firewall_rules(settings: RouterSettings, inv: RouterInventory) -> lis
     if vpn.enabled:
         rules.append(_rule("fw-wan-vpn", "wan openvpn", wan, vpn.protocol, "any", f"{wan}:ip", vpn.port))
     for cidr in inv.admin_cidrs:
-        if crosses_router(str(cidr), inv.api_address, inv.lan_cidr, inv.lan_address):
-            rules.append(_rule(names.admin_rule(cidr, "api"), f"admin {cidr} to kubernetes api", lan, "tcp", str(cidr),
+        if crosses_router(cidr, inv.api_address, inv.lan_cidr, inv.lan_address):
+            rules.append(_rule(names.admin_rule(cidr, "api"), f"admin {cidr} to kubernetes api", lan, "tcp", cidr,
                                inv.api_address, 6443))
-        if crosses_router(str(cidr), inv.ingress_address, inv.lan_cidr, inv.lan_address):
-            rules.append(_rule(names.admin_rule(cidr, "dashboard"), f"admin {cidr} to dashboard", lan, "tcp", str(cidr),
+        if crosses_router(cidr, inv.ingress_address, inv.lan_cidr, inv.lan_address):
+            rules.append(_rule(names.admin_rule(cidr, "dashboard"), f"admin {cidr} to dashboard", lan, "tcp", cidr,
                                inv.ingress_address, 443))
     vlan = inv.node_vlan
     if vlan is not None:
         # The program and admins reach the nodes' SSH across the router.
         for cidr in inv.admin_cidrs:
-            if not ipaddress.IPv4Network(cidr).subnet_of(vlan.cidr):
+            if not cidr.subnet_of(vlan.cidr):
                 rules.append(_rule(names.admin_rule(cidr, "ssh"), f"admin {cidr} to node ssh", lan, "tcp",
-                                   str(cidr), str(vlan.cidr), inv.ssh_port))
+                                   cidr, vlan.cidr, inv.ssh_port))
     rules += render_vlan_rules(inv)
     if vpn.enabled:
-        tunnel = str(vpn.tunnel_cidr)
+        tunnel = vpn.tunnel_cidr
         rules.append(_rule("fw-vpn-api", "vpn to kubernetes api", OPENVPN_IFACE, "tcp", tunnel, inv.api_address, 6443))
         rules.append(_rule("fw-vpn-dashboard", "vpn to dashboard", OPENVPN_IFACE, "tcp", tunnel, inv.ingress_address, 443))
         # VPN clients resolve through the router so split horizon works for them too.
@@ -347,7 +348,7 @@ def render_vlan_rules(inv: RouterInventory) -> list[DesiredObject]:
     egress allowance that leads into private space (the only ways into the LAN)."""
     rules: list[DesiredObject] = []
     for vlan in inv.vlans:
-        iface, net, router = f"{IFACE_PREFIX}{vlan.name}", str(vlan.cidr), str(vlan.gateway)
+        iface, net, router = f"{IFACE_PREFIX}{vlan.name}", vlan.cidr, vlan.gateway
         prefix = names.vlan_rule_prefix(vlan.name)
         rules.append(_rule(f"{prefix}-dns", f"{vlan.name} to dns resolver", iface, "tcp/udp", net, router, 53))
         rules.append(_rule(f"{prefix}-ntp", f"{vlan.name} to ntp", iface, "udp", net, router, NTP_PORT))
@@ -357,11 +358,9 @@ def render_vlan_rules(inv: RouterInventory) -> list[DesiredObject]:
                     rules.append(_rule(f"{prefix}-haproxy-{port}", f"{vlan.name} to {what} on the router", iface,
                                        "tcp", net, router, port))
             for cidr, proto, port in inv.tenant_egress:
-                dest = ipaddress.IPv4Network(cidr)
-                if dest.subnet_of(vlan.cidr) or not any(dest.subnet_of(ipaddress.IPv4Network(p))
-                                                         for p in PRIVATE_SPACE):
+                if cidr.subnet_of(vlan.cidr) or not any(cidr.subnet_of(ipaddress.IPv4Network(p)) for p in PRIVATE_SPACE):
                     continue  # same network (switched) or public (the outbound rule passes it)
-                rules.append(_rule(f"{prefix}-egress-{_slug(cidr)}-{proto}-{port}",
+                rules.append(_rule(f"{prefix}-egress-{_slug(str(cidr))}-{proto}-{port}",
                                    f"{vlan.name} tenant egress to {cidr} {proto}/{port}", iface, proto, net, cidr,
                                    port))
         rules.append(_rule(f"{prefix}-outbound", f"{vlan.name} to the internet", iface, None, net,
@@ -392,7 +391,7 @@ def _backend(name: str, nodes, port: int, proxy_protocol: bool) -> DesiredObject
     servers = [
         {
             "name": f"{node.name}-{port}",
-            "address": node.ip,
+            "address": str(node.ip),
             "port": str(port),
             "weight": 1,
             "status": "active",
@@ -420,7 +419,7 @@ def _backend(name: str, nodes, port: int, proxy_protocol: bool) -> DesiredObject
     )
 
 
-def _frontend(name: str, address: str, port: int, backend: str, descr: str) -> DesiredObject:
+def _frontend(name: str, address: IPv4Address, port: int, backend: str, descr: str) -> DesiredObject:
     # Ref: Models/HAProxyFrontend.inc — name, descr, status, type, backend_serverpool,
     #      a_extaddr (nested HAProxyFrontendAddress: extaddr, extaddr_custom, extaddr_port)
     return DesiredObject(
@@ -433,7 +432,7 @@ def _frontend(name: str, address: str, port: int, backend: str, descr: str) -> D
             "type": "tcp",
             "backend_serverpool": backend,
             "a_extaddr": [
-                {"extaddr": "custom", "extaddr_custom": address, "extaddr_port": str(port), "extaddr_ssl": False}
+                {"extaddr": "custom", "extaddr_custom": str(address), "extaddr_port": str(port), "extaddr_ssl": False}
             ],
             "client_timeout": 3600000 if port == 6443 else 60000,
         },
@@ -509,7 +508,7 @@ def render_openvpn_server(settings: RouterSettings, inv: RouterInventory, tls_ke
             "remote_cert_tls": True,
             "tunnel_network": str(vpn.tunnel_cidr),
             # VPN admins reach the LAN, and the nodes' VLAN network when they live on one.
-            "local_network": [inv.lan_cidr] + ([str(inv.node_vlan.cidr)] if inv.node_vlan else []),
+            "local_network": [str(inv.lan_cidr)] + ([str(inv.node_vlan.cidr)] if inv.node_vlan else []),
             "topology": "subnet",
             "custom_options": push,
             "gwredir": False,

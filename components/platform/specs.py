@@ -23,12 +23,11 @@ Inputs are validated config (components/config/): nothing here checks them again
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from components import kube_specs, names
+from components.config import EgressAllow
 
 __all__ = [
-    "EgressRule",
     "tenant_labels",
     "namespace",
     "resource_quota",
@@ -102,33 +101,13 @@ def resource_quota(namespace: str, hard: Mapping[str, str]) -> dict:
 
 # --- LimitRange ------------------------------------------------------------------------------
 
-def limit_range(
-    namespace: str,
-    *,
-    default: Mapping[str, str],
-    default_request: Mapping[str, str],
-    max: Mapping[str, str],  # noqa: A002 - mirrors the LimitRange field name
-) -> dict:
-    """LimitRange ``limits``: per-container default limits, default requests and maxima
-    (config checks defaultRequest <= default <= max and that both fit the quota)."""
-    return kube_specs.limit_range(
-        namespace,
-        default={k: str(default[k]) for k in sorted(default)},
-        default_request={k: str(default_request[k]) for k in sorted(default_request)},
-        max={k: str(max[k]) for k in sorted(max)},
-        labels=tenant_labels(namespace))
+def limit_range(namespace: str, limits: kube_specs.ContainerLimits) -> dict:
+    """LimitRange ``limits``: the tenant's per-container default limits, default requests and
+    maxima (config checks defaultRequest <= default <= max and that both fit the quota)."""
+    return kube_specs.limit_range(namespace, limits, labels=tenant_labels(namespace))
 
 
 # --- NetworkPolicies -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EgressRule:
-    """One entry of the tenant's egress allow-list: a CIDR and the ports allowed to it."""
-
-    cidr: str
-    ports: tuple[int, ...]
-    protocol: str = "TCP"
 
 
 def _network_policy(namespace: str, name: str, spec: dict) -> dict:
@@ -148,7 +127,7 @@ def _traefik_peer(traefik_namespace: str) -> dict:
     }
 
 
-def _egress_policy(namespace: str, index: int, rule: EgressRule) -> dict:
+def _egress_policy(namespace: str, index: int, rule: EgressAllow) -> dict:
     # Config requires at least one port: an empty list would mean "every port".
     ports = [{"protocol": rule.protocol, "port": p} for p in rule.ports]
     return _network_policy(
@@ -167,7 +146,7 @@ def network_policies(
     *,
     app_ports: Sequence[int],
     traefik_namespace: str = "traefik",
-    egress: Sequence[EgressRule] = (),
+    egress: Sequence[EgressAllow] = (),
 ) -> list[dict]:
     """The tenant's NetworkPolicies: ``default-deny`` first, then one named allow per need.
 

@@ -19,20 +19,14 @@ def quota_hard(tenant: Tenant) -> dict[str, str]:
 def tenant_objects(tenant: Tenant, *, psa_version: str, traefik_namespace: str) -> dict[str, dict]:
     """role -> object, for the namespace-scoped basics every tenant gets (no certificates)."""
     ns = tenant.name
-    lim = tenant.limits
     objects = {
         "namespace": specs.namespace(ns, psa_version=psa_version, hosts=tenant.hosts),
         "quota": specs.resource_quota(ns, quota_hard(tenant)),
-        "limits": specs.limit_range(
-            ns,
-            default={"cpu": lim.default_cpu, "memory": lim.default_memory},
-            default_request={"cpu": lim.default_request_cpu, "memory": lim.default_request_memory},
-            max={"cpu": lim.max_cpu, "memory": lim.max_memory}),
+        "limits": specs.limit_range(ns, tenant.limits),
         "appops": rbac.appops_role_binding(ns, tenant.appops_group),
     }
-    egress = [specs.EgressRule(str(e.cidr), tuple(e.ports), e.protocol) for e in tenant.egress]
     for policy in specs.network_policies(ns, app_ports=tenant.app_ports,
-                                         traefik_namespace=traefik_namespace, egress=egress):
+                                         traefik_namespace=traefik_namespace, egress=tenant.egress):
         objects[f"netpol-{policy['metadata']['name']}"] = policy
     if tenant.sample_app:
         app = tenant.sample_app

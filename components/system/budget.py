@@ -5,7 +5,7 @@ Pure builders returning wire-form dicts:
   three modes, pinned to the cluster's minor;
 - `Budget`: what a chart's pods may use at most (requests and limits summed over every pod
   that can exist at once, rollout surge included), turned into
-- `resource_quota(namespace, budget)` and `limit_range(namespace, defaults)`: the objects the
+- `resource_quota(namespace, budget)` and `limit_range(namespace, limits)`: the objects the
   quota policy requires for every namespace the stack creates.
 
 The objects themselves come from components/kube_specs.py, which the tenant layer shares;
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from components import kube_specs
+from components.config import Limits
 from components.kube_specs import MANAGED_BY
 from components.quantity import parse_quantity
 
@@ -39,16 +40,10 @@ class Budget:
     pods: int
 
 
-@dataclass(frozen=True)
-class ContainerDefaults:
-    """LimitRange values for containers that declare no resources (e.g. ACME solver pods)."""
-
-    default_cpu: str = "100m"
-    default_memory: str = "64Mi"
-    default_request_cpu: str = "10m"
-    default_request_memory: str = "32Mi"
-    max_cpu: str = "1"
-    max_memory: str = "512Mi"
+# LimitRange values for containers that declare no resources (e.g. ACME solver pods): the
+# tenants' model with the system namespaces' smaller numbers.
+SYSTEM_CONTAINER_LIMITS = Limits(default_cpu="100m", default_memory="64Mi", default_request_cpu="10m",
+                                 default_request_memory="32Mi", max_cpu="1", max_memory="512Mi")
 
 
 def resource_quota(namespace: str, budget: Budget) -> dict:
@@ -62,14 +57,9 @@ def resource_quota(namespace: str, budget: Budget) -> dict:
     }, labels=MANAGED_BY)
 
 
-def limit_range(namespace: str, defaults: ContainerDefaults = ContainerDefaults()) -> dict:
+def limit_range(namespace: str, limits: Limits = SYSTEM_CONTAINER_LIMITS) -> dict:
     """LimitRange `limits`: per-container defaults and maxima (defaultRequest <= default <= max)."""
-    return kube_specs.limit_range(
-        namespace,
-        default={"cpu": defaults.default_cpu, "memory": defaults.default_memory},
-        default_request={"cpu": defaults.default_request_cpu, "memory": defaults.default_request_memory},
-        max={"cpu": defaults.max_cpu, "memory": defaults.max_memory},
-        labels=MANAGED_BY)
+    return kube_specs.limit_range(namespace, limits, labels=MANAGED_BY)
 
 
 # Room above the computed rollout peak, so a chart bump that raises a request or adds a pod

@@ -27,6 +27,7 @@ No pulumi import here: the thin components wire Outputs into these dicts.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from ipaddress import IPv4Network
 
 from components.kube_specs import MANAGED_BY
 
@@ -127,7 +128,7 @@ def basic_auth_middleware(namespace: str, name: str, *, secret_name: str, realm:
     }})
 
 
-def ip_allow_list_middleware(namespace: str, name: str, *, source_ranges: Sequence[str]) -> dict:
+def ip_allow_list_middleware(namespace: str, name: str, *, source_ranges: Sequence[IPv4Network]) -> dict:
     """Middleware `ipAllowList`: only clients from `source_ranges` (LAN/VPN)."""
     return _traefik("Middleware", namespace, name, {"ipAllowList": {
         "sourceRange": [str(r) for r in source_ranges],

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from ipaddress import IPv4Network
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -89,8 +90,8 @@ class TraefikStack(pulumi.ComponentResource):
     issuer: NamespaceIssuer
     dashboard: TlsRoute
 
-    def __init__(self, name: str, *, ingress: Ingress, admin_cidrs: Sequence[str],
-                 trusted_proxies: Sequence[str], ha: bool, dashboard_password: pulumi.Input[str],
+    def __init__(self, name: str, *, ingress: Ingress, admin_cidrs: Sequence[IPv4Network],
+                 trusted_proxies: Sequence[IPv4Network], ha: bool, dashboard_password: pulumi.Input[str],
                  cert_manager: CertManager, psa_version: str, provider: k8s.Provider,
                  chart_repository: str | None = None, nodes: Sequence[str] = (),
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -98,9 +99,9 @@ class TraefikStack(pulumi.ComponentResource):
         self.namespace = NAMESPACE
         self.ingress_class = INGRESS_CLASS
         values = traefik_values(replicas=ingress.replicas, ha=ha,
-                                trusted_proxies=[str(p) for p in trusted_proxies], nodes=nodes)
+                                trusted_proxies=trusted_proxies, nodes=nodes)
         allow = crds.ip_allow_list_middleware(NAMESPACE, DASHBOARD_ALLOW,
-                                              source_ranges=[str(c) for c in admin_cidrs])
+                                              source_ranges=admin_cidrs)
 
         ns = bounded_namespace(name, NAMESPACE, psa_version=psa_version,
                                budget=traefik_budget(ingress.replicas), provider=provider, parent=self)

@@ -31,6 +31,7 @@ checks them again.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from ipaddress import IPv4Network
 
 from components.kube_specs import restricted_pod_security_context, restricted_security_context
 from components.system.budget import Budget, sum_quantities, with_headroom
@@ -61,7 +62,7 @@ def _entry_point_trust(trusted: list[str]) -> dict:
     }
 
 
-def traefik_values(*, replicas: int, ha: bool, trusted_proxies: Sequence[str] = (), nodes: Sequence[str] = (),
+def traefik_values(*, replicas: int, ha: bool, trusted_proxies: Sequence[IPv4Network] = (), nodes: Sequence[str] = (),
                    image_tag: str = TRAEFIK_CHART.app_version) -> dict:
     """Values for the Traefik chart; see the module docstring for what each part means.
     Inputs are validated config (`ingress.replicas`, and 2 or more in an HA stack)."""

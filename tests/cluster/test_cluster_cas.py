@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from components.cluster import render
+from tests.cluster.members import member
 
-CP1 = render.NodeSpec("cp1", "192.168.10.11", "server", first=True)
+CP1 = member("cp1", "192.168.10.11", first=True)
 
 
 def fake_files(tag: str = "a") -> dict[str, str]:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from components.cluster import render
+from components.config import Installer, Member, Role
+from tests.cluster.members import cluster, member
 
 HOSTILE = [
     "cp1\ntouch PWNED",
@@ -31,17 +33,15 @@ HOSTILE = [
     "cp1\r\n#",
     "a\\",
 ]
-CLUSTER = render.ClusterSpec(k3s_version="v1.34.2+k3s1", api_hostname="k8s.example.org",
-                             pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", ha=True,
-                             installer=render.Installer(sha256="0" * 64))
-AIRGAP = render.ClusterSpec(k3s_version="v1.34.2+k3s1", api_hostname="k8s.example.org",
-                            pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", ha=False,
-                            installer=render.Installer(source="airgap", script_path="/opt/k 3/$(x).sh"))
+CLUSTER = cluster(servers=3, api_hostname="k8s.example.org", installer={"sha256": "0" * 64})
+# The config refuses this script path; built without validation, the renderer must quote it anyway.
+AIRGAP = cluster(api_hostname="k8s.example.org").model_copy(
+    update={"installer": Installer.model_construct(source="airgap", sha256=None, script_path="/opt/k 3/$(x).sh")})
 
 
-def _node(name: str, role: str = "server") -> render.NodeSpec:
-    return render.NodeSpec(name, "192.168.10.11", role, labels={"example.org/tier": "a b"},
-                           taints=("dedicated=x:NoSchedule",))
+def _node(name: str, role: Role = "server") -> Member:
+    return member(name, "192.168.10.11", role, labels={"example.org/tier": "a b"},
+                  taints=("dedicated=x:NoSchedule",))
 
 
 def _scripts(name: str) -> dict[str, str]:

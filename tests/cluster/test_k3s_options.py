@@ -11,12 +11,15 @@ import pytest
 import yaml
 
 from components.cluster import render
-from components.config import k3s_options
+from components.config import EtcdS3, Registries, k3s_options
+from tests.cluster.members import member
 from tests.cluster.test_scripts_on_host import CLUSTER, CP1, install, restarts
 from tools import k3s_flags
 
 ROOT = Path(__file__).resolve().parents[2]
-S3 = render.EtcdS3(endpoint="nas.home.example.org:9000", bucket="k3s-etcd", folder="prod")
+S3 = EtcdS3(endpoint="nas.home.example.org:9000", bucket="k3s-etcd", folder="prod")
+# CLUSTER with snapshots on (every 6 hours, keep 12) and their off-site copy.
+WITH_S3 = CLUSTER.model_copy(update={"etcd_snapshots": CLUSTER.etcd_snapshots.model_copy(update={"enabled": True, "s3": S3})})
 S3_SECRET = "s3-secret-key-do-not-print"
 REGISTRY_PASSWORD = "registry-password-do-not-print"
 
@@ -53,9 +56,8 @@ def test_the_flag_table_is_of_the_pinned_k3s_minor():
 
 
 def test_every_key_the_program_renders_is_a_k3s_flag_and_owned():
-    big = replace(CLUSTER, etcd_snapshot_schedule="0 */6 * * *", etcd_snapshot_retention=12, etcd_s3=S3)
     for node in (CP1, replace(CP1, first=False, server_url="https://k8s:6443")):
-        for key in render.node_config(node, big):
+        for key in render.node_config(node, WITH_S3):
             assert key in k3s_options.flag_table()["server"], key
             if key in k3s_options.ADDITIVE_LISTS:
                 continue
@@ -81,20 +83,19 @@ var ServerFlags = []cli.Flag{
 
 
 def test_s3_settings_render_into_the_server_config_and_the_credentials_only_into_the_dropin():
-    ha = replace(CLUSTER, etcd_snapshot_schedule="0 */6 * * *", etcd_snapshot_retention=12, etcd_s3=S3)
-    text = render.node_config_yaml(CP1, ha)
+    text = render.node_config_yaml(CP1, WITH_S3)
     cfg = yaml.safe_load(text)
     assert cfg["etcd-s3"] is True and cfg["etcd-s3-endpoint"] == "nas.home.example.org:9000"
     assert cfg["etcd-s3-bucket"] == "k3s-etcd" and cfg["etcd-s3-folder"] == "prod"
     assert "etcd-s3-access-key" not in cfg and "etcd-s3-secret-key" not in cfg
     dropin = yaml.safe_load(render.etcd_s3_secrets_yaml({"accessKey": "ak", "secretKey": S3_SECRET}))
     assert dropin == {"etcd-s3-access-key": "ak", "etcd-s3-secret-key": S3_SECRET}
-    assert "etcd-s3" not in render.node_config(render.NodeSpec("w1", "192.168.10.21", "agent", server_url="u"), ha)
+    assert "etcd-s3" not in render.node_config(member("w1", "192.168.10.21", "agent", server_url="u"), WITH_S3)
 
 
-REGISTRIES = render.Registries(
-    mirrors={"docker.io": render.RegistryMirror(endpoints=("https://registry.home.example.org",))},
-    configs={"registry.home.example.org": render.RegistryConfig(auth=True)})
+REGISTRIES = Registries.model_validate({
+    "mirrors": {"docker.io": {"endpoints": ["https://registry.home.example.org"]}},
+    "configs": {"registry.home.example.org": {"auth": True}}})
 
 
 def test_registries_yaml_carries_credentials_only_when_given_them():

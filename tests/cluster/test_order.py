@@ -1,12 +1,12 @@
 """The step order as data: fast creates, safe upgrades (ADR 0002)."""
 
 from components.cluster.order import step_order
-from components.cluster.render import NodeSpec
+from tests.cluster.members import member
 
 URL = "https://k8s.home.example.org:6443"
-PROD = [NodeSpec("cp1", "10.0.0.11", "server", first=True), NodeSpec("cp2", "10.0.0.12", "server", server_url=URL),
-        NodeSpec("cp3", "10.0.0.13", "server", server_url=URL), NodeSpec("w1", "10.0.0.21", "agent", server_url=URL),
-        NodeSpec("w2", "10.0.0.22", "agent", server_url=URL)]
+PROD = [member("cp1", "10.0.0.11", first=True), member("cp2", "10.0.0.12", server_url=URL),
+        member("cp3", "10.0.0.13", server_url=URL), member("w1", "10.0.0.21", "agent", server_url=URL),
+        member("w2", "10.0.0.22", "agent", server_url=URL)]
 
 
 def test_create_order_servers_in_sequence_agents_behind_first_server():

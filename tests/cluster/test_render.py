@@ -12,23 +12,20 @@ import pytest
 import yaml
 
 from components.cluster import render
+from tests.cluster.members import cluster, member
 from tests.golden import check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
-HA = render.ClusterSpec(
-    k3s_version="v1.34.2+k3s1", api_hostname="k8s.home.example.org", pod_cidr="10.42.0.0/16",
-    service_cidr="10.43.0.0/16", ha=True, etcd_snapshot_schedule="0 */6 * * *", etcd_snapshot_retention=12)
-SINGLE = render.ClusterSpec(
-    k3s_version="v1.34.2+k3s1", api_hostname="k8s.lab.home.example.org", pod_cidr="10.42.0.0/16",
-    service_cidr="10.43.0.0/16", ha=False)
+HA = cluster(servers=3)  # snapshots on by default: every 6 hours, keep 12
+SINGLE = cluster(api_hostname="k8s.lab.home.example.org")
 URL = "https://k8s.home.example.org:6443"
 
 NODES = {
-    "first-server": (render.NodeSpec("cp1", "192.168.10.11", "server", first=True), HA),
-    "joining-server": (render.NodeSpec("cp2", "192.168.10.12", "server", server_url=URL), HA),
-    "agent": (render.NodeSpec("w1", "192.168.10.21", "agent", server_url=URL,
-                              labels={"node.kubernetes.io/pool": "general"}), HA),
-    "dev-single": (render.NodeSpec("lab1", "192.168.20.11", "server", first=True), SINGLE),
+    "first-server": (member("cp1", "192.168.10.11", first=True), HA),
+    "joining-server": (member("cp2", "192.168.10.12", server_url=URL), HA),
+    "agent": (member("w1", "192.168.10.21", "agent", server_url=URL,
+                     labels={"node.kubernetes.io/pool": "general"}), HA),
+    "dev-single": (member("lab1", "192.168.20.11", first=True), SINGLE),
 }
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from components.cluster import render
+from components.config import Installer
+from tests.cluster.members import cluster, member
 
-CLUSTER = render.ClusterSpec(k3s_version="v1.34.2+k3s1", api_hostname="k8s.home.example.org",
-                             pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", ha=True)
-CP1 = render.NodeSpec("cp1", "192.168.10.11", "server", first=True)
-W1 = render.NodeSpec("w1", "192.168.10.21", "agent", server_url="https://k8s.home.example.org:6443")
+CLUSTER = cluster(servers=3, etcdSnapshots={"enabled": False})
+CP1 = member("cp1", "192.168.10.11", first=True)
+W1 = member("w1", "192.168.10.21", "agent", server_url="https://k8s.home.example.org:6443")
 TOKEN = "K10secret::server:abc\n"
 
 
@@ -119,7 +120,7 @@ def test_upgrade_goes_up_only(host):
     same = host.run(render.upgrade_script(CP1, CLUSTER))
     assert same.rc == 0 and "already at" in same.stdout and installer_runs(host.calls()) == []
 
-    newer = replace(CLUSTER, k3s_version="v1.34.3+k3s1")
+    newer = CLUSTER.model_copy(update={"k3s_version": "v1.34.3+k3s1"})
     up = host.run(render.upgrade_script(CP1, newer))
     assert up.rc == 0, up.stderr
     assert installer_runs(host.calls()) == ["installer version=v1.34.3+k3s1 exec=server skip="]
@@ -131,14 +132,14 @@ def test_upgrade_goes_up_only(host):
 
 
 def test_installer_checksum_is_enforced(host):
-    pinned = replace(CLUSTER, installer=render.Installer(sha256="0" * 64))
+    pinned = CLUSTER.model_copy(update={"installer": Installer(sha256="0" * 64)})
     result = install(host, cluster=pinned)
     assert result.rc != 0 and "does not match cluster.installer.sha256" in result.stderr
     assert installer_runs(host.calls()) == []
 
 
 def test_airgap_install_uses_the_local_binary_and_script(host):
-    airgap = replace(CLUSTER, installer=render.Installer(source="airgap"))
+    airgap = CLUSTER.model_copy(update={"installer": Installer(source="airgap")})
     missing = install(host, cluster=airgap)
     assert missing.rc != 0 and "copy the v1.34.2+k3s1 binary there first" in missing.stderr
     # The operator puts the binary and the installer on the host, as k3s's air-gap docs say.

@@ -9,6 +9,7 @@ import yaml
 from components.cluster import render
 from components.cluster.k3s_cluster import K3sCluster
 from components.config import read_stack_config
+from tests.cluster.members import member
 from tools.engine import inline
 from tools.harness import run_stack
 from tools.lab.certs import make_pki
@@ -196,7 +197,7 @@ def test_a_host_with_cas_k3s_made_stops_before_the_install_and_adopt_takes_them(
     pki = make_pki(work / "k3s-made-pki", "10.43.0.0/16")  # the CAs the program adopts sign for real
     theirs["server-ca.crt"] = theirs["client-ca.crt"] = pki.ca_cert.read_text()
     theirs["client-ca.key"] = (pki.ca_cert.parent / "ca.key").read_text()
-    placed = host.host.run(render.place_cas_script(render.NodeSpec("lab1", "192.168.20.11", "server", True)),
+    placed = host.host.run(render.place_cas_script(member("lab1", "192.168.20.11", first=True)),
                            stdin=render.ca_bundle(theirs))
     assert placed.rc == 0, placed.stderr
     host.calls()

@@ -3,9 +3,11 @@ prod: 3 servers + 2 agents behind HAProxy) and a fake pfrest server on 127.0.0.1
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address, IPv4Network
+
 import pytest
 
-from components.config import RouterInventory, RouterNode, RouterSettings, VlanNetwork
+from components.config import Member, RouterInventory, RouterSettings, VlanNetwork
 from components.network.driver import PfRestDriver
 
 from .fake_pfrest import API_KEY, FakePfRest
@@ -30,37 +32,37 @@ IOT = VlanNetwork.model_validate({"name": "iot", "tag": 20, "parent": "igc1", "d
 
 
 def dev_inventory() -> RouterInventory:
-    node = RouterNode("cp1", "192.168.10.11", "52:54:00:00:10:11", "server")
+    node = Member("cp1", IPv4Address("192.168.10.11"), "server", mac="52:54:00:00:10:11")
     return RouterInventory(
         domain=DOMAIN,
         nodes=(node,),
         ingress_hosts=HOSTS,
         api_hostname=f"k8s.{DOMAIN}",
-        ingress_address="192.168.10.11",
-        api_address="192.168.10.11",
-        lan_cidr="192.168.10.0/24",
-        lan_address="192.168.10.1",
+        ingress_address=IPv4Address("192.168.10.11"),
+        api_address=IPv4Address("192.168.10.11"),
+        lan_cidr=IPv4Network("192.168.10.0/24"),
+        lan_address=IPv4Address("192.168.10.1"),
         ha=False,
-        admin_cidrs=("192.168.10.0/24",),
+        admin_cidrs=(IPv4Network("192.168.10.0/24"),),
         proxy_protocol=False,
         vlans=(IOT,),
     )
 
 
 def prod_inventory() -> RouterInventory:
-    servers = tuple(RouterNode(f"cp{i}", f"192.168.10.1{i}", f"52:54:00:00:10:1{i}", "server") for i in (1, 2, 3))
-    agents = tuple(RouterNode(f"w{i}", f"192.168.10.2{i}", f"52:54:00:00:10:2{i}", "agent") for i in (1, 2))
+    servers = tuple(Member(f"cp{i}", IPv4Address(f"192.168.10.1{i}"), "server", mac=f"52:54:00:00:10:1{i}") for i in (1, 2, 3))
+    agents = tuple(Member(f"w{i}", IPv4Address(f"192.168.10.2{i}"), "agent", mac=f"52:54:00:00:10:2{i}") for i in (1, 2))
     return RouterInventory(
         domain=DOMAIN,
         nodes=servers + agents,
         ingress_hosts=HOSTS,
         api_hostname=f"k8s.{DOMAIN}",
-        ingress_address="192.168.10.1",
-        api_address="192.168.10.1",
-        lan_cidr="192.168.10.0/24",
-        lan_address="192.168.10.1",
+        ingress_address=IPv4Address("192.168.10.1"),
+        api_address=IPv4Address("192.168.10.1"),
+        lan_cidr=IPv4Network("192.168.10.0/24"),
+        lan_address=IPv4Address("192.168.10.1"),
         ha=True,
-        admin_cidrs=("192.168.10.0/24",),
+        admin_cidrs=(IPv4Network("192.168.10.0/24"),),
         proxy_protocol=True,
         vlans=(IOT,),
     )
@@ -70,14 +72,14 @@ def vlan_inventory() -> RouterInventory:
     """prod with its nodes on the VLAN network `nodes` (192.168.30.0/24, tag 10)."""
     nodes_vlan = VlanNetwork.model_validate({"name": "nodes", "tag": 10, "parent": "igc1", "cidr": "192.168.30.0/24",
                                              "gateway": "192.168.30.1"})
-    servers = tuple(RouterNode(f"cp{i}", f"192.168.30.1{i}", f"52:54:00:00:10:1{i}", "server") for i in (1, 2, 3))
-    agents = tuple(RouterNode(f"w{i}", f"192.168.30.2{i}", f"52:54:00:00:10:2{i}", "agent") for i in (1, 2))
+    servers = tuple(Member(f"cp{i}", IPv4Address(f"192.168.30.1{i}"), "server", mac=f"52:54:00:00:10:1{i}") for i in (1, 2, 3))
+    agents = tuple(Member(f"w{i}", IPv4Address(f"192.168.30.2{i}"), "agent", mac=f"52:54:00:00:10:2{i}") for i in (1, 2))
     return RouterInventory(
         domain=DOMAIN, nodes=servers + agents, ingress_hosts=HOSTS, api_hostname=f"k8s.{DOMAIN}",
-        ingress_address="192.168.30.1", api_address="192.168.30.1", lan_cidr="192.168.10.0/24",
-        lan_address="192.168.10.1", ha=True, admin_cidrs=("192.168.10.0/24",), proxy_protocol=True,
-        vlans=(nodes_vlan,), node_network="nodes", tenant_egress=(("192.168.10.50/32", "tcp", 5432),
-                                                                  ("203.0.113.0/24", "tcp", 443)))
+        ingress_address=IPv4Address("192.168.30.1"), api_address=IPv4Address("192.168.30.1"),
+        lan_cidr=IPv4Network("192.168.10.0/24"), lan_address=IPv4Address("192.168.10.1"), ha=True,
+        admin_cidrs=(IPv4Network("192.168.10.0/24"),), proxy_protocol=True, vlans=(nodes_vlan,), node_network="nodes",
+        tenant_egress=((IPv4Network("192.168.10.50/32"), "tcp", 5432), (IPv4Network("203.0.113.0/24"), "tcp", 443)))
 
 
 @pytest.fixture

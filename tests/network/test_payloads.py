@@ -187,14 +187,17 @@ def test_no_revocations_without_revoked_clients():
 
 
 def test_admin_rules_only_where_traffic_crosses_the_router():
+    from ipaddress import IPv4Address as A
+    from ipaddress import IPv4Network as N
+
     from components.network.payloads import crosses_router
 
-    lan, router = "192.168.20.0/24", "192.168.20.1"
-    assert not crosses_router("192.168.20.0/24", "192.168.20.11", lan, router)  # switched, never filtered
-    assert not crosses_router("192.168.20.64/26", "192.168.20.11", lan, router)
-    assert crosses_router("192.168.20.0/24", router, lan, router)  # to the router itself (HAProxy)
-    assert crosses_router("192.168.30.0/24", "192.168.20.11", lan, router)  # another network: routed
-    assert crosses_router("10.8.0.0/24", "192.168.20.11", lan, router)
+    lan, router, node = N("192.168.20.0/24"), A("192.168.20.1"), A("192.168.20.11")
+    assert not crosses_router(N("192.168.20.0/24"), node, lan, router)  # switched, never filtered
+    assert not crosses_router(N("192.168.20.64/26"), node, lan, router)
+    assert crosses_router(N("192.168.20.0/24"), router, lan, router)  # to the router itself (HAProxy)
+    assert crosses_router(N("192.168.30.0/24"), node, lan, router)  # another network: routed
+    assert crosses_router(N("10.8.0.0/24"), node, lan, router)
 
 
 def test_dev_has_no_lan_admin_rules_and_prod_keeps_them():

@@ -10,12 +10,18 @@ from tools.harness import ROOT, run_stack
 from tools.plan.engine_rules import diff_runs
 
 
-def changed(tmp_path, stack, edit):
+def changed(tmp_path, stack, edit, base=None):
+    """The change mode's steps from the stack file (after `base`, when given) to it after `edit`."""
     doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    old = None
+    if base is not None:
+        base(doc["config"])
+        old = tmp_path / f"{stack}-base.yaml"
+        old.write_text(yaml.safe_dump(doc, sort_keys=False))
     edit(doc["config"])
     path = tmp_path / f"{stack}-changed.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return diff_runs(run_stack(stack), run_stack(stack, path))
+    return diff_runs(run_stack(stack, old) if old else run_stack(stack), run_stack(stack, path))
 
 
 def errors(steps):
@@ -99,7 +105,7 @@ def test_renaming_a_server_on_the_same_host_is_refused(tmp_path):
         c["k3s-platform:cluster"]["servers"][2]["name"] = "cp9"
 
     found = errors(changed(tmp_path, "prod", rename))
-    assert any("server k3s-cluster-cp3 renamed to k3s-cluster-cp9 on the same host 192.168.30.13" in e
+    assert any("server cp3 renamed to cp9 on the same host 192.168.30.13" in e
                for e in found), found
 
 
@@ -171,6 +177,17 @@ def test_a_passed_through_key_is_an_update_that_names_the_restart(tmp_path):
     assert errors(steps) == []
     notes = sorted(s.note for s in steps if s.type == "command:remote:CopyToRemote" and s.op == "update")
     assert notes == ["k3s restarts on w1 for: kubelet-arg", "k3s restarts on w2 for: kubelet-arg"]
+
+
+def test_the_restart_note_names_a_node_whose_name_has_hyphens(tmp_path):
+    def hyphenated(c):
+        c["k3s-platform:cluster"]["agents"][0]["name"] = "edge-w-1"
+        c["k3s-platform:ingress"]["nodes"] = ["edge-w-1" if n == "w1" else n
+                                              for n in c["k3s-platform:ingress"].get("nodes", [])]
+    steps = changed(tmp_path, "prod", lambda c: c["k3s-platform:cluster"].update(
+        {"k3s": {"agent": {"kubelet-arg": ["max-pods=200"]}}}), base=hyphenated)
+    notes = sorted(s.note for s in steps if s.type == "command:remote:CopyToRemote" and s.op == "update")
+    assert notes == ["k3s restarts on edge-w-1 for: kubelet-arg", "k3s restarts on w2 for: kubelet-arg"]
 
 
 def test_one_server_to_three_is_flagged_as_a_datastore_migration(tmp_path):

@@ -12,8 +12,8 @@ from decimal import Decimal
 import kubernetes_validate
 import pytest
 
+from components.config import EgressAllow, Limits
 from components.platform import specs
-from components.platform.specs import EgressRule
 from components.quantity import parse_quantity
 
 from .conftest import K8S_VERSION, to_yaml
@@ -27,22 +27,19 @@ QUOTA = {
     "persistentvolumeclaims": "5",
     "requests.storage": "20Gi",
 }
-LIMITS = dict(
-    default={"cpu": "500m", "memory": "256Mi"},
-    default_request={"cpu": "100m", "memory": "128Mi"},
-    max={"cpu": "2", "memory": "2Gi"},
-)
+LIMITS = Limits(default_cpu="500m", default_memory="256Mi", default_request_cpu="100m",
+                default_request_memory="128Mi", max_cpu="2", max_memory="2Gi")
 
 
 def blog_objects() -> list[dict]:
     return [
         specs.namespace("blog", psa_version="v1.34"),
         specs.resource_quota("blog", QUOTA),
-        specs.limit_range("blog", **LIMITS),
+        specs.limit_range("blog", LIMITS),
         *specs.network_policies(
             "blog",
             app_ports=[8080, 2525],
-            egress=[EgressRule("192.0.2.0/24", (587, 465)), EgressRule("198.51.100.7/32", (123,), "UDP")],
+            egress=[EgressAllow(cidr="192.0.2.0/24", ports=(587, 465)), EgressAllow(cidr="198.51.100.7/32", ports=(123,), protocol="UDP")],
         ),
     ]
 
@@ -154,7 +151,7 @@ def test_quota_accepts_object_count_keys():
 
 
 def test_limit_range_is_per_container_with_defaults_and_maxima():
-    lr = specs.limit_range("blog", **LIMITS)
+    lr = specs.limit_range("blog", LIMITS)
     assert lr["metadata"]["namespace"] == "blog"
     assert lr["spec"]["limits"] == [
         {
@@ -265,7 +262,7 @@ def connects(policies, src: dict, dst: dict, port: int, protocol: str = "TCP") -
 
 
 def two_tenants() -> list[dict]:
-    return specs.network_policies("blog", app_ports=[8080], egress=[EgressRule("192.0.2.0/24", (587,))]) + specs.network_policies(
+    return specs.network_policies("blog", app_ports=[8080], egress=[EgressAllow(cidr="192.0.2.0/24", ports=(587,))]) + specs.network_policies(
         "shop", app_ports=[3000]
     )
 

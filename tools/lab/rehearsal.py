@@ -266,9 +266,9 @@ class Rehearsal:
     def _names(self, config) -> None:
         """apiHostname where the router's DNS override points it (its inventory's api_address)."""
         inventory = config.router_inventory
-        self.hosts_file.set({config.cluster.api_hostname: inventory.api_address})
-        if inventory.api_address == str(config.node_gateway) and self.relay is None:
-            self.relay = TcpRelay((inventory.api_address, 6443), self._api_target)
+        self.hosts_file.set({config.cluster.api_hostname: str(inventory.api_address)})
+        if inventory.api_address == config.node_gateway and self.relay is None:
+            self.relay = TcpRelay((str(inventory.api_address), 6443), self._api_target)
 
     def _api_target(self):
         plane = self.k3s.control_plane

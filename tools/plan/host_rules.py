@@ -113,15 +113,14 @@ def minor_skip(old: Registration, new: Registration) -> str | None:
             f"minor at a time (v1.{int(before.group(1)) + 1} first, `pulumi up`, then the next)")
 
 
-def restart_note(old: Registration, new: Registration) -> str:
-    """What a config update does on the host: the k3s keys it changes, each restarting k3s."""
+def restart_note(old: Registration, new: Registration, node: str) -> str:
+    """What a config update of `node` does on its host: the k3s keys it changes, each restarting k3s."""
     old_text, new_text = _config_text(old), _config_text(new)
     if old_text is None or new_text is None or old_text == new_text:
         return ""
     before, after = yaml.safe_load(old_text) or {}, yaml.safe_load(new_text) or {}
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-    node = new.name.removesuffix("-config")
-    return f"k3s restarts on {node.rsplit('-', 1)[-1]} for: {', '.join(changed)}" if changed else ""
+    return f"k3s restarts on {node} for: {', '.join(changed)}" if changed else ""
 
 
 def _host(reg: Registration) -> str | None:
@@ -218,8 +217,15 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
     deletes = {s.urn: old_by_urn[s.urn] for s in steps if s.op == "delete" and s.urn in old_by_urn}
 
     taken = natural_key_taken(steps, old_by_urn, new_by_urn)
+    clusters = {r.name for run in (old, new) for r in run.registrations if r.type == names.K3S_CLUSTER}
+
+    def node_step(reg: Registration) -> tuple[str, str] | None:
+        """(node, step) of a node step, read with the names module's own parser."""
+        parsed = names.parse_node_step(reg.name, clusters)
+        return (parsed[1], parsed[2]) if parsed is not None else None
+
     created_servers = {_host(r): r for r in creates if r.type == names.REMOTE_COMMAND
-                       and r.name.endswith("-install") and _role(r) == "server"}
+                       and (node_step(r) or ("", ""))[1] == "install" and _role(r) == "server"}
 
     old_mappings = [m for m in (_router_object(r, "static_mapping") for r in old.registrations) if m]
 
@@ -234,22 +240,24 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
         elif step.op == "update" and step.type == "command:remote:CopyToRemote" and step.urn in old_by_urn:
             problems = fixed_setting_changes(old_by_urn[step.urn], new_by_urn[step.urn])
             error = "; ".join(problems) or None
-            note = restart_note(old_by_urn[step.urn], new_by_urn[step.urn])
+            parsed = node_step(new_by_urn[step.urn])
+            note = restart_note(old_by_urn[step.urn], new_by_urn[step.urn], parsed[0]) if parsed else ""
             if note and not error:
                 step = replace(step, note=f"{step.note}; {note}" if step.note else note)
             migration = datastore_migration(old_by_urn[step.urn], new_by_urn[step.urn])
             if migration:
                 step = replace(step, warning=migration)
-        elif (step.op == "update" and step.type == names.REMOTE_COMMAND and step.name.endswith("-upgrade")
-              and step.urn in old_by_urn):
+        elif (step.op == "update" and step.type == names.REMOTE_COMMAND and step.urn in old_by_urn
+              and (node_step(new_by_urn[step.urn]) or ("", ""))[1] == "upgrade"):
             error = minor_skip(old_by_urn[step.urn], new_by_urn[step.urn])
         elif step.op == "delete" and step.urn in deletes:
             gone = deletes[step.urn]
-            if gone.type == names.REMOTE_COMMAND and gone.name.endswith("-install") and _role(gone) == "server":
+            gone_step = node_step(gone) if gone.type == names.REMOTE_COMMAND else None
+            if gone_step is not None and gone_step[1] == "install" and _role(gone) == "server":
                 renamed = created_servers.get(_host(gone))
-                if renamed is not None:
-                    error = (f"server {gone.name.removesuffix('-install')} renamed to "
-                             f"{renamed.name.removesuffix('-install')} on the same host {_host(gone)}: k3s keeps "
+                renamed_step = node_step(renamed) if renamed is not None else None
+                if renamed_step is not None:
+                    error = (f"server {gone_step[0]} renamed to {renamed_step[0]} on the same host {_host(gone)}: k3s keeps "
                              "the node and etcd member name on disk; remove the server in one `up`, then add it "
                              "under its new name in the next (docs/operations.md)")
         error = "; ".join(e for e in (taken.get(step.urn), error) if e) or None
