@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from guardrails import images, network, nonroot, quotas, rbac, resources, restricted
+from guardrails._settings import merged
 
 from tests.policies.helpers import (
     CONTAINER_LISTS,
@@ -124,7 +125,7 @@ def test_restricted_version_gates_sysctls_and_host_probes():
 
 def test_restricted_rejects_a_bad_version_with_the_field_named():
     with pytest.raises(ValueError, match="kubernetesVersion"):
-        restricted.check_restricted("kubernetes:core/v1:Pod", pod(), {"kubernetesVersion": "v1.34"})
+        restricted.check_restricted("kubernetes:core/v1:Pod", pod(), merged(restricted.SETTINGS, {"kubernetesVersion": "v1.34"}))
 
 
 def test_restricted_skips_linux_only_controls_for_windows_pods():
@@ -209,8 +210,9 @@ def test_quota_matches_by_dependency_when_the_name_is_unknown():
                                                                "limits.memory": "1Gi", "pods": "1"}}}), ("urn:ns",))
     lr = StackObject("urn:lr", "kubernetes:core/v1:LimitRange",
                      p({"kind": "LimitRange", "metadata": {"namespace": UNKNOWN_STRING_VALUE}}), ("urn:ns",))
-    assert quotas.check_quotas([ns, q, lr]) == []
-    assert len(quotas.check_quotas([ns, StackObject(q.urn, q.type, q.props)])) == 2
+    cfg = merged(quotas.SETTINGS)
+    assert quotas.check_quotas([ns, q, lr], cfg) == []
+    assert len(quotas.check_quotas([ns, StackObject(q.urn, q.type, q.props)], cfg)) == 2
 
 
 # ---------------------------------------------------------------- tenant-default-deny
