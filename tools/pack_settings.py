@@ -29,7 +29,7 @@ class DerivedSetting:
     policy: str
     prop: str
     source_key: str           # dotted key in Pulumi.<stack>.yaml
-    module: str               # guardrails module that declares the policy's DEFAULTS
+    module: str               # guardrails module whose SETTINGS declare the policy's config
     value: Callable[[Any], Any]
 
 
@@ -47,7 +47,7 @@ def pack_default(module: str, prop: str) -> Any:
     """The pack's own default for a property (what the CLI fills in when the JSON is silent)."""
     if str(PACK_DIR) not in sys.path:
         sys.path.insert(0, str(PACK_DIR))
-    return importlib.import_module(f"guardrails.{module}").DEFAULTS[prop]
+    return importlib.import_module(f"guardrails.{module}").SETTINGS[prop].default
 
 
 def disagreements(stack: str, cfg: Any, raw_pack_config: dict) -> list[str]:

@@ -25,6 +25,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_OBJECT_VALUE, UnknownValueError
 
+from ._settings import Settings, merged, schema
+
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 # Kinds that may contain the word "containers" in a schema but never run pods.
@@ -190,47 +192,25 @@ def is_windows(pod: PodSpec) -> bool:
     return get(pod.spec, "os", "name") == "windows"
 
 
-def settings(args: Any, defaults: Mapping[str, Any]) -> dict:
-    """Policy config merged over the module's defaults.
-
-    The CLI already fills schema defaults before `Configure`; merging again here keeps
-    validators correct when called directly (unit tests) or without any config.
-    """
-    merged = dict(defaults)
-    config = args.get_config() if args is not None else None
-    if config:
-        merged.update({k: v for k, v in dict(config).items() if v is not None})
-    return merged
-
-
-def schema_from(defaults: Mapping[str, Any], descriptions: Mapping[str, str],
-                types: Mapping[str, dict]) -> dict:
-    """Build `config_schema` properties with each default written once (in `defaults`)."""
-    props = {}
-    for key, default in defaults.items():
-        props[key] = {**types[key], "default": default, "description": descriptions[key]}
-    return props
-
-
 def resource_policy(name: str, description: str, check: Callable[[str, Any, dict], Iterable[str]],
-                    defaults: Mapping[str, Any], descriptions: Mapping[str, str],
-                    types: Mapping[str, dict]) -> ResourceValidationPolicy:
-    """A per-resource policy around a pure `check(resource_type, props, settings) -> messages`."""
+                    settings: Settings) -> ResourceValidationPolicy:
+    """A per-resource policy around a pure `check(resource_type, props, config) -> messages`,
+    which receives its config already merged over the defaults of `settings`."""
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        for message in check(args.resource_type, args.props, settings(args, defaults)):
+        for message in check(args.resource_type, args.props, merged(settings, args.get_config())):
             report_violation(message, None)
 
     return ResourceValidationPolicy(
         name=name, description=description, validate=validate,
-        config_schema=PolicyConfigSchema(schema_from(defaults, descriptions, types)))
+        config_schema=PolicyConfigSchema(schema(settings)))
 
 
 def stack_policy(name: str, description: str,
                  check: Callable[[list[StackObject], dict], Iterable[tuple[str, str]]],
-                 defaults: Mapping[str, Any], descriptions: Mapping[str, str],
-                 types: Mapping[str, dict]) -> StackValidationPolicy:
-    """A whole-stack policy around a pure `check(objects, settings) -> (urn, message)` pairs."""
+                 settings: Settings) -> StackValidationPolicy:
+    """A whole-stack policy around a pure `check(objects, config) -> (urn, message)` pairs,
+    which receives its config already merged over the defaults of `settings`."""
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         objects = stack_objects(args)
@@ -240,12 +220,12 @@ def stack_policy(name: str, description: str,
             if not obj.seen:
                 report_violation(f"{obj.kind} {obj.urn.rsplit('::', 1)[-1]}: its properties reached "
                                  "neither Analyze nor AnalyzeStack, so this policy cannot check it", obj.urn)
-        for urn, message in check([o for o in objects if o.seen], settings(args, defaults)):
+        for urn, message in check([o for o in objects if o.seen], merged(settings, args.get_config())):
             report_violation(message, urn)
 
     return StackValidationPolicy(
         name=name, description=description, validate=validate,
-        config_schema=PolicyConfigSchema(schema_from(defaults, descriptions, types)))
+        config_schema=PolicyConfigSchema(schema(settings)))
 
 
 def fmt_num(value: Any) -> str:

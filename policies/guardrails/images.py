@@ -14,17 +14,15 @@ import re
 from typing import Any
 
 from ._k8s import containers, get, pod_specs, resource_policy
+from ._settings import Setting
 
 NAME = "image-tag-pinned"
 
-DEFAULTS: dict[str, Any] = {"forbiddenTags": ["latest"], "requireDigest": False}
-_DESCRIPTIONS = {
-    "forbiddenTags": "Tags that float and so are not accepted. Default: [\"latest\"].",
-    "requireDigest": "Require an immutable @sha256 digest. Default: false.",
-}
-_TYPES = {
-    "forbiddenTags": {"type": "array", "items": {"type": "string"}},
-    "requireDigest": {"type": "boolean"},
+SETTINGS = {
+    "forbiddenTags": Setting(["latest"], {"type": "array", "items": {"type": "string"}},
+                             "Tags that float and so are not accepted. Default: [\"latest\"]."),
+    "requireDigest": Setting(False, {"type": "boolean"},
+                             "Require an immutable @sha256 digest. Default: false."),
 }
 
 
@@ -80,8 +78,7 @@ def image_problem(image: Any, cfg: dict) -> str | None:
     return None
 
 
-def check_images(resource_type: str, props: Any, cfg: dict | None = None) -> list[str]:
-    cfg = {**DEFAULTS, **(cfg or {})}
+def check_images(resource_type: str, props: Any, cfg: dict) -> list[str]:
     problems = []
     for pod in pod_specs(resource_type, props):
         for c in containers(pod):
@@ -94,4 +91,4 @@ def check_images(resource_type: str, props: Any, cfg: dict | None = None) -> lis
 POLICY = resource_policy(
     NAME,
     "Container images must be pinned to a version tag or digest (no :latest, no untagged).",
-    check_images, DEFAULTS, _DESCRIPTIONS, _TYPES)
+    check_images, SETTINGS)

@@ -13,12 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from ._k8s import UNKNOWN, NamespaceIndex, StackObject, as_list, get, is_map, stack_policy
+from ._settings import Setting
 
 NAME = "tenant-default-deny"
 
-DEFAULTS: dict[str, Any] = {"tenantLabel": "k3s-platform/tenant"}
-_DESCRIPTIONS = {"tenantLabel": "Namespace label that marks a tenant namespace. Default: k3s-platform/tenant."}
-_TYPES = {"tenantLabel": {"type": "string", "minLength": 1}}
+SETTINGS = {
+    "tenantLabel": Setting("k3s-platform/tenant", {"type": "string", "minLength": 1},
+                           "Namespace label that marks a tenant namespace. Default: k3s-platform/tenant."),
+}
 
 
 def is_default_deny(props: Any) -> bool:
@@ -32,8 +34,7 @@ def is_default_deny(props: Any) -> bool:
     return not as_list(get(spec, "ingress")) and not as_list(get(spec, "egress"))
 
 
-def check_default_deny(objects: list[StackObject], cfg: dict | None = None) -> list[tuple[str, str]]:
-    cfg = {**DEFAULTS, **(cfg or {})}
+def check_default_deny(objects: list[StackObject], cfg: dict) -> list[tuple[str, str]]:
     policies = NamespaceIndex(o for o in objects if o.kind == "NetworkPolicy")
     problems = []
     for ns in (o for o in objects if o.kind == "Namespace"):
@@ -56,4 +57,4 @@ POLICY = stack_policy(
     NAME,
     "Every tenant namespace must have a default-deny (ingress and egress) NetworkPolicy; "
     "no Service sets externalIPs.",
-    check_default_deny, DEFAULTS, _DESCRIPTIONS, _TYPES)
+    check_default_deny, SETTINGS)

@@ -12,19 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from ._k8s import containers, fmt_num, get, pod_specs, resource_policy
+from ._settings import Setting
 
 NAME = "pods-run-as-non-root"
 
-DEFAULTS: dict[str, Any] = {"exemptNamespaces": []}
-_DESCRIPTIONS = {
-    "exemptNamespaces": "Namespaces whose pods are not checked (e.g. a break-glass namespace). Default: none.",
+SETTINGS = {
+    "exemptNamespaces": Setting([], {"type": "array", "items": {"type": "string"}},
+                                "Namespaces whose pods are not checked (e.g. a break-glass namespace). "
+                                "Default: none."),
 }
-_TYPES = {"exemptNamespaces": {"type": "array", "items": {"type": "string"}}}
 
 
-def check_non_root(resource_type: str, props: Any, cfg: dict | None = None) -> list[str]:
+def check_non_root(resource_type: str, props: Any, cfg: dict) -> list[str]:
     """Messages for every container that may run as root; empty when compliant."""
-    cfg = {**DEFAULTS, **(cfg or {})}
     if get(props, "metadata", "namespace") in cfg["exemptNamespaces"]:
         return []
     problems: list[str] = []
@@ -53,4 +53,4 @@ def check_non_root(resource_type: str, props: Any, cfg: dict | None = None) -> l
 POLICY = resource_policy(
     NAME,
     "Workload containers must run as non-root (runAsNonRoot: true, never runAsUser: 0).",
-    check_non_root, DEFAULTS, _DESCRIPTIONS, _TYPES)
+    check_non_root, SETTINGS)

@@ -10,32 +10,28 @@ Namespaces the stack does not create (k3s's own) are never seen and never checke
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._k8s import UNKNOWN, NamespaceIndex, StackObject, get, is_map, stack_policy
+from ._settings import Setting
 
 NAME = "namespace-quota-and-limits"
 
-DEFAULTS: dict[str, Any] = {
-    "exemptNamespaces": ["kube-system", "kube-public", "kube-node-lease", "default"],
-    "requiredQuotaKeys": ["requests.cpu", "requests.memory", "limits.memory", "pods"],
-}
-_DESCRIPTIONS = {
-    "exemptNamespaces": "Namespaces that need no quota (k3s's own by default). Add system namespaces "
-                        "here only if they are not given a quota.",
-    "requiredQuotaKeys": "Keys the namespace's ResourceQuota spec.hard must set "
-                         "(\"cpu\"/\"memory\" count as requests.cpu/requests.memory).",
-}
-_TYPES = {
-    "exemptNamespaces": {"type": "array", "items": {"type": "string"}},
-    "requiredQuotaKeys": {"type": "array", "items": {"type": "string"}},
+SETTINGS = {
+    "exemptNamespaces": Setting(
+        ["kube-system", "kube-public", "kube-node-lease", "default"],
+        {"type": "array", "items": {"type": "string"}},
+        "Namespaces that need no quota (k3s's own by default). Add system namespaces "
+        "here only if they are not given a quota."),
+    "requiredQuotaKeys": Setting(
+        ["requests.cpu", "requests.memory", "limits.memory", "pods"],
+        {"type": "array", "items": {"type": "string"}},
+        "Keys the namespace's ResourceQuota spec.hard must set "
+        "(\"cpu\"/\"memory\" count as requests.cpu/requests.memory)."),
 }
 _ALIASES = {"cpu": "requests.cpu", "memory": "requests.memory"}
 
 
-def check_quotas(objects: list[StackObject], cfg: dict | None = None) -> list[tuple[str, str]]:
+def check_quotas(objects: list[StackObject], cfg: dict) -> list[tuple[str, str]]:
     """(namespace URN, message) for each namespace lacking a quota or limit range."""
-    cfg = {**DEFAULTS, **(cfg or {})}
     quotas = NamespaceIndex(o for o in objects if o.kind == "ResourceQuota")
     limits = NamespaceIndex(o for o in objects if o.kind == "LimitRange")
     problems = []
@@ -69,4 +65,4 @@ def check_quotas(objects: list[StackObject], cfg: dict | None = None) -> list[tu
 POLICY = stack_policy(
     NAME,
     "Every namespace the stack creates must have a ResourceQuota and a LimitRange.",
-    check_quotas, DEFAULTS, _DESCRIPTIONS, _TYPES)
+    check_quotas, SETTINGS)

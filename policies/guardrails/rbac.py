@@ -30,40 +30,31 @@ from __future__ import annotations
 from typing import Any
 
 from ._k8s import StackObject, as_list, get, is_map, stack_policy
+from ._settings import Setting
 
 NAME = "rbac-least-privilege"
 
-DEFAULTS: dict[str, Any] = {
-    "platopsGroup": "platops",
-    "platopsUsers": [],
-    "exemptServiceAccountNamespaces": ["kube-system", "traefik", "cert-manager"],
-    "forbiddenClusterRoles": ["cluster-admin", "admin", "edit"],
-    "sensitiveVerbs": ["escalate", "bind", "impersonate"],
-    "sensitiveResources": ["nodes/proxy"],
-    "systemGroupRoles": ["system:basic-user", "system:discovery", "system:public-info-viewer"],
-    "tenantLabel": "k3s-platform/tenant",
-}
-_DESCRIPTIONS = {
-    "platopsGroup": "The PlatOps group, the only humans with cluster-wide roles. Default: platops.",
-    "platopsUsers": "PlatOps people (User subjects, the CN of their client certificates), who may hold "
-                    "cluster-wide roles like the PlatOps group. Default: none.",
-    "exemptServiceAccountNamespaces": "Namespaces whose service accounts may hold cluster-wide roles "
-                                      "(the platform's system namespaces).",
-    "forbiddenClusterRoles": "ClusterRoles no one but PlatOps may be granted, even per namespace.",
-    "sensitiveVerbs": "Verbs that get around RBAC; roles using them are PlatOps-only, like wildcards.",
-    "sensitiveResources": "Resources as powerful as a wildcard (PlatOps-only). Default: nodes/proxy.",
-    "systemGroupRoles": "The only roles a system: group (e.g. system:authenticated) may be bound to.",
-    "tenantLabel": "Namespace label of tenant namespaces, where AppOps may read their own secrets.",
-}
-_TYPES = {
-    "platopsGroup": {"type": "string", "minLength": 1},
-    "platopsUsers": {"type": "array", "items": {"type": "string"}},
-    "exemptServiceAccountNamespaces": {"type": "array", "items": {"type": "string"}},
-    "forbiddenClusterRoles": {"type": "array", "items": {"type": "string"}},
-    "sensitiveVerbs": {"type": "array", "items": {"type": "string"}},
-    "sensitiveResources": {"type": "array", "items": {"type": "string"}},
-    "systemGroupRoles": {"type": "array", "items": {"type": "string"}},
-    "tenantLabel": {"type": "string", "minLength": 1},
+_NON_EMPTY_STRING = {"type": "string", "minLength": 1}
+_STRING_LIST = {"type": "array", "items": {"type": "string"}}
+SETTINGS = {
+    "platopsGroup": Setting("platops", _NON_EMPTY_STRING,
+                            "The PlatOps group, the only humans with cluster-wide roles. Default: platops."),
+    "platopsUsers": Setting([], _STRING_LIST,
+                            "PlatOps people (User subjects, the CN of their client certificates), who may hold "
+                            "cluster-wide roles like the PlatOps group. Default: none."),
+    "exemptServiceAccountNamespaces": Setting(["kube-system", "traefik", "cert-manager"], _STRING_LIST,
+                                              "Namespaces whose service accounts may hold cluster-wide roles "
+                                              "(the platform's system namespaces)."),
+    "forbiddenClusterRoles": Setting(["cluster-admin", "admin", "edit"], _STRING_LIST,
+                                     "ClusterRoles no one but PlatOps may be granted, even per namespace."),
+    "sensitiveVerbs": Setting(["escalate", "bind", "impersonate"], _STRING_LIST,
+                              "Verbs that get around RBAC; roles using them are PlatOps-only, like wildcards."),
+    "sensitiveResources": Setting(["nodes/proxy"], _STRING_LIST,
+                                  "Resources as powerful as a wildcard (PlatOps-only). Default: nodes/proxy."),
+    "systemGroupRoles": Setting(["system:basic-user", "system:discovery", "system:public-info-viewer"], _STRING_LIST,
+                                "The only roles a system: group (e.g. system:authenticated) may be bound to."),
+    "tenantLabel": Setting("k3s-platform/tenant", _NON_EMPTY_STRING,
+                           "Namespace label of tenant namespaces, where AppOps may read their own secrets."),
 }
 _WILDCARD_FIELDS = ("apiGroups", "resources", "verbs", "nonResourceURLs")
 _READ_VERBS = {"get", "list", "watch"}
@@ -133,8 +124,7 @@ def _describe(subject: Any) -> str:
     return f"{get(subject, 'kind')} {(ns + '/') if ns else ''}{get(subject, 'name')}"
 
 
-def check_rbac(objects: list[StackObject], cfg: dict | None = None) -> list[tuple[str, str]]:
-    cfg = {**DEFAULTS, **(cfg or {})}
+def check_rbac(objects: list[StackObject], cfg: dict) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     bindings = [o for o in objects if o.kind in ("ClusterRoleBinding", "RoleBinding")]
     roles = {(o.kind, o.name(), o.namespace() if o.kind == "Role" else None): o
@@ -191,4 +181,4 @@ POLICY = stack_policy(
     NAME,
     "Only PlatOps (and system controllers, their own roles) hold cluster-wide, wildcard or "
     "RBAC-bypassing roles; no role for system: groups; aggregation never widens view/edit/admin.",
-    check_rbac, DEFAULTS, _DESCRIPTIONS, _TYPES)
+    check_rbac, SETTINGS)

@@ -15,17 +15,15 @@ import re
 from typing import Any
 
 from ._k8s import containers, get, pod_specs, resource_policy
+from ._settings import Setting
 
 NAME = "container-resources"
 
-DEFAULTS: dict[str, Any] = {"requireCpuLimit": False, "exemptNamespaces": []}
-_DESCRIPTIONS = {
-    "requireCpuLimit": "Also require resources.limits.cpu. Default: false (CPU limits cause throttling).",
-    "exemptNamespaces": "Namespaces whose pods are not checked. Default: none.",
-}
-_TYPES = {
-    "requireCpuLimit": {"type": "boolean"},
-    "exemptNamespaces": {"type": "array", "items": {"type": "string"}},
+SETTINGS = {
+    "requireCpuLimit": Setting(False, {"type": "boolean"},
+                               "Also require resources.limits.cpu. Default: false (CPU limits cause throttling)."),
+    "exemptNamespaces": Setting([], {"type": "array", "items": {"type": "string"}},
+                                "Namespaces whose pods are not checked. Default: none."),
 }
 
 
@@ -39,9 +37,8 @@ def is_zero(value: Any) -> bool:
     return bool(_ZERO.match(str(value).strip()))
 
 
-def check_resources(resource_type: str, props: Any, cfg: dict | None = None) -> list[str]:
+def check_resources(resource_type: str, props: Any, cfg: dict) -> list[str]:
     """Messages naming each missing request/limit; empty when compliant."""
-    cfg = {**DEFAULTS, **(cfg or {})}
     if get(props, "metadata", "namespace") in cfg["exemptNamespaces"]:
         return []
     required = [("requests", "cpu"), ("requests", "memory"), ("limits", "memory")]
@@ -65,4 +62,4 @@ def check_resources(resource_type: str, props: Any, cfg: dict | None = None) -> 
 POLICY = resource_policy(
     NAME,
     "Containers must set cpu/memory requests and a memory limit.",
-    check_resources, DEFAULTS, _DESCRIPTIONS, _TYPES)
+    check_resources, SETTINGS)

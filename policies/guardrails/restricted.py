@@ -32,6 +32,7 @@ from ._k8s import (
     pod_specs,
     resource_policy,
 )
+from ._settings import Setting
 
 NAME = "pod-security-restricted"
 
@@ -68,24 +69,19 @@ APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 PROBE_KEYS = ("livenessProbe", "readinessProbe", "startupProbe")
 HOST_PROBES_SINCE = (1, 34)
 
-DEFAULTS: dict[str, Any] = {
-    "kubernetesVersion": "1.34",
-    "allowedVolumeTypes": [
-        "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-        "persistentVolumeClaim", "projected", "secret",
-    ],
-    "exemptNamespaces": [],
-}
-_DESCRIPTIONS = {
-    "kubernetesVersion": "Kubernetes minor (\"1.N\") whose Pod Security rules apply: safe sysctls, "
-                         "SELinux types and the host-probe check depend on it. Default: \"1.34\".",
-    "allowedVolumeTypes": "Volume sources a pod may use (restricted profile list by default).",
-    "exemptNamespaces": "Namespaces whose pods are not checked. Default: none.",
-}
-_TYPES = {
-    "kubernetesVersion": {"type": "string", "pattern": r"^1\.[0-9]+$"},
-    "allowedVolumeTypes": {"type": "array", "items": {"type": "string"}},
-    "exemptNamespaces": {"type": "array", "items": {"type": "string"}},
+SETTINGS = {
+    "kubernetesVersion": Setting(
+        "1.34", {"type": "string", "pattern": r"^1\.[0-9]+$"},
+        "Kubernetes minor (\"1.N\") whose Pod Security rules apply: safe sysctls, "
+        "SELinux types and the host-probe check depend on it. Default: \"1.34\"."),
+    "allowedVolumeTypes": Setting(
+        ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected",
+         "secret"],
+        {"type": "array", "items": {"type": "string"}},
+        "Volume sources a pod may use (restricted profile list by default)."),
+    "exemptNamespaces": Setting(
+        [], {"type": "array", "items": {"type": "string"}},
+        "Namespaces whose pods are not checked. Default: none."),
 }
 
 
@@ -108,9 +104,8 @@ def safe_sysctls(version: tuple[int, int]) -> frozenset[str]:
     return _allowed_from(SAFE_SYSCTLS, version)
 
 
-def check_restricted(resource_type: str, props: Any, cfg: dict | None = None) -> list[str]:
+def check_restricted(resource_type: str, props: Any, cfg: dict) -> list[str]:
     """Messages for every restricted-profile control the object breaks; empty when compliant."""
-    cfg = {**DEFAULTS, **(cfg or {})}
     if get(props, "metadata", "namespace") in cfg["exemptNamespaces"]:
         return []
     version = parse_version(cfg["kubernetesVersion"])
@@ -243,4 +238,4 @@ POLICY = resource_policy(
     NAME,
     "Workloads must meet Pod Security \"restricted\" (no privilege, host access, "
                 "extra capabilities or unconfined profiles).",
-    check_restricted, DEFAULTS, _DESCRIPTIONS, _TYPES)
+    check_restricted, SETTINGS)

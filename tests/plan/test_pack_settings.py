@@ -86,9 +86,10 @@ def test_every_supported_minor_has_a_schema_and_pod_security_rules():
     from components.config import SUPPORTED_KUBERNETES_MINORS
     sys.path.insert(0, str(ROOT / "policies"))
     from guardrails import restricted
+    from guardrails._settings import merged
 
     schema_minors = {v.rsplit(".", 1)[0] for v in all_versions()}
     for minor in SUPPORTED_KUBERNETES_MINORS:
         assert f"1.{minor}" in schema_minors
         assert restricted.check_restricted("kubernetes:core/v1:Pod", {"kind": "Pod", "spec": {"containers": []}},
-                                           {"kubernetesVersion": f"1.{minor}"}) == []
+                                           merged(restricted.SETTINGS, {"kubernetesVersion": f"1.{minor}"})) == []

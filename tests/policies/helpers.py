@@ -124,3 +124,8 @@ def crb(name: str, subjects: list[dict], role: str = "cluster-admin") -> dict:
             "metadata": {"name": name},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
             "subjects": subjects}
+
+
+def messages(found: list[tuple[str | None, str]]) -> list[str]:
+    """The messages of `run_policy`'s findings, without their URNs."""
+    return [m for _, m in found]

@@ -1,6 +1,7 @@
-"""Stack policies in the first preview of a new stack: the engine gives each object of a
-provider that is not configured yet empty outputs in AnalyzeStack. The pack answers from the
-inputs `Analyze` saw for that URN, and never passes an object it saw in neither call."""
+"""`stack-policy-inputs` (guardrails/stack_inputs.py), through the real analyzer. Stack policies
+in the first preview of a new stack: the engine gives each object of a provider that is not
+configured yet empty outputs in AnalyzeStack. The pack answers from the inputs `Analyze` saw for
+that URN, and never passes an object it saw in neither call."""
 
 from __future__ import annotations
 
