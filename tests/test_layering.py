@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.paths import ROOT
 
 SHARED = {"grammar", "names", "quantity", "go_yaml", "safe_yaml", "kube_specs", "kube", "pki"}
 FLOORS = ["shared", "config", "network", "cluster", "system", "platform", "stack"]

@@ -28,9 +28,9 @@ from typing import Any
 from google.protobuf import json_format
 
 from components import go_yaml, names, safe_yaml
+from tools.paths import ROOT
 from tools.stack_file import StackFileError, read_stack_file
 
-ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "k3s-platform"
 SECRET = "[secret]"
 

@@ -31,8 +31,8 @@ from referencing import Registry, Resource
 from components.system.cert_manager_values import CERT_MANAGER_CHART
 from components.system.traefik_values import TRAEFIK_CHART
 from tools.harness import SECRET
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CRD_SCHEMAS = ROOT / "crd-schemas"
 INDEX_NAME = "index.json"
 # The charts whose CRDs define the custom resources the program emits, and the API groups

@@ -5,7 +5,6 @@ secret-files step does on a host (tests/cluster/host_sandbox.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import yaml
@@ -14,8 +13,8 @@ from components.cluster import render
 from components.config import k3s_options
 from tests.cluster.test_scripts_on_host import CLUSTER, CP1, install, restarts
 from tools import k3s_flags
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 S3 = render.EtcdS3(endpoint="nas.home.example.org:9000", bucket="k3s-etcd", folder="prod")
 S3_SECRET = "s3-secret-key-do-not-print"
 REGISTRY_PASSWORD = "registry-password-do-not-print"

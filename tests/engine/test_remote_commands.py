@@ -12,6 +12,7 @@ from components.config import read_stack_config
 from tools.engine import inline
 from tools.harness import run_stack
 from tools.lab.certs import make_pki
+from tools.paths import ROOT
 from tools.plan.engine_rules import diff_runs
 
 from .conftest import assert_no_errors
@@ -23,7 +24,7 @@ def cluster_program() -> None:
 
 
 def stack_file(path, edit=None):
-    doc = yaml.safe_load((inline.REPO / "Pulumi.dev.yaml").read_text())
+    doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     doc["config"]["k3s-platform:cluster"]["ssh"] = {"user": "root"}
     if edit:
         edit(doc["config"])

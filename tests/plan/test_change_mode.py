@@ -10,9 +10,9 @@ import yaml
 
 from tests.config.fixtures import INVALID_DIR, write_stack_file
 from tools.harness import run_stack
+from tools.paths import ROOT
 from tools.plan.engine_rules import DELETE, REPLACE, SAME, UPDATE, change_report, diff_runs
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "k3s-platform:"
 
 

@@ -5,16 +5,15 @@ whose provider is configured from another resource's output, because on a first
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_command import remote
 
 from tools.harness import run_stack
+from tools.paths import ROOT
 from tools.plan.engine_rules import CONSTRUCT_UNKNOWN, construct_errors, run_mode
 
-ROOT = Path(__file__).resolve().parents[2]
 KNOWN_KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters:

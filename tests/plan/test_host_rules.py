@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from tests.network.legacy_names import mappings_named_by_node
-from tools.harness import ROOT, run_stack
+from tools.harness import run_stack
+from tools.paths import ROOT
 from tools.plan.engine_rules import diff_runs
 
 

@@ -8,9 +8,9 @@ import yaml
 from tools import schemas
 from tools.harness import stack_config
 from tools.pack_settings import disagreements
+from tools.paths import ROOT
 from tools.plan.__main__ import main as plan_main
 
-ROOT = Path(__file__).resolve().parents[2]
 DEVICE_CLASS = {"apiVersion": "resource.k8s.io/v1", "kind": "DeviceClass", "metadata": {"name": "gpu"},
                 "spec": {}}
 

@@ -48,7 +48,8 @@ from tools import policy_runner
 from tools.bench import engine, engine_calls
 from tools.bench.engine import ENGINE_TENANTS
 from tools.bench.graph import critical_path
-from tools.harness import ROOT, run_stack
+from tools.harness import run_stack
+from tools.paths import ROOT
 from tools.plan import render
 from tools.plan.build import policy_resources as plan_policy_resources
 

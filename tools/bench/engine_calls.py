@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import policy_runner
-from tools.harness import ROOT
+from tools.paths import ROOT
 
 ENGINE_BUILD = ROOT / "tools" / "engine" / "build.sh"
 DRIVER = "policy-calls"

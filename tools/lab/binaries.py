@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools import helm
-
-REPO = Path(__file__).resolve().parents[2]
+from tools.paths import ROOT
 
 KUBERNETES_VERSION = "v1.34.2"  # k3s v1.34.2+k3s1, the stacks' k3sVersion
 ETCD_VERSION = "v3.6.5"  # kubeadm v1.34.2 DefaultEtcdVersion (MinExternalEtcdVersion 3.5.24)
@@ -60,16 +59,16 @@ def _kube_version_ldflags(version: str) -> str:
     return " ".join(flags)
 
 
-KUBE_APISERVER = GoBinary("kube-apiserver", KUBERNETES_VERSION, REPO / "lab" / "apiserver",
+KUBE_APISERVER = GoBinary("kube-apiserver", KUBERNETES_VERSION, ROOT / "lab" / "apiserver",
                           "k8s.io/kubernetes/cmd/kube-apiserver", _kube_version_ldflags(KUBERNETES_VERSION))
-KUBE_CONTROLLER_MANAGER = GoBinary("kube-controller-manager", KUBERNETES_VERSION, REPO / "lab" / "apiserver",
+KUBE_CONTROLLER_MANAGER = GoBinary("kube-controller-manager", KUBERNETES_VERSION, ROOT / "lab" / "apiserver",
                                    "k8s.io/kubernetes/cmd/kube-controller-manager",
                                    _kube_version_ldflags(KUBERNETES_VERSION))
-KUBE_SCHEDULER = GoBinary("kube-scheduler", KUBERNETES_VERSION, REPO / "lab" / "apiserver",
+KUBE_SCHEDULER = GoBinary("kube-scheduler", KUBERNETES_VERSION, ROOT / "lab" / "apiserver",
                           "k8s.io/kubernetes/cmd/kube-scheduler", _kube_version_ldflags(KUBERNETES_VERSION))
-ETCD = GoBinary("etcd", ETCD_VERSION, REPO / "lab" / "etcd", "go.etcd.io/etcd/server/v3")
+ETCD = GoBinary("etcd", ETCD_VERSION, ROOT / "lab" / "etcd", "go.etcd.io/etcd/server/v3")
 KWOK_VERSION = "v0.8.0"
-KWOK = GoBinary("kwok", KWOK_VERSION, REPO / "lab" / "kwok", "sigs.k8s.io/kwok/cmd/kwok")
+KWOK = GoBinary("kwok", KWOK_VERSION, ROOT / "lab" / "kwok", "sigs.k8s.io/kwok/cmd/kwok")
 GO_BINARIES = (ETCD, KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KWOK)
 
 

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from tools.cli import finish
-from tools.harness import ROOT
+from tools.paths import ROOT
 from tools.plan.build import PlanFailure, build_plan
 from tools.plan.outdir import OutDirError, caller_path, check_target, write_atomically
 from tools.plan.review import REPORT_FILE, plan_markdown

@@ -153,7 +153,8 @@ def run_against(stack: str, ref: str, config_file: Path | None = None, repo: Pat
     not contain) gets report.md and report.txt."""
     import pulumi
 
-    from tools.harness import ROOT, ConfigFileError, run_stack
+    from tools.harness import ConfigFileError, run_stack
+    from tools.paths import ROOT
     from tools.plan import review
     from tools.plan.build import stack_policy_violations
     from tools.plan.engine_rules import CREATE, DELETE, REPLACE, change_report, diff_runs
