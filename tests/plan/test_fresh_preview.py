@@ -12,7 +12,8 @@ from pulumi_command import remote
 
 from tools.harness import run_stack
 from tools.paths import ROOT
-from tools.plan.engine_rules import CONSTRUCT_UNKNOWN, construct_errors, run_mode
+from tools.plan.engine_rules import CONSTRUCT_UNKNOWN, construct_errors
+from tools.plan.modes import run_mode
 
 KNOWN_KUBECONFIG = """apiVersion: v1
 kind: Config
