@@ -2,7 +2,7 @@
 the CRD JSON schemas the offline plan validates custom resources against, from the charts
 the program installs.
 
-For each chart in `tools.schemas.CRD_CHARTS` (the pins in components/system), at its pinned
+For each chart in `tools.imitations.schemas.CRD_CHARTS` (the pins in components/system), at its pinned
 version:
 
 1. read `index.yaml` of the chart repository (the pin's own, or `--repository URL` for a
@@ -39,7 +39,7 @@ from pathlib import Path
 import yaml
 
 from components.system.chart_pin import ChartPin
-from tools.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME, schema_file_name
+from tools.imitations.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME, schema_file_name
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 TIMEOUT_SECONDS = 120
@@ -235,7 +235,7 @@ def generate(out: Path, repository: str | None = None) -> dict:
         docs = [d for d in crds_in_archive(data, pin.chart) if d.crd["spec"]["group"] in groups]
         if not docs:
             raise ChartCrdError(f"{pin.chart} {pin.version}: the archive installs no CRD of "
-                                f"{', '.join(groups)} — fix the groups in tools/schemas.py CRD_CHARTS")
+                                f"{', '.join(groups)} — fix the groups in tools/imitations/schemas.py CRD_CHARTS")
         schemas = []
         for doc in docs:
             for version in doc.crd["spec"]["versions"]:

@@ -15,7 +15,7 @@ from components.cluster.cluster_cas import ClusterAccess
 from components.config import read_stack_config
 from components.pki import CaPems
 from components.stack import kubernetes_layers
-from tools.harness import stack_config
+from tools.imitations.harness import stack_config
 from tools.lab import cluster
 from tools.paths import ROOT
 

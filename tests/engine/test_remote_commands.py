@@ -10,10 +10,10 @@ from components.cluster import render
 from components.cluster.k3s_cluster import K3sCluster
 from components.config import read_stack_config
 from tools.engine import inline
-from tools.harness import run_stack
+from tools.imitations.engine_rules import diff_runs
+from tools.imitations.harness import run_stack
 from tools.lab.certs import make_pki
 from tools.paths import ROOT
-from tools.plan.engine_rules import diff_runs
 
 from .conftest import assert_no_errors
 

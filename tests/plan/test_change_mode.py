@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from tests.config.fixtures import INVALID_DIR, write_stack_file
-from tools.harness import run_stack
+from tools.imitations.engine_rules import DELETE, REPLACE, SAME, UPDATE, change_report, diff_runs
+from tools.imitations.harness import run_stack
 from tools.paths import ROOT
-from tools.plan.engine_rules import DELETE, REPLACE, SAME, UPDATE, change_report, diff_runs
 
 KEY = "k3s-platform:"
 

@@ -13,9 +13,9 @@ import yaml
 
 from tests.plan.test_against import committed_copy
 from tests.plan.test_change_mode import KEY, _add_tenant, edited
+from tools.imitations.engine_rules import CREATE, DELETE, REPLACE, UPDATE, Step
 from tools.paths import ROOT
 from tools.plan import review
-from tools.plan.engine_rules import CREATE, DELETE, REPLACE, UPDATE, Step
 
 
 def plan(*args, cwd=ROOT):

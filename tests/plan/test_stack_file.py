@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from components.config import ConfigError
-from tools.harness import ConfigFileError, load_config_file, stack_config
+from tools.imitations.harness import ConfigFileError, load_config_file, stack_config
 from tools.paths import ROOT
 
 DEV = (ROOT / "Pulumi.dev.yaml").read_text()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from components.platform import rbac
-from tools.whocan import (
+from tools.imitations.whocan import (
     DEFAULT_CHECKS,
     Authorizer,
     Subject,

@@ -1,4 +1,4 @@
-"""tools.policy_runner and tools.policycheck: the pack run through its analyzer server
+"""tools.imitations.policy_runner and tools.policycheck: the pack run through its analyzer server
 the way the engine runs it, config reconciliation like the CLI, and clean failures."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.policies.helpers import (
     pod,
     quota,
 )
-from tools.policy_runner import (
+from tools.imitations.policy_runner import (
     AnalyzerProcess,
     PolicyRunError,
     Violation,

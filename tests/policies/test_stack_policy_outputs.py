@@ -4,7 +4,7 @@ inputs `Analyze` saw for that URN, and never passes an object it saw in neither 
 
 from __future__ import annotations
 
-from tools import policy_runner
+from tools.imitations import policy_runner
 
 NS = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "blog"}}
 QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": "blog"},

@@ -3,7 +3,7 @@
 import pulumi
 from pulumi.runtime import rpc
 
-from tools.harness import run_stack
+from tools.imitations.harness import run_stack
 
 CMD = "command:remote:Command"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pulumi.runtime import rpc
 
-from tools.harness import run_stack
+from tools.imitations.harness import run_stack
 from tools.paths import ROOT
 from tools.plan.__main__ import main as plan_main
 

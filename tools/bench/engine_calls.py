@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tools import policy_runner
+from tools.imitations import policy_runner
 from tools.paths import ROOT
 
 ENGINE_BUILD = ROOT / "tools" / "engine" / "build.sh"

@@ -210,7 +210,7 @@ class Rehearsal:
                  echo=None) -> None:
         from tests.engine.ssh_hosts import SshLan, missing
         from tests.network.fake_pfrest import API_KEY, FakePfRest
-        from tools.harness import stack_config
+        from tools.imitations.harness import stack_config
 
         why = missing()
         if why:

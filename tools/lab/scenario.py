@@ -59,8 +59,8 @@ def step_ops(run: inline.Run) -> dict[str, str]:
 def model_ops(stack: str, before: Path | None, after: Path) -> tuple[dict[str, str], list[str]]:
     """What the change mode says of the same change (all creates for a first deploy): the op
     per resource, and the steps it refuses (with why)."""
-    from tools.harness import run_stack
-    from tools.plan.engine_rules import diff_runs
+    from tools.imitations.engine_rules import diff_runs
+    from tools.imitations.harness import run_stack
 
     new = run_stack(stack, after)
     if before is None:

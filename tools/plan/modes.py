@@ -1,17 +1,17 @@
 """The plan's `--fresh-preview` and `--from OLD_CONFIG_FILE` modes: run the program (once, or
-on the old and the new config), apply the engine rules (tools/plan/engine_rules.py) and
+on the old and the new config), apply the engine rules (tools/imitations/engine_rules.py) and
 report. The rules are plain functions over runs; running the program for them is the plan's part.
 """
 
 from __future__ import annotations
 
-from tools.harness import StackRun
-from tools.plan.engine_rules import (
+from tools.imitations.engine_rules import (
     change_report,
     construct_errors,
     diff_runs,
     unconfigured_provider_resources,
 )
+from tools.imitations.harness import StackRun
 
 
 def fresh_preview_policy_errors(run: StackRun, unconfigured: set[str]) -> list[str]:
@@ -33,7 +33,7 @@ def run_mode(stack: str, config_file=None, *, fresh_preview: bool = False, old_c
 
     import pulumi
 
-    from tools.harness import ConfigFileError, run_stack
+    from tools.imitations.harness import ConfigFileError, run_stack
     from tools.plan import review
     from tools.plan.build import stack_policy_violations
 

@@ -30,7 +30,7 @@ from referencing import Registry, Resource
 
 from components.system.cert_manager_values import CERT_MANAGER_CHART
 from components.system.traefik_values import TRAEFIK_CHART
-from tools.harness import SECRET
+from tools.imitations.harness import SECRET
 from tools.paths import ROOT
 
 CRD_SCHEMAS = ROOT / "crd-schemas"
@@ -151,7 +151,7 @@ def _validate_custom(obj: dict, api_version: str, kind: str, folder: Path) -> li
         pins = ", ".join(f"{pin.chart} {pin.version}" for pin, _ in CRD_CHARTS)
         return [f"{_ref(obj)}: no schema for {api_version} {kind}: the pinned charts ({pins}) "
                 "define no such kind — fix apiVersion/kind, or pin the chart that defines it in "
-                "tools/schemas.py CRD_CHARTS and run `./run schemas`"]
+                "tools/imitations/schemas.py CRD_CHARTS and run `./run schemas`"]
     validator = _crd_validator(folder, entry["file"], entry["sha256"])
     if isinstance(validator, str):
         return [f"{_ref(obj)}: {validator}"]

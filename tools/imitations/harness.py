@@ -223,7 +223,7 @@ class Registration:
     property_dependencies: dict[str, list[str]]
     inputs: dict  # wire form; secret values wrapped in Pulumi's secret signature
     protect: bool = False
-    # Options the engine's step rules read (tools/plan/engine_rules.py); not rendered.
+    # Options the engine's step rules read (tools/imitations/engine_rules.py); not rendered.
     remote: bool = False  # a multi-language component the provider constructs (Construct)
     providers: dict[str, str] = field(default_factory=dict)  # package -> provider URN
     aliases: list[str] = field(default_factory=list)  # URNs this resource was known by

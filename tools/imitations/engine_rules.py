@@ -36,7 +36,7 @@ from typing import Any, TypedDict
 
 from components import names
 from components.network.resources import CONNECTION_KEYS, router_moved
-from tools.harness import Registration, StackRun
+from tools.imitations.harness import Registration, StackRun
 
 CONSTRUCT_UNKNOWN = "cannot construct components if the provider is configured with unknown values"
 
@@ -557,7 +557,7 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
         steps.append(Step(DELETE, reg.urn, reg.type, reg.name, error=error,
                           destructive=None if retained else host_delete(reg),
                           note="retainOnDelete: only dropped from the state" if retained else ""))
-    from tools.plan import host_rules  # what the hosts and the router cannot take
+    from tools.imitations import host_rules  # what the hosts and the router cannot take
 
     return host_rules.apply(steps, old, new)
 
