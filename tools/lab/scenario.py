@@ -9,7 +9,7 @@ offline plan's change mode.
 - a resource the preview said one thing of and the `up` did another;
 - an uninstall that ran on a host whose steps the preview did not delete or replace (the
   rule: nothing the preview calls an update runs a delete on a host);
-- a step where the change mode (tools/plan/engine_rules.diff_runs over the previous and the
+- a step where the change mode (tools/imitations/engine_rules.diff_runs over the previous and the
   new config) and the real preview differ.
 """
 

@@ -3,7 +3,7 @@
 Runs the program twice under mocks: as it is at GIT_REF (its files exported from git into a
 temporary directory and run there in a subprocess, with that revision's own stack files) and
 as it is in the working tree; then compares the two runs with the change mode's engine rules
-(`tools/plan/engine_rules.diff_runs`: matched by URN or alias) and prints the same report.
+(`tools/imitations/engine_rules.diff_runs`: matched by URN or alias) and prints the same report.
 Exit: 0 when every resource is kept (same or updated in place), 1 when any is replaced,
 deleted or created, 2 when either side cannot run (bad ref, invalid config). With
 `--report-only` (the merge-request gate) creates and in-place updates pass too: 1 only for what
