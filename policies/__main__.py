@@ -1,6 +1,6 @@
 """Assembles the k3s-platform CrossGuard policy pack and serves it to the Pulumi engine.
 
-Run by the CLI (`pulumi preview --policy-pack policies`) or by tools/policy_runner.py;
+Run by the CLI (`pulumi preview --policy-pack policies`) or by tools/imitations/policy_runner.py;
 constructing PolicyPack starts the analyzer gRPC server and blocks.
 Every policy defaults to mandatory; stacks relax them with --policy-pack-config
 (see policies/config/ and README.md).

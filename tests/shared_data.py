@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.paths import ROOT
+
 SHARED = Path(os.environ.get("K3SP_SHARED") or ROOT.parent / "shared").resolve()
 
 

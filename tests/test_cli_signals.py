@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tools.cli import BROKEN_PIPE, INTERRUPTED, finish
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 

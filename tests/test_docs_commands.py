@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.paths import ROOT
+
 DOCS = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "policies" / "README.md", ROOT / ".gitlab-ci.yml",
         *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / ".github" / "workflows").glob("*.yml"))]
 # Pulumi CLI subcommands the docs may use (pulumi 3.272).

@@ -10,6 +10,9 @@
   it runs in the engine's analyzer process with its own requirements.
 - Every module under components/ belongs to a floor, so a new package or file has to say where
   it stands.
+- tools/ has commands above and stand-ins below: tools/imitations/ (what imitates Pulumi and
+  Kubernetes offline) imports from tools/ only itself and the helpers every tool shares
+  (TOOL_HELPERS), never a command, so any command can build on it.
 """
 
 import ast
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.paths import ROOT
 
 SHARED = {"grammar", "names", "quantity", "go_yaml", "safe_yaml", "kube_specs", "kube", "pki"}
 FLOORS = ["shared", "config", "network", "cluster", "system", "platform", "stack"]
@@ -34,6 +37,9 @@ PURE = {
     "components.platform.rbac", "components.platform.sample_app",
 }
 PULUMI_PACKAGES = ("pulumi", "pulumi_kubernetes", "pulumi_command", "pulumi_random", "pulumi_tls")
+# Shared by every tool and by the stand-ins: where the repository is, how a run ends, and the
+# stack file read as the CLI reads it (which the harness needs).
+TOOL_HELPERS = {"tools", "tools.paths", "tools.cli", "tools.stack_file"}
 
 
 def module_name(path: Path) -> str:
@@ -112,6 +118,14 @@ def test_no_component_imports_a_later_floor(path):
 def test_components_never_import_tools_or_policies(path):
     bad = sorted(m for m in imported(path) if m.split(".")[0] in ("tools", "policies", "guardrails", "tests"))
     assert not bad, f"{module_name(path)} imports {bad}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tools" / "imitations").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_stand_ins_import_no_command(path):
+    bad = sorted(m for m in imported(path) if m.split(".")[0] == "tools" and m not in TOOL_HELPERS
+                 and not m.startswith("tools.imitations"))
+    assert not bad, f"{module_name(path)} imports {bad} (tools/imitations/ stands below the commands)"
 
 
 def test_pure_modules_exist():

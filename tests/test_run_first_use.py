@@ -8,7 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.paths import ROOT
+
 FAKE_PYTHON = """#!/bin/sh
 # python3 -m venv venv: make a venv whose python records its calls
 if [ "$1" = -m ] && [ "$2" = venv ]; then

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components.safe_yaml import Limits, YamlError, load, load_all
+from tools.paths import ROOT
 
 
 def alias_bomb(levels: int = 9, width: int = 9) -> str:
@@ -108,11 +109,8 @@ def test_load_expects_one_document_load_all_returns_all():
 
 
 def test_reads_like_safe_load_on_the_repo_yaml_files():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    files = [root / "Pulumi.yaml", root / "Pulumi.dev.yaml", root / "Pulumi.prod.yaml",
-             *sorted((root / "tests" / "config").rglob("*.yaml"))]
+    files = [ROOT / "Pulumi.yaml", ROOT / "Pulumi.dev.yaml", ROOT / "Pulumi.prod.yaml",
+             *sorted((ROOT / "tests" / "config").rglob("*.yaml"))]
     for path in files:
         text = path.read_text()
         assert load(text, source=str(path)) == yaml.safe_load(text), path

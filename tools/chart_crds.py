@@ -2,7 +2,7 @@
 the CRD JSON schemas the offline plan validates custom resources against, from the charts
 the program installs.
 
-For each chart in `tools.schemas.CRD_CHARTS` (the pins in components/system), at its pinned
+For each chart in `tools.imitations.schemas.CRD_CHARTS` (the pins in components/system), at its pinned
 version:
 
 1. read `index.yaml` of the chart repository (the pin's own, or `--repository URL` for a
@@ -12,7 +12,8 @@ version:
    only Go-template actions are whole lines — the value gate and the label include
    (cert-manager's `templates/crd-*.yaml`, installed when `crds.enabled`, which the program
    sets); a template with an action inside the CRD body is refused, not guessed at;
-4. turn each served version's `openAPIV3Schema` into a draft-07 JSON schema (`convert`).
+4. turn each served version's `openAPIV3Schema` into a draft-07 JSON schema
+   (`tools.imitations.schemas.convert`: what the check means lives with the check).
 
 Writes `crd-schemas/<group>/<kind>-<version>.json` and `crd-schemas/index.json` (chart,
 version, repository, archive digest, and the sha256 of every file written). Pure standard
@@ -22,7 +23,6 @@ library plus PyYAML; no helm binary.
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import io
 import json
@@ -39,83 +39,15 @@ from pathlib import Path
 import yaml
 
 from components.system.chart_pin import ChartPin
-from tools.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME, schema_file_name
+from tools.imitations.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME, CrdSchemaError, convert, schema_file_name
 
-DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 TIMEOUT_SECONDS = 120
-# ObjectMeta is not in a CRD's schema (the API server owns it): check the fields objects set.
-METADATA = {
-    "type": "object",
-    "description": "Subset of ObjectMeta (added by tools/chart_crds.py; other ObjectMeta fields are allowed and not checked).",
-    "properties": {
-        "name": {"type": "string"},
-        "generateName": {"type": "string"},
-        "namespace": {"type": "string"},
-        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-    },
-}
-# Schema keywords whose value is one schema, a list of schemas, or a map of name -> schema.
-_ONE = ("items", "additionalProperties", "not")
-_MANY = ("anyOf", "allOf", "oneOf")
-_MAP = ("properties", "patternProperties", "definitions")
 _WHOLE_LINE_ACTION = re.compile(r"^\s*\{\{.*\}\}\s*$")
 _GATE = re.compile(r"^\s*\{\{-?\s*if\s+(.*?)\s*-?\}\}\s*$")
 
 
 class ChartCrdError(Exception):
     """A chart could not be fetched, verified or read; the message says what and how to fix it."""
-
-
-# --- conversion: one CRD version -> one JSON schema ----------------------------------------------
-
-
-def _strict(node: object) -> object:
-    """A CRD structural schema as JSON Schema: unknown fields rejected where the CRD lists its
-    fields (as `kubectl --validate=strict` does), Kubernetes extensions mapped where JSON Schema
-    has an equivalent; other `x-kubernetes-*` keys and CEL rules stay as inert annotations."""
-    if not isinstance(node, dict):
-        return node
-    out = dict(node)
-    for key in _ONE:
-        if isinstance(out.get(key), dict):
-            out[key] = _strict(out[key])
-    for key in _MANY:
-        if isinstance(out.get(key), list):
-            out[key] = [_strict(s) for s in out[key]]
-    for key in _MAP:
-        if isinstance(out.get(key), dict):
-            out[key] = {name: _strict(s) for name, s in out[key].items()}
-    if out.get("x-kubernetes-int-or-string") and "anyOf" not in out:
-        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    if out.get("nullable") and isinstance(out.get("type"), str):
-        out["type"] = [out["type"], "null"]
-    if out.get("x-kubernetes-list-type") == "set":
-        out["uniqueItems"] = True
-    if (out.get("type") == "object" and "properties" in out and "additionalProperties" not in out
-            and not out.get("x-kubernetes-preserve-unknown-fields")):
-        out["additionalProperties"] = False
-    return out
-
-
-def convert(crd: dict, version: dict, source: str) -> dict:
-    """The JSON schema of one served version of `crd`; `source` names where the CRD came from."""
-    spec = crd["spec"]
-    group, kind = spec["group"], spec["names"]["kind"]
-    api_version = f"{group}/{version['name']}"
-    body = _strict(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
-    if not isinstance(body, dict):
-        raise ChartCrdError(f"{source}: {crd['metadata']['name']} {version['name']}: openAPIV3Schema is not a mapping")
-    props = body.setdefault("properties", {})
-    props["apiVersion"] = {**props.get("apiVersion", {"type": "string"}), "const": api_version}
-    props["kind"] = {**props.get("kind", {"type": "string"}), "const": kind}
-    props["metadata"] = METADATA
-    body["required"] = ["apiVersion", "kind", *[r for r in body.get("required", [])
-                                                 if r not in ("apiVersion", "kind")]]
-    body.setdefault("additionalProperties", False)
-    head = {"$schema": DRAFT_07, "title": f"{kind} ({api_version})", "x-source": source,
-            "x-crd-name": crd["metadata"]["name"], "x-scope": spec["scope"]}
-    return {**head, **body}
 
 
 # --- reading a chart archive ----------------------------------------------------------------------
@@ -235,7 +167,7 @@ def generate(out: Path, repository: str | None = None) -> dict:
         docs = [d for d in crds_in_archive(data, pin.chart) if d.crd["spec"]["group"] in groups]
         if not docs:
             raise ChartCrdError(f"{pin.chart} {pin.version}: the archive installs no CRD of "
-                                f"{', '.join(groups)} — fix the groups in tools/schemas.py CRD_CHARTS")
+                                f"{', '.join(groups)} — fix the groups in tools/imitations/schemas.py CRD_CHARTS")
         schemas = []
         for doc in docs:
             for version in doc.crd["spec"]["versions"]:
@@ -287,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         index = generate(args.out, args.repository)
-    except ChartCrdError as err:
+    except (ChartCrdError, CrdSchemaError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     for chart in index["charts"]:

@@ -11,15 +11,15 @@ import argparse
 import sys
 import types
 import typing
-from pathlib import Path
 
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 from components.config import SECRET_KEYS, StackConfig
 from components.config.parse import SECRET_MAPS
+from tools.paths import ROOT
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+OUT = ROOT / "docs" / "config.md"
 
 
 def _models_in(annotation) -> list[type[BaseModel]]:

@@ -225,7 +225,7 @@ def targets(cfg) -> list[NodeTarget]:
 def main(argv: list[str] | None = None) -> int:
     from components.config import ConfigError
     from tools.caller import caller_path
-    from tools.harness import ConfigFileError, stack_config
+    from tools.imitations.harness import ConfigFileError, stack_config
 
     parser = argparse.ArgumentParser(prog="./run doctor", description=__doc__.split("\n\n")[0])
     parser.add_argument("stack")

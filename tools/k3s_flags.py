@@ -18,7 +18,9 @@ import re
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "components" / "config" / "k3s_flags.json"
+from tools.paths import ROOT
+
+OUT = ROOT / "components" / "config" / "k3s_flags.json"
 _LITERAL = re.compile(r"(?:(\w+)\s*=\s*)?&?cli\.(\w+)Flag\{")
 _KINDS = {"String": "string", "StringSlice": "list", "Bool": "bool", "Int": "int", "Duration": "duration"}
 

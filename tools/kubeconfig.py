@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 from tools.caller import caller_path
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = "peopleKubeconfigs"
 
 

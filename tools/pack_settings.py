@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tools.policy_runner import CONFIG_DIR, PACK_DIR, ROOT, parse_pack_config
+from tools.imitations.policy_runner import CONFIG_DIR, PACK_DIR, parse_pack_config
+from tools.paths import ROOT
 
 
 @dataclass(frozen=True)

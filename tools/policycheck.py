@@ -8,7 +8,7 @@ input, e.g. `helm template ... | ./run policycheck - --stack prod`. YAML is read
 (alias bombs, deep nesting and duplicate keys are refused, naming file, line and column) and
 decoded as kubectl and the API server decode it (components/go_yaml.py, go-yaml v2 rules:
 `runAsNonRoot: yes` is true, `runAsUser: 0o0` is root); NaN and infinities are refused. The manifests go through the real policy pack (its analyzer
-server, as `pulumi preview` runs it; see tools/policy_runner.py), as one stack, so
+server, as `pulumi preview` runs it; see tools/imitations/policy_runner.py), as one stack, so
 stack-wide policies (quotas, default-deny) see every object given.
 
 Prints one line per violation on stdout — `policy  Kind/namespace/name  message` — and a
@@ -38,7 +38,7 @@ from pathlib import Path
 from components import go_yaml, safe_yaml
 from tools.caller import caller_path
 from tools.cli import finish
-from tools.policy_runner import (
+from tools.imitations.policy_runner import (
     PolicyRunError,
     Violation,
     check_resources,

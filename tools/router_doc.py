@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from components.network.kinds import api_privileges, privilege_name
+from tools.paths import ROOT
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "router.md"
+DOC = ROOT / "docs" / "router.md"
 BEGIN = "<!-- api-privileges:begin (python -m tools.router_doc) -->"
 END = "<!-- api-privileges:end -->"
 

@@ -2,7 +2,7 @@
 
     values, secure = read_stack_file(text, source="Pulumi.dev.yaml", secret_keys={...})
 
-Pure text -> data; the offline plan and its tests use it (tools/harness.py). The CLI decodes
+Pure text -> data; the offline plan and its tests use it (tools/imitations/harness.py). The CLI decodes
 the file with gopkg.in/yaml.v3 into `config.Map` (pulumi sdk/go/common/resource/config:
 key.go, value.go) and refuses a plaintext value for a key the project declares `secret: true`
 (pkg/workspace, "must be encrypted as it's secret"). Here, as there:

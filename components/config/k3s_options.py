@@ -7,7 +7,7 @@ A key must be a flag of the node's role, of the right kind, and not one the prog
 itself: the program's keys always win, so a conflict is an error that names the config key
 that owns it, never a silent override.
 
-Also here, for the change mode (tools/plan/host_rules.py), what a changed key does to a
+Also here, for the change mode (tools/imitations/host_rules.py), what a changed key does to a
 running cluster: most restart k3s on the nodes that carry them; some are fixed when the
 cluster is created (`FIXED_AT_CREATION`: the change mode refuses them).
 """

@@ -179,7 +179,7 @@ def secret_map_problems(raw: Mapping[str, Any], sections: Mapping[str, Any]) -> 
 
 def secret_map_placeholders(raw: Mapping[str, Any]) -> dict[str, dict]:
     """Offline stand-ins for the secret maps the settings in `raw` (bare keys) would read:
-    the plan fills the secrets a stack file cannot give without its passphrase (tools/harness.py)."""
+    the plan fills the secrets a stack file cannot give without its passphrase (tools/imitations/harness.py)."""
     found = raw.get("cluster")
     cluster: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     out: dict[str, dict] = {}

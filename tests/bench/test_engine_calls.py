@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tools import policy_runner
 from tools.bench import engine_calls
+from tools.imitations import policy_runner
 
 CIPHERTEXT = "v1:abc:Zm9vYmFyYmF6cXV4"
 

@@ -5,7 +5,6 @@ secret-files step does on a host (tests/cluster/host_sandbox.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,8 +14,8 @@ from components.config import EtcdS3, Registries, k3s_options
 from tests.cluster.members import member
 from tests.cluster.test_scripts_on_host import CLUSTER, CP1, install, restarts
 from tools import k3s_flags
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 S3 = EtcdS3(endpoint="nas.home.example.org:9000", bucket="k3s-etcd", folder="prod")
 # CLUSTER with snapshots on (every 6 hours, keep 12) and their off-site copy.
 WITH_S3 = CLUSTER.model_copy(update={"etcd_snapshots": CLUSTER.etcd_snapshots.model_copy(update={"enabled": True, "s3": S3})})

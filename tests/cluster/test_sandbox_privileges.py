@@ -9,13 +9,12 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.cluster.host_sandbox import REQUIRE_ENV, SKIP_PREFIX, required
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TARGET = "tests/cluster/test_scripts_on_host.py"
 
 

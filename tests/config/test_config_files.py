@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from tests.config.fixtures import INVALID, expected, write_stack_file
+from tools.paths import ROOT
 from tools.plan.__main__ import main as plan_main
 
-VALID_DEV = Path(__file__).resolve().parents[2] / "Pulumi.dev.yaml"
+VALID_DEV = ROOT / "Pulumi.dev.yaml"
 
 
 def run_plan(config_file: Path, tmp_path: Path, capsys) -> tuple[int, str]:

@@ -8,7 +8,7 @@ import pytest
 
 from components.config import ConfigError, parse_config_keys, parse_stack_config
 from tests.config.test_config_fixtures import raw_config
-from tools.harness import load_config_file
+from tools.imitations.harness import load_config_file
 
 PROD = Path(__file__).parent / "valid" / "prod-ha.yaml"
 

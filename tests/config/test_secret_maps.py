@@ -10,7 +10,7 @@ import pytest
 
 from components.config import ConfigError, parse_config_keys
 from tests.config.fixtures import base_document
-from tools.harness import load_config_file
+from tools.imitations.harness import load_config_file
 
 S3 = {"endpoint": "nas.home.example.org:9000", "bucket": "k3s-etcd"}
 SECRET = "a-secret-that-must-not-be-printed"

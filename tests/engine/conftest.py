@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from tools.engine import inline
+from tools.paths import ROOT
 
 from .ssh_hosts import lan_for, missing
 
@@ -26,7 +27,7 @@ def engine_bins():
 @pytest.fixture
 def work(tmp_path_factory, request):
     """A work directory per test; kept under engine-out/tests/<test> for the artifacts."""
-    path = inline.REPO / "engine-out" / "tests" / request.node.name
+    path = ROOT / "engine-out" / "tests" / request.node.name
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True)

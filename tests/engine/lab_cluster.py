@@ -15,9 +15,9 @@ from components.cluster.cluster_cas import ClusterAccess
 from components.config import read_stack_config
 from components.pki import CaPems
 from components.stack import kubernetes_layers
-from tools.engine import inline
-from tools.harness import stack_config
+from tools.imitations.harness import stack_config
 from tools.lab import cluster
+from tools.paths import ROOT
 
 
 def lab_for(stack: str) -> cluster.Lab:
@@ -52,7 +52,7 @@ def objects_program(lab: cluster.Lab):
 
 
 def stack_file(stack: str, dest: Path, charts_url: str) -> Path:
-    doc = yaml.safe_load((inline.REPO / f"Pulumi.{stack}.yaml").read_text())
+    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     doc["config"]["k3s-platform:charts"] = {"repository": charts_url}
     dest.write_text(yaml.safe_dump(doc, sort_keys=False))
     return dest

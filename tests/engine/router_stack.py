@@ -12,8 +12,8 @@ import yaml
 
 from components.config import read_stack_config
 from components.network import Router
-from tools.engine import inline
 from tools.lab.certs import make_pki
+from tools.paths import ROOT
 
 
 def router_program() -> None:
@@ -35,7 +35,7 @@ def ca_of(cert: str) -> str:
 
 def stack_file(stack: str, dest: Path, api_url: str, ca_pem: str, edit=None) -> Path:
     """Pulumi.<stack>.yaml with the router moved to the fake; `edit(config)` changes more."""
-    doc = yaml.safe_load((inline.REPO / f"Pulumi.{stack}.yaml").read_text())
+    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     router: dict[str, Any] = doc["config"]["k3s-platform:router"]
     router["apiUrl"] = api_url
     router["caBundle"] = ca_pem

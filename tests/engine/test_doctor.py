@@ -12,7 +12,7 @@ import yaml
 from components.network import kinds
 from tests.network.fake_pfrest import API_KEY, FakePfRest
 from tools import doctor
-from tools.engine import inline
+from tools.paths import ROOT
 
 from .router_stack import ca_of, self_signed
 
@@ -27,7 +27,7 @@ def router(tmp_path):
 
 
 def run_doctor(tmp_path, lan, router, capsys, edit=None):
-    doc = yaml.safe_load((inline.REPO / "Pulumi.dev.yaml").read_text())
+    doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     cluster = doc["config"]["k3s-platform:cluster"]
     cluster["ssh"] = {"user": "root"}
     cluster["servers"][0]["hostKey"] = lan.hosts["lab1"].host_key_public

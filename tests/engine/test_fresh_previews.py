@@ -17,7 +17,7 @@ import pytest
 from components.cluster import cluster_cas
 from tests.shared_data import SHARED, serve
 from tools.engine import inline
-from tools.harness import run_stack
+from tools.imitations.harness import run_stack
 
 from .conftest import assert_no_errors
 from .lab_cluster import stack_file

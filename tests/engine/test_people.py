@@ -21,6 +21,7 @@ from tests.shared_data import SHARED, serve
 from tools import kubeconfig as kubeconfig_command
 from tools.engine import inline
 from tools.lab import binaries, cluster
+from tools.paths import ROOT
 
 from .conftest import assert_no_errors
 from .lab_cluster import lab_for, objects_program, stack_file
@@ -60,7 +61,7 @@ def test_each_person_can_do_what_rbac_md_says_and_a_removed_person_is_refused(en
         pytest.fail(f"{SHARED}/charts/index.yaml not found: the local chart repository is test data in "
                     "../shared/charts (K3SP_SHARED=DIR to look elsewhere)", pytrace=False)
     plan = subprocess.run([sys.executable, "-m", "tools.plan", STACK, "--out", str(work / "plan")],
-                          cwd=inline.REPO, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert plan.returncode == 0, plan.stderr[-2000:]
     personas, rows = parse_matrix((work / "plan" / "rbac.md").read_text())
     lab = lab_for(STACK)

@@ -11,9 +11,10 @@ from components.cluster.k3s_cluster import K3sCluster
 from components.config import read_stack_config
 from tests.cluster.members import member
 from tools.engine import inline
-from tools.harness import run_stack
+from tools.imitations.engine_rules import diff_runs
+from tools.imitations.harness import run_stack
 from tools.lab.certs import make_pki
-from tools.plan.engine_rules import diff_runs
+from tools.paths import ROOT
 
 from .conftest import assert_no_errors
 
@@ -24,7 +25,7 @@ def cluster_program() -> None:
 
 
 def stack_file(path, edit=None):
-    doc = yaml.safe_load((inline.REPO / "Pulumi.dev.yaml").read_text())
+    doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     doc["config"]["k3s-platform:cluster"]["ssh"] = {"user": "root"}
     if edit:
         edit(doc["config"])

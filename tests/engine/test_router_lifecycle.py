@@ -10,8 +10,8 @@ from components.network.kinds import STATIC_MAPPING, api_privileges
 from tests.network.fake_pfrest import API_KEY, FakePfRest
 from tests.network.legacy_names import mappings_named_by_node
 from tools.engine import inline
-from tools.harness import run_stack
-from tools.plan.engine_rules import diff_runs
+from tools.imitations.engine_rules import diff_runs
+from tools.imitations.harness import run_stack
 
 from .conftest import assert_no_errors
 from .router_stack import ca_of, router_program, self_signed, stack_file

@@ -1,7 +1,7 @@
 """What the real engine previews for a command whose input comes from a resource the same run
 updates: the input is unknown, and the preview shows an update; the `up` then finds the value
 unchanged and leaves the command alone. The change mode models the preview
-(tools/plan/engine_rules.py `_computed_command_inputs`)."""
+(tools/imitations/engine_rules.py `_computed_command_inputs`)."""
 
 from __future__ import annotations
 

@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from tests.lab.test_admission import tenant_namespaces, wait_quota_status
-from tools.lab.binaries import REPO
+from tools.paths import ROOT
 
-PSS = REPO.parent / "shared" / "conformance" / "pss"
+PSS = ROOT.parent / "shared" / "conformance" / "pss"
 # restricted/pass fixtures a 1.34 API server refuses, and the words it must refuse them with
 # fail fixtures a 1.34 API server refuses before admission, in validation (they set procMount
 # Unmasked without hostUsers: false), and the words it refuses them with — measured in the lab

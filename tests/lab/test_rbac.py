@@ -4,7 +4,7 @@ Every cell of every row of ``rbac.md`` (PlatOps, each tenant's AppOps group, in 
 namespace) is asked of the lab's API server as a SubjectAccessReview — what ``kubectl auth
 can-i VERB RESOURCE -n NS --as someone --as-group GROUP`` sends — and must read the same. A
 stranger (an authenticated user in no group of ours) is added, with the answers the offline
-authorizer (tools/whocan.py) gives for them. Any disagreement fails the test.
+authorizer (tools/imitations/whocan.py) gives for them. Any disagreement fails the test.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 import pytest
 import yaml
 
-from tools.whocan import AUTHENTICATED, DEFAULT_CHECKS, Authorizer, Subject
+from tools.imitations.whocan import AUTHENTICATED, DEFAULT_CHECKS, Authorizer, Subject
 
 STRANGER = "lab-stranger"
 CHECKS = {c.label: c for c in DEFAULT_CHECKS}

@@ -21,6 +21,7 @@ from tools.engine import inline
 from tools.lab import binaries
 from tools.lab import rehearsal as lab
 from tools.lab.scenario import rehearse
+from tools.paths import ROOT
 
 STACKS = ("dev", "prod")
 # An agent to add and remove, and one that dies, per stack (on the nodes' network).
@@ -88,7 +89,7 @@ def deployed(request, charts):
                     pytrace=False)
     try:
         inline.bin_dir()
-        reh = lab.Rehearsal(stack, inline.REPO / "lab-out" / stack, lab.read_doc(inline.REPO / f"Pulumi.{stack}.yaml"),
+        reh = lab.Rehearsal(stack, ROOT / "lab-out" / stack, lab.read_doc(ROOT / f"Pulumi.{stack}.yaml"),
                             charts)
     except (lab.RehearsalError, inline.EngineUnavailable) as err:
         pytest.fail(str(err), pytrace=False)

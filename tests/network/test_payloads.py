@@ -201,7 +201,7 @@ def test_admin_rules_only_where_traffic_crosses_the_router():
 
 
 def test_dev_has_no_lan_admin_rules_and_prod_keeps_them():
-    from tools.harness import run_stack
+    from tools.imitations.harness import run_stack
 
     def admin_rules(stack):
         return sorted(r.name for r in run_stack(stack).registrations if "-fw-admin-" in r.name)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.network.resources import PfSenseApplyProvider, PfSenseObjectProvider
+from tools.paths import ROOT
 
 # The module path and class names stored in every existing stack's state.
 STORED_MODULE = "components.network.resources"
@@ -37,5 +37,5 @@ def test_a_stored_pickle_loads_in_a_fresh_interpreter():
     code = ("import base64, dill, sys; p = dill.loads(base64.b64decode(sys.argv[1])); "
             "print(type(p).__module__ + '.' + type(p).__name__)")
     out = subprocess.run([sys.executable, "-c", code, blob], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=ROOT)
     assert out.stdout.strip() == f"{STORED_MODULE}.PfSenseObjectProvider"

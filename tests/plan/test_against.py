@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.harness import run_stack
+from tools.imitations.engine_rules import SAME, diff_runs
+from tools.imitations.harness import run_stack
+from tools.paths import ROOT
 from tools.plan import against
-from tools.plan.engine_rules import SAME, diff_runs
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def plan(*args, cwd=ROOT):

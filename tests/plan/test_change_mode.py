@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from tests.config.fixtures import INVALID_DIR, write_stack_file
-from tools.harness import run_stack
-from tools.plan.engine_rules import DELETE, REPLACE, SAME, UPDATE, change_report, diff_runs
+from tools.imitations.engine_rules import DELETE, REPLACE, SAME, UPDATE, change_report, diff_runs
+from tools.imitations.harness import run_stack
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "k3s-platform:"
 
 

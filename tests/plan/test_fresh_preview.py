@@ -5,16 +5,16 @@ whose provider is configured from another resource's output, because on a first
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_command import remote
 
-from tools.harness import run_stack
-from tools.plan.engine_rules import CONSTRUCT_UNKNOWN, construct_errors, run_mode
+from tools.imitations.engine_rules import CONSTRUCT_UNKNOWN, construct_errors
+from tools.imitations.harness import run_stack
+from tools.paths import ROOT
+from tools.plan.modes import run_mode
 
-ROOT = Path(__file__).resolve().parents[2]
 KNOWN_KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters:
@@ -76,7 +76,7 @@ def test_fresh_preview_cli_on_the_real_stacks():
 
 
 def test_fresh_preview_gives_stack_policies_empty_outputs_for_the_unconfigured_provider():
-    from tools.plan.engine_rules import unconfigured_provider_resources
+    from tools.imitations.engine_rules import unconfigured_provider_resources
 
     run = run_stack("dev", fresh_preview=True)
     unconfigured = unconfigured_provider_resources(run)

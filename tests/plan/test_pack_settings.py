@@ -5,12 +5,12 @@ from pathlib import Path
 
 import yaml
 
-from tools import schemas
-from tools.harness import stack_config
+from tools.imitations import schemas
+from tools.imitations.harness import stack_config
 from tools.pack_settings import disagreements
+from tools.paths import ROOT
 from tools.plan.__main__ import main as plan_main
 
-ROOT = Path(__file__).resolve().parents[2]
 DEVICE_CLASS = {"apiVersion": "resource.k8s.io/v1", "kind": "DeviceClass", "metadata": {"name": "gpu"},
                 "spec": {}}
 
@@ -73,7 +73,7 @@ def test_the_plan_names_the_file_to_change_when_the_group_is_renamed(tmp_path, c
 
 
 def test_both_stacks_agree_with_their_pack_config():
-    from tools.policy_runner import load_stack_config
+    from tools.imitations.policy_runner import load_stack_config
     for stack in ("dev", "prod"):
         assert disagreements(stack, stack_config(stack), load_stack_config(stack)) == []
 

@@ -5,14 +5,12 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.config.fixtures import INVALID_DIR, write_stack_file
-
-ROOT = Path(__file__).resolve().parents[2]
+from tools.paths import ROOT
 
 
 def plan(*args, cwd=ROOT):

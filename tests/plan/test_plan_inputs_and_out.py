@@ -17,9 +17,8 @@ import pytest
 import yaml
 
 from tests.test_safe_yaml import alias_bomb
+from tools.paths import ROOT
 from tools.plan.outdir import MARKER, OutDirError, write_atomically
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _limit_memory() -> None:  # a regression must fail the test, not exhaust the machine

@@ -13,10 +13,9 @@ import yaml
 
 from tests.plan.test_against import committed_copy
 from tests.plan.test_change_mode import KEY, _add_tenant, edited
+from tools.imitations.engine_rules import CREATE, DELETE, REPLACE, UPDATE, Step
+from tools.paths import ROOT
 from tools.plan import review
-from tools.plan.engine_rules import CREATE, DELETE, REPLACE, UPDATE, Step
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def plan(*args, cwd=ROOT):
@@ -97,7 +96,7 @@ def test_report_only_needs_a_change_mode():
 def test_a_mandatory_violation_fails_report_only(monkeypatch, capsys):
     """Wiring: the pack's verdict on the new side reaches the exit code."""
     from tools.plan import build
-    from tools.plan.engine_rules import run_mode
+    from tools.plan.modes import run_mode
 
     violation = {"enforcement": "mandatory", "policy": "namespace-quota-and-limits",
                  "resource": "Namespace/x", "urn": "urn:x", "message": "no quota"}

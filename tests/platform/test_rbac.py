@@ -1,6 +1,6 @@
 """RBAC personas: the objects themselves (golden, schema) and static least-privilege rules.
 
-The who-can behaviour of these objects is proven in test_whocan.py; here we check the
+The who-can behaviour of these objects is proven in test_persona_permissions.py; here we check the
 rules as written, so a widened rule fails even before anyone evaluates it.
 """
 

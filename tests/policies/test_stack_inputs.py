@@ -5,7 +5,7 @@ that URN, and never passes an object it saw in neither call."""
 
 from __future__ import annotations
 
-from tools import policy_runner
+from tools.imitations import policy_runner
 
 NS = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "blog"}}
 QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": "blog"},

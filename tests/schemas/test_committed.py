@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
-from tools import schemas
-from tools.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME
+from tools.imitations import schemas
+from tools.imitations.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME
 
 INDEX = json.loads((CRD_SCHEMAS / INDEX_NAME).read_text())
 MIDDLEWARE = {"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",

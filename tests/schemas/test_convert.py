@@ -1,6 +1,6 @@
-"""tools/chart_crds.py on small hand-made inputs: the conversion rules, reading CRDs out of a
-chart archive (plain and templated), and fetching from a repository (digest, missing version).
-Needs nothing outside the repository."""
+"""`./run schemas` on small hand-made inputs: the conversion rules (tools/imitations/schemas.py),
+reading CRDs out of a chart archive (plain and templated), and fetching from a repository
+(tools/chart_crds.py: digest, missing version). Needs nothing outside the repository."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import yaml
 
 from components.system.chart_pin import ChartPin
 from tests.shared_data import serve
-from tools.chart_crds import ChartCrdError, convert, crds_in_archive, fetch_chart
+from tools.chart_crds import ChartCrdError, crds_in_archive, fetch_chart
+from tools.imitations.schemas import convert
 
 WIDGET_CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tests.shared_data import shared_path
-from tools.schemas import CRD_GROUPS, CRD_SCHEMAS
+from tools.imitations.schemas import CRD_GROUPS, CRD_SCHEMAS
 
 REFERENCE = shared_path("schemas/json", "the reference copy of the CRD JSON schemas",
                         "it is made independently from the upstream CRD files (traefik-helm-chart "

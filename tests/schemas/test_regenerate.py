@@ -14,7 +14,8 @@ import subprocess
 import sys
 
 from tests.shared_data import serve, shared_path
-from tools.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME, ROOT
+from tools.imitations.schemas import CRD_CHARTS, CRD_SCHEMAS, INDEX_NAME
+from tools.paths import ROOT
 
 PINS = ", ".join(f"{pin.chart} {pin.version} from {pin.repo}" for pin, _ in CRD_CHARTS)
 CHARTS = shared_path("charts/index.yaml", "the local chart repository (the pinned charts' .tgz "

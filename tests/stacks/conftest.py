@@ -1,6 +1,6 @@
 import pytest
 
-from tools.harness import run_stack
+from tools.imitations.harness import run_stack
 
 
 @pytest.fixture(scope="session")

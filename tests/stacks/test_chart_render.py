@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 from tests.shared_data import required, serve, shared_path
-from tools import schemas
-from tools.harness import stack_config
 from tools.helm import HelmUnavailable, ensure_helm
+from tools.imitations import schemas
+from tools.imitations.harness import stack_config
+from tools.imitations.policy_runner import check_resources, manifest_resources
 from tools.plan.render import k8s_objects
-from tools.policy_runner import check_resources, manifest_resources
 
 CHARTS = shared_path("charts/index.yaml", "the local chart repository (index.yaml and both chart archives)",
                      "it is our CI's test data; any Helm repository serving both pinned charts will do").parent

@@ -3,7 +3,7 @@
 import pulumi
 from pulumi.runtime import rpc
 
-from tools.harness import run_stack
+from tools.imitations.harness import run_stack
 
 CMD = "command:remote:Command"
 
@@ -235,7 +235,7 @@ def test_adopted_cas_are_read_once_and_sign_the_same_kubeconfigs(tmp_path):
     take the adopted client CA."""
     import yaml
 
-    from tools.harness import ROOT
+    from tools.paths import ROOT
 
     doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     doc["config"]["k3s-platform:cluster"]["certificateAuthorities"] = "adopt"
@@ -256,7 +256,7 @@ def test_adopted_cas_are_read_once_and_sign_the_same_kubeconfigs(tmp_path):
 def test_token_generation_two_rotates_the_first_server_before_any_node_gets_it(tmp_path):
     import yaml
 
-    from tools.harness import ROOT
+    from tools.paths import ROOT
 
     doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     doc["config"]["k3s-platform:cluster"]["tokenGeneration"] = 2
@@ -281,7 +281,7 @@ def test_token_generation_two_rotates_the_first_server_before_any_node_gets_it(t
 def _marked_dead(tmp_path, server):
     import yaml
 
-    from tools.harness import ROOT
+    from tools.paths import ROOT
 
     doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     for node in doc["config"]["k3s-platform:cluster"]["servers"]:

@@ -3,7 +3,7 @@ config's duplicate-name check (derived_names) and the plan's parsers see the rea
 
 from components import names
 from components.config.stack import derived_names
-from tools.harness import stack_config
+from tools.imitations.harness import stack_config
 
 ROUTER = "k3s-router"
 

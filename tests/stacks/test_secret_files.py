@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 from pulumi.runtime import rpc
 
-from tools.harness import ROOT, run_stack
+from tools.imitations.harness import run_stack
+from tools.paths import ROOT
 from tools.plan.__main__ import main as plan_main
 
 ACCESS, SECRET, PASSWORD = "AKIA-test-access-key-0001", "s3-secret-key-0002", "registry-password-0003"

@@ -3,10 +3,10 @@ who-can evaluator on the very objects the program registers."""
 
 import pytest
 
-from tools import schemas
-from tools.harness import stack_config
+from tools.imitations import schemas
+from tools.imitations.harness import stack_config
+from tools.imitations.whocan import Authorizer, Subject
 from tools.plan import render
-from tools.whocan import Authorizer, Subject
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ and review the diff before committing.
 
 `stack_run(stack)` runs the real program (`components/stack.py`'s Platform) under Pulumi's
 mocks with the stack's real `Pulumi.<stack>.yaml`, and returns every registration the engine
-would receive (tools/harness.py): the system layer is tested as it is wired, not a copy.
+would receive (tools/imitations/harness.py): the system layer is tested as it is wired, not a copy.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.golden import check_golden, to_yaml  # noqa: F401 - re-exported to the tests
-from tools import harness
+from tools.imitations import harness
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 

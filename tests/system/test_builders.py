@@ -20,7 +20,7 @@ from components.system.namespace_issuer import issuer_object
 from components.system.tls_route import route_objects
 from components.system.traefik_values import traefik_budget
 from tests.system.conftest import to_yaml
-from tools.schemas import validate
+from tools.imitations.schemas import validate
 
 K8S_MINOR = "v1.34"  # the builders are cluster-version independent; the pinned minor
 

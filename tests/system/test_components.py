@@ -1,6 +1,6 @@
 """The system components under Pulumi's mocks, for the real dev and prod stack configs.
 
-Each test reads the registrations the engine would receive (tools/harness.py) from
+Each test reads the registrations the engine would receive (tools/imitations/harness.py) from
 tests/system/program.py, which wires CertManager, TraefikStack and, per tenant,
 NamespaceIssuer + TlsRoute the way components/stack.py wires them.
 """
@@ -13,13 +13,13 @@ import pytest
 from pulumi.runtime import rpc
 
 from tests.system.conftest import stack_run
-from tools.harness import redact, stack_config
-from tools.schemas import validate
+from tools.imitations.harness import redact, stack_config
+from tools.imitations.schemas import validate
 
 STACKS = ["dev", "prod"]
 CHART = "kubernetes:helm.sh/v3:Release"
 CRD_GROUP_CHART = {"traefik.io": "traefik", "cert-manager.io": "cert-manager"}
-# What the harness substitutes for the encrypted `dashboardPassword` (tools/harness.py).
+# What the harness substitutes for the encrypted `dashboardPassword` (tools/imitations/harness.py).
 PASSWORD = "placeholder-dashboardPassword"
 
 

@@ -4,9 +4,10 @@ the leaves import nothing from the layer. (Components import the components they
 take: Pulumi reads a component's annotated attributes at run time.)"""
 
 import ast
-from pathlib import Path
 
-SYSTEM = Path(__file__).resolve().parents[2] / "components" / "system"
+from tools.paths import ROOT
+
+SYSTEM = ROOT / "components" / "system"
 LEAVES = {"budget", "chart_pin"}
 PURE = {"cert_manager_values", "crds", "htpasswd", "traefik_values"}
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tools.paths import ROOT
+
 BINARY = Path(subprocess.run([str(ROOT / ".ci" / "actionlint"), "path"], capture_output=True, text=True,
                              check=True).stdout.strip())
 

@@ -5,12 +5,12 @@ test_gitlab_schema.py and test_actionlint.py."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tools.paths import ROOT
+
 GITLAB = ROOT / ".gitlab-ci.yml"
 GITHUB = ROOT / ".github" / "workflows" / "ci.yml"
 PULUMI_VERSION = "3.272.0"

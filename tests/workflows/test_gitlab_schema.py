@@ -6,15 +6,14 @@ the names jobs refer to are checked in test_ci_files.py."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
 
 from tests.shared_data import shared_path
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = shared_path("schemas/gitlab-ci.json", "GitLab's CI JSON schema",
                      "GitLab's app/assets/javascripts/editor/schema/ci.json (see ../shared/schemas/README.md)")
 

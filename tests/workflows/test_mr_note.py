@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tools.paths import ROOT
+
 TOKEN = "glpat-test-token-not-real-0123456789"
 
 

@@ -2,14 +2,14 @@
 plan (what and why: ADR 0008) and write BENCHMARKS.md.
 
 Measured, in one run:
-  1. program evaluation time under mocks (`tools.harness.run_stack`), dev and prod, median of 5;
+  1. program evaluation time under mocks (`tools.imitations.harness.run_stack`), dev and prod, median of 5;
   2. scaling with tenants: prod with N synthetic tenants (default N = 10, 100, 1000), each N
      twice in a fresh process (`tools.bench.child`): program evaluation alone, and the whole
      plan (`python -m tools.plan`: evaluation, schema validation, policies through the
      analyzer, rbac.md, files, diagram) — time, time per resource, the plan's stage times,
      peak RSS of each; the ratios plan/evaluation and per-resource(largest N)/per-resource(100);
   3. policy throughput through the analyzer's gRPC interface as the engine calls it (one
-     Analyze per resource, then AnalyzeStack; `tools.policy_runner.check_resources`, prod
+     Analyze per resource, then AnalyzeStack; `tools.imitations.policy_runner.check_resources`, prod
      policy config), on prod and on the largest N's plan, without and with the analyzer's start;
   4. critical path: longest dependsOn chain of prod's custom resources (`tools.bench.graph`);
   5. tracemalloc peak of one prod evaluation.
@@ -44,11 +44,12 @@ from pathlib import Path
 import yaml
 
 from components import safe_yaml
-from tools import policy_runner
 from tools.bench import engine, engine_calls
 from tools.bench.engine import ENGINE_TENANTS
 from tools.bench.graph import critical_path
-from tools.harness import ROOT, run_stack
+from tools.imitations import policy_runner
+from tools.imitations.harness import run_stack
+from tools.paths import ROOT
 from tools.plan import render
 from tools.plan.build import policy_resources as plan_policy_resources
 

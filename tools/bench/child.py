@@ -1,7 +1,7 @@
 """One measured run in its own process, for `tools.bench`: `python -m tools.bench.child
 eval|plan CONFIG_FILE OUT_DIR`.
 
-`eval` runs the program under mocks (`tools.harness.run_stack`) and nothing else; `plan` runs
+`eval` runs the program under mocks (`tools.imitations.harness.run_stack`) and nothing else; `plan` runs
 the whole offline plan as `python -m tools.plan prod --config-file CONFIG_FILE --out OUT_DIR
 --progress` does. Either prints one JSON line on stdout: {"registrations", "seconds"} (from
 this process's start of work to its end, imports of the program included). A fresh process
@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
     mode, config_file, out = argv[0], Path(argv[1]), Path(argv[2])
     started = time.perf_counter()
     if mode == "eval":
-        from tools.harness import run_stack
+        from tools.imitations.harness import run_stack
 
         registrations = len(run_stack("prod", config_file).registrations)
     elif mode == "plan":

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from tools.bench.svg_plot import line_plot
-from tools.harness import ROOT
+from tools.paths import ROOT
 
 ENGINE_TENANTS = (2, 10, 100)
 EXTRAPOLATED_TENANTS = 1000

@@ -9,7 +9,7 @@ decrypted config in PULUMI_CONFIG and PULUMI_PROJECT/STACK/ORGANIZATION/DRY_RUN 
 `measure()` reproduces that: the pack's analyzer started with that environment (secret values
 replaced by placeholders of the same length) and configured with the stack's policy config,
 then the calls one at a time, by the engine's own client where it is built
-(`policy-calls`, engine/pulumi/policycalls, with `./run engine build`) or else by an
+(`policy-calls`, tools/engine/go/pulumi/policycalls, with `./run engine build`) or else by an
 equivalent Python client. It also measures the floor of the same calls: an analyzer that
 answers every call at once, served by grpcio as pulumi-policy serves the pack
 (`tools/bench/noop_analyzer.py`), which bounds what any Python pack can reach on the machine.
@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tools import policy_runner
-from tools.harness import ROOT
+from tools.imitations import policy_runner
+from tools.paths import ROOT
 
 ENGINE_BUILD = ROOT / "tools" / "engine" / "build.sh"
 DRIVER = "policy-calls"

@@ -1,1 +1,1 @@
-"""The engine tier: the real Pulumi CLI and providers (engine/README.md)."""
+"""The engine tier: the real Pulumi CLI and providers (tools/engine/README.md)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tools.caller import caller_path
 from tools.engine import inline, sources
+from tools.paths import ROOT
 
 ROWS = (
     # part, built binary, requirement whose pin it serves, what it is
@@ -33,7 +34,7 @@ ROWS = (
 
 
 def pin(requirement: str) -> str:
-    for line in (inline.REPO / "requirements.txt").read_text().splitlines():
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
         if line.startswith(f"{requirement}=="):
             return line.split("==", 1)[1].split()[0]
     return "?"
@@ -74,7 +75,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", help="where the events go (default: the work directory)")
     args = parser.parse_args(argv)
 
-    work = caller_path(args.work) if args.work else inline.REPO / "engine-out" / args.stack
+    work = caller_path(args.work) if args.work else ROOT / "engine-out" / args.stack
     if args.fresh and work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)

@@ -5,12 +5,12 @@
 #                                                 ones) into the cache, then report
 #   tools/engine/build.sh status                  report what the cache holds, building nothing
 #   tools/engine/build.sh path                    print the bin directory for the current pins
-# The tools are listed in engine/tools.tsv; a tool of kind "go" is built from the small module
-# engine/<name>/ (go.mod + go.sum, committed) when that module exists. A tool whose upstream
+# The tools are listed in tools/engine/tools.tsv; a tool of kind "go" is built from the small module
+# tools/engine/go/<name>/ (go.mod + go.sum, committed) when that module exists. A tool whose upstream
 # module the Go module proxy does not serve at its pin is reported as BLOCKED, with the
 # proxy's answer, and nothing is put in its place.
 # Cache (outside the repository): ${K3SP_ENGINE_CACHE:-~/.cache/k3s-platform/engine}/
-#   <pulumi pin>-<key>/bin   the binaries; <key> hashes the pins, engine/, and `go version`
+#   <pulumi pin>-<key>/bin   the binaries; <key> hashes the pins, tools/engine/go/, and `go version`
 #   ../go/mod, ../go/build   GOMODCACHE and GOCACHE, shared with the lab (K3SP_GO_CACHE moves them)
 #   ../src/                  provider source trees prepared for building (tools/engine/sources.py)
 # Exit status: 0 when every tool was built or is blocked (reported); 1 on an unexpected
@@ -19,7 +19,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-manifest=$repo/engine/tools.tsv
+manifest=$repo/tools/engine/tools.tsv
+modules=$repo/tools/engine/go  # one Go module per folder
 cache_root=${K3SP_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k3s-platform/engine}
 # One Go module cache and one build cache for every engine and lab build (tools/lab/binaries.py
 # and tools/engine/sources.py use the same), so a module is downloaded once.
@@ -43,13 +44,17 @@ pin_of() {
 # Tool lines of the manifest (comments and blank lines dropped).
 tools() { grep -v -e '^#' -e '^[[:space:]]*$' "$manifest"; }
 
+# The key reads tools/engine/go/ as engine/, the modules' folder before they moved under the tool
+# that builds them, so the move changed no key and no built cache went stale.
+as_before_move() { sed 's#tools/engine/go/#engine/#g'; }
+
 cache_key() {
   {
     go version
-    cat "$manifest"
+    as_before_move <"$manifest"
     tools | cut -f2 | sort -u | while read -r req; do echo "$req $(pin_of "$req")"; done
-    find "$repo/engine" -name 'go.mod' -o -name 'go.sum' -o -name '*.go' | LC_ALL=C sort | while read -r f; do
-      echo "${f#"$repo"/}"
+    find "$modules" -name 'go.mod' -o -name 'go.sum' -o -name '*.go' | LC_ALL=C sort | while read -r f; do
+      echo "${f#"$repo"/}" | as_before_move
       cat "$f"
     done
   } | sha256sum | cut -c1-12
@@ -94,10 +99,10 @@ note() { results+=("$(printf '%-8s %-28s %s' "$1" "$2" "$3")"); }
 
 build_go() {
   local name=$1 want=$2 module=$3 package=$4 versionvar=$5 bin=$6 logs=$7
-  local moddir=$repo/engine/$name got out ldflags=""
+  local moddir=$modules/$name got out ldflags=""
   if [ ! -f "$moddir/go.mod" ]; then
     if out=$(go mod download -json "$module@$want" 2>&1); then
-      note MISSING "$name" "$module@$want is served now, but engine/$name/go.mod does not exist yet (see engine/README.md)"
+      note MISSING "$name" "$module@$want is served now, but tools/engine/go/$name/go.mod does not exist yet (see tools/engine/README.md)"
       missing=$((missing + 1))
       return
     fi
@@ -105,9 +110,9 @@ build_go() {
     return
   fi
   got=$(go list -C "$moddir" -m -f '{{.Version}}' "$module") ||
-    { note FAILED "$name" "engine/$name/go.mod does not resolve $module"; failed=$((failed + 1)); return; }
+    { note FAILED "$name" "tools/engine/go/$name/go.mod does not resolve $module"; failed=$((failed + 1)); return; }
   local label=$got
-  [ "$got" = "$want" ] || label="$got (OFF-PIN: requirements pin $want; see engine/README.md)"
+  [ "$got" = "$want" ] || label="$got (OFF-PIN: requirements pin $want; see tools/engine/README.md)"
   if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.version" 2>/dev/null)" = "$got" ]; then
     note cached "$name" "$label"
     return
@@ -136,10 +141,10 @@ go_build() {
 # Our own program inside an engine module (kind "local"): built with that module's go.mod, so
 # it uses exactly the dependency versions of the tool built from it (policy-calls: the CLI's sdk).
 build_local() {
-  local name=$1 moddir=$repo/engine/$2 package=$3 bin=$4 logs=$5 sdk
-  [ -f "$moddir/go.mod" ] || { note FAILED "$name" "engine/$2/go.mod does not exist"; failed=$((failed + 1)); return; }
+  local name=$1 moddir=$modules/$2 package=$3 bin=$4 logs=$5 sdk
+  [ -f "$moddir/go.mod" ] || { note FAILED "$name" "tools/engine/go/$2/go.mod does not exist"; failed=$((failed + 1)); return; }
   sdk=$(go list -C "$moddir" -m -f '{{.Version}}' github.com/pulumi/pulumi/sdk/v3) ||
-    { note FAILED "$name" "engine/$2/go.mod does not resolve sdk/v3"; failed=$((failed + 1)); return; }
+    { note FAILED "$name" "tools/engine/go/$2/go.mod does not resolve sdk/v3"; failed=$((failed + 1)); return; }
   if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.version" 2>/dev/null)" = "$sdk" ]; then
     note cached "$name" "with sdk/v3 $sdk"
     return
@@ -204,7 +209,7 @@ run_build() {
       files) copy_files "$name" "$want" "$module" "$package" "$dir/bin" ;;
       local) build_local "$name" "$module" "$package" "$dir/bin" "$dir/logs" ;;
       source) build_source "$name" "$dir/bin" "$dir/logs" ;;
-      *) die "engine/tools.tsv: unknown kind '$kind' for $name" ;;
+      *) die "tools/engine/tools.tsv: unknown kind '$kind' for $name" ;;
     esac
   done < <(tools)
   report "$dir" | tee "$dir/report.txt"

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from components import safe_yaml
+from tools.paths import ROOT
 
-REPO = Path(__file__).resolve().parents[2]
 PROJECT = "k3s-platform"
 PASSPHRASE = "k3s-platform-engine-tier"  # protects placeholder secrets in throwaway state only
 # Environment the tier never passes on: each changes what the engine does in preview.
@@ -49,7 +49,7 @@ class EngineUnavailable(Exception):
 
 
 def bin_dir() -> Path:
-    out = subprocess.run([str(REPO / "tools" / "engine" / "build.sh"), "path"], capture_output=True,
+    out = subprocess.run([str(ROOT / "tools" / "engine" / "build.sh"), "path"], capture_output=True,
                          text=True, check=True)
     return Path(out.stdout.strip())
 
@@ -113,7 +113,7 @@ def engine_env(cli: Path, home: Path) -> dict[str, str]:
         # Dynamic providers are unpickled in their own process by module path
         # (components.network...): the repository must be importable there, as the project
         # directory is when the CLI runs `pulumi up` in it.
-        PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])]),
+        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])]),
         PULUMI_HOME=str(home),
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
@@ -128,13 +128,13 @@ def policy_pack_wrapper(work: Path) -> Path:
     wrapper = work / "k3s-platform-policies"
     wrapper.write_text("#!/bin/sh\n"
                        f"exec '{Path(sys.executable).parent / 'python'}' -u -m pulumi.policy \"$@\" "
-                       f"'{REPO / 'policies'}'\n")
+                       f"'{ROOT / 'policies'}'\n")
     wrapper.chmod(0o755)
     return wrapper
 
 
 def secret_keys() -> list[str]:
-    project = safe_yaml.load((REPO / "Pulumi.yaml").read_text(), source="Pulumi.yaml") or {}
+    project = safe_yaml.load((ROOT / "Pulumi.yaml").read_text(), source="Pulumi.yaml") or {}
     return [k for k, d in (project.get("config") or {}).items() if isinstance(d, dict) and d.get("secret")]
 
 
@@ -156,10 +156,10 @@ def placeholder_secret_maps(stack_file: Path) -> dict[str, dict]:
 
 def program() -> None:
     """The project's own `__main__.py`, run as the CLI's language host would run it."""
-    os.chdir(REPO)
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+    os.chdir(ROOT)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
 def program_of(body: Callable[[], None] | None) -> Callable[[], None]:
@@ -168,7 +168,7 @@ def program_of(body: Callable[[], None] | None) -> Callable[[], None]:
         return program
 
     def run() -> None:
-        os.chdir(REPO)
+        os.chdir(ROOT)
         body()
 
     return run
@@ -245,15 +245,15 @@ class EngineStack:
         self.env["PULUMI_BACKEND_URL"] = f"file://{work / 'state'}"
         project_dir = work / "project"
         project_dir.mkdir(exist_ok=True)
-        shutil.copy(REPO / "Pulumi.yaml", project_dir / "Pulumi.yaml")
+        shutil.copy(ROOT / "Pulumi.yaml", project_dir / "Pulumi.yaml")
         stack_file = project_dir / f"Pulumi.{stack}.yaml"
-        source = config_file or REPO / f"Pulumi.{stack}.yaml"
+        source = config_file or ROOT / f"Pulumi.{stack}.yaml"
         if not stack_file.exists() or config_file is not None:
             kept = encrypted_entries(stack_file) if stack_file.exists() else {}
             shutil.copy(source, stack_file)
             if kept:
                 keep_encrypted_entries(stack_file, kept)
-        self.config_json = REPO / "policies" / "config" / f"{stack}.json"
+        self.config_json = ROOT / "policies" / "config" / f"{stack}.json"
         self.wrapper = policy_pack_wrapper(work)
         self._stack = auto.create_or_select_stack(
             stack_name=stack, project_name=PROJECT, program=program_of(program),

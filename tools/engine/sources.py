@@ -1,4 +1,4 @@
-"""Provider plugins built from upstream source trees, for the engine tier (engine/README.md).
+"""Provider plugins built from upstream source trees, for the engine tier (tools/engine/README.md).
 
 Three kinds of source reach this machine: a module the Go module proxy serves (kubernetes,
 whose only served version is the commit of tag v4.25.0) and the upstream archives in

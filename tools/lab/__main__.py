@@ -25,8 +25,7 @@ from pathlib import Path
 import yaml
 
 from tools.lab import binaries, cluster
-
-REPO = binaries.REPO
+from tools.paths import ROOT
 
 
 def current_file() -> Path:
@@ -37,7 +36,7 @@ def stack_service_cidr(stack: str) -> str:
     """cluster.serviceCidr of Pulumi.<stack>.yaml, or the program's default (components/config/cluster.py)."""
     from components.config import Cluster
 
-    data = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text()) or {}
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
     cluster_cfg = (data.get("config") or {}).get("k3s-platform:cluster") or {}
     return str(cluster_cfg.get("serviceCidr") or Cluster.model_fields["service_cidr"].default)
 
@@ -62,13 +61,13 @@ def cmd_up(args) -> int:
         print(f"lab: the local chart repository is not at {charts} (test data in ../shared; "
               "K3SP_SHARED=DIR to look elsewhere)", file=sys.stderr)
         return 2
-    source = Path(args.config) if args.config else REPO / f"Pulumi.{args.stack}.yaml"
+    source = Path(args.config) if args.config else ROOT / f"Pulumi.{args.stack}.yaml"
     then = [Path(p) for p in args.then or []]
     for path in (source, *then):
         if not path.is_file():
             print(f"lab: {path}: no such file", file=sys.stderr)
             return 2
-    work = REPO / "lab-out" / args.stack
+    work = ROOT / "lab-out" / args.stack
     failed = False
     with serve(charts) as charts_url:
         reh = rehearsal.Rehearsal(args.stack, work, rehearsal.read_doc(source), charts_url,

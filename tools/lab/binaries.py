@@ -1,7 +1,7 @@
 """The lab's binaries: where they live, how they are built, and the pinned kubectl.
 
 kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok are built from their Go modules
-(``lab/apiserver``, ``lab/etcd``, ``lab/kwok``: go.mod/go.sum only) into ``~/.cache/k3s-platform/lab/<version>/`` (or ``$K3SP_CACHE``), with
+(``tools/lab/go/apiserver``, ``etcd``, ``kwok``: go.mod/go.sum only) into ``~/.cache/k3s-platform/lab/<version>/`` (or ``$K3SP_CACHE``), with
 the Go module and build caches under ``~/.cache/k3s-platform/go``. Nothing built or fetched is
 kept in the repository.
 
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools import helm
-
-REPO = Path(__file__).resolve().parents[2]
+from tools.paths import ROOT
 
 KUBERNETES_VERSION = "v1.34.2"  # k3s v1.34.2+k3s1, the stacks' k3sVersion
 ETCD_VERSION = "v3.6.5"  # kubeadm v1.34.2 DefaultEtcdVersion (MinExternalEtcdVersion 3.5.24)
+MODULES = ROOT / "tools" / "lab" / "go"  # one Go module per binary's source
 
 
 class LabUnavailable(Exception):
@@ -38,7 +38,7 @@ def cache_root() -> Path:
 class GoBinary:
     name: str
     version: str
-    module_dir: Path  # the small module under lab/ that pins the build
+    module_dir: Path  # the small module under tools/lab/go/ that pins the build
     package: str
     ldflags: str = ""
 
@@ -60,16 +60,16 @@ def _kube_version_ldflags(version: str) -> str:
     return " ".join(flags)
 
 
-KUBE_APISERVER = GoBinary("kube-apiserver", KUBERNETES_VERSION, REPO / "lab" / "apiserver",
+KUBE_APISERVER = GoBinary("kube-apiserver", KUBERNETES_VERSION, MODULES / "apiserver",
                           "k8s.io/kubernetes/cmd/kube-apiserver", _kube_version_ldflags(KUBERNETES_VERSION))
-KUBE_CONTROLLER_MANAGER = GoBinary("kube-controller-manager", KUBERNETES_VERSION, REPO / "lab" / "apiserver",
+KUBE_CONTROLLER_MANAGER = GoBinary("kube-controller-manager", KUBERNETES_VERSION, MODULES / "apiserver",
                                    "k8s.io/kubernetes/cmd/kube-controller-manager",
                                    _kube_version_ldflags(KUBERNETES_VERSION))
-KUBE_SCHEDULER = GoBinary("kube-scheduler", KUBERNETES_VERSION, REPO / "lab" / "apiserver",
+KUBE_SCHEDULER = GoBinary("kube-scheduler", KUBERNETES_VERSION, MODULES / "apiserver",
                           "k8s.io/kubernetes/cmd/kube-scheduler", _kube_version_ldflags(KUBERNETES_VERSION))
-ETCD = GoBinary("etcd", ETCD_VERSION, REPO / "lab" / "etcd", "go.etcd.io/etcd/server/v3")
+ETCD = GoBinary("etcd", ETCD_VERSION, MODULES / "etcd", "go.etcd.io/etcd/server/v3")
 KWOK_VERSION = "v0.8.0"
-KWOK = GoBinary("kwok", KWOK_VERSION, REPO / "lab" / "kwok", "sigs.k8s.io/kwok/cmd/kwok")
+KWOK = GoBinary("kwok", KWOK_VERSION, MODULES / "kwok", "sigs.k8s.io/kwok/cmd/kwok")
 GO_BINARIES = (ETCD, KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KWOK)
 
 

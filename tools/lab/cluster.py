@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tools.lab import binaries
 from tools.lab.certs import Pki, make_pki, pki_files
+from tools.paths import ROOT
 
 # The admission plugins the lab asks for on top of the defaults. PodSecurity, LimitRanger,
 # ResourceQuota, NamespaceLifecycle and ServiceAccount are all in 1.34's default-enabled set
@@ -334,7 +335,7 @@ def _launch_workloads(lab: Lab, timeout: float) -> None:
     for name, cmd in procs.items():
         log = wd / f"{name}.log"
         proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=binaries.REPO)
+                                cwd=ROOT)
         pids[name] = proc.pid
         lab.save()
     for name, ip, labels in lab.nodes:

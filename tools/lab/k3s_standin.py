@@ -21,7 +21,7 @@ would read them:
 - when no server runs k3s any more (uninstalled), the control plane stops.
 
 One control plane stands for all servers: embedded etcd's quorum and the API server's fail-over
-are not modelled (lab/README.md).
+are not modelled (tools/lab/README.md).
 """
 
 from __future__ import annotations

@@ -34,11 +34,10 @@ from typing import Any
 import yaml
 
 from tools.engine import inline
-from tools.lab import binaries, node_standins
+from tools.lab import node_standins
 from tools.lab.certs import make_pki
 from tools.lab.k3s_standin import StandInK3s
 
-REPO = binaries.REPO
 MOUNT_NS_ENV = "K3SP_LAB_MOUNT_NS"
 HOSTS_FILE = Path("/etc/hosts")
 # Objects another admin keeps on the router: the stack must never touch them.
@@ -211,7 +210,7 @@ class Rehearsal:
                  echo=None) -> None:
         from tests.engine.ssh_hosts import SshLan, missing
         from tests.network.fake_pfrest import API_KEY, FakePfRest
-        from tools.harness import stack_config
+        from tools.imitations.harness import stack_config
 
         why = missing()
         if why:

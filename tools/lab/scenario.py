@@ -9,7 +9,7 @@ offline plan's change mode.
 - a resource the preview said one thing of and the `up` did another;
 - an uninstall that ran on a host whose steps the preview did not delete or replace (the
   rule: nothing the preview calls an update runs a delete on a host);
-- a step where the change mode (tools/plan/engine_rules.diff_runs over the previous and the
+- a step where the change mode (tools/imitations/engine_rules.diff_runs over the previous and the
   new config) and the real preview differ.
 """
 
@@ -59,8 +59,8 @@ def step_ops(run: inline.Run) -> dict[str, str]:
 def model_ops(stack: str, before: Path | None, after: Path) -> tuple[dict[str, str], list[str]]:
     """What the change mode says of the same change (all creates for a first deploy): the op
     per resource, and the steps it refuses (with why)."""
-    from tools.harness import run_stack
-    from tools.plan.engine_rules import diff_runs
+    from tools.imitations.engine_rules import diff_runs
+    from tools.imitations.harness import run_stack
 
     new = run_stack(stack, after)
     if before is None:

@@ -25,8 +25,9 @@ import yaml
 from tools.helm import ensure_helm
 from tools.lab import binaries
 from tools.lab.cluster import Lab, LabError
+from tools.paths import ROOT
 
-CHARTS = Path(os.environ.get("K3SP_SHARED") or binaries.REPO.parent / "shared") / "charts"
+CHARTS = Path(os.environ.get("K3SP_SHARED") or ROOT.parent / "shared") / "charts"
 FIELD_MANAGER = "k3s-platform-lab"
 MASKED = "[secret]"
 
@@ -71,7 +72,7 @@ class StackResult:
 def write_plan(stack: str, out: Path) -> Path:
     """Run the offline plan of STACK into OUT (python -m tools.plan STACK --out OUT)."""
     proc = subprocess.run([sys.executable, "-m", "tools.plan", stack, "--out", str(out)],
-                          cwd=binaries.REPO, capture_output=True, text=True, timeout=1800)
+                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise LabError(f"plan {stack} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     return out

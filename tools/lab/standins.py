@@ -8,7 +8,7 @@ tools.lab.standins KUBECONFIG NODE_IP...`), started and stopped with the lab:
   never answer and would refuse every object it guards. The lab deletes the webhook
   configurations once they appear; the objects are then admitted as if the webhook had
   allowed them. Everything else the webhooks check is out of the lab's reach (documented in
-  lab/README.md).
+  tools/lab/README.md).
 """
 
 from __future__ import annotations

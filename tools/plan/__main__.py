@@ -1,7 +1,7 @@
 """`python -m tools.plan <stack> [--out DIR] [--config-file FILE]` — what `pulumi up` would create.
 
 `--fresh-preview`, `--from OLD_CONFIG_FILE` and `--against GIT_REF` check engine rules instead
-(tools/plan/engine_rules.py, tools/plan/against.py); `--report-only` makes the two change modes
+(tools/plan/modes.py, tools/plan/against.py); `--report-only` makes the two change modes
 a merge-request gate (tools/plan/review.py). In every mode `--out DIR` also gets `report.md`,
 the Markdown a reviewer reads in the merge request.
 
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from tools.cli import finish
-from tools.harness import ROOT
+from tools.paths import ROOT
 from tools.plan.build import PlanFailure, build_plan
 from tools.plan.outdir import OutDirError, caller_path, check_target, write_atomically
 from tools.plan.review import REPORT_FILE, plan_markdown
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return against.run_against(args.stack, args.against, config_file, report_only=args.report_only,
                                    out=report_out, command=_command(argv))
     if args.fresh_preview or args.from_config:
-        from tools.plan.engine_rules import run_mode
+        from tools.plan.modes import run_mode
 
         return run_mode(args.stack, config_file, fresh_preview=args.fresh_preview,
                         old_config=caller_path(args.from_config) if args.from_config else None,

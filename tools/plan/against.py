@@ -3,7 +3,7 @@
 Runs the program twice under mocks: as it is at GIT_REF (its files exported from git into a
 temporary directory and run there in a subprocess, with that revision's own stack files) and
 as it is in the working tree; then compares the two runs with the change mode's engine rules
-(`tools/plan/engine_rules.diff_runs`: matched by URN or alias) and prints the same report.
+(`tools/imitations/engine_rules.diff_runs`: matched by URN or alias) and prints the same report.
 Exit: 0 when every resource is kept (same or updated in place), 1 when any is replaced,
 deleted or created, 2 when either side cannot run (bad ref, invalid config). With
 `--report-only` (the merge-request gate) creates and in-place updates pass too: 1 only for what
@@ -11,7 +11,7 @@ a reviewer must approve (tools/plan/review.py), with the pack run over the new s
 
 The old side writes its registrations with `python -m tools.plan <stack> --dump-registrations
 FILE`; a revision from before that flag existed is dumped by this file run as a script with
-the old revision first on `sys.path` (so it is the old `tools.harness` and program that run).
+the old revision first on `sys.path` (so it is the old harness and program that run).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def dump_run(run, path: Path) -> None:
 def load_run(path: Path):
     """A `StackRun` back from `dump_run`'s JSON. Fields this revision's `Registration` does not
     know are dropped; fields it has and the dump lacks keep their defaults."""
-    from tools.harness import Registration, StackRun, with_engine_urns
+    from tools.imitations.harness import Registration, StackRun, with_engine_urns
 
     doc = json.loads(Path(path).read_text(encoding="utf-8"), object_hook=_decode)
     known = {f.name for f in dataclasses.fields(Registration)}
@@ -89,15 +89,27 @@ def load_run(path: Path):
     return with_engine_urns(StackRun(doc["stack"], regs))
 
 
+def _harness():
+    """The harness of the revision being run. This file also dumps for old revisions (`_main`),
+    and those from before issue 31 have it at tools/harness.py."""
+    import importlib
+
+    try:
+        return importlib.import_module("tools.imitations.harness")
+    except ModuleNotFoundError as err:
+        if err.name not in ("tools.imitations", "tools.imitations.harness"):
+            raise
+        return importlib.import_module("tools.harness")
+
+
 def dump_registrations(stack: str, config_file: Path | None, out: Path) -> int:
     """The hidden `--dump-registrations FILE` mode of `python -m tools.plan`."""
     import pulumi
 
-    from tools.harness import ConfigFileError, run_stack
-
+    harness = _harness()
     try:
-        run = run_stack(stack, config_file)
-    except (ConfigFileError, pulumi.RunError) as err:
+        run = harness.run_stack(stack, config_file)
+    except (harness.ConfigFileError, pulumi.RunError) as err:
         print(err, file=sys.stderr)
         return 2
     dump_run(run, out)
@@ -153,10 +165,11 @@ def run_against(stack: str, ref: str, config_file: Path | None = None, repo: Pat
     not contain) gets report.md and report.txt."""
     import pulumi
 
-    from tools.harness import ROOT, ConfigFileError, run_stack
+    from tools.imitations.engine_rules import CREATE, DELETE, REPLACE, change_report, diff_runs
+    from tools.imitations.harness import ConfigFileError, run_stack
+    from tools.paths import ROOT
     from tools.plan import review
     from tools.plan.build import stack_policy_violations
-    from tools.plan.engine_rules import CREATE, DELETE, REPLACE, change_report, diff_runs
 
     repo = repo or ROOT
     try:

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.platform.rbac import APPOPS_BINDING, PLATOPS_BINDING
-from tools import pack_settings, policy_runner, schemas
-from tools.harness import ConfigFileError, StackRun, run_stack, stack_config
+from tools import pack_settings
+from tools.imitations import policy_runner, schemas
+from tools.imitations.harness import ConfigFileError, StackRun, run_stack, stack_config
+from tools.imitations.whocan import Subject, rbac_matrix_markdown
 from tools.plan import render
 from tools.plan.diagram import GraphvizMissing, architecture_dot, render_svg_png
-from tools.whocan import Subject, rbac_matrix_markdown
 
 Progress = Callable[[str], None]
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from components import names
 from components.platform.rbac import APPOPS_BINDING, PLATOPS_BINDING
-from tools.harness import Registration, StackRun, redact
+from tools.imitations.harness import Registration, StackRun, redact
 
 HELM_CHART = names.HELM_RELEASE
 REMOTE_COMMAND = names.REMOTE_COMMAND

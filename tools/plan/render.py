@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from components import names
-from tools.harness import SECRET, Registration, StackRun, redact
+from tools.imitations.harness import SECRET, Registration, StackRun, redact
 
 HELM_CHART = names.HELM_RELEASE
 DYNAMIC_PREFIX = "pulumi-python:dynamic"

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tools.plan.engine_rules import CREATE, DELETE, REPLACE, SAME, STEP_ORDER, UPDATE, Step
+from tools.imitations.engine_rules import CREATE, DELETE, REPLACE, SAME, STEP_ORDER, UPDATE, Step
 
 REPORT_FILE = "report.md"
 TEXT_FILE = "report.txt"

@@ -9,7 +9,7 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 
-from tools import schemas
+from tools.imitations import schemas
 
 MINOR = "v1.34"
 VERSION = schemas.schema_version(MINOR)

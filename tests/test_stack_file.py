@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from components.config import ConfigError
-from tools.harness import ConfigFileError, load_config_file, stack_config
+from tools.imitations.harness import ConfigFileError, load_config_file, stack_config
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DEV = (ROOT / "Pulumi.dev.yaml").read_text()
 
 

@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tools.cli import disowned, owned
+from tools.paths import ROOT
 
 if TYPE_CHECKING:  # imported where used at run time: grpc and the protos load only to talk to a pack
     import grpc
     from pulumi.runtime.proto.analyzer_pb2_grpc import AnalyzerStub
 
-ROOT = Path(__file__).resolve().parents[1]
 PACK_DIR = ROOT / "policies"
 CONFIG_DIR = PACK_DIR / "config"
 PROJECT = "k3s-platform"

@@ -44,7 +44,7 @@ import yaml
 from components import names
 from components.config import k3s_options
 from components.network.resources import router_host
-from tools.harness import Registration, StackRun
+from tools.imitations.harness import Registration, StackRun
 
 # Which k3s keys a running cluster cannot take (components/config/k3s_options.py keeps the table
 # beside the flag list, so a passed-through key is judged like the program's own).

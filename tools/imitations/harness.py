@@ -28,9 +28,9 @@ from typing import Any
 from google.protobuf import json_format
 
 from components import go_yaml, names, safe_yaml
+from tools.paths import ROOT
 from tools.stack_file import StackFileError, read_stack_file
 
-ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "k3s-platform"
 SECRET = "[secret]"
 
@@ -223,7 +223,7 @@ class Registration:
     property_dependencies: dict[str, list[str]]
     inputs: dict  # wire form; secret values wrapped in Pulumi's secret signature
     protect: bool = False
-    # Options the engine's step rules read (tools/plan/engine_rules.py); not rendered.
+    # Options the engine's step rules read (tools/imitations/engine_rules.py); not rendered.
     remote: bool = False  # a multi-language component the provider constructs (Construct)
     providers: dict[str, str] = field(default_factory=dict)  # package -> provider URN
     aliases: list[str] = field(default_factory=list)  # URNs this resource was known by

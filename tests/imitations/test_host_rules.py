@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from tests.network.legacy_names import mappings_named_by_node
-from tools.harness import ROOT, run_stack
-from tools.plan.engine_rules import diff_runs
+from tools.imitations.engine_rules import diff_runs
+from tools.imitations.harness import run_stack
+from tools.paths import ROOT
 
 
 def changed(tmp_path, stack, edit, base=None):
@@ -204,7 +205,7 @@ def test_one_server_to_three_is_flagged_as_a_datastore_migration(tmp_path):
     assert "snapshot first" in warnings[0]
     [first] = [s for s in steps if s.warning]
     assert first.name == "k3s-cluster-lab1-config" and first.op == "update"
-    from tools.plan.engine_rules import change_report
+    from tools.imitations.engine_rules import change_report
 
     text = change_report(steps, "t").text()
     assert "warnings (1):\n  warning: datastore migration on lab1" in text
@@ -283,7 +284,7 @@ def test_a_vlan_network_without_nodes_comes_and_goes_freely(tmp_path):
 
 
 def _pf(name, key, api_url="https://192.168.10.1", kind="firewall_rule"):
-    from tools.harness import Registration
+    from tools.imitations.harness import Registration
 
     return Registration(urn=f"urn:pulumi:dev::k3s-platform::pulumi-python:dynamic/network:PfSenseObject::{name}",
                         type="pulumi-python:dynamic/network:PfSenseObject", name=name, parent=None, custom=True,
@@ -292,7 +293,7 @@ def _pf(name, key, api_url="https://192.168.10.1", kind="firewall_rule"):
 
 
 def _run(*regs):
-    from tools.harness import StackRun
+    from tools.imitations.harness import StackRun
 
     return StackRun("dev", list(regs))
 

@@ -12,10 +12,15 @@ Each core schema is read and its validator built once per Kubernetes version and
 reused: `kubernetes_validate.validate` would re-read and re-parse the schema and the whole
 definitions file for every object. The schema files and rules are the package's own, looked
 up the way it looks them up, so the answers are the same.
+
+`convert` is how a CRD's `openAPIV3Schema` becomes the JSON schema a custom resource is checked
+against (unknown fields refused as `kubectl --validate=strict` refuses them); tools/chart_crds.py,
+the `./run schemas` command, reads the charts and writes what it returns.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -30,9 +35,9 @@ from referencing import Registry, Resource
 
 from components.system.cert_manager_values import CERT_MANAGER_CHART
 from components.system.traefik_values import TRAEFIK_CHART
-from tools.harness import SECRET
+from tools.imitations.harness import SECRET
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CRD_SCHEMAS = ROOT / "crd-schemas"
 INDEX_NAME = "index.json"
 # The charts whose CRDs define the custom resources the program emits, and the API groups
@@ -151,7 +156,7 @@ def _validate_custom(obj: dict, api_version: str, kind: str, folder: Path) -> li
         pins = ", ".join(f"{pin.chart} {pin.version}" for pin, _ in CRD_CHARTS)
         return [f"{_ref(obj)}: no schema for {api_version} {kind}: the pinned charts ({pins}) "
                 "define no such kind — fix apiVersion/kind, or pin the chart that defines it in "
-                "tools/schemas.py CRD_CHARTS and run `./run schemas`"]
+                "tools/imitations/schemas.py CRD_CHARTS and run `./run schemas`"]
     validator = _crd_validator(folder, entry["file"], entry["sha256"])
     if isinstance(validator, str):
         return [f"{_ref(obj)}: {validator}"]
@@ -184,3 +189,77 @@ def validate(obj: dict, kubernetes_minor: str, crd_schemas: Path = CRD_SCHEMAS) 
 
 def validate_all(objects: list[dict], kubernetes_minor: str) -> list[str]:
     return [problem for obj in objects for problem in validate(obj, kubernetes_minor)]
+
+
+# --- a CRD version as a JSON schema (what `./run schemas` writes into crd-schemas/) ----------------
+
+DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+# ObjectMeta is not in a CRD's schema (the API server owns it): check the fields objects set.
+# The description is in every committed schema file (and its sha256 in index.json): left as written.
+METADATA = {
+    "type": "object",
+    "description": "Subset of ObjectMeta (added by tools/chart_crds.py; other ObjectMeta fields are allowed and not checked).",
+    "properties": {
+        "name": {"type": "string"},
+        "generateName": {"type": "string"},
+        "namespace": {"type": "string"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+# Schema keywords whose value is one schema, a list of schemas, or a map of name -> schema.
+_ONE = ("items", "additionalProperties", "not")
+_MANY = ("anyOf", "allOf", "oneOf")
+_MAP = ("properties", "patternProperties", "definitions")
+
+
+class CrdSchemaError(Exception):
+    """A CRD version whose schema cannot be converted; the message names the CRD and its source."""
+
+
+def _strict(node: object) -> object:
+    """A CRD structural schema as JSON Schema: unknown fields rejected where the CRD lists its
+    fields (as `kubectl --validate=strict` does), Kubernetes extensions mapped where JSON Schema
+    has an equivalent; other `x-kubernetes-*` keys and CEL rules stay as inert annotations."""
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    for key in _ONE:
+        if isinstance(out.get(key), dict):
+            out[key] = _strict(out[key])
+    for key in _MANY:
+        if isinstance(out.get(key), list):
+            out[key] = [_strict(s) for s in out[key]]
+    for key in _MAP:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: _strict(s) for name, s in out[key].items()}
+    if out.get("x-kubernetes-int-or-string") and "anyOf" not in out:
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if out.get("nullable") and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    if out.get("x-kubernetes-list-type") == "set":
+        out["uniqueItems"] = True
+    if (out.get("type") == "object" and "properties" in out and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")):
+        out["additionalProperties"] = False
+    return out
+
+
+def convert(crd: dict, version: dict, source: str) -> dict:
+    """The JSON schema of one served version of `crd`; `source` names where the CRD came from."""
+    spec = crd["spec"]
+    group, kind = spec["group"], spec["names"]["kind"]
+    api_version = f"{group}/{version['name']}"
+    body = _strict(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
+    if not isinstance(body, dict):
+        raise CrdSchemaError(f"{source}: {crd['metadata']['name']} {version['name']}: openAPIV3Schema is not a mapping")
+    props = body.setdefault("properties", {})
+    props["apiVersion"] = {**props.get("apiVersion", {"type": "string"}), "const": api_version}
+    props["kind"] = {**props.get("kind", {"type": "string"}), "const": kind}
+    props["metadata"] = METADATA
+    body["required"] = ["apiVersion", "kind", *[r for r in body.get("required", [])
+                                                 if r not in ("apiVersion", "kind")]]
+    body.setdefault("additionalProperties", False)
+    head = {"$schema": DRAFT_07, "title": f"{kind} ({api_version})", "x-source": source,
+            "x-crd-name": crd["metadata"]["name"], "x-scope": spec["scope"]}
+    return {**head, **body}

@@ -21,8 +21,6 @@ over `StackRun`s, the engine rules the offline plan checks (ADR 0004 says where 
   provider: same when their inputs are equal, else update.
 - A replace or delete of a pulumi-command `remote.Command` that has a `delete` script runs
   that script on a host: the step is flagged DESTRUCTIVE-ON-HOST (host and what it does).
-- `run_mode(...)`: the plan's `--fresh-preview` and `--from` modes (the only part that runs
-  the program).
 
 Values never leave this module: a step names changed property paths, never their contents.
 """
@@ -38,7 +36,7 @@ from typing import Any, TypedDict
 
 from components import names
 from components.network.resources import CONNECTION_KEYS, router_moved
-from tools.harness import Registration, StackRun
+from tools.imitations.harness import Registration, StackRun
 
 CONSTRUCT_UNKNOWN = "cannot construct components if the provider is configured with unknown values"
 
@@ -559,7 +557,7 @@ def diff_runs(old: StackRun, new: StackRun) -> list[Step]:
         steps.append(Step(DELETE, reg.urn, reg.type, reg.name, error=error,
                           destructive=None if retained else host_delete(reg),
                           note="retainOnDelete: only dropped from the state" if retained else ""))
-    from tools.plan import host_rules  # what the hosts and the router cannot take
+    from tools.imitations import host_rules  # what the hosts and the router cannot take
 
     return host_rules.apply(steps, old, new)
 
@@ -744,71 +742,3 @@ def change_report(steps: Iterable[Step], title: str) -> ChangeReport:
         out.append(f"FAILED: {refused} step(s) the engine refuses, {host_replaces} replace(s) running a "
                    "delete script on a host for a resource the new config keeps")
     return report
-
-
-# --- the plan's two modes (the only impure part: they run the program) ------------------------
-
-
-def fresh_preview_policy_errors(run: StackRun, unconfigured: set[str]) -> list[str]:
-    """The pack as the engine calls it in this preview: mandatory violations fail it."""
-    from tools.plan.build import check_policies
-
-    found = check_policies(run, outputs_unknown=unconfigured)
-    return [f"error: policy {v['policy']} ({v['enforcement']}) on {v['resource']}: {v['message']}"
-            for v in found if v["enforcement"] == "mandatory"]
-
-
-def run_mode(stack: str, config_file=None, *, fresh_preview: bool = False, old_config=None, program=None,
-             report_only: bool = False, out=None, command: str = "") -> int:
-    """`./run plan <stack> --fresh-preview | --from OLD_CONFIG_FILE`. Exit: 0 ok, 1 the engine
-    would refuse (or a change would run a host-side delete on a kept resource), 2 bad config.
-    `report_only` (with --from): 1 only for what a reviewer must approve (tools/plan/review.py).
-    `out` = (directory, paths it must not contain) gets report.md and report.txt."""
-    import sys
-
-    import pulumi
-
-    from tools.harness import ConfigFileError, run_stack
-    from tools.plan import review
-    from tools.plan.build import stack_policy_violations
-
-    violations = None
-    try:
-        if fresh_preview:
-            run = run_stack(stack, config_file, program=program, fresh_preview=True)
-            errors = construct_errors(run)
-            unconfigured = unconfigured_provider_resources(run)
-            summary = (f"fresh preview of {stack}: {len(run.registrations)} registrations, "
-                       f"{sum(1 for r in run.registrations if r.remote)} remote components, "
-                       f"{len(unconfigured)} resources on a provider not configured yet (empty outputs "
-                       "for the stack policies)")
-            errors += fresh_preview_policy_errors(run, unconfigured)
-        else:
-            old = run_stack(stack, old_config, program=program)
-            new = run_stack(stack, config_file, program=program)
-            if report_only:
-                violations = stack_policy_violations(new, stack, config_file)
-    except (ConfigFileError, pulumi.RunError) as err:
-        print(err, file=sys.stderr)
-        return 2
-    if fresh_preview:
-        lines = [summary, *errors,
-                 f"FAILED: {len(errors)} engine error(s)" if errors else "ok: the engine would accept this preview"]
-        markdown = review.fresh_preview_markdown(stack, summary, errors, command=command)
-        code = 1 if errors else 0
-    else:
-        title = f"changes for {stack}: {old_config} -> {config_file or f'Pulumi.{stack}.yaml'}"
-        steps = diff_runs(old, new)
-        report = change_report(steps, title)
-        lines = list(report.lines)
-        code = 1 if report.failed else 0
-        if report_only:
-            verdict, code = review.verdict_lines(steps, violations or [])
-            lines += verdict
-        markdown = review.change_markdown(title, steps, violations, command=command)
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    from tools.plan.outdir import write_change_reports
-
-    return write_change_reports(out, markdown, text, code)
-

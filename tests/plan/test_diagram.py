@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tools.harness import Registration, StackRun, run_stack, stack_config
+from tools.imitations.harness import Registration, StackRun, run_stack, stack_config
 from tools.plan.diagram import GraphvizMissing, architecture_dot, render_svg_png
 
 

@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from tools import whocan
-from tools.whocan import Authorizer, Subject, rbac_matrix_markdown
+from tools.imitations import whocan
+from tools.imitations.whocan import Authorizer, Subject, rbac_matrix_markdown
 
 RBAC = "rbac.authorization.k8s.io"
 NAMESPACES = ["a", "b", "c", None]  # None: a RoleBinding without metadata.namespace
@@ -149,7 +149,7 @@ def test_a_question_reads_only_the_bindings_of_its_asker():
 
 def _matrix_cell_by_cell(objects, personas, namespaces) -> list[str]:
     """The reference rows: every (persona, namespace, check) asked on its own."""
-    from tools.whocan import DEFAULT_CHECKS
+    from tools.imitations.whocan import DEFAULT_CHECKS
 
     authz = Authorizer(objects)
     rows = []

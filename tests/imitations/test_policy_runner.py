@@ -1,5 +1,6 @@
-"""tools.policy_runner and tools.policycheck: the pack run through its analyzer server
-the way the engine runs it, config reconciliation like the CLI, and clean failures."""
+"""tools/imitations/policy_runner.py (and tools/policycheck.py on top of it): the pack run through
+its analyzer server the way the engine runs it, config reconciliation like the CLI, and clean
+failures."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import pytest
 import yaml
 
 from tests.policies.helpers import (
-    ROOT,
     default_deny,
     good_pod_spec,
     limit_range,
@@ -21,7 +21,7 @@ from tests.policies.helpers import (
     pod,
     quota,
 )
-from tools.policy_runner import (
+from tools.imitations.policy_runner import (
     AnalyzerProcess,
     PolicyRunError,
     Violation,
@@ -31,6 +31,7 @@ from tools.policy_runner import (
     reconcile_config,
     type_token,
 )
+from tools.paths import ROOT
 
 
 def _bad_stack() -> list[dict]:

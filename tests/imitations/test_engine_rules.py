@@ -1,4 +1,4 @@
-"""The engine rules of tools/plan/engine_rules.py on hand-made registrations: the diff-rules
+"""The engine rules of tools/imitations/engine_rules.py on hand-made registrations: the diff-rules
 table, replaceOnChanges, deleteBeforeReplace, protect, retainOnDelete, aliases, providers,
 host-side deletes, and the secrecy of the report."""
 
@@ -8,8 +8,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from components.network.resources import PfSenseApplyProvider, PfSenseObjectProvider
-from tools.harness import Registration, StackRun
-from tools.plan.engine_rules import (
+from tools.imitations.engine_rules import (
     CREATE,
     CREATE_REPLACEMENT,
     DELETE,
@@ -22,6 +21,7 @@ from tools.plan.engine_rules import (
     diff_runs,
     rule_for,
 )
+from tools.imitations.harness import Registration, StackRun
 
 STACK = "urn:pulumi:dev::k3s-platform::"
 UNINSTALL = "#!/bin/sh\n# Uninstall k3s agent from w9.\n/usr/local/bin/k3s-agent-uninstall.sh\n"
