@@ -358,7 +358,7 @@ def _tenant_rules(tenants: tuple[Tenant, ...]) -> list[str]:
     return problems
 
 
-# The CN of the program's own client certificate (components/cluster/access.py).
+# The CN of the program's own client certificate (components/cluster/cluster_cas.py).
 PROGRAM_USER = "k3s-platform"
 
 

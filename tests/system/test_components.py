@@ -1,8 +1,9 @@
 """The system components under Pulumi's mocks, for the real dev and prod stack configs.
 
-Each test reads the registrations the engine would receive (tools/imitations/harness.py) from
-tests/system/program.py, which wires CertManager, TraefikStack and, per tenant,
-NamespaceIssuer + TlsRoute the way components/stack.py wires them.
+Each test reads the registrations the engine would receive (tools/imitations/harness.py) of the
+real program's system layer (tests/system/conftest.py runs components/stack.py's Platform):
+CertManager, TraefikStack and, per tenant, NamespaceIssuer + TlsRoute, wired as the program
+wires them.
 """
 
 from __future__ import annotations

@@ -181,7 +181,7 @@ def human_summary(run: StackRun, violations: list[dict]) -> str:
     by_urn = {r.urn: r for r in run.registrations}
     per_layer: dict[str, Counter] = defaultdict(Counter)
     # Custom resources (the chart Releases among them: helm renders their objects only in a
-    # real run; tests/system/test_chart_render.py checks them with helm in CI).
+    # real run; tests/stacks/test_chart_render.py checks them with helm in CI).
     shown = [r for r in run.registrations if r.custom]
     for reg in shown:
         per_layer[layer_of(reg, by_urn)][reg.type] += 1
