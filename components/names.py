@@ -22,6 +22,12 @@ HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 TENANT_LABEL = "k3s-platform/tenant"
 
 
+def child(parent: str, *parts: object) -> str:
+    """A child resource's name, `<parent>-<part>-...`: how every component names what it
+    registers (each part as text; a part may itself hold hyphens)."""
+    return "-".join([parent, *(str(p) for p in parts)])
+
+
 def slug(text: str) -> str:
     """A config value as part of a resource name: lowercase, every other character `-`
     (`10.8.0.0/24` -> `10-8-0-0-24`)."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_tls as tls
 
+from components import names
+
 CA_USES = ("cert_signing", "crl_signing", "digital_signature")
 
 
@@ -94,15 +96,15 @@ def signed_cert(
     `early_renewal_hours`: the next `up` replaces the certificate once it is that close to
     its expiry (default None: only once expired)."""
     pems = ca_pems(ca) if isinstance(ca, CaPair) else ca
-    key = ecdsa_key(f"{prefix}-key", opts)
+    key = ecdsa_key(names.child(prefix, "key"), opts)
     csr = tls.CertRequest(
-        f"{prefix}-csr",
+        names.child(prefix, "csr"),
         private_key_pem=key.private_key_pem,
         subject=tls.CertRequestSubjectArgs(common_name=common_name, organization=organization),
         opts=opts,
     )
     cert = tls.LocallySignedCert(
-        f"{prefix}-cert",
+        names.child(prefix, "cert"),
         cert_request_pem=csr.cert_request_pem,
         ca_private_key_pem=pems.key_pem,
         ca_cert_pem=pems.cert_pem,

@@ -12,6 +12,7 @@ from ipaddress import IPv4Network
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import names
 from components.cluster.cluster_cas import ClusterAccess
 from components.cluster.k3s_cluster import K3sCluster
 from components.config import Secrets, StackConfig
@@ -40,10 +41,10 @@ def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider
     psa = config.cluster.kubernetes_minor
     charts = str(config.charts.repository).rstrip("/") if config.charts.repository else None
     cert_manager = CertManager(
-        f"{name}-cert-manager", certificates=config.certificates, psa_version=psa,
+        names.child(name, "cert-manager"), certificates=config.certificates, psa_version=psa,
         provider=provider, chart_repository=charts, opts=child)
     traefik = TraefikStack(
-        f"{name}-traefik", ingress=config.ingress,
+        names.child(name, "traefik"), ingress=config.ingress,
         admin_cidrs=config.admin_sources,
         # PROXY protocol and forwarded headers only from the router's HAProxy (prod), which
         # reaches the nodes from its address on their network.
@@ -51,15 +52,15 @@ def kubernetes_layers(name: str, config: StackConfig, secrets: Secrets, provider
         ha=config.cluster.ha, dashboard_password=secrets.dashboard_password,
         cert_manager=cert_manager, psa_version=psa, provider=provider,
         chart_repository=charts, nodes=config.ingress_nodes, opts=child)
-    personas = Personas(f"{name}-personas", config.platops.group, provider, opts=child)
-    TenantHosts(f"{name}-tenant-hosts", provider, opts=child)
+    personas = Personas(names.child(name, "personas"), config.platops.group, provider, opts=child)
+    TenantHosts(names.child(name, "tenant-hosts"), provider, opts=child)
     tenants = [
-        Tenant(f"{name}-{tenant.name}", tenant, psa_version=psa,
+        Tenant(names.child(name, tenant.name), tenant, psa_version=psa,
                appops_role=personas.appops_role, cert_manager=cert_manager,
                traefik=traefik, provider=provider, opts=child)
         for tenant in config.tenants
     ]
-    people = People(f"{name}-people", config.people, access, appops_role=personas.appops_role,
+    people = People(names.child(name, "people"), config.people, access, appops_role=personas.appops_role,
                     tenant_namespaces={t.namespace: t.resources["namespace"] for t in tenants},
                     provider=provider, opts=child)
     return KubernetesLayers(cert_manager, traefik, personas, tenants, people)
@@ -71,12 +72,12 @@ class Platform(pulumi.ComponentResource):
         super().__init__("k3s-platform:index:Platform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.router = Router(f"{name}-router", config.router, config.router_inventory,
+        self.router = Router(names.child(name, "router"), config.router, config.router_inventory,
                              secrets.pfsense_api_key, opts=child)
 
         # Joiners register through apiHostname: its DNS override (and HAProxy in prod) first.
         self.cluster = K3sCluster(
-            f"{name}-cluster", config.cluster, secrets.ssh_private_key,
+            names.child(name, "cluster"), config.cluster, secrets.ssh_private_key,
             endpoint_ready=self.router.ready, protect=config.cluster.ha,
             etcd_s3_credentials=secrets.etcd_s3_credentials, registry_auth=secrets.registry_auth, opts=child)
         layers = kubernetes_layers(name, config, secrets, self.cluster.provider, self.cluster.access, child)

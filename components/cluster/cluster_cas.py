@@ -81,12 +81,12 @@ def program_cas(name: str, opts: pulumi.ResourceOptions) -> ProgramCas:
     protected = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True))
     cas = {
         ca_name: self_signed_ca(
-            f"{name}-{ca_name}-key", f"{name}-{ca_name}", common_name=f"k3s-{ca_name}",
+            names.child(name, ca_name, "key"), names.child(name, ca_name), common_name=f"k3s-{ca_name}",
             organization=CA_ORGANIZATION, validity_hours=CA_VALIDITY_HOURS, opts=protected)
         for ca_name, _ in render.CLUSTER_CAS
     }
     # RSA, as k3s generates it: every Kubernetes release verifies RS256 service-account tokens.
-    sa_key = tls.PrivateKey(f"{name}-service-account-key", algorithm="RSA", rsa_bits=2048, opts=protected)
+    sa_key = tls.PrivateKey(names.child(name, "service-account-key"), algorithm="RSA", rsa_bits=2048, opts=protected)
     return ProgramCas(cas=cas, service_account_key=sa_key)
 
 
@@ -131,6 +131,6 @@ def program_kubeconfig(name: str, access: ClusterAccess, opts: pulumi.ResourceOp
     """`<name>-program-{key,csr,cert}` and the program's own kubeconfig."""
     from components.config import PROGRAM_USER
 
-    cert, key = client_certificate(f"{name}-program", access, PROGRAM_USER, PROGRAM_GROUP,
+    cert, key = client_certificate(names.child(name, "program"), access, PROGRAM_USER, PROGRAM_GROUP,
                                    PROGRAM_VALIDITY_HOURS, PROGRAM_RENEWAL_HOURS, opts)
     return access.kubeconfig(cert, key, user=PROGRAM_USER)

@@ -350,20 +350,20 @@ def render_vlan_rules(inv: RouterInventory) -> list[DesiredObject]:
     for vlan in inv.vlans:
         iface, net, router = f"{IFACE_PREFIX}{vlan.name}", vlan.cidr, vlan.gateway
         prefix = names.vlan_rule_prefix(vlan.name)
-        rules.append(_rule(f"{prefix}-dns", f"{vlan.name} to dns resolver", iface, "tcp/udp", net, router, 53))
-        rules.append(_rule(f"{prefix}-ntp", f"{vlan.name} to ntp", iface, "udp", net, router, NTP_PORT))
+        rules.append(_rule(names.child(prefix, "dns"), f"{vlan.name} to dns resolver", iface, "tcp/udp", net, router, 53))
+        rules.append(_rule(names.child(prefix, "ntp"), f"{vlan.name} to ntp", iface, "udp", net, router, NTP_PORT))
         if vlan.name == inv.node_network:
             if inv.ha:
                 for port, what in ((6443, "kubernetes api"), (80, "ingress http"), (443, "ingress https")):
-                    rules.append(_rule(f"{prefix}-haproxy-{port}", f"{vlan.name} to {what} on the router", iface,
+                    rules.append(_rule(names.child(prefix, "haproxy", port), f"{vlan.name} to {what} on the router", iface,
                                        "tcp", net, router, port))
             for cidr, proto, port in inv.tenant_egress:
                 if cidr.subnet_of(vlan.cidr) or not any(cidr.subnet_of(ipaddress.IPv4Network(p)) for p in PRIVATE_SPACE):
                     continue  # same network (switched) or public (the outbound rule passes it)
-                rules.append(_rule(f"{prefix}-egress-{_slug(str(cidr))}-{proto}-{port}",
+                rules.append(_rule(names.child(prefix, "egress", _slug(str(cidr)), proto, port),
                                    f"{vlan.name} tenant egress to {cidr} {proto}/{port}", iface, proto, net, cidr,
                                    port))
-        rules.append(_rule(f"{prefix}-outbound", f"{vlan.name} to the internet", iface, None, net,
+        rules.append(_rule(names.child(prefix, "outbound"), f"{vlan.name} to the internet", iface, None, net,
                            f"!{PRIVATE_ALIAS}", None, ("fw-alias-private",)))
     return rules
 

@@ -120,7 +120,7 @@ class Router(pulumi.ComponentResource):
             members = self._members[subsystem]
             first = [self.applies["interfaces"]] if "interfaces" in self.applies else []
             self.applies[subsystem] = PfSenseApply(
-                f"{name}-apply-{subsystem}",
+                names.child(name, "apply", subsystem),
                 self._connection,
                 subsystem,
                 [{"kind": m.kind.name, "payload": m.key} for m in members],
@@ -158,7 +158,7 @@ class Router(pulumi.ComponentResource):
         if kind.secret:
             value = pulumi.Output.secret(value)
         res = PfSenseObject(
-            f"{self._name}-{obj.role}",
+            names.child(self._name, obj.role),
             self._connection,
             kind,
             ident,
@@ -166,7 +166,7 @@ class Router(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[self.objects[r] for r in obj.after],
                 # Same parent and type, the old name: the engine moves the state, nothing is recreated.
-                aliases=[pulumi.Alias(name=f"{self._name}-{old}") for old in obj.aliases]),
+                aliases=[pulumi.Alias(name=names.child(self._name, old)) for old in obj.aliases]),
         )
         self.objects[obj.role] = res
         if kind.assigned_id:

@@ -45,24 +45,24 @@ def vpn_pki(name: str, vpn: VpnSettings, opts: pulumi.ResourceOptions | None = N
     """CA, server and client certificates and the tls-crypt key for `vpn` (see module docstring)."""
     hours = vpn.cert_validity_days * 24
     ca = self_signed_ca(
-        f"{name}-vpn-ca-key",
-        f"{name}-vpn-ca",
+        names.child(name, "vpn-ca-key"),
+        names.child(name, "vpn-ca"),
         common_name=f"{TAG} VPN CA",
         organization=TAG,
         validity_hours=CA_VALIDITY_HOURS,
         opts=opts,
     )
     server = signed_cert(
-        f"{name}-vpn-server", ca, common_name=SERVER_CN, organization=TAG, validity_hours=hours,
+        names.child(name, "vpn-server"), ca, common_name=SERVER_CN, organization=TAG, validity_hours=hours,
         uses=SERVER_USES, opts=opts,
     )
     clients = {
         client: signed_cert(
-            f"{name}-{names.vpn_client(client)}", ca, common_name=client, organization=TAG, validity_hours=hours,
+            names.child(name, names.vpn_client(client)), ca, common_name=client, organization=TAG, validity_hours=hours,
             uses=CLIENT_USES, opts=opts,
         )
         for client in vpn.clients
     }
-    tls_bytes = random.RandomBytes(f"{name}-vpn-tls-key", length=TLS_KEY_BYTES, opts=opts)
+    tls_bytes = random.RandomBytes(names.child(name, "vpn-tls-key"), length=TLS_KEY_BYTES, opts=opts)
     tls_key: pulumi.Output[str] = pulumi.Output.secret(tls_bytes.hex.apply(render_static_key))
     return VpnPki(ca=ca, server=server, clients=clients, tls_key=tls_key)

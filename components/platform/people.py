@@ -39,15 +39,15 @@ class People(pulumi.ComponentResource):
         certs = pulumi.ResourceOptions(parent=self)
         self.kubeconfigs = {}
         for person in people:
-            cert, key = client_certificate(f"{name}-{person.name}", access, person.name, None,
+            cert, key = client_certificate(names.child(name, person.name), access, person.name, None,
                                            CERT_VALIDITY_DAYS * 24, CERT_RENEWAL_DAYS * 24, certs)
             first_tenant = person.tenants[0] if person.tenants else None
             self.kubeconfigs[person.name] = access.kubeconfig(cert, key, user=person.name, namespace=first_tenant)
             if person.role == "platops":
-                kube.apply(f"{name}-{names.person_binding(person.name, 'platops')}", rbac.person_platops_binding(person.name),
+                kube.apply(names.child(name, names.person_binding(person.name, 'platops')), rbac.person_platops_binding(person.name),
                            pulumi.ResourceOptions(parent=self, provider=provider))
             for tenant in person.tenants:
-                kube.apply(f"{name}-{names.person_binding(person.name, tenant)}", rbac.person_appops_binding(tenant, person.name),
+                kube.apply(names.child(name, names.person_binding(person.name, tenant)), rbac.person_appops_binding(tenant, person.name),
                            pulumi.ResourceOptions(parent=self, provider=provider,
                                                   depends_on=[tenant_namespaces[tenant], appops_role]))
         self.register_outputs({})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components import kube
+from components import kube, names
 from components.platform import rbac
 
 
@@ -17,7 +17,7 @@ class Personas(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("k3s-platform:platform:Personas", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        self.appops_role = kube.apply(f"{name}-appops-role", rbac.appops_cluster_role(), child)
+        self.appops_role = kube.apply(names.child(name, "appops-role"), rbac.appops_cluster_role(), child)
         self.platops_binding = kube.apply(
-            f"{name}-platops-binding", rbac.platops_cluster_role_binding(platops_group), child)
+            names.child(name, "platops-binding"), rbac.platops_cluster_role_binding(platops_group), child)
         self.register_outputs({})

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
+from components import kube, names
 from components.config import Tenant as TenantConfig
 from components.platform.sample_app import APP
 from components.platform.tenant_objects import tenant_objects
@@ -43,23 +43,23 @@ class Tenant(pulumi.ComponentResource):
         def child(depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
 
-        namespace = kube.apply(f"{name}-namespace", objects.pop("namespace"), child())
+        namespace = kube.apply(names.child(name, "namespace"), objects.pop("namespace"), child())
         self.namespace = tenant.name
         appops = objects.pop("appops")
         self.resources: dict[str, pulumi.Resource] = {"namespace": namespace}
         for role, obj in objects.items():
-            self.resources[role] = kube.apply(f"{name}-{role}", obj, child([namespace]))
-        self.resources["appops"] = kube.apply(f"{name}-appops", appops, child([namespace, appops_role]))
+            self.resources[role] = kube.apply(names.child(name, role), obj, child([namespace]))
+        self.resources["appops"] = kube.apply(names.child(name, "appops"), appops, child([namespace, appops_role]))
 
         # One Issuer per namespace: Traefik reads TLS secrets from the route's own namespace.
         self.issuer = NamespaceIssuer(
-            f"{name}-issuer", namespace=tenant.name, cert_manager=cert_manager, provider=provider,
+            names.child(name, "issuer"), namespace=tenant.name, cert_manager=cert_manager, provider=provider,
             depends_on=[namespace], opts=pulumi.ResourceOptions(parent=self))
         # One Certificate per host set, always (secret `<tenant>-tls`, Middleware
         # `<tenant>-headers`); the IngressRoute only when the sample app is its backend.
         app = tenant.sample_app
         self.route = TlsRoute(
-            f"{name}-route", hosts=list(tenant.hosts), service=APP if app else None,
+            names.child(name, "route"), hosts=list(tenant.hosts), service=APP if app else None,
             port=app.port if app else None, issuer=self.issuer, traefik_chart=traefik.chart,
             provider=provider, depends_on=[self.resources["app-service"]] if app else [],
             opts=pulumi.ResourceOptions(parent=self))

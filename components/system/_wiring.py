@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
+from components import kube, names
 from components.system.budget import (
     Budget,
     limit_range,
@@ -38,12 +38,12 @@ class BoundedNamespace:
 
 def bounded_namespace(prefix: str, name: str, *, psa_version: str, budget: Budget,
                       provider: k8s.Provider, parent: pulumi.Resource) -> BoundedNamespace:
-    ns = kube.apply_as(k8s.core.v1.Namespace, f"{prefix}-namespace",
+    ns = kube.apply_as(k8s.core.v1.Namespace, names.child(prefix, "namespace"),
                        system_namespace(name, psa_version=psa_version),
                        pulumi.ResourceOptions(parent=parent, provider=provider))
     in_ns = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[ns])
-    quota = kube.apply_as(k8s.core.v1.ResourceQuota, f"{prefix}-quota", resource_quota(name, budget), in_ns)
-    limits = kube.apply_as(k8s.core.v1.LimitRange, f"{prefix}-limits", limit_range(name), in_ns)
+    quota = kube.apply_as(k8s.core.v1.ResourceQuota, names.child(prefix, "quota"), resource_quota(name, budget), in_ns)
+    limits = kube.apply_as(k8s.core.v1.LimitRange, names.child(prefix, "limits"), limit_range(name), in_ns)
     return BoundedNamespace(ns, quota, limits)
 
 

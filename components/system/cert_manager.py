@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import names
 from components.config import Certificates
 from components.pki import self_signed_ca
 from components.system._wiring import bounded_namespace, chart
@@ -70,7 +71,7 @@ class CertManager(pulumi.ComponentResource):
 
         ns = bounded_namespace(name, NAMESPACE, psa_version=psa_version, budget=cert_manager_budget(),
                                provider=provider, parent=self)
-        self.chart = chart(f"{name}-chart", CERT_MANAGER_CHART, namespace=ns,
+        self.chart = chart(names.child(name, "chart"), CERT_MANAGER_CHART, namespace=ns,
                            values=cert_manager_values(namespace=NAMESPACE), provider=provider, parent=self,
                            repository=chart_repository)
         self.ready = [self.chart]
@@ -78,7 +79,7 @@ class CertManager(pulumi.ComponentResource):
         self.ca = None
         if certificates.issuer == "ca":
             pair = self_signed_ca(
-                f"{name}-ca-key", f"{name}-ca-cert",
+                names.child(name, "ca-key"), names.child(name, "ca-cert"),
                 common_name=ca_common_name or f"k3s-platform {pulumi.get_stack()} CA",
                 organization="k3s-platform", validity_hours=CA_VALIDITY_HOURS,
                 early_renewal_hours=30 * 24, opts=pulumi.ResourceOptions(parent=self))

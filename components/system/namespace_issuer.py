@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
+from components import kube, names
 from components.config import Certificates
 from components.system import crds
 from components.system.cert_manager import CertManager
@@ -80,10 +80,10 @@ class NamespaceIssuer(pulumi.ComponentResource):
                     lambda p: crds.ca_secret(namespace, CA_SECRET, cert_pem=p[0], key_pem=p[1])["stringData"]))
             meta = crds.ca_secret(namespace, CA_SECRET, cert_pem="", key_pem="")
             secret = k8s.core.v1.Secret(
-                f"{name}-ca-secret", metadata=meta["metadata"], type=meta["type"], string_data=pems,
+                names.child(name, "ca-secret"), metadata=meta["metadata"], type=meta["type"], string_data=pems,
                 opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)))
             waits.append(secret)
 
-        self.issuer = kube.apply_custom(f"{name}-issuer", obj, pulumi.ResourceOptions(
+        self.issuer = kube.apply_custom(names.child(name, "issuer"), obj, pulumi.ResourceOptions(
             parent=self, provider=provider, depends_on=waits))
         self.register_outputs({"namespace": namespace, "issuerName": self.issuer_name})

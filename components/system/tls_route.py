@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
+from components import kube, names
 from components.system import crds
 from components.system.namespace_issuer import NamespaceIssuer
 
@@ -84,11 +84,11 @@ class TlsRoute(pulumi.ComponentResource):
         def child(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*deps, *issuer.ready])
 
-        self.certificate = kube.apply_custom(f"{name}-certificate", objs["certificate"],
+        self.certificate = kube.apply_custom(names.child(name, "certificate"), objs["certificate"],
                                              child(issuer.cert_manager.chart, issuer.issuer))
-        headers = kube.apply(f"{name}-headers", objs["headers"], child(traefik_chart))
+        headers = kube.apply(names.child(name, "headers"), objs["headers"], child(traefik_chart))
         self.route = None
         if "route" in objs:
-            self.route = kube.apply_custom(f"{name}-route", objs["route"],
+            self.route = kube.apply_custom(names.child(name, "route"), objs["route"],
                                            child(traefik_chart, headers, self.certificate, *depends_on))
         self.register_outputs({"hosts": list(hosts), "secretName": self.secret_name})

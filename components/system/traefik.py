@@ -34,7 +34,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import kube
+from components import kube, names
 from components.config import Ingress
 from components.system import crds
 from components.system._wiring import bounded_namespace, chart
@@ -105,36 +105,36 @@ class TraefikStack(pulumi.ComponentResource):
 
         ns = bounded_namespace(name, NAMESPACE, psa_version=psa_version,
                                budget=traefik_budget(ingress.replicas), provider=provider, parent=self)
-        self.chart = chart(f"{name}-chart", TRAEFIK_CHART, namespace=ns, values=values,
+        self.chart = chart(names.child(name, "chart"), TRAEFIK_CHART, namespace=ns, values=values,
                            provider=provider, parent=self, repository=chart_repository)
         after_chart = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.chart])
 
-        self.tls_option = kube.apply_custom(f"{name}-tls-default", crds.tls_option(NAMESPACE, "default"), after_chart)
+        self.tls_option = kube.apply_custom(names.child(name, "tls-default"), crds.tls_option(NAMESPACE, "default"), after_chart)
 
         # The password only ever flows inside a secret Output; the hash is secret too. The
         # bcrypt salt is keyed by secret random bytes kept in state (htpasswd.py says why).
-        salt_key = random.RandomBytes(f"{name}-dashboard-salt-key", length=32,
+        salt_key = random.RandomBytes(names.child(name, "dashboard-salt-key"), length=32,
                                       opts=pulumi.ResourceOptions(parent=self))
         user = ingress.dashboard_user
         users: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(dashboard_password, salt_key.base64).apply(
             lambda args: dashboard_users(user, args[0], salt_key_b64=args[1])))
         secret_meta = crds.basic_auth_secret(NAMESPACE, DASHBOARD_USERS_SECRET, "")
         users_secret = k8s.core.v1.Secret(
-            f"{name}-dashboard-users", metadata=secret_meta["metadata"], type=secret_meta["type"],
+            names.child(name, "dashboard-users"), metadata=secret_meta["metadata"], type=secret_meta["type"],
             string_data={"users": users},
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns.namespace]))
         auth = kube.apply(
-            f"{name}-dashboard-auth",
+            names.child(name, "dashboard-auth"),
             crds.basic_auth_middleware(NAMESPACE, DASHBOARD_AUTH, secret_name=DASHBOARD_USERS_SECRET,
                                        realm="traefik-dashboard"),
             pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.chart, users_secret]))
-        allow_mw = kube.apply(f"{name}-dashboard-allow", allow, after_chart)
+        allow_mw = kube.apply(names.child(name, "dashboard-allow"), allow, after_chart)
 
-        self.issuer = NamespaceIssuer(f"{name}-issuer", namespace=NAMESPACE, cert_manager=cert_manager,
+        self.issuer = NamespaceIssuer(names.child(name, "issuer"), namespace=NAMESPACE, cert_manager=cert_manager,
                                       provider=provider, depends_on=[ns.namespace],
                                       opts=pulumi.ResourceOptions(parent=self))
         self.dashboard = TlsRoute(
-            f"{name}-dashboard", hosts=[ingress.dashboard_host], service="api@internal",
+            names.child(name, "dashboard"), hosts=[ingress.dashboard_host], service="api@internal",
             service_kind="TraefikService", route_name=DASHBOARD_ROUTE, issuer=self.issuer,
             traefik_chart=self.chart, provider=provider,
             # Order matters: reject strangers before asking them for a password.
