@@ -224,8 +224,12 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
         parsed = names.parse_node_step(reg.name, clusters)
         return (parsed[1], parsed[2]) if parsed is not None else None
 
+    def is_step(reg: Registration, step: str) -> bool:
+        parsed = node_step(reg)
+        return parsed is not None and parsed[1] == step
+
     created_servers = {_host(r): r for r in creates if r.type == names.REMOTE_COMMAND
-                       and (node_step(r) or ("", ""))[1] == "install" and _role(r) == "server"}
+                       and is_step(r, "install") and _role(r) == "server"}
 
     old_mappings = [m for m in (_router_object(r, "static_mapping") for r in old.registrations) if m]
 
@@ -248,7 +252,7 @@ def apply(steps: list, old: StackRun, new: StackRun) -> list:
             if migration:
                 step = replace(step, warning=migration)
         elif (step.op == "update" and step.type == names.REMOTE_COMMAND and step.urn in old_by_urn
-              and (node_step(new_by_urn[step.urn]) or ("", ""))[1] == "upgrade"):
+              and is_step(new_by_urn[step.urn], "upgrade")):
             error = minor_skip(old_by_urn[step.urn], new_by_urn[step.urn])
         elif step.op == "delete" and step.urn in deletes:
             gone = deletes[step.urn]
